@@ -1,0 +1,495 @@
+//! Device backends: one trait per device's events, a static registry of
+//! backends by device type, and a wait matrix, as in Caffe2's event tables.
+//!
+//! - [`DeviceType`] names a device kind: [`DeviceType::CPU`],
+//!   [`DeviceType::CUDA`], or a custom id.
+//! - [`DeviceEvent`] is the one trait a backend implements, on its event
+//!   type; its methods' contracts are the MUSTs below. The core [`Event`] is
+//!   the CPU backend's event.
+//! - [`register_backend`] fills the backend slot of a device type (once);
+//!   [`register_wait`] fills one cell of the wait matrix
+//!   `[waiter device][event device]` (once). Both are lock-free and refuse
+//!   an occupied slot with an error rather than overwrite it.
+//! - [`wait`] dispatches "make `waiter` wait for `event`" through the matrix.
+//!
+//! See `core/examples/custom_backend.rs` for a backend written from scratch.
+
+use core::any::Any;
+use core::fmt;
+
+use crate::sync::statics::AtomicPtr;
+use crate::{ErrorMessage, Event, EventError, EventStatus};
+use core::sync::atomic::Ordering;
+
+/// How many device types the registry holds (ids `0..MAX_DEVICE_TYPES`).
+pub const MAX_DEVICE_TYPES: usize = 8;
+
+/// A kind of device: an index into the registry and the wait matrix.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::backend::DeviceType;
+/// let npu = DeviceType::custom(5).unwrap();
+/// assert_eq!(npu.index(), 5);
+/// assert!(DeviceType::custom(1).is_err()); // reserved for CUDA
+/// assert!(DeviceType::custom(200).is_err()); // out of range
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DeviceType(u8);
+
+impl DeviceType {
+    /// The host CPU; its events are [`Event`]s.
+    pub const CPU: DeviceType = DeviceType(0);
+    /// NVIDIA CUDA devices (the `evlatch-cuda` crate).
+    pub const CUDA: DeviceType = DeviceType(1);
+    /// The first id free for user backends.
+    pub const FIRST_CUSTOM: u8 = 2;
+
+    /// A user device type, `FIRST_CUSTOM..MAX_DEVICE_TYPES`.
+    ///
+    /// # Errors
+    ///
+    /// [`BackendError::InvalidDeviceType`] for a reserved or out-of-range id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(evlatch::backend::DeviceType::custom(2).is_ok());
+    /// ```
+    pub const fn custom(id: u8) -> Result<DeviceType, BackendError> {
+        if id >= Self::FIRST_CUSTOM && (id as usize) < MAX_DEVICE_TYPES {
+            Ok(DeviceType(id))
+        } else {
+            Err(BackendError::InvalidDeviceType(id))
+        }
+    }
+
+    /// The id as an index, `0..MAX_DEVICE_TYPES`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(evlatch::backend::DeviceType::CUDA.index(), 1);
+    /// ```
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for DeviceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            DeviceType::CPU => f.write_str("CPU"),
+            DeviceType::CUDA => f.write_str("CUDA"),
+            DeviceType(id) => write!(f, "device#{id}"),
+        }
+    }
+}
+
+/// The event of one device: the one trait a backend implements.
+///
+/// Contract (each a MUST for implementors; callers may rely on it):
+///
+/// - `device_type` MUST return the same value for the event's whole life.
+/// - `record(context)` MUST move `Initialized → Scheduled` exactly as
+///   [`Event::record`] does, returning its errors for the other states; a
+///   `context` of a type the backend does not take MUST give
+///   [`BackendError::WrongContext`], never undefined behaviour.
+/// - `query` MUST NOT block and MUST report a final status only once the
+///   work is complete; once final, it MUST stay final until `reset`.
+/// - `finish` MUST block the calling thread until the status is final and
+///   return it (or an error saying why it cannot block).
+/// - `error_message` MUST be `Some` exactly when `query` is `Failed`.
+/// - `set_finished` / `set_failed` MUST follow [`Event`]'s transition table.
+/// - `reset` MUST follow the table: `Err` while scheduled, and the event
+///   MUST be recordable again afterwards.
+/// - `supports_callbacks` MUST be `true` exactly when `on_complete_fn` can
+///   succeed; callbacks MUST run exactly once, with the outcome, and never
+///   under a lock held by the backend.
+/// - `completion` MUST return the core event that mirrors this one's
+///   outcome, if the backend keeps one (the CPU backend returns itself).
+pub trait DeviceEvent: Sync {
+    /// The device this event belongs to.
+    fn device_type(&self) -> DeviceType;
+    /// Marks the point of completion (e.g. on a stream given as `context`).
+    fn record(&self, context: &dyn Any) -> Result<(), BackendError>;
+    /// The status now, without blocking.
+    fn query(&self) -> EventStatus;
+    /// Blocks until the event is final.
+    fn finish(&self) -> Result<EventStatus, BackendError>;
+    /// The failure message, if failed.
+    fn error_message(&self) -> Option<ErrorMessage>;
+    /// Finishes with success.
+    fn set_finished(&self) -> Result<(), BackendError>;
+    /// Finishes with an error message.
+    fn set_failed(&self, msg: &str) -> Result<(), BackendError>;
+    /// Makes a finished event reusable.
+    fn reset(&self) -> Result<(), BackendError>;
+    /// Whether [`on_complete_fn`](Self::on_complete_fn) is supported.
+    fn supports_callbacks(&self) -> bool;
+    /// Runs `f(outcome, context)` once when the event finishes.
+    fn on_complete_fn(&self, f: fn(EventStatus, usize), context: usize)
+        -> Result<(), BackendError>;
+    /// The core event mirroring this one, if any.
+    fn completion(&self) -> Option<&Event>;
+
+    /// Makes `waiter` (a device, with its `context`) wait for this event,
+    /// through the wait matrix. Caffe2's `Event::Wait`.
+    fn wait(&self, waiter: DeviceType, context: &dyn Any) -> Result<(), BackendError>
+    where
+        Self: Sized,
+    {
+        wait(self, waiter, context)
+    }
+}
+
+/// The CPU backend: the core event itself.
+impl DeviceEvent for Event {
+    fn device_type(&self) -> DeviceType {
+        DeviceType::CPU
+    }
+
+    /// The CPU takes no context; any value (conventionally `&()`) is accepted.
+    fn record(&self, _context: &dyn Any) -> Result<(), BackendError> {
+        Event::record(self).map_err(BackendError::Event)
+    }
+
+    fn query(&self) -> EventStatus {
+        self.status()
+    }
+
+    /// Blocks through the `(CPU, CPU)` wait function, which the std shell
+    /// registers; the no_std core cannot block by itself.
+    fn finish(&self) -> Result<EventStatus, BackendError> {
+        wait(self, DeviceType::CPU, &())?;
+        Ok(self.status())
+    }
+
+    fn error_message(&self) -> Option<ErrorMessage> {
+        Event::error_message(self)
+    }
+
+    fn set_finished(&self) -> Result<(), BackendError> {
+        Event::set_finished(self).map_err(BackendError::Event)
+    }
+
+    fn set_failed(&self, msg: &str) -> Result<(), BackendError> {
+        Event::set_failed(self, msg).map_err(BackendError::Event)
+    }
+
+    fn reset(&self) -> Result<(), BackendError> {
+        Event::reset(self).map_err(BackendError::Event)
+    }
+
+    fn supports_callbacks(&self) -> bool {
+        true
+    }
+
+    fn on_complete_fn(
+        &self,
+        f: fn(EventStatus, usize),
+        context: usize,
+    ) -> Result<(), BackendError> {
+        Event::on_complete_fn(self, f, context).map_err(BackendError::Event)
+    }
+
+    fn completion(&self) -> Option<&Event> {
+        Some(self)
+    }
+}
+
+/// A registered backend: what the registry knows about a device type.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::backend::{lookup, DeviceType};
+/// let cpu = lookup(DeviceType::CPU).unwrap();
+/// assert_eq!(cpu.name(), "cpu");
+/// assert!(cpu.supports_callbacks());
+/// ```
+#[derive(Debug)]
+pub struct Backend {
+    name: &'static str,
+    device: DeviceType,
+    callbacks: bool,
+}
+
+impl Backend {
+    /// Describes the backend of `device`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch::backend::{Backend, DeviceType};
+    /// static NPU: Backend = Backend::new("npu", DeviceType::CPU, false);
+    /// assert_eq!(NPU.name(), "npu");
+    /// ```
+    pub const fn new(name: &'static str, device: DeviceType, supports_callbacks: bool) -> Self {
+        Self {
+            name,
+            device,
+            callbacks: supports_callbacks,
+        }
+    }
+
+    /// The backend's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(evlatch::backend::lookup(evlatch::backend::DeviceType::CPU).unwrap().name(), "cpu");
+    /// ```
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The device type it serves.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch::backend::{lookup, DeviceType};
+    /// assert_eq!(lookup(DeviceType::CPU).unwrap().device_type(), DeviceType::CPU);
+    /// ```
+    pub const fn device_type(&self) -> DeviceType {
+        self.device
+    }
+
+    /// Whether its events take callbacks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch::backend::{lookup, DeviceType};
+    /// assert!(lookup(DeviceType::CPU).unwrap().supports_callbacks());
+    /// ```
+    pub const fn supports_callbacks(&self) -> bool {
+        self.callbacks
+    }
+}
+
+/// A wait function: make the waiter device wait for `event`. `context` is
+/// the waiter's (e.g. its stream).
+pub type WaitFn = fn(event: &dyn DeviceEvent, context: &dyn Any) -> Result<(), BackendError>;
+
+/// Why a backend operation failed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The event's state machine refused the call.
+    Event(EventError),
+    /// An id outside `FIRST_CUSTOM..MAX_DEVICE_TYPES` (or reserved).
+    InvalidDeviceType(u8),
+    /// The slot for this device type already holds a backend.
+    BackendRegistered(DeviceType),
+    /// The wait matrix cell already holds a function.
+    WaitRegistered {
+        /// The waiting device.
+        waiter: DeviceType,
+        /// The device of the event waited on.
+        event: DeviceType,
+    },
+    /// No wait function for this pair; register one (the std shell
+    /// registers CPU→CPU; the CUDA shell the CUDA pairs).
+    NoWaitFunction {
+        /// The waiting device.
+        waiter: DeviceType,
+        /// The device of the event waited on.
+        event: DeviceType,
+    },
+    /// A `context` of the wrong type was passed.
+    WrongContext {
+        /// What the backend expected.
+        expected: &'static str,
+    },
+    /// The backend does not support this operation.
+    Unsupported {
+        /// The operation.
+        operation: &'static str,
+    },
+    /// The device reported an error.
+    Device(ErrorMessage),
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendError::Event(e) => fmt::Display::fmt(e, f),
+            BackendError::InvalidDeviceType(id) => write!(
+                f,
+                "invalid device type id {id}: custom ids are {}..{MAX_DEVICE_TYPES} (0 is CPU, 1 is CUDA)",
+                DeviceType::FIRST_CUSTOM
+            ),
+            BackendError::BackendRegistered(d) => {
+                write!(f, "a backend for {d} is already registered; register each device type once")
+            }
+            BackendError::WaitRegistered { waiter, event } => write!(
+                f,
+                "a wait function for {waiter} waiting on {event} is already registered"
+            ),
+            BackendError::NoWaitFunction { waiter, event } => write!(
+                f,
+                "no wait function for {waiter} waiting on {event}: register one with evlatch::backend::register_wait (CPU->CPU comes with evlatch-std)"
+            ),
+            BackendError::WrongContext { expected } => {
+                write!(f, "wrong context type for this backend: expected {expected}")
+            }
+            BackendError::Unsupported { operation } => {
+                write!(f, "this backend does not support {operation}")
+            }
+            BackendError::Device(msg) => write!(f, "device error: {msg}"),
+        }
+    }
+}
+
+impl core::error::Error for BackendError {}
+
+impl From<EventError> for BackendError {
+    fn from(e: EventError) -> Self {
+        BackendError::Event(e)
+    }
+}
+
+static CPU_BACKEND: Backend = Backend::new("cpu", DeviceType::CPU, true);
+
+/// Backend slots; slot 0 (CPU) is filled from the start.
+static BACKENDS: [AtomicPtr<Backend>; MAX_DEVICE_TYPES] = {
+    let mut slots = [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_DEVICE_TYPES];
+    slots[0] = AtomicPtr::new(&CPU_BACKEND as *const Backend as *mut Backend);
+    slots
+};
+
+/// The wait matrix, `[waiter][event]`, holding `WaitFn`s as data pointers.
+static WAITS: [[AtomicPtr<()>; MAX_DEVICE_TYPES]; MAX_DEVICE_TYPES] =
+    [const { [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_DEVICE_TYPES] };
+        MAX_DEVICE_TYPES];
+
+// A function pointer must round-trip through a data pointer.
+const _: () = assert!(core::mem::size_of::<WaitFn>() == core::mem::size_of::<*mut ()>());
+
+/// Registers the backend of `backend.device_type()`. Lock-free.
+///
+/// # Errors
+///
+/// [`BackendError::BackendRegistered`] if the slot is taken (the CPU slot
+/// always is).
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::backend::{lookup, register_backend, Backend, BackendError, DeviceType};
+/// static NPU: Backend = Backend::new("npu", match DeviceType::custom(7) { Ok(d) => d, Err(_) => panic!() }, false);
+/// register_backend(&NPU).unwrap();
+/// assert_eq!(lookup(NPU.device_type()).unwrap().name(), "npu");
+/// assert_eq!(register_backend(&NPU), Err(BackendError::BackendRegistered(NPU.device_type())));
+/// ```
+pub fn register_backend(backend: &'static Backend) -> Result<(), BackendError> {
+    let slot = &BACKENDS[backend.device.index()];
+    // AcqRel: publishes the backend to `lookup`'s acquire.
+    slot.compare_exchange(
+        core::ptr::null_mut(),
+        backend as *const Backend as *mut Backend,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    )
+    .map(|_| ())
+    .map_err(|_| BackendError::BackendRegistered(backend.device))
+}
+
+/// The backend registered for `device`, if any.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::backend::{lookup, DeviceType};
+/// assert!(lookup(DeviceType::CPU).is_some());
+/// ```
+pub fn lookup(device: DeviceType) -> Option<&'static Backend> {
+    let ptr = BACKENDS[device.index()].load(Ordering::Acquire);
+    // SAFETY: only `&'static Backend`s are stored in the slots.
+    (!ptr.is_null()).then(|| unsafe { &*ptr })
+}
+
+/// Registers the function that makes `waiter` wait for events of `event`.
+///
+/// # Errors
+///
+/// [`BackendError::WaitRegistered`] if that cell is taken.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::backend::{register_wait, wait, DeviceEvent, DeviceType, BackendError};
+/// let d = DeviceType::custom(6).unwrap();
+/// fn spin_wait(event: &dyn DeviceEvent, _: &dyn core::any::Any) -> Result<(), BackendError> {
+///     while !event.query().is_final() { core::hint::spin_loop() }
+///     Ok(())
+/// }
+/// register_wait(d, DeviceType::CPU, spin_wait).unwrap();
+/// let event = evlatch::Event::new();
+/// event.set_finished().unwrap();
+/// wait(&event, d, &()).unwrap();
+/// ```
+pub fn register_wait(waiter: DeviceType, event: DeviceType, f: WaitFn) -> Result<(), BackendError> {
+    let cell = &WAITS[waiter.index()][event.index()];
+    // AcqRel: publishes the function to `wait`'s acquire.
+    cell.compare_exchange(
+        core::ptr::null_mut(),
+        f as *mut (),
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    )
+    .map(|_| ())
+    .map_err(|_| BackendError::WaitRegistered { waiter, event })
+}
+
+/// Whether a wait function is registered for the pair.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::backend::{has_wait, DeviceType};
+/// let d = DeviceType::custom(3).unwrap();
+/// assert!(!has_wait(d, d));
+/// ```
+pub fn has_wait(waiter: DeviceType, event: DeviceType) -> bool {
+    !WAITS[waiter.index()][event.index()]
+        .load(Ordering::Acquire)
+        .is_null()
+}
+
+/// Makes `waiter` wait for `event` through the wait matrix.
+///
+/// # Errors
+///
+/// [`BackendError::NoWaitFunction`] when the pair has no function;
+/// otherwise whatever the function returns.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::backend::{wait, BackendError, DeviceType};
+/// let d = DeviceType::custom(4).unwrap();
+/// let event = evlatch::Event::new();
+/// assert!(matches!(wait(&event, d, &()), Err(BackendError::NoWaitFunction { .. })));
+/// ```
+pub fn wait(
+    event: &dyn DeviceEvent,
+    waiter: DeviceType,
+    context: &dyn Any,
+) -> Result<(), BackendError> {
+    let device = event.device_type();
+    let ptr = WAITS[waiter.index()][device.index()].load(Ordering::Acquire);
+    if ptr.is_null() {
+        return Err(BackendError::NoWaitFunction {
+            waiter,
+            event: device,
+        });
+    }
+    // SAFETY: only `WaitFn`s are stored in the matrix, cast to `*mut ()`;
+    // the const assertion above checks the sizes agree.
+    let f: WaitFn = unsafe { core::mem::transmute::<*mut (), WaitFn>(ptr) };
+    f(event, context)
+}

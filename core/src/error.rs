@@ -1,0 +1,52 @@
+//! Errors of the event state machine.
+
+use core::fmt;
+
+/// Why an [`Event`](crate::Event) operation was refused. The event is left
+/// unchanged.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::{Event, EventError};
+/// let event = Event::new();
+/// event.set_finished().unwrap();
+/// let err = event.record().unwrap_err();
+/// assert_eq!(err, EventError::AlreadyFinished);
+/// assert!(err.to_string().contains("reset"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EventError {
+    /// `record` on a `Scheduled` event.
+    AlreadyRecorded,
+    /// `record`, `set_finished` or `set_failed` on a finished (or finishing)
+    /// event.
+    AlreadyFinished,
+    /// `reset` on a `Scheduled` event.
+    InFlight,
+    /// Without `alloc`: more than [`INLINE_CALLBACKS`](crate::INLINE_CALLBACKS)
+    /// callbacks registered in one generation.
+    CallbacksFull,
+}
+
+impl fmt::Display for EventError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EventError::AlreadyRecorded => {
+                "event already recorded: it is scheduled; finish it (and reset it) before recording again"
+            }
+            EventError::AlreadyFinished => {
+                "event already finished: reset it before recording or finishing it again"
+            }
+            EventError::InFlight => {
+                "event is in flight (scheduled): finish it before resetting"
+            }
+            EventError::CallbacksFull => {
+                "event callback storage is full: without the `alloc` feature an event holds at most INLINE_CALLBACKS callbacks per generation"
+            }
+        })
+    }
+}
+
+impl core::error::Error for EventError {}

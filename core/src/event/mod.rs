@@ -1,0 +1,760 @@
+//! The completion event: Caffe2's `Initialized → Scheduled → Success | Failed`
+//! state machine, lock-free.
+
+mod callbacks;
+mod message;
+pub(crate) mod state;
+
+use core::fmt;
+
+pub use callbacks::INLINE_CALLBACKS;
+pub use message::{ErrorMessage, MESSAGE_CAPACITY};
+
+use crate::error::EventError;
+use crate::sync::{fence, spin_hint, AtomicU32, Ordering};
+use crate::wake::{self, Completion};
+use callbacks::{Callback, CallbackList};
+use message::MessageCell;
+use state::*;
+
+/// The status of an [`Event`].
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::{Event, EventStatus};
+/// let event = Event::new();
+/// assert_eq!(event.status(), EventStatus::Initialized);
+/// event.record().unwrap();
+/// assert_eq!(event.status(), EventStatus::Scheduled);
+/// event.set_finished().unwrap();
+/// assert_eq!(event.status(), EventStatus::Success);
+/// assert!(event.status().is_final());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum EventStatus {
+    /// Created or reset; not yet recorded.
+    Initialized = 0,
+    /// Recorded: the work it marks is under way.
+    Scheduled = 1,
+    /// Finished successfully.
+    Success = 2,
+    /// Finished with an error; see [`Event::error_message`].
+    Failed = 3,
+}
+
+impl EventStatus {
+    /// Whether this is `Success` or `Failed`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch::EventStatus;
+    /// assert!(EventStatus::Failed.is_final());
+    /// assert!(!EventStatus::Scheduled.is_final());
+    /// ```
+    pub const fn is_final(self) -> bool {
+        matches!(self, EventStatus::Success | EventStatus::Failed)
+    }
+
+    pub(crate) const fn from_bits(bits: u32) -> Self {
+        match bits & STATUS_MASK {
+            INITIALIZED => EventStatus::Initialized,
+            SCHEDULED => EventStatus::Scheduled,
+            SUCCESS => EventStatus::Success,
+            _ => EventStatus::Failed,
+        }
+    }
+}
+
+impl fmt::Display for EventStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EventStatus::Initialized => "initialized",
+            EventStatus::Scheduled => "scheduled",
+            EventStatus::Success => "success",
+            EventStatus::Failed => "failed",
+        })
+    }
+}
+
+/// What [`Event::snapshot`] saw: a status and the generation it belongs to.
+///
+/// Shells use it to wait for "the completion of the generation I saw": see
+/// [`Event::arm_wake`].
+///
+/// # Examples
+///
+/// ```
+/// let event = evlatch::Event::new();
+/// let before = event.snapshot();
+/// event.set_finished().unwrap();
+/// event.reset().unwrap();
+/// assert_eq!(event.snapshot().generation(), before.generation() + 1);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    word: u32,
+}
+
+impl Snapshot {
+    /// The status at the time of the snapshot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = evlatch::Event::new();
+    /// assert_eq!(event.snapshot().status(), evlatch::EventStatus::Initialized);
+    /// ```
+    pub fn status(self) -> EventStatus {
+        status(self.word)
+    }
+
+    /// The generation: 0 for a new event, +1 (mod 2^18) at every reset out
+    /// of a final status.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(evlatch::Event::new().snapshot().generation(), 0);
+    /// ```
+    pub fn generation(self) -> u32 {
+        generation(self.word)
+    }
+}
+
+/// The answer of [`Event::arm_wake`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WakeArm {
+    /// The finish of the snapshot's generation will call every registered
+    /// wake hook with that generation.
+    Armed,
+    /// The snapshot's generation already finished, with this outcome: no
+    /// hook call will come for it, so do not park.
+    ///
+    /// If the event has since been reset and finished again *more than once*,
+    /// the outcome of the snapshot's generation is no longer known and this
+    /// holds the outcome of the most recent earlier generation instead.
+    Completed(EventStatus),
+}
+
+/// A completion event: `Initialized → Scheduled → Success | Failed`.
+///
+/// One atomic state word holds the status, a generation counter and the
+/// flags of the protocol (the full table is in `event/state.rs`). The legal
+/// transitions are exactly:
+///
+/// | from \ call   | `record()`            | `set_finished()`      | `set_failed(msg)`     | `reset()`                 |
+/// |---------------|-----------------------|-----------------------|-----------------------|---------------------------|
+/// | Initialized   | → Scheduled           | → Success             | → Failed              | no change, `Ok`           |
+/// | Scheduled     | `Err(AlreadyRecorded)`| → Success             | → Failed              | `Err(InFlight)`           |
+/// | Success       | `Err(AlreadyFinished)`| `Err(AlreadyFinished)`| `Err(AlreadyFinished)`| → Initialized, gen + 1    |
+/// | Failed        | `Err(AlreadyFinished)`| `Err(AlreadyFinished)`| `Err(AlreadyFinished)`, first message kept | → Initialized, gen + 1 |
+///
+/// A call that returns an error leaves the event unchanged.
+///
+/// # Costs and progress
+///
+/// - [`status`](Self::status), [`is_finished`](Self::is_finished): one load.
+/// - [`record`](Self::record), [`set_finished`](Self::set_finished) with no
+///   callbacks and no armed waiters, [`reset`](Self::reset) with no
+///   callbacks: one compare-and-swap each (plus one relaxed load).
+/// - Every operation is lock-free except `reset` of an event that had
+///   callbacks registered: it waits for registrations already in flight and
+///   for the finisher to take the list (a handful of atomic operations on
+///   the other thread, never user code).
+///
+/// # Callbacks
+///
+/// Registered with `&self` ([`on_complete`](Self::on_complete) under
+/// `alloc`, [`on_complete_fn`](Self::on_complete_fn) always). Each runs
+/// exactly once with the outcome, in registration order, on the thread that
+/// finishes the event — or at once on the registering thread if the event
+/// is already finished — and never while anything is locked, so a callback
+/// may call back into the event (even `reset` it).
+///
+/// # Waiting
+///
+/// Waiting is the shells' job (`evlatch-std` blocks and awaits). The core
+/// gives them [`snapshot`](Self::snapshot) + [`arm_wake`](Self::arm_wake) and
+/// a registry of wake hooks ([`crate::wake`]); see there for the contract.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::{Event, EventError, EventStatus};
+///
+/// let event = Event::new();
+/// event.record()?;
+/// assert_eq!(event.record(), Err(EventError::AlreadyRecorded));
+/// event.set_failed("device lost")?;
+/// assert_eq!(event.status(), EventStatus::Failed);
+/// assert_eq!(event.error_message().unwrap().as_str(), "device lost");
+/// event.reset()?;
+/// assert_eq!(event.status(), EventStatus::Initialized);
+/// # Ok::<(), EventError>(())
+/// ```
+pub struct Event {
+    /// The state word; layout and transition table in `event/state.rs`.
+    state: AtomicU32,
+    /// Written only under the FINISHING claim; read as a seqlock on `state`.
+    message: MessageCell,
+    /// Open while unfinished; taken (closed) by the finisher; reopened by reset.
+    callbacks: CallbackList,
+}
+
+impl Event {
+    /// A new event, `Initialized`, generation 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static DONE: evlatch::Event = evlatch::Event::new();
+    /// assert!(!DONE.is_finished());
+    /// ```
+    #[cfg(not(evlatch_loom))]
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            state: AtomicU32::new(INITIALIZED),
+            message: MessageCell::new(),
+            callbacks: CallbackList::new(),
+        }
+    }
+
+    /// A new event (not `const` under loom).
+    #[cfg(evlatch_loom)]
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            state: AtomicU32::new(INITIALIZED),
+            message: MessageCell::new(),
+            callbacks: CallbackList::new(),
+        }
+    }
+
+    /// The current status: one acquiring load. A thread that sees `Success`
+    /// or `Failed` also sees everything the finishing thread wrote before it
+    /// finished the event.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = evlatch::Event::new();
+    /// assert_eq!(event.status(), evlatch::EventStatus::Initialized);
+    /// ```
+    #[inline]
+    pub fn status(&self) -> EventStatus {
+        status(self.state.load(Ordering::Acquire))
+    }
+
+    /// Whether the event is `Scheduled`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = evlatch::Event::new();
+    /// event.record().unwrap();
+    /// assert!(event.is_scheduled());
+    /// ```
+    #[inline]
+    pub fn is_scheduled(&self) -> bool {
+        self.status() == EventStatus::Scheduled
+    }
+
+    /// Whether the event is `Success` or `Failed`: one load.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = evlatch::Event::new();
+    /// event.set_finished().unwrap();
+    /// assert!(event.is_finished());
+    /// ```
+    #[inline]
+    pub fn is_finished(&self) -> bool {
+        is_final(self.state.load(Ordering::Acquire))
+    }
+
+    /// The status and generation, in one load.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = evlatch::Event::new();
+    /// let snap = event.snapshot();
+    /// assert_eq!(snap.status(), evlatch::EventStatus::Initialized);
+    /// ```
+    #[inline]
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            word: self.state.load(Ordering::Acquire),
+        }
+    }
+
+    /// Marks the work as scheduled: `Initialized → Scheduled`.
+    ///
+    /// # Errors
+    ///
+    /// [`EventError::AlreadyRecorded`] if it is `Scheduled`;
+    /// [`EventError::AlreadyFinished`] if it is finished or finishing. Reset
+    /// a finished event before recording it again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = evlatch::Event::new();
+    /// assert!(event.record().is_ok());
+    /// assert_eq!(event.record(), Err(evlatch::EventError::AlreadyRecorded));
+    /// ```
+    pub fn record(&self) -> Result<(), EventError> {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & FINISHING != 0 {
+                return Err(EventError::AlreadyFinished);
+            }
+            match status_bits(s) {
+                INITIALIZED => {}
+                SCHEDULED => return Err(EventError::AlreadyRecorded),
+                _ => return Err(EventError::AlreadyFinished),
+            }
+            // AcqRel: record orders the recorder's earlier writes before any
+            // later observer of `Scheduled` (and costs nothing extra on x86).
+            match self.state.compare_exchange_weak(
+                s,
+                s | SCHEDULED,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Finishes the event successfully: `Initialized | Scheduled → Success`.
+    ///
+    /// Wakes armed waiters, then runs the callbacks on this thread, in
+    /// registration order, before returning.
+    ///
+    /// # Errors
+    ///
+    /// [`EventError::AlreadyFinished`] if another finish came first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = evlatch::Event::new();
+    /// event.record().unwrap();
+    /// event.set_finished().unwrap();
+    /// assert_eq!(event.set_finished(), Err(evlatch::EventError::AlreadyFinished));
+    /// ```
+    pub fn set_finished(&self) -> Result<(), EventError> {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & FINISHING != 0 || is_final(s) {
+                return Err(EventError::AlreadyFinished);
+            }
+            let next = finished_word(s, SUCCESS);
+            // AcqRel: release publishes the finisher's work to every thread
+            // that acquires `Success`; acquire sees the nodes and hooks that
+            // set CALLBACKS / WAITERS.
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    self.after_finish(s, next);
+                    return Ok(());
+                }
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Finishes the event with an error: `Initialized | Scheduled → Failed`.
+    ///
+    /// `msg` is kept inline, cut to [`MESSAGE_CAPACITY`] bytes at a character
+    /// boundary (see [`ErrorMessage::is_truncated`]).
+    ///
+    /// # Errors
+    ///
+    /// [`EventError::AlreadyFinished`] if another finish came first; the
+    /// first message is kept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = evlatch::Event::new();
+    /// event.set_failed("first").unwrap();
+    /// assert!(event.set_failed("second").is_err());
+    /// assert_eq!(event.error_message().unwrap().as_str(), "first");
+    /// ```
+    pub fn set_failed(&self, msg: &str) -> Result<(), EventError> {
+        // 1. Claim the finish (the seqlock's "odd" step).
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & FINISHING != 0 || is_final(s) {
+                return Err(EventError::AlreadyFinished);
+            }
+            match self.state.compare_exchange_weak(
+                s,
+                s | FINISHING,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => s = actual,
+            }
+        }
+        // Release fence: a reader whose relaxed load sees any message word
+        // written below will, after its acquire fence, see this claim or later.
+        fence(Ordering::Release);
+        self.message.write(msg);
+        // 2. Publish. Others may have added WAITERS, CALLBACKS or pins
+        // meanwhile, so this is a CAS loop, not a store.
+        let mut s = s | FINISHING;
+        loop {
+            let next = finished_word(s, FAILED);
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    self.after_finish(s, next);
+                    return Ok(());
+                }
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// The failure message: `Some` exactly when the status is `Failed`.
+    ///
+    /// Returns an owned copy, so it stays valid while other threads reset
+    /// and fail the event again; the copy is never torn (a seqlock over the
+    /// state word, retried if a newer generation wrote meanwhile).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = evlatch::Event::new();
+    /// assert!(event.error_message().is_none());
+    /// event.set_failed("out of memory").unwrap();
+    /// assert_eq!(event.error_message().unwrap().to_string(), "out of memory");
+    /// ```
+    pub fn error_message(&self) -> Option<ErrorMessage> {
+        const VISIBLE: u32 = STATUS_MASK | !((1 << GEN_SHIFT) - 1);
+        let mut before = self.state.load(Ordering::Acquire);
+        loop {
+            if status_bits(before) != FAILED {
+                return None;
+            }
+            let copy = self.message.read();
+            // Acquire fence: if the copy saw a later writer's word, the reload
+            // below sees that writer's claim (a changed generation).
+            fence(Ordering::Acquire);
+            let after = self.state.load(Ordering::Relaxed);
+            if before & VISIBLE == after & VISIBLE {
+                return Some(copy.into_message());
+            }
+            before = self.state.load(Ordering::Acquire);
+        }
+    }
+
+    /// Makes a finished event reusable: `Success | Failed → Initialized`,
+    /// generation + 1. On an `Initialized` event it does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`EventError::InFlight`] if the event is `Scheduled`: finish it first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = evlatch::Event::new();
+    /// event.record().unwrap();
+    /// assert_eq!(event.reset(), Err(evlatch::EventError::InFlight));
+    /// event.set_finished().unwrap();
+    /// event.reset().unwrap();
+    /// event.record().unwrap(); // usable again
+    /// ```
+    pub fn reset(&self) -> Result<(), EventError> {
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            match status_bits(s) {
+                INITIALIZED => return Ok(()),
+                SCHEDULED => return Err(EventError::InFlight),
+                _ => {}
+            }
+            if s & (COLLECTING | RESETTING | REG_MASK) != 0 {
+                // A registration or the finisher's collection is in flight:
+                // a few atomic operations on another thread, never user code.
+                spin_hint();
+                s = self.state.load(Ordering::Acquire);
+                continue;
+            }
+            if s & CALLBACKS == 0 {
+                // Fast path: the callback list was never touched.
+                // AcqRel: the new generation is published to later readers;
+                // acquire orders our reset after the finish we observed.
+                match self.state.compare_exchange_weak(
+                    s,
+                    reset_word(s),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return Ok(()),
+                    Err(actual) => s = actual,
+                }
+                continue;
+            }
+            match self.state.compare_exchange_weak(
+                s,
+                s | RESETTING,
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.callbacks.reopen();
+                    // Release: publishes the reopened list with the new
+                    // generation. A plain store is enough: while RESETTING is
+                    // set (and the status final) no other thread writes.
+                    self.state.store(reset_word(s), Ordering::Release);
+                    return Ok(());
+                }
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Runs `f` with the outcome when the event finishes (see the type's
+    /// docs for exactly when and where).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use evlatch::{Event, EventStatus};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let event = Event::new();
+    /// for i in 0..3 {
+    ///     let seen = seen.clone();
+    ///     event.on_complete(move |status| seen.lock().unwrap().push((i, status)));
+    /// }
+    /// event.set_finished().unwrap();
+    /// assert_eq!(
+    ///     *seen.lock().unwrap(),
+    ///     [(0, EventStatus::Success), (1, EventStatus::Success), (2, EventStatus::Success)]
+    /// );
+    /// // Already finished: runs at once.
+    /// let seen2 = seen.clone();
+    /// event.on_complete(move |status| seen2.lock().unwrap().push((3, status)));
+    /// assert_eq!(seen.lock().unwrap().len(), 4);
+    /// ```
+    #[cfg(feature = "alloc")]
+    pub fn on_complete<F>(&self, f: F)
+    where
+        F: FnOnce(EventStatus) + Send + 'static,
+    {
+        // With `alloc`, allocation never hands the callback back.
+        let _ = self.register(Callback::Boxed(alloc::boxed::Box::new(f)));
+    }
+
+    /// Runs `f(outcome, context)` when the event finishes: the form that
+    /// needs no allocator.
+    ///
+    /// # Errors
+    ///
+    /// Without `alloc`, an event holds at most [`INLINE_CALLBACKS`] callbacks
+    /// per generation; one more returns [`EventError::CallbacksFull`] and
+    /// registers nothing. With `alloc` it never fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicUsize, Ordering};
+    /// use evlatch::{Event, EventStatus};
+    ///
+    /// static HITS: AtomicUsize = AtomicUsize::new(0);
+    /// fn count(status: EventStatus, weight: usize) {
+    ///     if status == EventStatus::Success {
+    ///         HITS.fetch_add(weight, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// let event = Event::new();
+    /// event.on_complete_fn(count, 10).unwrap();
+    /// event.set_finished().unwrap();
+    /// assert_eq!(HITS.load(Ordering::Relaxed), 10);
+    /// ```
+    pub fn on_complete_fn(
+        &self,
+        f: fn(EventStatus, usize),
+        context: usize,
+    ) -> Result<(), EventError> {
+        self.register(Callback::Fn(f, context))
+    }
+
+    /// Asks for a wake-hook call at the finish of the generation `seen` came
+    /// from. Shells call this after putting their waiter where their hook
+    /// will find it, and park only on [`WakeArm::Armed`].
+    ///
+    /// # Contract
+    ///
+    /// - If it returns `Armed`, the thread that finishes that generation
+    ///   calls every hook registered (before this call) with
+    ///   `Completion { generation: seen.generation(), .. }`, after the status
+    ///   is visible and before running callbacks.
+    /// - If it returns `Completed(s)`, no hook call comes for that generation.
+    /// - A waiter that arms for a generation is never missed, even if the
+    ///   event is reset and recorded again before the waiter runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch::{Event, EventStatus, WakeArm};
+    /// let event = Event::new();
+    /// let seen = event.snapshot();
+    /// assert_eq!(event.arm_wake(seen), WakeArm::Armed);
+    /// event.set_failed("x").unwrap();
+    /// assert_eq!(event.arm_wake(seen), WakeArm::Completed(EventStatus::Failed));
+    /// ```
+    pub fn arm_wake(&self, seen: Snapshot) -> WakeArm {
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            if generation(s) != generation(seen.word) {
+                // Only a reset out of a final status moves the generation.
+                return WakeArm::Completed(previous_outcome(s));
+            }
+            if is_final(s) {
+                return WakeArm::Completed(status(s));
+            }
+            if s & WAITERS != 0 {
+                return WakeArm::Armed;
+            }
+            // Release: the finisher acquires this word, and with it the
+            // waiter the shell stored before arming (and the hook registry).
+            match self.state.compare_exchange_weak(
+                s,
+                s | WAITERS,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return WakeArm::Armed,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    fn register(&self, callback: Callback) -> Result<(), EventError> {
+        // Phase 1: pin the generation, or find the event finished.
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            if is_final(s) {
+                callback.call(status(s));
+                return Ok(());
+            }
+            if registrations(s) == REG_MAX {
+                // 63 registrations in flight on this event: wait for one.
+                spin_hint();
+                s = self.state.load(Ordering::Acquire);
+                continue;
+            }
+            // Acquire: a final status read later in this call orders the
+            // finisher's writes before our callback.
+            match self.state.compare_exchange_weak(
+                s,
+                (s + REG_ONE) | CALLBACKS,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => s = actual,
+            }
+        }
+        // Phase 2: the generation is pinned until `unpin`; push the node.
+        let result = match self.callbacks.allocate(callback) {
+            Err(_unregistered) => Err(EventError::CallbacksFull),
+            Ok(node) => match self.callbacks.push(node) {
+                Ok(()) => Ok(()),
+                Err(node) => {
+                    // The finisher of *this* generation took the list first:
+                    // the event is final and stays so while we are pinned.
+                    let outcome = status(self.state.load(Ordering::Acquire));
+                    let callback = self.callbacks.reclaim(node);
+                    self.unpin();
+                    callback.call(outcome);
+                    return Ok(());
+                }
+            },
+        };
+        self.unpin();
+        result
+    }
+
+    /// Ends a registration pin.
+    fn unpin(&self) {
+        // Release: a reset that sees the count drop also sees our push.
+        self.state.fetch_sub(REG_ONE, Ordering::Release);
+    }
+
+    /// The finisher's slow path: take the callbacks (if any), wake armed
+    /// waiters (if any), then run the callbacks.
+    #[inline]
+    fn after_finish(&self, old: u32, new: u32) {
+        if old & (CALLBACKS | WAITERS) == 0 {
+            return;
+        }
+        self.finish_slow(old, new);
+    }
+
+    #[cold]
+    fn finish_slow(&self, old: u32, new: u32) {
+        let outcome = status(new);
+        let taken = if old & CALLBACKS != 0 {
+            let taken = self.callbacks.take();
+            // Release: reset may reuse the list once it sees this.
+            self.state.fetch_and(!COLLECTING, Ordering::Release);
+            Some(taken)
+        } else {
+            None
+        };
+        if old & WAITERS != 0 {
+            wake::notify(
+                self,
+                Completion {
+                    generation: generation(new),
+                    status: outcome,
+                },
+            );
+        }
+        if let Some(taken) = taken {
+            taken.run(outcome);
+        }
+    }
+}
+
+impl Default for Event {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.state.load(Ordering::Acquire);
+        f.debug_struct("Event")
+            .field("status", &status(s))
+            .field("generation", &generation(s))
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: all shared state is atomics, plus node storage whose ownership
+// moves by the list protocol (see callbacks.rs); callbacks are `Send`.
+unsafe impl Sync for Event {}
+// SAFETY: as above; nothing in an event is tied to a thread.
+unsafe impl Send for Event {}

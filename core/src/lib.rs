@@ -1,0 +1,62 @@
+//! # evlatch
+//!
+//! A `#![no_std]`, lock-free event core for people who build runtimes:
+//!
+//! - [`Event`]: a completion event with Caffe2's state machine
+//!   (`Initialized → Scheduled → Success | Failed`), record / query / reset,
+//!   callbacks, an inline error message and a generation counter, so that
+//!   waiters never miss a completion across reset and re-record;
+//! - [`backend`]: per-device event backends, a static registry and a wait
+//!   matrix;
+//! - [`wake`]: the hooks through which shells (`evlatch-std`,
+//!   `evlatch-cuda`) block threads and wake tasks.
+//!
+//! ## Features
+//!
+//! - `alloc`: boxed-closure callbacks ([`Event::on_complete`]); without it an
+//!   event holds [`INLINE_CALLBACKS`] function-pointer callbacks per
+//!   generation.
+//! - `portable-atomic`: route every atomic through `portable-atomic`, for
+//!   targets without native compare-and-swap (e.g. `thumbv6m-none-eabi`,
+//!   built with `--cfg portable_atomic_unsafe_assume_single_core` or
+//!   portable-atomic's `critical-section` feature).
+//!
+//! ## Loom
+//!
+//! Build with `RUSTFLAGS="--cfg evlatch_loom"` to run evlatch's atomics on
+//! loom, in this crate's models or in your own (see the `sync` module docs
+//! in the source: create evlatch values inside `loom::model`).
+//!
+//! ## Example
+//!
+//! ```
+//! use evlatch::{Event, EventStatus};
+//!
+//! let event = Event::new();
+//! event.record().unwrap();
+//! event.on_complete_fn(|status, _| assert_eq!(status, EventStatus::Success), 0).unwrap();
+//! event.set_finished().unwrap();
+//! assert!(event.is_finished());
+//! ```
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+#[cfg(test)]
+extern crate std;
+
+mod error;
+mod event;
+mod sync;
+
+pub mod backend;
+pub mod wake;
+
+pub use error::EventError;
+pub use event::{
+    ErrorMessage, Event, EventStatus, Snapshot, WakeArm, INLINE_CALLBACKS, MESSAGE_CAPACITY,
+};

@@ -1,0 +1,166 @@
+//! Wake hooks: how a shell learns that an event it waits on has finished.
+//!
+//! The core never blocks. A shell that blocks (threads, async tasks, a GPU
+//! host callback) keeps its own waiter table and registers one
+//! [`WakeHook`]. The protocol, per waiter:
+//!
+//! 1. `let seen = event.snapshot()`; if `seen.status()` is final, done (one
+//!    load, no hook involved).
+//! 2. Put the waiter where the hook will find it (keyed by the event's
+//!    address and `seen.generation()`).
+//! 3. `event.arm_wake(seen)`: on [`WakeArm::Completed`](crate::WakeArm),
+//!    remove the waiter and return that outcome; on `Armed`, park.
+//! 4. The finisher calls `hook(event, Completion { generation, status })`
+//!    for the armed generation; the hook releases the waiters of that event
+//!    and generation with that status.
+//!
+//! Hooks run on the finishing thread, after the status is visible, before
+//! the event's callbacks. A hook MUST NOT block for long and MUST NOT panic.
+//! It may be called for an event none of its waiters waits on (another shell
+//! armed it); it then does nothing.
+//!
+//! Finishing an event nobody armed costs no hook call at all.
+
+use crate::sync::statics::AtomicPtr;
+use crate::{Event, EventStatus};
+use core::fmt;
+use core::sync::atomic::Ordering;
+
+/// How many distinct hooks can be registered in one process.
+pub const MAX_WAKE_HOOKS: usize = 4;
+
+/// What a hook is told: which generation finished, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The generation that finished (as in [`Snapshot::generation`](crate::Snapshot::generation)).
+    pub generation: u32,
+    /// Its outcome, `Success` or `Failed`.
+    pub status: EventStatus,
+}
+
+/// A shell's wake function, registered once per process.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::wake::{register_wake_hook, Completion, WakeHook};
+/// use evlatch::Event;
+///
+/// fn wake(_event: &Event, _done: Completion) { /* release waiters */ }
+/// static HOOK: WakeHook = WakeHook::new("doc-example", wake);
+/// register_wake_hook(&HOOK).unwrap();
+/// register_wake_hook(&HOOK).unwrap(); // the same hook again is fine
+/// ```
+pub struct WakeHook {
+    name: &'static str,
+    wake: fn(&Event, Completion),
+}
+
+impl WakeHook {
+    /// A hook named `name` (shown in errors and `Debug`) calling `wake`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fn wake(_: &evlatch::Event, _: evlatch::wake::Completion) {}
+    /// static HOOK: evlatch::wake::WakeHook = evlatch::wake::WakeHook::new("mine", wake);
+    /// assert_eq!(HOOK.name(), "mine");
+    /// ```
+    pub const fn new(name: &'static str, wake: fn(&Event, Completion)) -> Self {
+        Self { name, wake }
+    }
+
+    /// The hook's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fn wake(_: &evlatch::Event, _: evlatch::wake::Completion) {}
+    /// let hook = evlatch::wake::WakeHook::new("x", wake);
+    /// assert_eq!(hook.name(), "x");
+    /// ```
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl fmt::Debug for WakeHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WakeHook")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// Why a hook could not be registered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HookError {
+    /// All [`MAX_WAKE_HOOKS`] slots hold other hooks.
+    Full,
+}
+
+impl fmt::Display for HookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HookError::Full => write!(
+                f,
+                "all {MAX_WAKE_HOOKS} wake-hook slots are taken: register one hook per shell, not per waiter"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for HookError {}
+
+static HOOKS: [AtomicPtr<WakeHook>; MAX_WAKE_HOOKS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_WAKE_HOOKS];
+
+/// Registers `hook` for every event in the process. Registering the same
+/// `static` again is a no-op. Lock-free; slots are never freed.
+///
+/// Register before the first `arm_wake` that relies on the hook.
+///
+/// # Errors
+///
+/// [`HookError::Full`] when [`MAX_WAKE_HOOKS`] other hooks are registered.
+///
+/// # Examples
+///
+/// ```
+/// fn wake(_: &evlatch::Event, _: evlatch::wake::Completion) {}
+/// static HOOK: evlatch::wake::WakeHook = evlatch::wake::WakeHook::new("example", wake);
+/// evlatch::wake::register_wake_hook(&HOOK).unwrap();
+/// ```
+pub fn register_wake_hook(hook: &'static WakeHook) -> Result<(), HookError> {
+    let ptr = hook as *const WakeHook as *mut WakeHook;
+    for slot in &HOOKS {
+        // AcqRel: release publishes the hook to finishers (they acquire the
+        // slot); acquire lets us compare against hooks others registered.
+        match slot.compare_exchange(
+            core::ptr::null_mut(),
+            ptr,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => return Ok(()),
+            Err(existing) if existing == ptr => return Ok(()),
+            Err(_) => continue,
+        }
+    }
+    Err(HookError::Full)
+}
+
+/// Calls every registered hook; the finisher's slow path.
+pub(crate) fn notify(event: &Event, completion: Completion) {
+    for slot in &HOOKS {
+        let ptr = slot.load(Ordering::Acquire);
+        if ptr.is_null() {
+            // Slots fill in order and are never freed.
+            break;
+        }
+        // SAFETY: only `&'static WakeHook`s are stored in the slots.
+        let hook = unsafe { &*ptr };
+        (hook.wake)(event, completion);
+    }
+}
