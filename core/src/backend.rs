@@ -135,8 +135,9 @@ pub trait DeviceEvent: Sync {
     fn completion(&self) -> Option<&Event>;
 
     /// Makes `waiter` (a device, with its `context`) wait for this event,
-    /// through the wait matrix. Caffe2's `Event::Wait`.
-    fn wait(&self, waiter: DeviceType, context: &dyn Any) -> Result<(), BackendError>
+    /// through the wait matrix: Caffe2's `Event::Wait`. (Named so that it
+    /// does not clash with the std shell's blocking `wait`.)
+    fn device_wait(&self, waiter: DeviceType, context: &dyn Any) -> Result<(), BackendError>
     where
         Self: Sized,
     {

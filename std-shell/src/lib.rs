@@ -1,15 +1,71 @@
 //! # evlatch-std
 //!
-//! The std shell of [`evlatch`]: it is where blocking waits, async wakers,
-//! channels, the topic event service and worker exchange live. This first
-//! release re-exports the core; the waits arrive with the std-shell work.
+//! The std shell of [`evlatch`]:
+//!
+//! - [`EventExt`]: blocking [`wait`](EventExt::wait),
+//!   [`wait_timeout`](EventExt::wait_timeout),
+//!   [`wait_deadline`](EventExt::wait_deadline) and async
+//!   [`wait_async`](EventExt::wait_async) on a core [`Event`], from any
+//!   executor, cancel-safe, with any number of mixed waiters;
+//! - [`wait_all`], [`wait_any`] (and async forms) and [`chain`]: an event
+//!   that completes when its preconditions complete.
+//!
+//! Waiters never burn a core: after a short bounded spin they park (threads)
+//! or return `Pending` (tasks) and are woken by the core's wake hook, which
+//! this crate registers the first time anything waits.
 //!
 //! # Examples
 //!
 //! ```
-//! let event = evlatch_std::Event::new();
+//! use std::sync::Arc;
+//! use evlatch_std::{Event, EventExt, EventStatus};
+//!
+//! let event = Arc::new(Event::new());
+//! event.record().unwrap();
+//! let e = event.clone();
+//! let t = std::thread::spawn(move || e.wait());
 //! event.set_finished().unwrap();
-//! assert!(event.is_finished());
+//! assert_eq!(t.join().unwrap(), EventStatus::Success);
 //! ```
 
-pub use evlatch::{Event, EventError, EventStatus};
+mod deps;
+mod parking;
+mod sync;
+mod wait;
+
+pub use deps::{chain, wait_all, wait_all_async, wait_any, wait_any_async, WaitAny};
+pub use evlatch::{ErrorMessage, Event, EventError, EventStatus};
+pub use wait::{EventExt, Timeout, WaitFuture};
+
+/// Registers this crate's wake hook and its CPU→CPU wait function with the
+/// core now, rather than at the first wait. Idempotent.
+///
+/// Call it before relying on `DeviceEvent::finish` for CPU events or on
+/// `evlatch::backend::wait(.., DeviceType::CPU, ..)` when nothing has waited
+/// through this crate yet.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::backend::{wait, DeviceType};
+/// evlatch_std::install();
+/// let event = evlatch::Event::new();
+/// event.set_finished().unwrap();
+/// wait(&event, DeviceType::CPU, &()).unwrap();
+/// ```
+pub fn install() {
+    parking::install();
+}
+
+/// The number of waiters (blocked threads and pending futures) registered
+/// in the waiter table right now, across all events. For leak checks in
+/// tests: it returns to zero when every wait has returned or been dropped.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(evlatch_std::registered_waiters(), 0);
+/// ```
+pub fn registered_waiters() -> usize {
+    parking::waiter_count()
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The one command that passes every test on a fresh machine:
+#   bash scripts/test.sh
+# It installs what it needs (rustup components and targets, nightly miri,
+# cargo-fuzz), then runs: fmt check, clippy -D warnings, all tests (with and
+# without `alloc`), loom models, miri on the core, the no_std builds, the fuzz
+# targets briefly, and a quick smoke run of the comparison program.
+# Set EVLATCH_SKIP_FUZZ=1 to skip the fuzz step (e.g. on a machine without
+# nightly); CI never sets it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+started=$(date +%s)
+
+step "setup: toolchains, components, targets, tools"
+rustup component add rustfmt clippy >/dev/null
+rustup target add thumbv7em-none-eabihf thumbv6m-none-eabi >/dev/null
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  rustup toolchain install nightly --profile minimal
+fi
+rustup +nightly component add miri rust-src >/dev/null
+if [ "${EVLATCH_SKIP_FUZZ:-0}" != 1 ] && ! command -v cargo-fuzz >/dev/null 2>&1; then
+  cargo install cargo-fuzz --locked
+fi
+
+step "fmt"
+cargo fmt --all -- --check
+
+step "clippy (-D warnings)"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p evlatch --all-targets --no-default-features -- -D warnings
+
+step "tests: workspace (core with alloc, through the shells)"
+cargo test --workspace
+
+step "tests: core without alloc"
+cargo test -p evlatch --no-default-features
+
+step "loom models (--release, debug assertions, LOOM_MAX_PREEMPTIONS=2)"
+loom_tests=()
+for f in verify/tests/loom_*.rs; do
+  loom_tests+=(--test "$(basename "$f" .rs)")
+done
+RUSTFLAGS="--cfg evlatch_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 \
+  CARGO_TARGET_DIR=target/loom cargo test --release -p evlatch-verify "${loom_tests[@]}"
+
+step "miri: core unit tests (without and with alloc)"
+MIRIFLAGS="${MIRIFLAGS:-}" cargo +nightly miri test -p evlatch --lib
+MIRIFLAGS="${MIRIFLAGS:-}" cargo +nightly miri test -p evlatch --lib --features alloc
+
+step "no_std builds"
+cargo build -p evlatch --target thumbv7em-none-eabihf
+cargo build -p evlatch --target thumbv7em-none-eabihf --features alloc
+RUSTFLAGS="--cfg portable_atomic_unsafe_assume_single_core" CARGO_TARGET_DIR=target/thumbv6m \
+  cargo build -p evlatch --target thumbv6m-none-eabi --features portable-atomic
+
+if [ -x fuzz/run.sh ] && [ "${EVLATCH_SKIP_FUZZ:-0}" != 1 ]; then
+  step "fuzz targets: build and run each briefly"
+  fuzz/run.sh
+fi
+
+step "comparison program smoke run (--quick)"
+cargo run --release -p evlatch-bench -- --quick --json target/bench-quick.json
+
+printf '\nall checks passed in %ss\n' "$(( $(date +%s) - started ))"
