@@ -67,8 +67,8 @@ pub struct Config {
 }
 
 impl Config {
-    const DEFAULT_ROUNDS: usize = 41;
-    const DEFAULT_BATCH_MS: u64 = 20;
+    const DEFAULT_ROUNDS: usize = 101;
+    const DEFAULT_BATCH_MS: u64 = 10;
     const QUICK_ROUNDS: usize = 11;
     const QUICK_BATCH_MS: u64 = 5;
 
@@ -187,6 +187,7 @@ impl Harness {
 
     /// Whether `--filter` selects the group `name`. A registration function
     /// may use this to skip expensive setup; [`Group::run`] checks it anyway.
+    #[allow(dead_code, reason = "API for groups with costly setup")]
     pub fn selects(&self, name: &str) -> bool {
         self.config.selects(name)
     }
@@ -436,6 +437,7 @@ impl<'a> Group<'a> {
 
     /// Overrides the run's target batch time for this group (for lines whose
     /// batches have a large fixed cost, e.g. spawning threads).
+    #[allow(dead_code, reason = "API for groups with costly batches")]
     pub fn batch_time(mut self, batch: Duration) -> Self {
         self.batch = Some(batch);
         self
@@ -460,7 +462,7 @@ impl<'a> Group<'a> {
         } = self;
         let baseline = baseline.unwrap_or_else(|| panic!("group {name}: no baseline"));
         lines.insert(0, baseline);
-        if !harness.config.selects(&name) {
+        if !harness.selects(&name) {
             return;
         }
         if harness.config.list {

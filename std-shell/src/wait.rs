@@ -15,7 +15,11 @@ use crate::sync::{park_until, thread};
 /// How many times a blocking waiter re-checks the status, with a spin hint,
 /// before it parks: a short bounded backoff that catches completions already
 /// in flight without burning a core.
+#[cfg(not(evlatch_loom))]
 const SPINS_BEFORE_PARK: u32 = 32;
+/// Under loom every re-check is a modelled step; spinning adds nothing.
+#[cfg(evlatch_loom)]
+const SPINS_BEFORE_PARK: u32 = 0;
 
 /// A wait ran out of time before the event finished.
 ///

@@ -1,0 +1,175 @@
+//! Why a CUDA event operation failed.
+
+use core::fmt;
+
+use cudarc::driver::sys::CUresult;
+use evlatch::backend::BackendError;
+use evlatch::{ErrorMessage, EventError};
+
+use crate::driver;
+
+/// Why an `evlatch-cuda` operation failed. The event is left as the
+/// operation's docs say (most refusals leave it unchanged).
+///
+/// # Examples
+///
+/// ```
+/// use evlatch_cuda::CudaError;
+/// // Without a GPU this is what every entry point answers, never a panic.
+/// if let Err(err) = evlatch_cuda::availability() {
+///     println!("skipped: {err}");
+/// }
+/// assert!(CudaError::NoDriver.to_string().contains("LD_LIBRARY_PATH"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum CudaError {
+    /// The CUDA driver library (`libcuda.so`, `nvcuda.dll`) could not be
+    /// loaded.
+    NoDriver,
+    /// The driver loaded but reports no CUDA device.
+    NoDevice,
+    /// A device ordinal past the number of devices.
+    InvalidDevice {
+        /// The ordinal asked for.
+        ordinal: usize,
+        /// How many devices the driver reports.
+        count: usize,
+    },
+    /// A driver call returned an error.
+    Driver {
+        /// The driver function that failed, e.g. `"cuEventRecord"`.
+        call: &'static str,
+        /// What it returned.
+        code: CUresult,
+    },
+    /// A stream of another context (or device) than the event's.
+    WrongContext {
+        /// Ordinal of the device of the event's context.
+        event_device: usize,
+        /// Ordinal of the device of the stream's context.
+        stream_device: usize,
+    },
+    /// The event's state machine refused the call (e.g. recording twice in
+    /// one generation, resetting while in flight).
+    Event(EventError),
+    /// `set_finished` / `set_failed` on a recorded CUDA event: once recorded,
+    /// only the device finishes it (Caffe2's rule).
+    Recorded,
+    /// The event was never recorded in this generation, so there is nothing
+    /// to wait for, time, or synchronize with.
+    NotRecorded,
+    /// `elapsed_ms` on an event created without timing.
+    TimingDisabled,
+    /// `elapsed_ms` before both events completed.
+    NotReady,
+    /// The event waited on (device-side) finished as `Failed`.
+    Failed(ErrorMessage),
+    /// A `DeviceEvent` claiming [`DeviceType::CUDA`](evlatch::backend::DeviceType::CUDA)
+    /// that is not an [`evlatch_cuda::CudaEvent`](crate::CudaEvent): the CUDA
+    /// wait functions cannot reach its CUDA handle.
+    ForeignEvent,
+}
+
+impl CudaError {
+    /// The error as the core's backend error, for
+    /// [`DeviceEvent`](evlatch::backend::DeviceEvent) and the wait matrix:
+    /// state-machine refusals stay [`BackendError::Event`], everything else
+    /// becomes [`BackendError::Device`] carrying this error's message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch::backend::BackendError;
+    /// use evlatch::EventError;
+    /// use evlatch_cuda::CudaError;
+    /// let e = CudaError::Event(EventError::InFlight).into_backend();
+    /// assert_eq!(e, BackendError::Event(EventError::InFlight));
+    /// let BackendError::Device(msg) = CudaError::NotRecorded.into_backend() else { panic!() };
+    /// assert!(msg.contains("not recorded"));
+    /// ```
+    pub fn into_backend(self) -> BackendError {
+        match self {
+            CudaError::Event(e) => BackendError::Event(e),
+            other => BackendError::Device(error_message(&other.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for CudaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CudaError::NoDriver => f.write_str(
+                "no CUDA driver (libcuda.so not found): install the NVIDIA driver, or add the \
+                 directory holding libcuda.so (nvcuda.dll on Windows) to LD_LIBRARY_PATH",
+            ),
+            CudaError::NoDevice => f.write_str(
+                "the CUDA driver found no device: check that a GPU is present and visible \
+                 (CUDA_VISIBLE_DEVICES, container device flags)",
+            ),
+            CudaError::InvalidDevice { ordinal, count } => write!(
+                f,
+                "no CUDA device {ordinal}: the driver reports {count} device(s), ordinals 0..{count}"
+            ),
+            CudaError::Driver { call, code } => {
+                write!(f, "{call} failed with ")?;
+                driver::write_code(f, *code)
+            }
+            CudaError::WrongContext {
+                event_device,
+                stream_device,
+            } => write!(
+                f,
+                "the stream belongs to another CUDA context (device {stream_device}) than the \
+                 event (device {event_device}): record on a stream of the event's own context"
+            ),
+            CudaError::Event(e) => fmt::Display::fmt(e, f),
+            CudaError::Recorded => f.write_str(
+                "the CUDA event is recorded: only the device finishes it; call set_finished or \
+                 set_failed only on an unrecorded (initialized) event",
+            ),
+            CudaError::NotRecorded => f.write_str(
+                "the CUDA event was not recorded in this generation: record it on a stream first",
+            ),
+            CudaError::TimingDisabled => f.write_str(
+                "the CUDA event was created without timing: create both events with \
+                 EventFlags::new().timing(true)",
+            ),
+            CudaError::NotReady => f.write_str(
+                "the CUDA events have not completed yet: call finish() on both before timing them",
+            ),
+            CudaError::Failed(msg) => write!(f, "the CUDA event failed: {msg}"),
+            CudaError::ForeignEvent => f.write_str(
+                "the event says it is a CUDA event but was not created by evlatch-cuda: \
+                 create CUDA events with evlatch_cuda::CudaEvent::new",
+            ),
+        }
+    }
+}
+
+impl core::error::Error for CudaError {}
+
+impl From<EventError> for CudaError {
+    fn from(e: EventError) -> Self {
+        CudaError::Event(e)
+    }
+}
+
+impl From<CudaError> for BackendError {
+    fn from(e: CudaError) -> Self {
+        e.into_backend()
+    }
+}
+
+/// An [`ErrorMessage`] holding `msg` (cut to the core's capacity).
+///
+/// The core has no public constructor, so this fails a scratch event and
+/// copies its message out: one stack event, no allocation.
+pub(crate) fn error_message(msg: &str) -> ErrorMessage {
+    let scratch = evlatch::Event::new();
+    // A new event always accepts `set_failed`.
+    let _ = scratch.set_failed(msg);
+    scratch
+        .error_message()
+        .expect("evlatch::Event contract: error_message() is Some on a failed event")
+}

@@ -1,0 +1,173 @@
+//! Loom models of the std shell's waits: the waiter table, the core's wake
+//! hook and thread parking, one race per test.
+#![cfg(evlatch_loom)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc as StdArc;
+use std::task::{Context, Wake, Waker};
+use std::time::Duration;
+
+use evlatch::{Event, EventStatus};
+use evlatch_std::{registered_waiters, EventExt};
+use loom::sync::Arc;
+use loom::thread;
+
+// The blocking waiter always runs on a spawned thread and the finisher on
+// the model's main thread, which then joins the waiter: loom 0.7 aborts the
+// model if an `unpark` reaches a thread blocked in `join` (tokio-rs/loom#249),
+// and the hook's unpark may arrive after the waiter already returned.
+
+fn noop_waker() -> Waker {
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: StdArc<Self>) {}
+    }
+    Waker::from(StdArc::new(Noop))
+}
+
+/// A blocking waiter registering while another thread finishes: the waiter
+/// either sees the final status before registering, or its arm lands before
+/// the finish and the hook unparks it — it never parks forever.
+#[test]
+fn finish_racing_waiter_registration() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        e.record().unwrap();
+        let waiter = {
+            let e = e.clone();
+            thread::spawn(move || e.wait())
+        };
+        e.set_finished().unwrap();
+        assert_eq!(waiter.join().unwrap(), EventStatus::Success);
+        assert_eq!(registered_waiters(), 0);
+    });
+}
+
+/// A pending future dropped while another thread finishes the event: the
+/// drop's removal and the hook's removal agree, and no entry is left.
+#[test]
+fn cancel_racing_finish() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        e.record().unwrap();
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut fut = Box::pin(e.wait_async());
+        let first = fut.as_mut().poll(&mut cx);
+        let finisher = {
+            let e = e.clone();
+            thread::spawn(move || e.set_finished().unwrap())
+        };
+        drop(fut);
+        finisher.join().unwrap();
+        assert!(first.is_pending() || first == std::task::Poll::Ready(EventStatus::Success));
+        assert_eq!(registered_waiters(), 0);
+    });
+}
+
+/// A wait whose deadline has already passed, racing the finish: it returns
+/// either the outcome or `Timeout`, and in both cases leaves no entry.
+#[test]
+fn timeout_racing_finish() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        e.record().unwrap();
+        let waiter = {
+            let e = e.clone();
+            thread::spawn(move || e.wait_timeout(Duration::ZERO))
+        };
+        e.set_finished().unwrap();
+        match waiter.join().unwrap() {
+            Ok(status) => assert_eq!(status, EventStatus::Success),
+            Err(_timeout) => {}
+        }
+        assert_eq!(registered_waiters(), 0);
+        assert_eq!(e.wait(), EventStatus::Success);
+    });
+}
+
+/// A blocking waiter racing finish + reset + record + finish: whichever
+/// generation it started in (0 if it took its snapshot before the first
+/// finish, else 1), it returns that generation's outcome and never hangs —
+/// in particular, a waiter of generation 0 is not stranded on generation 1.
+#[test]
+fn waiter_racing_finish_reset_record() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        e.record().unwrap();
+        let waiter = {
+            let e = e.clone();
+            thread::spawn(move || e.wait())
+        };
+        e.set_failed("gen0").unwrap();
+        e.reset().unwrap();
+        e.record().unwrap();
+        e.set_finished().unwrap();
+        let status = waiter.join().unwrap();
+        assert!(matches!(status, EventStatus::Failed | EventStatus::Success));
+        assert_eq!(registered_waiters(), 0);
+    });
+}
+
+/// An async waiter registered in generation 0 (first poll before the
+/// finish), then finish + reset + record racing its wake-up: it resolves
+/// to generation 0's outcome although the event is scheduled again.
+#[test]
+fn registered_waiter_racing_finish_reset_record() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        e.record().unwrap();
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut fut = Box::pin(e.wait_async());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        let worker = {
+            let e = e.clone();
+            thread::spawn(move || {
+                e.set_failed("gen0").unwrap();
+                e.reset().unwrap();
+                e.record().unwrap();
+            })
+        };
+        let early = fut.as_mut().poll(&mut cx);
+        worker.join().unwrap();
+        let status = match early {
+            std::task::Poll::Ready(s) => s,
+            std::task::Poll::Pending => match fut.as_mut().poll(&mut cx) {
+                std::task::Poll::Ready(s) => s,
+                std::task::Poll::Pending => panic!("generation 0 finished but the waiter is pending"),
+            },
+        };
+        assert_eq!(status, EventStatus::Failed);
+        assert_eq!(registered_waiters(), 0);
+    });
+}
+
+/// An async waiter polled (registering) while the finisher runs, then
+/// polled again: it resolves with the outcome exactly once.
+#[test]
+fn async_poll_racing_finish() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        e.record().unwrap();
+        let finisher = {
+            let e = e.clone();
+            thread::spawn(move || e.set_finished().unwrap())
+        };
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut fut = pin!(e.wait_async());
+        let first = fut.as_mut().poll(&mut cx);
+        finisher.join().unwrap();
+        let status = match first {
+            std::task::Poll::Ready(s) => s,
+            std::task::Poll::Pending => match fut.as_mut().poll(&mut cx) {
+                std::task::Poll::Ready(s) => s,
+                std::task::Poll::Pending => panic!("finished event still pending: lost wake-up"),
+            },
+        };
+        assert_eq!(status, EventStatus::Success);
+        assert_eq!(registered_waiters(), 0);
+    });
+}
