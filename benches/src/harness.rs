@@ -8,7 +8,7 @@
 //! How a group is measured:
 //!
 //! 1. Calibrate: each line gets its own batch size, so that one batch takes
-//!    about [`Config::batch`] (default 20 ms), then runs one warm-up batch.
+//!    about [`Config::batch`] (default 10 ms), then runs one warm-up batch.
 //! 2. Run [`Config::rounds`] rounds. A round runs *one batch of every line*;
 //!    the starting line rotates from round to round. Drift (frequency
 //!    scaling, a noisy neighbour on the VM, page-cache state) therefore hits
@@ -259,15 +259,13 @@ impl Harness {
         Ok(())
     }
 
-    fn progress(&self, text: &str, done: bool) {
+    /// Progress on stderr. A `tick` only shows on a terminal, where it
+    /// rewrites the current line; other messages are whole lines everywhere.
+    fn progress(&self, text: &str, tick: bool) {
         let mut err = std::io::stderr().lock();
         if self.live_progress {
-            // Rewrite one line in place; clear it when done.
-            let _ = write!(err, "\r\x1b[2K{text}");
-            if done {
-                let _ = write!(err, "\r\x1b[2K");
-            }
-        } else if done {
+            let _ = write!(err, "\r\x1b[2K{text}{}", if tick { "" } else { "\n" });
+        } else if !tick {
             let _ = writeln!(err, "{text}");
         }
         let _ = err.flush();
@@ -475,11 +473,19 @@ impl<'a> Group<'a> {
         let rounds = harness.config.rounds;
         let target = batch.unwrap_or(harness.config.batch);
         let group_start = Instant::now();
+        harness.progress(
+            &format!(
+                "{name}: {} lines × {rounds} rounds of ~{} ms batches",
+                lines.len(),
+                target.as_millis()
+            ),
+            false,
+        );
 
         // 1. Calibrate each line, then warm it up with one full batch.
         let mut iters = Vec::with_capacity(lines.len());
         for l in &mut lines {
-            harness.progress(&format!("{name}: calibrating {}", l.name), false);
+            harness.progress(&format!("{name}: calibrating {}", l.name), true);
             let n = calibrate(&mut l.batch, target);
             let _ = (l.batch)(n);
             iters.push(n);
@@ -488,7 +494,7 @@ impl<'a> Group<'a> {
         // 2. Interleaved rounds, the starting line rotating.
         let mut samples = vec![Vec::with_capacity(rounds); lines.len()];
         for round in 0..rounds {
-            harness.progress(&format!("{name}: round {}/{rounds}", round + 1), false);
+            harness.progress(&format!("{name}: round {}/{rounds}", round + 1), true);
             for k in 0..lines.len() {
                 let i = (round + k) % lines.len();
                 let took = (lines[i].batch)(iters[i]);
@@ -497,11 +503,10 @@ impl<'a> Group<'a> {
         }
         harness.progress(
             &format!(
-                "{name}: {} lines × {rounds} rounds in {:.1} s",
-                lines.len(),
+                "{name}: done in {:.1} s",
                 group_start.elapsed().as_secs_f64()
             ),
-            true,
+            false,
         );
 
         // 3. Statistics.

@@ -311,7 +311,12 @@ pub enum BackendError {
         operation: &'static str,
     },
     /// The device reported an error.
-    Device(ErrorMessage),
+    Device {
+        /// The device API's numeric error code.
+        code: i64,
+        /// The device API's name for it (e.g. `CUDA_ERROR_INVALID_HANDLE`).
+        name: &'static str,
+    },
 }
 
 impl fmt::Display for BackendError {
@@ -340,7 +345,7 @@ impl fmt::Display for BackendError {
             BackendError::Unsupported { operation } => {
                 write!(f, "this backend does not support {operation}")
             }
-            BackendError::Device(msg) => write!(f, "device error: {msg}"),
+            BackendError::Device { code, name } => write!(f, "device error {name} ({code})"),
         }
     }
 }

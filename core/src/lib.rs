@@ -54,6 +54,7 @@ mod event;
 mod sync;
 
 pub mod backend;
+pub mod topic;
 pub mod wake;
 
 pub use error::EventError;

@@ -33,6 +33,26 @@ pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicU8, AtomicUsize};
 
 pub(crate) use core::sync::atomic::Ordering;
 
+#[cfg(all(
+    not(evlatch_loom),
+    not(feature = "portable-atomic"),
+    target_has_atomic = "64"
+))]
+#[allow(unused_imports)]
+pub(crate) use core::sync::atomic::AtomicU64;
+/// 64-bit atomics, where the target has them natively (the queues' drop
+/// counter; see `queue::counter` for the 32-bit fallback).
+#[cfg(evlatch_loom)]
+#[allow(unused_imports)]
+pub(crate) use loom::sync::atomic::AtomicU64;
+#[cfg(all(
+    not(evlatch_loom),
+    feature = "portable-atomic",
+    target_has_atomic = "64"
+))]
+#[allow(unused_imports)]
+pub(crate) use portable_atomic::AtomicU64;
+
 /// Atomics that live in `static`s (the backend registry). Loom atomics cannot
 /// be `static`, so these are never modelled: the registry is write-once data
 /// outside any loom model.

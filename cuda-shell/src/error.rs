@@ -43,12 +43,13 @@ pub enum CudaError {
         /// What it returned.
         code: CUresult,
     },
-    /// A stream of another context (or device) than the event's.
+    /// A stream (or, for `elapsed_ms`, another event) of another context or
+    /// device than the event's.
     WrongContext {
         /// Ordinal of the device of the event's context.
         event_device: usize,
-        /// Ordinal of the device of the stream's context.
-        stream_device: usize,
+        /// Ordinal of the device of the other object's context.
+        other_device: usize,
     },
     /// The event's state machine refused the call (e.g. recording twice in
     /// one generation, resetting while in flight).
@@ -73,9 +74,14 @@ pub enum CudaError {
 
 impl CudaError {
     /// The error as the core's backend error, for
-    /// [`DeviceEvent`](evlatch::backend::DeviceEvent) and the wait matrix:
-    /// state-machine refusals stay [`BackendError::Event`], everything else
-    /// becomes [`BackendError::Device`] carrying this error's message.
+    /// [`DeviceEvent`](evlatch::backend::DeviceEvent) and the wait matrix.
+    ///
+    /// State-machine refusals stay [`BackendError::Event`] (a recorded
+    /// event's `set_finished` is `AlreadyRecorded`); driver failures, a stream
+    /// of the wrong context (`CUDA_ERROR_INVALID_CONTEXT`, as cudarc reports
+    /// it) and an unfinished timing (`CUDA_ERROR_NOT_READY`) become
+    /// [`BackendError::Device`] with the CUDA code and name; what has no CUDA
+    /// code becomes [`BackendError::Unsupported`] naming the refused operation.
     ///
     /// # Examples
     ///
@@ -85,13 +91,34 @@ impl CudaError {
     /// use evlatch_cuda::CudaError;
     /// let e = CudaError::Event(EventError::InFlight).into_backend();
     /// assert_eq!(e, BackendError::Event(EventError::InFlight));
-    /// let BackendError::Device(msg) = CudaError::NotRecorded.into_backend() else { panic!() };
-    /// assert!(msg.contains("not recorded"));
+    /// let e = CudaError::WrongContext { event_device: 0, other_device: 1 }.into_backend();
+    /// assert_eq!(e, BackendError::Device { code: 201, name: "CUDA_ERROR_INVALID_CONTEXT" });
     /// ```
     pub fn into_backend(self) -> BackendError {
+        let device = |code: CUresult| BackendError::Device {
+            code: code as i64,
+            name: driver::code_name(code),
+        };
+        let unsupported = |operation| BackendError::Unsupported { operation };
         match self {
             CudaError::Event(e) => BackendError::Event(e),
-            other => BackendError::Device(error_message(&other.to_string())),
+            CudaError::Recorded => BackendError::Event(EventError::AlreadyRecorded),
+            CudaError::Driver { code, .. } => device(code),
+            CudaError::NoDevice => device(CUresult::CUDA_ERROR_NO_DEVICE),
+            CudaError::InvalidDevice { .. } => device(CUresult::CUDA_ERROR_INVALID_DEVICE),
+            CudaError::WrongContext { .. } => device(CUresult::CUDA_ERROR_INVALID_CONTEXT),
+            CudaError::NotReady => device(CUresult::CUDA_ERROR_NOT_READY),
+            CudaError::NoDriver => unsupported("CUDA without a driver (libcuda.so not found)"),
+            CudaError::NotRecorded => {
+                unsupported("finishing or waiting on an unrecorded CUDA event (record it first)")
+            }
+            CudaError::TimingDisabled => unsupported("timing CUDA events created without timing"),
+            CudaError::Failed(_) => {
+                unsupported("a device-side wait on a failed CUDA event (see its error_message)")
+            }
+            CudaError::ForeignEvent => {
+                unsupported("a CUDA wait on a CUDA event not created by evlatch-cuda")
+            }
         }
     }
 }
@@ -117,11 +144,11 @@ impl fmt::Display for CudaError {
             }
             CudaError::WrongContext {
                 event_device,
-                stream_device,
+                other_device,
             } => write!(
                 f,
-                "the stream belongs to another CUDA context (device {stream_device}) than the \
-                 event (device {event_device}): record on a stream of the event's own context"
+                "the stream (or event) belongs to another CUDA context (device {other_device}) \
+                 than the event (device {event_device}): use one of the event's own context"
             ),
             CudaError::Event(e) => fmt::Display::fmt(e, f),
             CudaError::Recorded => f.write_str(

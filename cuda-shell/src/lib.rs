@@ -1,14 +1,80 @@
 //! # evlatch-cuda
 //!
-//! CUDA events for [`evlatch`], to be built on cudarc's driver API loaded at
-//! run time. This first release only names the device type it will register;
-//! nothing here pretends to talk to a GPU yet.
+//! CUDA events for [`evlatch`], on cudarc's driver API loaded at run time:
+//! the crate builds on any machine, and on one without a CUDA driver every
+//! entry point answers [`CudaError::NoDriver`] instead of panicking.
 //!
-//! # Examples
+//! - [`is_available`] / [`availability`]: is there a driver and a device?
+//!   Checked before any driver call.
+//! - [`context`]: a device's primary context, safely.
+//! - [`CudaEvent`]: Caffe2's CUDA event — record on a stream once per
+//!   generation, query (`cuEventQuery`), blocking finish, device-side waits
+//!   between streams, elapsed time, reset — with [`EventFlags`] for timing
+//!   and blocking sync.
+//! - **The completion bridge**, which Caffe2 and PyTorch lack: recording
+//!   also enqueues a stream callback that finishes a core [`evlatch::Event`]
+//!   ([`CudaEvent::completion`]) when the GPU reaches it — with the CUDA
+//!   error's name and text if the stream failed. Blocking waits, `.await`
+//!   and `on_complete` callbacks on that event wake on GPU completion, with
+//!   no polling thread and no busy wait.
+//! - [`register`]: the CUDA backend in the core registry, with the wait
+//!   matrix entries CUDA→CUDA (device-side), CPU→CUDA and CUDA→CPU
+//!   (host-side).
+//!
+//! ## Threads
+//!
+//! Callbacks on a completion run on the CUDA driver's callback thread: they
+//! MUST NOT call CUDA and should not block. Waking threads and tasks (what
+//! evlatch-std's hook does) is fine.
+//!
+//! ## Examples
 //!
 //! ```
-//! assert_eq!(evlatch_cuda::DEVICE, evlatch::backend::DeviceType::CUDA);
+//! use std::sync::mpsc;
+//! use evlatch::EventStatus;
+//! use evlatch_cuda::{CudaEvent, EventFlags};
+//!
+//! let ctx = match evlatch_cuda::context(0) {
+//!     Ok(ctx) => ctx,
+//!     Err(why) => {
+//!         println!("skipped: {why}");
+//!         return;
+//!     }
+//! };
+//! let stream = ctx.new_stream().unwrap();
+//! let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+//! let (tx, rx) = mpsc::channel();
+//! event.completion().on_complete(move |status| {
+//!     let _ = tx.send(status);
+//! });
+//! event.record(&stream).unwrap(); // after the kernels you launched on `stream`
+//! assert_eq!(rx.recv().unwrap(), EventStatus::Success);
 //! ```
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod backend;
+mod codes;
+mod driver;
+mod error;
+mod event;
+mod flags;
+
+pub use backend::{register, BACKEND};
+pub use driver::{availability, context, is_available};
+pub use error::CudaError;
+pub use event::{live_events, pending_callbacks, CudaEvent};
+pub use flags::EventFlags;
+
+/// The cudarc this crate is built on (driver API, loaded at run time), for
+/// contexts and streams of the matching version.
+pub use cudarc;
 
 /// The device type this crate's backend registers under.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(evlatch_cuda::DEVICE, evlatch::backend::DeviceType::CUDA);
+/// ```
 pub const DEVICE: evlatch::backend::DeviceType = evlatch::backend::DeviceType::CUDA;

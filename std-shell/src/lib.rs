@@ -7,6 +7,8 @@
 //!   [`wait_deadline`](EventExt::wait_deadline) and async
 //!   [`wait_async`](EventExt::wait_async) on a core [`Event`], from any
 //!   executor, cancel-safe, with any number of mixed waiters;
+//! - [`channel`]: bounded MPMC channels (FIFO, lossy overwrite-oldest, two
+//!   priorities) with blocking, timeout, non-blocking and async operations;
 //! - [`wait_all`], [`wait_any`] (and async forms) and [`chain`]: an event
 //!   that completes when its preconditions complete.
 //!
@@ -28,7 +30,9 @@
 //! assert_eq!(t.join().unwrap(), EventStatus::Success);
 //! ```
 
+pub mod channel;
 mod deps;
+mod notify;
 mod parking;
 mod sync;
 mod wait;

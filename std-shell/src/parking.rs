@@ -41,7 +41,7 @@ pub(crate) enum WakeBy {
 }
 
 impl WakeBy {
-    fn wake(self) {
+    pub(crate) fn wake(self) {
         match self {
             WakeBy::Thread(t) => t.unpark(),
             WakeBy::Task(w) => w.wake(),

@@ -136,7 +136,9 @@ fn registered_waiter_racing_finish_reset_record() {
             std::task::Poll::Ready(s) => s,
             std::task::Poll::Pending => match fut.as_mut().poll(&mut cx) {
                 std::task::Poll::Ready(s) => s,
-                std::task::Poll::Pending => panic!("generation 0 finished but the waiter is pending"),
+                std::task::Poll::Pending => {
+                    panic!("generation 0 finished but the waiter is pending")
+                }
             },
         };
         assert_eq!(status, EventStatus::Failed);

@@ -175,15 +175,35 @@ impl CallbackList {
         // Acquire: see every node published by a releasing push.
         let mut handle = self.head.swap(CLOSED, Ordering::AcqRel);
         debug_assert_ne!(handle, CLOSED, "a generation's list is taken once");
-        let mut taken = Taken::new();
-        // Walk newest → oldest, prepending, which yields registration order.
-        while handle != EMPTY {
-            let (next, callback) = self.with_node(handle, |n| (n.next, n.callback.take()));
-            taken.prepend(callback);
-            self.free_after_take(handle);
-            handle = next;
+        #[cfg(feature = "alloc")]
+        {
+            // Reverse the chain in place (newest-first → registration order);
+            // the boxed nodes are ours now and move into `Taken`.
+            let mut ordered = EMPTY;
+            while handle != EMPTY {
+                let next = self.with_node(handle, |n| core::mem::replace(&mut n.next, ordered));
+                ordered = handle;
+                handle = next;
+            }
+            Taken { head: ordered }
         }
-        taken
+        #[cfg(not(feature = "alloc"))]
+        {
+            // Pool nodes stay in the event: copy the callbacks out, newest
+            // first into the back of the array, giving registration order.
+            let mut taken = Taken {
+                items: [const { None }; INLINE_CALLBACKS],
+                start: INLINE_CALLBACKS,
+            };
+            while handle != EMPTY {
+                let (next, callback) = self.with_node(handle, |n| (n.next, n.callback.take()));
+                // At most INLINE_CALLBACKS nodes exist per generation.
+                taken.start -= 1;
+                taken.items[taken.start] = callback;
+                handle = next;
+            }
+            taken
+        }
     }
 
     /// Reopens a closed list for a new generation. The caller holds the
@@ -225,15 +245,6 @@ impl CallbackList {
         #[cfg(not(feature = "alloc"))]
         self.pool[handle - 2].used.store(0, Ordering::Release);
     }
-
-    /// After `take`: boxed nodes are freed; pool slots stay handed out until
-    /// the reset reopens the list.
-    fn free_after_take(&self, handle: usize) {
-        #[cfg(feature = "alloc")]
-        self.free(handle);
-        #[cfg(not(feature = "alloc"))]
-        let _ = handle;
-    }
 }
 
 impl Drop for CallbackList {
@@ -254,8 +265,9 @@ impl Drop for CallbackList {
 
 /// Callbacks taken from a closed list, in registration order.
 pub(crate) struct Taken {
+    /// Under `alloc`: a chain of boxed nodes, oldest first, owned.
     #[cfg(feature = "alloc")]
-    items: alloc::collections::VecDeque<Callback>,
+    head: usize,
     #[cfg(not(feature = "alloc"))]
     items: [Option<Callback>; INLINE_CALLBACKS],
     #[cfg(not(feature = "alloc"))]
@@ -263,39 +275,36 @@ pub(crate) struct Taken {
 }
 
 impl Taken {
-    fn new() -> Self {
-        Self {
-            #[cfg(feature = "alloc")]
-            items: alloc::collections::VecDeque::new(),
-            #[cfg(not(feature = "alloc"))]
-            items: [const { None }; INLINE_CALLBACKS],
-            #[cfg(not(feature = "alloc"))]
-            start: INLINE_CALLBACKS,
-        }
-    }
-
-    fn prepend(&mut self, callback: Option<Callback>) {
-        let Some(callback) = callback else { return };
-        #[cfg(feature = "alloc")]
-        self.items.push_front(callback);
-        #[cfg(not(feature = "alloc"))]
-        {
-            // At most INLINE_CALLBACKS nodes exist per generation.
-            self.start -= 1;
-            self.items[self.start] = Some(callback);
-        }
-    }
-
     /// Runs every callback in order. If one panics, the rest are dropped
-    /// unrun as the panic unwinds.
-    pub(crate) fn run(self, status: EventStatus) {
+    /// unrun (and freed) as the panic unwinds.
+    pub(crate) fn run(mut self, status: EventStatus) {
         #[cfg(feature = "alloc")]
-        for callback in self.items {
-            callback.call(status);
+        while self.head != EMPTY {
+            // SAFETY: `head` is a node from `Box::into_raw` that this
+            // `Taken` owns alone; advancing first means a panicking callback
+            // leaves only the not-yet-run nodes to `Drop`.
+            let node = unsafe { Box::from_raw(self.head as *mut Node) };
+            self.head = node.next;
+            if let Some(callback) = node.callback {
+                callback.call(status);
+            }
         }
         #[cfg(not(feature = "alloc"))]
-        for callback in self.items.into_iter().flatten() {
-            callback.call(status);
+        for callback in self.items.iter_mut().skip(self.start) {
+            if let Some(callback) = callback.take() {
+                callback.call(status);
+            }
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Drop for Taken {
+    fn drop(&mut self) {
+        while self.head != EMPTY {
+            // SAFETY: as in `run`: an owned node from `Box::into_raw`.
+            let node = unsafe { Box::from_raw(self.head as *mut Node) };
+            self.head = node.next;
         }
     }
 }

@@ -4,6 +4,8 @@
 mod callbacks;
 mod message;
 pub(crate) mod state;
+#[cfg(test)]
+mod tests;
 
 use core::fmt;
 
@@ -308,6 +310,7 @@ impl Event {
     /// assert!(event.record().is_ok());
     /// assert_eq!(event.record(), Err(evlatch::EventError::AlreadyRecorded));
     /// ```
+    #[inline]
     pub fn record(&self) -> Result<(), EventError> {
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
@@ -350,6 +353,7 @@ impl Event {
     /// event.set_finished().unwrap();
     /// assert_eq!(event.set_finished(), Err(evlatch::EventError::AlreadyFinished));
     /// ```
+    #[inline]
     pub fn set_finished(&self) -> Result<(), EventError> {
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
@@ -480,6 +484,7 @@ impl Event {
     /// event.reset().unwrap();
     /// event.record().unwrap(); // usable again
     /// ```
+    #[inline]
     pub fn reset(&self) -> Result<(), EventError> {
         let mut s = self.state.load(Ordering::Acquire);
         loop {

@@ -160,9 +160,8 @@ impl fmt::Display for TopicError {
             ),
             TopicErrorKind::TooManySegments => write!(
                 f,
-                "more than {MAX_SEGMENTS} segments (the '.' at byte {at} starts segment {}): \
-                 use fewer levels",
-                segment
+                "more than {MAX_SEGMENTS} segments (the '.' at byte {at}, after segment {segment}, \
+                 starts one too many): use fewer levels"
             ),
             TopicErrorKind::EmptySegment => write!(
                 f,

@@ -296,7 +296,7 @@ mod tests {
             (
                 TopicErrorKind::TooManySegments,
                 at_limit.len(),
-                MAX_SEGMENTS
+                MAX_SEGMENTS - 1
             )
         );
 

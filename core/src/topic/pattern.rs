@@ -271,7 +271,7 @@ impl<'a> Pattern<'a> {
 fn glob(pattern: &str, topic: &str) -> bool {
     let mut p = Tokens::new(pattern);
     let mut t = 0usize; // byte offset of the next topic segment; > len when done
-    // (tokens just after the last `Any`, offset where `Any` stopped taking)
+                        // (tokens just after the last `Any`, offset where `Any` stopped taking)
     let mut resume: Option<(Tokens<'_>, usize)> = None;
     while t <= topic.len() {
         let (segment, after) = segment_at(topic, t);
@@ -507,9 +507,7 @@ mod tests {
             None => topic.is_empty(),
             Some((&"*", rest)) => (1..=topic.len()).any(|k| reference(rest, &topic[k..])),
             Some((&"?", rest)) => !topic.is_empty() && reference(rest, &topic[1..]),
-            Some((literal, rest)) => {
-                topic.first() == Some(literal) && reference(rest, &topic[1..])
-            }
+            Some((literal, rest)) => topic.first() == Some(literal) && reference(rest, &topic[1..]),
         }
     }
 
@@ -560,8 +558,10 @@ mod tests {
 
     fn all_strings(alphabet: &[&str], max_len: usize) -> Vec<std::string::String> {
         let mut out = Vec::new();
-        let mut layer: Vec<std::string::String> =
-            alphabet.iter().map(|s| std::string::String::from(*s)).collect();
+        let mut layer: Vec<std::string::String> = alphabet
+            .iter()
+            .map(|s| std::string::String::from(*s))
+            .collect();
         for _ in 0..max_len {
             out.extend(layer.iter().cloned());
             layer = layer

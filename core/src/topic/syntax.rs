@@ -69,7 +69,6 @@ pub(super) const fn scan(s: &str, pattern: bool) -> Result<Shape, TopicError> {
             if matches!(seg, Seg::Start) {
                 Some(TopicErrorKind::EmptySegment)
             } else if index + 1 >= MAX_SEGMENTS {
-                index += 1;
                 Some(TopicErrorKind::TooManySegments)
             } else {
                 index += 1;

@@ -1,0 +1,253 @@
+//! The lock-free index ring: Nikolaev's SCQ ("A Scalable, Portable, and
+//! Memory-Efficient Lock-Free FIFO Queue", DISC 2019), single-width-CAS
+//! variant, with a bounded wait before invalidating an empty entry and a
+//! read-only emptiness check in front of `dequeue`.
+//!
+//! A ring is a FIFO of slot indices (`< n`) over `R = 2n` entries (laid out
+//! by [`Geometry`], stored by the caller). It never holds more than `n`
+//! indices, which is what makes `enqueue` always succeed.
+//!
+//! # Protocol, in tickets
+//!
+//! `tail` and `head` hand out tickets with `fetch_add(1)`; ticket `t` owns
+//! entry `position(t)` for cycle `c(t) = t / R`. Writing `{c, s, i}` for an
+//! entry of cycle `c`, safe flag `s`, index `i` (`⊥` for none):
+//!
+//! - enqueue(i) with ticket `t`: `{c < c(t), 1, ⊥} → {c(t), 1, i}`, or
+//!   `{c < c(t), 0, ⊥} → {c(t), 1, i}` if `head <= t` (no dequeuer has passed
+//!   `t` yet). Otherwise take another ticket.
+//! - dequeue with ticket `h`: `{c(h), s, i} → {c(h), s, ⊥}` by `fetch_or(⊥)`,
+//!   returning `i`. If instead the entry is `{c < c(h), s, ⊥}` (its enqueuer is
+//!   late or absent) it becomes `{c(h), s, ⊥}` so that the late enqueuer
+//!   fails; if it is `{c < c(h), 1, i}` (its dequeuer is late) it becomes
+//!   `{c, 0, i}` (unsafe) so that no enqueuer of a later cycle reuses it
+//!   while a dequeuer it would then miss is already past. Then either
+//!   `tail <= h + 1` (empty: pull `tail` up to `h + 1`) or try the next ticket,
+//!   at most `threshold` times after the last enqueue.
+//!
+//! No step waits for another thread: a thread stopped anywhere holds at most
+//! one ticket, and the entry of that ticket is skipped (or, for an index it
+//! was about to dequeue, kept for it) by everyone else. That is SCQ's
+//! lock-freedom; the proof in the paper assumes sequential consistency,
+//! hence every access here is `SeqCst` (on x86-64 and AArch64 that costs
+//! nothing over `AcqRel` for the read-modify-writes and loads used here).
+//!
+//! Memory safety does not rest on the cycle arithmetic: an index is moved into
+//! an entry only by a CAS from a `⊥` entry and out of it only by the thread
+//! whose `fetch_or` returned it, so an index is never delivered twice even if
+//! counters wrap while a thread is stopped (see `entry` for when that can
+//! happen on 32-bit targets).
+
+use crossbeam_utils::CachePadded;
+
+use super::entry::{before, older, Geometry};
+use super::stall::{self, StallPoint};
+use crate::sync::{spin_hint, AtomicUsize, Ordering::SeqCst};
+
+/// How many times a dequeuer re-reads an empty entry whose enqueuer may be
+/// about to write it, before invalidating it (which would make that enqueuer
+/// retry). Bounded, so it keeps the ring lock-free.
+#[cfg(not(evlatch_loom))]
+const EMPTY_ENTRY_SPINS: u32 = 64;
+#[cfg(evlatch_loom)]
+const EMPTY_ENTRY_SPINS: u32 = 1;
+
+/// The counters of one SCQ ring; its entries live in the queue's storage.
+pub(crate) struct IndexRing {
+    /// Next dequeue ticket. Only ever incremented, by `fetch_add(1)`.
+    head: CachePadded<AtomicUsize>,
+    /// Next enqueue ticket. Incremented by `fetch_add(1)`, or pulled up to
+    /// `head` by a dequeuer that found the ring empty (`catch_up`); never
+    /// moves back (modulo `2^W`).
+    tail: CachePadded<AtomicUsize>,
+    /// An `isize`: how many more failed dequeue tickets may be taken before
+    /// the ring is known empty. Set to `Geometry::threshold()` by every
+    /// enqueue, decremented by every failed dequeue ticket; `< 0` means
+    /// empty, and `dequeue` then returns at once.
+    threshold: CachePadded<AtomicUsize>,
+}
+
+impl IndexRing {
+    /// An empty ring (entries all `EMPTY_ENTRY`).
+    #[cfg(not(evlatch_loom))]
+    pub(crate) const fn new_empty() -> Self {
+        Self::with(0, 0, -1)
+    }
+
+    /// A ring holding `0..n` (entries from [`Geometry::initial_full_entry`]).
+    #[cfg(not(evlatch_loom))]
+    pub(crate) const fn new_full(g: Geometry) -> Self {
+        Self::with(0, g.capacity(), g.threshold())
+    }
+
+    #[cfg(not(evlatch_loom))]
+    const fn with(head: usize, tail: usize, threshold: isize) -> Self {
+        IndexRing {
+            head: CachePadded::new(AtomicUsize::new(head)),
+            tail: CachePadded::new(AtomicUsize::new(tail)),
+            threshold: CachePadded::new(AtomicUsize::new(threshold as usize)),
+        }
+    }
+
+    #[cfg(evlatch_loom)]
+    pub(crate) fn new_empty() -> Self {
+        Self::with(0, 0, -1)
+    }
+
+    #[cfg(evlatch_loom)]
+    pub(crate) fn new_full(g: Geometry) -> Self {
+        Self::with(0, g.capacity(), g.threshold())
+    }
+
+    #[cfg(evlatch_loom)]
+    fn with(head: usize, tail: usize, threshold: isize) -> Self {
+        IndexRing {
+            head: CachePadded::new(AtomicUsize::new(head)),
+            tail: CachePadded::new(AtomicUsize::new(tail)),
+            threshold: CachePadded::new(AtomicUsize::new(threshold as usize)),
+        }
+    }
+
+    /// Appends `index` (`< n`). Never fails: the caller guarantees the ring
+    /// holds fewer than `n` indices. `at` names the stall point after the
+    /// ticket is taken.
+    pub(crate) fn enqueue(&self, entries: &[AtomicUsize], g: Geometry, index: usize, at: StallPoint) {
+        debug_assert!(index < g.capacity());
+        debug_assert_eq!(entries.len(), g.ring_len());
+        loop {
+            let t = self.tail.fetch_add(1, SeqCst);
+            stall::point(at);
+            let slot = entry(entries, g, t);
+            let cycle = g.ticket_cycle(t);
+            let mut e = slot.load(SeqCst);
+            // {c < c(t), 1, ⊥} → {c(t), 1, index}; {c < c(t), 0, ⊥} likewise
+            // if no dequeuer has passed t. Anything else: next ticket.
+            while older(g.cycle(e), cycle)
+                && g.index(e) == g.bottom()
+                && (g.is_safe(e) || !before(t, self.head.load(SeqCst)))
+            {
+                match slot.compare_exchange(e, g.occupied(cycle, index), SeqCst, SeqCst) {
+                    Ok(_) => {
+                        // Every enqueue re-arms the threshold (a load first:
+                        // the line stays shared while it already holds it).
+                        let full = g.threshold() as usize;
+                        if self.threshold.load(SeqCst) != full {
+                            self.threshold.store(full, SeqCst);
+                        }
+                        return;
+                    }
+                    Err(now) => e = now,
+                }
+            }
+        }
+    }
+
+    /// Removes and returns the oldest index, or `None` if the ring is empty.
+    /// `at` names the stall point after a ticket is taken.
+    pub(crate) fn dequeue(&self, entries: &[AtomicUsize], g: Geometry, at: StallPoint) -> Option<usize> {
+        debug_assert_eq!(entries.len(), g.ring_len());
+        // Read-only emptiness check: every index in the ring sits at a ticket
+        // in head..tail, so if tail <= head when tail is read, the ring was
+        // empty at that moment (head never decreases).
+        let head = self.head.load(SeqCst);
+        if !before(head, self.tail.load(SeqCst)) {
+            return None;
+        }
+        if (self.threshold.load(SeqCst) as isize) < 0 {
+            return None;
+        }
+        loop {
+            let h = self.head.fetch_add(1, SeqCst);
+            stall::point(at);
+            let slot = entry(entries, g, h);
+            let cycle = g.ticket_cycle(h);
+            let mut spins = 0;
+            let mut e = slot.load(SeqCst);
+            loop {
+                if g.cycle(e) == cycle {
+                    // {c(h), s, i} → {c(h), s, ⊥}. The index is the one our
+                    // fetch_or removed, so no one else can also get it.
+                    let i = g.index(slot.fetch_or(g.bottom(), SeqCst));
+                    if i != g.bottom() {
+                        debug_assert!(i < g.capacity());
+                        return Some(i);
+                    }
+                    // Already consumed: only possible after the counters
+                    // wrapped around a stopped thread. This ticket is spent.
+                    break;
+                }
+                if !older(g.cycle(e), cycle) {
+                    // The entry is ahead of us: this ticket is stale.
+                    break;
+                }
+                let new = if g.index(e) == g.bottom() {
+                    if spins < EMPTY_ENTRY_SPINS {
+                        // The enqueuer of ticket h may be about to write.
+                        spins += 1;
+                        spin_hint();
+                        e = slot.load(SeqCst);
+                        continue;
+                    }
+                    // {c < c(h), s, ⊥} → {c(h), s, ⊥}: the late enqueuer fails.
+                    cycle | (e & g.safe()) | g.bottom()
+                } else if g.is_safe(e) {
+                    // {c < c(h), 1, i} → {c, 0, i}: its dequeuer is late.
+                    e & !g.safe()
+                } else {
+                    break;
+                };
+                match slot.compare_exchange(e, new, SeqCst, SeqCst) {
+                    Ok(_) => break,
+                    Err(now) => e = now,
+                }
+            }
+            // This ticket yielded nothing.
+            let next = h.wrapping_add(1);
+            let tail = self.tail.load(SeqCst);
+            if !before(next, tail) {
+                self.catch_up(tail, next);
+                self.threshold.fetch_sub(1, SeqCst);
+                return None;
+            }
+            if (self.threshold.fetch_sub(1, SeqCst) as isize) <= 0 {
+                return None;
+            }
+        }
+    }
+
+    /// Number of indices in the ring: `tail - head`, clamped to `0..=n`.
+    /// Exact while no operation on the ring is in flight.
+    pub(crate) fn len(&self, g: Geometry) -> usize {
+        let head = self.head.load(SeqCst);
+        let tail = self.tail.load(SeqCst);
+        let diff = tail.wrapping_sub(head) as isize;
+        if diff <= 0 {
+            0
+        } else {
+            (diff as usize).min(g.capacity())
+        }
+    }
+
+    /// Pulls `tail` up to `head` after a dequeuer overtook it, so that
+    /// enqueuers do not spend tickets on entries dequeuers already passed.
+    fn catch_up(&self, mut tail: usize, mut head: usize) {
+        while let Err(now) = self.tail.compare_exchange(tail, head, SeqCst, SeqCst) {
+            tail = now;
+            head = self.head.load(SeqCst);
+            if !before(tail, head) {
+                break;
+            }
+        }
+    }
+}
+
+/// The entry of ticket `t`.
+#[inline]
+fn entry(entries: &[AtomicUsize], g: Geometry, t: usize) -> &AtomicUsize {
+    let pos = g.position(t);
+    debug_assert!(pos < entries.len());
+    // SAFETY: `position` returns a value in `0..R` and every storage makes
+    // its entry slices exactly `R = g.ring_len()` long (asserted by callers).
+    unsafe { entries.get_unchecked(pos) }
+}
+

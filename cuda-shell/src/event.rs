@@ -1,0 +1,1042 @@
+//! The CUDA event and its completion bridge.
+//!
+//! A [`CudaEvent`] owns a `CUevent` and a core [`evlatch::Event`], its
+//! *completion*. Recording does two things on the stream, in order:
+//! `cuEventRecord`, then a stream callback (`cuStreamAddCallback`) that
+//! finishes the completion with the stream's outcome. Everything that waits
+//! on a core event — evlatch-std's blocking waits and `.await`, `on_complete`
+//! callbacks — therefore wakes on GPU completion, with no polling thread and
+//! no busy wait.
+//!
+//! # Who finishes the completion
+//!
+//! For a recorded generation, only the stream callback does. That single
+//! finisher is what makes the bridge race-free: the callback checks nothing
+//! but its own generation, and by the time anyone can `reset` the event
+//! (which needs a final status) the callback has done everything it will do
+//! to the event. `set_finished` / `set_failed` therefore refuse a recorded
+//! event ([`CudaError::Recorded`], Caffe2's rule), and they take the event
+//! through `record` of the core event themselves so a concurrent CUDA record
+//! cannot slip in between.
+//!
+//! # The stream callback
+//!
+//! It runs on a thread owned by the CUDA driver. It MUST NOT call CUDA and
+//! MUST NOT block: it only reads a table and finishes the core event. What it
+//! touches — the core event — it holds alive itself through an `Arc`, passed
+//! as the callback's `userData` and reclaimed in the callback. It holds no
+//! CUDA handle, so dropping the last reference there never calls CUDA.
+//!
+//! Why `cuStreamAddCallback` and not `cuLaunchHostFunc`: CUDA documents that
+//! a host function is *not* called once the context has a device error, while
+//! a stream callback is called exactly once, with the error. With
+//! `cuLaunchHostFunc`, a faulting kernel would strand every waiter and leak
+//! the callback's state; with the stream callback it finishes the event as
+//! `Failed` with the error's name and text.
+
+use core::any::Any;
+use core::ffi::c_void;
+use core::fmt;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::thread::{self, Thread};
+
+use cudarc::driver::sys::{self, CUresult, CUstream};
+use cudarc::driver::{CudaContext, CudaStream};
+use evlatch::backend::{BackendError, DeviceEvent, DeviceType};
+use evlatch::{ErrorMessage, Event, EventError, EventStatus};
+
+use crate::driver::{self, check, code_message, query_status};
+use crate::error::error_message;
+use crate::{CudaError, EventFlags};
+
+/// A CUDA event on a context: Caffe2's CUDA event, plus a completion bridge
+/// to a core [`Event`].
+///
+/// - [`record`](Self::record) on a stream of the event's context, once per
+///   generation;
+/// - [`status`](Self::status) (`cuEventQuery`), [`finish`](Self::finish)
+///   (blocking host wait), [`wait_on`](Self::wait_on) (a stream waits,
+///   device-side), [`elapsed_ms`](Self::elapsed_ms), [`reset`](Self::reset);
+/// - [`completion`](Self::completion): the core event the stream callback
+///   finishes — wait on it, `.await` it, or register callbacks on it.
+///
+/// Callbacks registered on the completion run on the CUDA driver's callback
+/// thread when the event is finished by the GPU: they MUST NOT call CUDA
+/// (the driver may deadlock or refuse with `CUDA_ERROR_NOT_PERMITTED`) and
+/// should hand long work to another thread. Do not finish or reset the
+/// completion directly; use this type's methods.
+///
+/// Dropping a recorded event is fine: the driver releases a recorded
+/// `CUevent` once its work completes, and the pending stream callback keeps
+/// the completion alive until it has run.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch_cuda::{CudaEvent, EventFlags};
+///
+/// let Ok(ctx) = evlatch_cuda::context(0) else {
+///     println!("skipped: {}", evlatch_cuda::availability().unwrap_err());
+///     return;
+/// };
+/// let stream = ctx.new_stream().unwrap();
+/// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+/// event.record(&stream).unwrap();
+/// assert_eq!(event.finish().unwrap(), evlatch::EventStatus::Success);
+/// assert!(event.completion().is_finished());
+/// event.reset().unwrap();
+/// ```
+pub struct CudaEvent {
+    inner: Arc<Inner>,
+}
+
+/// The event proper, shared with the wait-matrix registry (weakly) and with
+/// nothing else: it holds CUDA handles, so it is only ever dropped on a
+/// user thread, never by the stream callback.
+struct Inner {
+    ctx: Arc<CudaContext>,
+    /// Created by `cuEventCreate` in `CudaEvent::new`, destroyed in `drop`,
+    /// never touched by the stream callback.
+    raw: sys::CUevent,
+    flags: EventFlags,
+    /// The core event; the stream callback holds its own `Arc` to it.
+    completion: Arc<Event>,
+    /// `generation + 1` of the last generation taken through `record`, once
+    /// its `cuEventRecord` has succeeded; `0` for "none" (also stored by a
+    /// generation that finished without a device record).
+    ///
+    /// Lets readers tell "the core says Scheduled but `cuEventRecord` is
+    /// still under way" (query would see the *previous* recording) from
+    /// "recorded on the device". Stored by the recorder, which owns the
+    /// generation while it is `Scheduled`; Release/Acquire so a reader that
+    /// sees it also sees the record call's effects.
+    device_recorded: AtomicU32,
+}
+
+// SAFETY: `raw` and `ctx` are driver handles usable from any thread (every
+// call binds the context first); all other state is atomics and an `Arc` of a
+// `Sync + Send` core event. Nothing is tied to the creating thread.
+unsafe impl Send for Inner {}
+// SAFETY: as above; the driver API is thread-safe for these calls, and the
+// only shared mutable state is atomic.
+unsafe impl Sync for Inner {}
+
+/// What a stream callback owns: the completion to finish, and the generation
+/// it was enqueued for. Boxed, leaked into `userData`, reclaimed once by the
+/// callback (or by `enqueue` if the driver refused the callback).
+struct Pending {
+    completion: Arc<Event>,
+    generation: u32,
+}
+
+/// `CUevent`s created by this crate and not yet destroyed.
+static LIVE_EVENTS: AtomicUsize = AtomicUsize::new(0);
+/// Stream callbacks enqueued and not yet run.
+static PENDING_CALLBACKS: AtomicUsize = AtomicUsize::new(0);
+
+/// Live events by the address of their completion, for the wait matrix: a
+/// `&dyn DeviceEvent` only shows its `completion()`, and this maps it back to
+/// the `CUevent`. Touched at create, drop and matrix waits only.
+static REGISTRY: Mutex<BTreeMap<usize, Weak<Inner>>> = Mutex::new(BTreeMap::new());
+
+impl CudaEvent {
+    /// A new event on `ctx`, `Initialized`, with `flags`.
+    ///
+    /// # Errors
+    ///
+    /// What [`availability`](crate::availability) returns (checked first, so
+    /// no driver call is made without a driver), or [`CudaError::Driver`]
+    /// from binding the context or `cuEventCreate`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_cuda::{CudaEvent, EventFlags};
+    /// if let Ok(ctx) = evlatch_cuda::context(0) {
+    ///     let timed = CudaEvent::new(&ctx, EventFlags::new().timing(true)).unwrap();
+    ///     assert!(timed.flags().has_timing());
+    /// }
+    /// ```
+    pub fn new(ctx: &Arc<CudaContext>, flags: EventFlags) -> Result<Self, CudaError> {
+        driver::availability()?;
+        bind(ctx)?;
+        let mut raw: sys::CUevent = core::ptr::null_mut();
+        // SAFETY: the driver is loaded and initialized (availability), the
+        // context is current, `raw` is a valid out-pointer, and `bits()` only
+        // holds flags cuEventCreate accepts.
+        check("cuEventCreate", unsafe {
+            sys::cuEventCreate(&mut raw, flags.bits())
+        })?;
+        LIVE_EVENTS.fetch_add(1, Ordering::Relaxed);
+        let inner = Arc::new(Inner {
+            ctx: Arc::clone(ctx),
+            raw,
+            flags,
+            completion: Arc::new(Event::new()),
+            device_recorded: AtomicU32::new(0),
+        });
+        lock_registry().insert(inner.key(), Arc::downgrade(&inner));
+        Ok(Self { inner })
+    }
+
+    /// Records the stream's current work into this event, and enqueues the
+    /// stream callback that finishes [`completion`](Self::completion) when
+    /// that work is done. Once per generation, as Caffe2 enforces.
+    ///
+    /// # Errors
+    ///
+    /// - [`CudaError::WrongContext`] for a stream of another context or
+    ///   device; the event is unchanged.
+    /// - [`CudaError::Event`]: `AlreadyRecorded` or `AlreadyFinished`
+    ///   (reset it first); the event is unchanged.
+    /// - [`CudaError::Driver`] if binding the context, `cuEventRecord` or
+    ///   `cuStreamAddCallback` fails (e.g. during stream capture, which does
+    ///   not take stream callbacks). The event is then finished as `Failed`
+    ///   with that message, so nobody waits on it forever.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_cuda::{CudaError, CudaEvent, EventFlags};
+    /// if let Ok(ctx) = evlatch_cuda::context(0) {
+    ///     let stream = ctx.new_stream().unwrap();
+    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    ///     event.record(&stream).unwrap();
+    ///     assert!(matches!(event.record(&stream), Err(CudaError::Event(_))));
+    /// }
+    /// ```
+    pub fn record(&self, stream: &CudaStream) -> Result<(), CudaError> {
+        let inner = &*self.inner;
+        let stream_ctx = stream.context();
+        if stream_ctx.cu_ctx() != inner.ctx.cu_ctx() {
+            return Err(CudaError::WrongContext {
+                event_device: inner.ctx.ordinal(),
+                other_device: stream_ctx.ordinal(),
+            });
+        }
+        // Claim the generation: Initialized → Scheduled. From here until the
+        // completion is final, no one else records, resets or finishes it.
+        inner.completion.record()?;
+        let generation = inner.completion.snapshot().generation();
+        if let Err(err) = inner.enqueue(stream, generation) {
+            inner.device_recorded.store(0, Ordering::Release);
+            let mut msg = driver::StackMessage::<{ evlatch::MESSAGE_CAPACITY }>::new();
+            let _ = fmt::write(&mut msg, format_args!("{err}"));
+            // We own the generation, so this finish cannot be refused.
+            let _ = inner.completion.set_failed(msg.as_str());
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// The status now, without blocking: the completion's status when it is
+    /// `Initialized` or final; while it is `Scheduled`, `cuEventQuery` mapped
+    /// — `CUDA_SUCCESS` → `Success`, `CUDA_ERROR_NOT_READY` → `Scheduled`,
+    /// any other code → `Failed` (see [`error_message`](Self::error_message)).
+    ///
+    /// `Success` here means the GPU work is done; the completion (and its
+    /// waiters and callbacks) follows when the stream callback runs, moments
+    /// later. [`reset`](Self::reset) needs the completion to be final.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch::EventStatus;
+    /// use evlatch_cuda::{CudaEvent, EventFlags};
+    /// if let Ok(ctx) = evlatch_cuda::context(0) {
+    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    ///     assert_eq!(event.status(), EventStatus::Initialized);
+    /// }
+    /// ```
+    pub fn status(&self) -> EventStatus {
+        self.inner.status().0
+    }
+
+    /// The failure message: `Some` exactly when [`status`](Self::status)
+    /// says `Failed` — the CUDA error's name and text, e.g.
+    /// `CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access was encountered`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_cuda::{CudaEvent, EventFlags};
+    /// if let Ok(ctx) = evlatch_cuda::context(0) {
+    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    ///     event.set_failed("host gave up").unwrap();
+    ///     assert_eq!(event.error_message().unwrap().as_str(), "host gave up");
+    /// }
+    /// ```
+    pub fn error_message(&self) -> Option<ErrorMessage> {
+        match self.inner.status() {
+            (EventStatus::Failed, Some(code)) => Some(error_message(code_message(code).as_str())),
+            (EventStatus::Failed, None) => self.inner.completion.error_message(),
+            _ => None,
+        }
+    }
+
+    /// Blocks the calling thread until the event is final, and returns the
+    /// outcome: `cuEventSynchronize` (spinning, or sleeping in the driver
+    /// with [`EventFlags::blocking_sync`]), then — if the stream callback has
+    /// not run yet — parks until it has. Afterwards the completion is final
+    /// and [`reset`](Self::reset) succeeds. Caffe2's `Finish`.
+    ///
+    /// For a wait that never burns a core, wait on
+    /// [`completion`](Self::completion) instead.
+    ///
+    /// # Errors
+    ///
+    /// [`CudaError::NotRecorded`] on an `Initialized` event: nothing would
+    /// ever finish it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_cuda::{CudaError, CudaEvent, EventFlags};
+    /// if let Ok(ctx) = evlatch_cuda::context(0) {
+    ///     let event = CudaEvent::new(&ctx, EventFlags::new().blocking_sync(true)).unwrap();
+    ///     assert_eq!(event.finish(), Err(CudaError::NotRecorded));
+    ///     event.record(&ctx.default_stream()).unwrap();
+    ///     assert!(event.finish().unwrap().is_final());
+    /// }
+    /// ```
+    pub fn finish(&self) -> Result<EventStatus, CudaError> {
+        let inner = &*self.inner;
+        let snap = inner.completion.snapshot();
+        match snap.status() {
+            EventStatus::Initialized => return Err(CudaError::NotRecorded),
+            EventStatus::Scheduled => {}
+            done => return Ok(done),
+        }
+        if inner.is_device_recorded(snap.generation()) && bind(&inner.ctx).is_ok() {
+            // SAFETY: `raw` is a live event of the now-current context. The
+            // result is not needed: the stream callback reports the outcome.
+            let _ = unsafe { sys::cuEventSynchronize(inner.raw) };
+        }
+        Ok(park_until_final(&inner.completion))
+    }
+
+    /// Makes `stream` wait, on the device, for the work recorded in this
+    /// event (`cuStreamWaitEvent`): Caffe2's CUDA→CUDA wait. The host does
+    /// not block. The stream may belong to another context or device.
+    ///
+    /// If the event is reset and recorded again while this call runs, the
+    /// stream may wait for the newer recording: it never waits for less.
+    ///
+    /// # Errors
+    ///
+    /// [`CudaError::NotRecorded`] on an `Initialized` event;
+    /// [`CudaError::Failed`] if the event already failed (the stream is not
+    /// made to wait); [`CudaError::Driver`] if the driver refuses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_cuda::{CudaEvent, EventFlags};
+    /// if let Ok(ctx) = evlatch_cuda::context(0) {
+    ///     let (a, b) = (ctx.new_stream().unwrap(), ctx.new_stream().unwrap());
+    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    ///     event.record(&a).unwrap();
+    ///     event.wait_on(&b).unwrap(); // later work on b runs after a's
+    /// }
+    /// ```
+    pub fn wait_on(&self, stream: &CudaStream) -> Result<(), CudaError> {
+        self.inner.wait_on(stream)
+    }
+
+    /// Milliseconds of GPU time from `start` to this event (`end`), as
+    /// `cuEventElapsedTime` measures them. Does not block.
+    ///
+    /// # Errors
+    ///
+    /// [`CudaError::TimingDisabled`] unless both were created with timing;
+    /// [`CudaError::WrongContext`] for events of different contexts;
+    /// [`CudaError::NotRecorded`] if either was not recorded;
+    /// [`CudaError::NotReady`] until both completed (call
+    /// [`finish`](Self::finish) first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_cuda::{CudaEvent, EventFlags};
+    /// if let Ok(ctx) = evlatch_cuda::context(0) {
+    ///     let stream = ctx.default_stream();
+    ///     let timed = EventFlags::new().timing(true);
+    ///     let (start, end) = (CudaEvent::new(&ctx, timed).unwrap(), CudaEvent::new(&ctx, timed).unwrap());
+    ///     start.record(&stream).unwrap();
+    ///     end.record(&stream).unwrap();
+    ///     end.finish().unwrap();
+    ///     start.finish().unwrap();
+    ///     assert!(end.elapsed_ms(&start).unwrap() >= 0.0);
+    /// }
+    /// ```
+    pub fn elapsed_ms(&self, start: &CudaEvent) -> Result<f32, CudaError> {
+        let (end, start) = (&*self.inner, &*start.inner);
+        if !end.flags.has_timing() || !start.flags.has_timing() {
+            return Err(CudaError::TimingDisabled);
+        }
+        if end.ctx.cu_ctx() != start.ctx.cu_ctx() {
+            return Err(CudaError::WrongContext {
+                event_device: end.ctx.ordinal(),
+                other_device: start.ctx.ordinal(),
+            });
+        }
+        for e in [start, end] {
+            let snap = e.completion.snapshot();
+            match snap.status() {
+                EventStatus::Initialized => return Err(CudaError::NotRecorded),
+                EventStatus::Scheduled if !e.is_device_recorded(snap.generation()) => {
+                    return Err(CudaError::NotReady)
+                }
+                _ => {}
+            }
+        }
+        bind(&end.ctx)?;
+        let mut ms = 0.0f32;
+        // SAFETY: both events are live events of the current context and
+        // `ms` is a valid out-pointer.
+        match unsafe { sys::cuEventElapsedTime(&mut ms, start.raw, end.raw) } {
+            CUresult::CUDA_SUCCESS => Ok(ms),
+            CUresult::CUDA_ERROR_NOT_READY => Err(CudaError::NotReady),
+            code => Err(CudaError::Driver {
+                call: "cuEventElapsedTime",
+                code,
+            }),
+        }
+    }
+
+    /// Makes a finished event recordable again: the completion goes
+    /// `Success | Failed → Initialized`, generation + 1. On an `Initialized`
+    /// event it does nothing.
+    ///
+    /// # Errors
+    ///
+    /// `CudaError::Event(EventError::InFlight)` while the completion is
+    /// `Scheduled` — including the moment between the GPU finishing and the
+    /// stream callback running; [`finish`](Self::finish) first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_cuda::{CudaEvent, EventFlags};
+    /// if let Ok(ctx) = evlatch_cuda::context(0) {
+    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    ///     let stream = ctx.default_stream();
+    ///     for _ in 0..3 {
+    ///         event.record(&stream).unwrap();
+    ///         event.finish().unwrap();
+    ///         event.reset().unwrap();
+    ///     }
+    /// }
+    /// ```
+    pub fn reset(&self) -> Result<(), CudaError> {
+        self.inner.completion.reset().map_err(CudaError::Event)
+    }
+
+    /// Finishes an *unrecorded* event with success, from the host: Caffe2's
+    /// `SetFinished` (e.g. for work that was skipped).
+    ///
+    /// # Errors
+    ///
+    /// [`CudaError::Recorded`] on a recorded event (only the device finishes
+    /// it); `CudaError::Event(EventError::AlreadyFinished)` on a finished one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_cuda::{CudaEvent, EventFlags};
+    /// if let Ok(ctx) = evlatch_cuda::context(0) {
+    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    ///     event.set_finished().unwrap();
+    ///     assert!(event.completion().is_finished());
+    /// }
+    /// ```
+    pub fn set_finished(&self) -> Result<(), CudaError> {
+        self.inner.claim_for_host()?;
+        self.inner
+            .completion
+            .set_finished()
+            .map_err(CudaError::Event)
+    }
+
+    /// Finishes an *unrecorded* event with an error, from the host: Caffe2's
+    /// `SetFinished` with a message.
+    ///
+    /// # Errors
+    ///
+    /// As [`set_finished`](Self::set_finished).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_cuda::{CudaEvent, EventFlags};
+    /// if let Ok(ctx) = evlatch_cuda::context(0) {
+    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    ///     event.set_failed("input was empty").unwrap();
+    ///     assert_eq!(event.status(), evlatch::EventStatus::Failed);
+    /// }
+    /// ```
+    pub fn set_failed(&self, msg: &str) -> Result<(), CudaError> {
+        self.inner.claim_for_host()?;
+        self.inner
+            .completion
+            .set_failed(msg)
+            .map_err(CudaError::Event)
+    }
+
+    /// The core event that the stream callback finishes: wait on it (blocking
+    /// or `.await` with evlatch-std), or register `on_complete` callbacks —
+    /// which then run on the CUDA driver's callback thread and MUST NOT call
+    /// CUDA. Do not finish or reset it directly.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use evlatch_cuda::{CudaEvent, EventFlags};
+    /// if let Ok(ctx) = evlatch_cuda::context(0) {
+    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    ///     let (tx, rx) = mpsc::channel();
+    ///     event.completion().on_complete(move |status| { let _ = tx.send(status); });
+    ///     event.record(&ctx.default_stream()).unwrap();
+    ///     assert!(rx.recv().unwrap().is_final()); // no polling: the GPU's callback sends it
+    /// }
+    /// ```
+    pub fn completion(&self) -> &Event {
+        &self.inner.completion
+    }
+
+    /// The context the event belongs to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_cuda::{CudaEvent, EventFlags};
+    /// if let Ok(ctx) = evlatch_cuda::context(0) {
+    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    ///     assert_eq!(event.context().cu_ctx(), ctx.cu_ctx());
+    /// }
+    /// ```
+    pub fn context(&self) -> &Arc<CudaContext> {
+        &self.inner.ctx
+    }
+
+    /// The flags the event was created with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_cuda::{CudaEvent, EventFlags};
+    /// if let Ok(ctx) = evlatch_cuda::context(0) {
+    ///     assert_eq!(CudaEvent::new(&ctx, EventFlags::new()).unwrap().flags(), EventFlags::new());
+    /// }
+    /// ```
+    pub fn flags(&self) -> EventFlags {
+        self.inner.flags
+    }
+
+    /// The raw `CUevent`, for driver calls this crate does not wrap. It stays
+    /// owned by this event: do not destroy it, and do not record it yourself
+    /// (that would bypass the completion bridge).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_cuda::{CudaEvent, EventFlags};
+    /// if let Ok(ctx) = evlatch_cuda::context(0) {
+    ///     assert!(!CudaEvent::new(&ctx, EventFlags::new()).unwrap().cu_event().is_null());
+    /// }
+    /// ```
+    pub fn cu_event(&self) -> sys::CUevent {
+        self.inner.raw
+    }
+}
+
+impl fmt::Debug for CudaEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let snap = self.inner.completion.snapshot();
+        f.debug_struct("CudaEvent")
+            .field("device", &self.inner.ctx.ordinal())
+            .field("flags", &self.inner.flags)
+            .field("completion", &snap.status())
+            .field("generation", &snap.generation())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The CUDA backend's event, for the core registry and wait matrix.
+///
+/// Differences from the core `Event`'s table, both Caffe2's:
+/// `set_finished` / `set_failed` on a recorded event give an error (only
+/// the device finishes it), and `finish` on an unrecorded event gives an
+/// error instead of waiting forever.
+impl DeviceEvent for CudaEvent {
+    fn device_type(&self) -> DeviceType {
+        DeviceType::CUDA
+    }
+
+    /// Takes a `cudarc::driver::CudaStream` or an `Arc` of one.
+    fn record(&self, context: &dyn Any) -> Result<(), BackendError> {
+        let stream = stream_of(context)?;
+        CudaEvent::record(self, stream).map_err(CudaError::into_backend)
+    }
+
+    fn query(&self) -> EventStatus {
+        self.status()
+    }
+
+    fn finish(&self) -> Result<EventStatus, BackendError> {
+        CudaEvent::finish(self).map_err(CudaError::into_backend)
+    }
+
+    fn error_message(&self) -> Option<ErrorMessage> {
+        CudaEvent::error_message(self)
+    }
+
+    fn set_finished(&self) -> Result<(), BackendError> {
+        CudaEvent::set_finished(self).map_err(CudaError::into_backend)
+    }
+
+    fn set_failed(&self, msg: &str) -> Result<(), BackendError> {
+        CudaEvent::set_failed(self, msg).map_err(CudaError::into_backend)
+    }
+
+    fn reset(&self) -> Result<(), BackendError> {
+        CudaEvent::reset(self).map_err(CudaError::into_backend)
+    }
+
+    fn supports_callbacks(&self) -> bool {
+        true
+    }
+
+    fn on_complete_fn(
+        &self,
+        f: fn(EventStatus, usize),
+        context: usize,
+    ) -> Result<(), BackendError> {
+        self.inner
+            .completion
+            .on_complete_fn(f, context)
+            .map_err(BackendError::Event)
+    }
+
+    fn completion(&self) -> Option<&Event> {
+        Some(&self.inner.completion)
+    }
+}
+
+impl Inner {
+    /// The registry key: the completion's address, unique while it lives.
+    fn key(&self) -> usize {
+        Arc::as_ptr(&self.completion) as usize
+    }
+
+    fn is_device_recorded(&self, generation: u32) -> bool {
+        self.device_recorded.load(Ordering::Acquire) == generation.wrapping_add(1)
+    }
+
+    /// The status, and the failing code when it comes from `cuEventQuery`.
+    fn status(&self) -> (EventStatus, Option<CUresult>) {
+        let snap = self.completion.snapshot();
+        if snap.status() != EventStatus::Scheduled || !self.is_device_recorded(snap.generation()) {
+            return (snap.status(), None);
+        }
+        if let Err(CudaError::Driver { code, .. }) = bind(&self.ctx) {
+            return (EventStatus::Failed, Some(code));
+        }
+        // SAFETY: `raw` is a live event of the now-current context.
+        query_status(unsafe { sys::cuEventQuery(self.raw) })
+    }
+
+    /// Takes an `Initialized` event to `Scheduled` for a host-side finish,
+    /// so no CUDA record can start in between.
+    fn claim_for_host(&self) -> Result<(), CudaError> {
+        match self.completion.record() {
+            Ok(()) => {
+                // This generation has no device record.
+                self.device_recorded.store(0, Ordering::Release);
+                Ok(())
+            }
+            Err(EventError::AlreadyRecorded) => Err(CudaError::Recorded),
+            Err(e) => Err(CudaError::Event(e)),
+        }
+    }
+
+    /// `cuEventRecord`, then the stream callback, for `generation`, which
+    /// the caller has taken to `Scheduled`.
+    fn enqueue(&self, stream: &CudaStream, generation: u32) -> Result<(), CudaError> {
+        bind(&self.ctx)?;
+        let cu_stream = stream.cu_stream();
+        // SAFETY: `raw` is a live event and `cu_stream` a live stream (the
+        // caller borrows it) of the now-current context, checked by `record`.
+        check("cuEventRecord", unsafe {
+            sys::cuEventRecord(self.raw, cu_stream)
+        })?;
+        // Release: a reader that sees this also sees the record.
+        self.device_recorded
+            .store(generation.wrapping_add(1), Ordering::Release);
+        let pending = Box::into_raw(Box::new(Pending {
+            completion: Arc::clone(&self.completion),
+            generation,
+        }));
+        PENDING_CALLBACKS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: `cu_stream` is live (above); `on_stream_done` matches
+        // `CUstreamCallback` and upholds its contract (no CUDA calls, no
+        // blocking); `pending` stays valid until the callback reclaims it,
+        // which CUDA does exactly once for an accepted callback. Flags MUST
+        // be 0.
+        let rc =
+            unsafe { sys::cuStreamAddCallback(cu_stream, Some(on_stream_done), pending.cast(), 0) };
+        if rc != CUresult::CUDA_SUCCESS {
+            // SAFETY: the driver refused the callback, so it never runs and
+            // the box leaked above is still ours, reclaimed exactly once here.
+            drop(unsafe { Box::from_raw(pending) });
+            PENDING_CALLBACKS.fetch_sub(1, Ordering::Relaxed);
+            return Err(CudaError::Driver {
+                call: "cuStreamAddCallback",
+                code: rc,
+            });
+        }
+        Ok(())
+    }
+
+    fn wait_on(&self, stream: &CudaStream) -> Result<(), CudaError> {
+        loop {
+            let snap = self.completion.snapshot();
+            match snap.status() {
+                EventStatus::Initialized => return Err(CudaError::NotRecorded),
+                EventStatus::Success => return Ok(()),
+                EventStatus::Failed => {
+                    return Err(CudaError::Failed(
+                        self.completion
+                            .error_message()
+                            .unwrap_or_else(|| error_message("unknown CUDA failure")),
+                    ))
+                }
+                EventStatus::Scheduled if self.is_device_recorded(snap.generation()) => break,
+                // The recorder is between claiming the generation and
+                // cuEventRecord (a few driver calls): let it finish.
+                EventStatus::Scheduled => thread::yield_now(),
+            }
+        }
+        bind(stream.context())?;
+        // SAFETY: `stream` is live (borrowed) and its context is current;
+        // `raw` is a live event (of any context: the driver allows
+        // cross-context waits). Flags 0 is CU_EVENT_WAIT_DEFAULT.
+        check("cuStreamWaitEvent", unsafe {
+            sys::cuStreamWaitEvent(stream.cu_stream(), self.raw, 0)
+        })
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let key = self.key();
+        {
+            let mut registry = lock_registry();
+            // Only remove our own entry (ours is dead: upgrade fails).
+            if registry.get(&key).is_some_and(|w| w.strong_count() == 0) {
+                registry.remove(&key);
+            }
+        }
+        let _ = bind(&self.ctx);
+        // SAFETY: `raw` came from cuEventCreate in `CudaEvent::new` and is
+        // destroyed only here, once. A recorded, incomplete event may be
+        // destroyed: the driver releases it when its work completes. No
+        // stream callback touches `raw`.
+        let _ = unsafe { sys::cuEventDestroy_v2(self.raw) };
+        LIVE_EVENTS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The stream callback: finishes the completion with the stream's outcome.
+///
+/// Runs on a CUDA driver thread. Contract (CUDA's, and ours): no CUDA call,
+/// no blocking, no unwinding out. It reads the description table (never
+/// written after the probe) and finishes the core event, which runs wake
+/// hooks and callbacks on this thread.
+///
+/// # Safety
+///
+/// `user` MUST be a pointer from `Box::<Pending>::into_raw` in
+/// `Inner::enqueue` that nothing else reclaims; CUDA calls each accepted
+/// callback exactly once.
+unsafe extern "C" fn on_stream_done(_stream: CUstream, status: CUresult, user: *mut c_void) {
+    // SAFETY: per this function's contract, `user` is our leaked box and
+    // this is its only reclamation.
+    let pending = unsafe { Box::from_raw(user.cast::<Pending>()) };
+    PENDING_CALLBACKS.fetch_sub(1, Ordering::Relaxed);
+    // A panicking user callback must not unwind into the driver (that would
+    // abort the process). The status is already final when callbacks run.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pending.finish(status);
+    }));
+}
+
+impl Pending {
+    fn finish(&self, status: CUresult) {
+        let event = &*self.completion;
+        let snap = event.snapshot();
+        // Only this callback finishes a recorded generation; a different
+        // generation or a final status means someone finished or reset the
+        // completion directly (misuse): leave it alone.
+        if snap.generation() != self.generation || snap.status() != EventStatus::Scheduled {
+            return;
+        }
+        match status {
+            CUresult::CUDA_SUCCESS => {
+                let _ = event.set_finished();
+            }
+            code => {
+                let _ = event.set_failed(code_message(code).as_str());
+            }
+        }
+    }
+}
+
+/// How many `CUevent`s this crate created and has not destroyed yet.
+///
+/// For leak checks (the soak test): after every [`CudaEvent`] is dropped it
+/// is back where it started.
+///
+/// # Examples
+///
+/// ```
+/// let before = evlatch_cuda::live_events();
+/// if let Ok(ctx) = evlatch_cuda::context(0) {
+///     let e = evlatch_cuda::CudaEvent::new(&ctx, Default::default()).unwrap();
+///     assert!(evlatch_cuda::live_events() >= 1);
+///     drop(e);
+/// }
+/// # let _ = before;
+/// ```
+pub fn live_events() -> usize {
+    LIVE_EVENTS.load(Ordering::Relaxed)
+}
+
+/// How many stream callbacks were enqueued by [`CudaEvent::record`] and have
+/// not run yet. A callback decrements it before finishing its event, so once
+/// a completion is observed final its callback no longer counts.
+///
+/// # Examples
+///
+/// ```
+/// // Nothing recorded yet in this process:
+/// assert_eq!(evlatch_cuda::pending_callbacks(), 0);
+/// ```
+pub fn pending_callbacks() -> usize {
+    PENDING_CALLBACKS.load(Ordering::Relaxed)
+}
+
+/// The live event behind a `&dyn DeviceEvent`, if it is one of ours.
+pub(crate) fn lookup(event: &dyn DeviceEvent) -> Option<CudaEventRef> {
+    let key = event.completion()? as *const Event as usize;
+    lock_registry()
+        .get(&key)
+        .and_then(Weak::upgrade)
+        .map(|inner| CudaEventRef { inner })
+}
+
+/// A strong reference to an event found through the registry.
+pub(crate) struct CudaEventRef {
+    inner: Arc<Inner>,
+}
+
+impl CudaEventRef {
+    pub(crate) fn wait_on(&self, stream: &CudaStream) -> Result<(), CudaError> {
+        self.inner.wait_on(stream)
+    }
+}
+
+/// The stream in a backend `context`: a `CudaStream` or an `Arc` of one.
+pub(crate) fn stream_of(context: &dyn Any) -> Result<&CudaStream, BackendError> {
+    if let Some(s) = context.downcast_ref::<CudaStream>() {
+        return Ok(s);
+    }
+    if let Some(s) = context.downcast_ref::<Arc<CudaStream>>() {
+        return Ok(s);
+    }
+    Err(BackendError::WrongContext {
+        expected: "a cudarc::driver::CudaStream or Arc<CudaStream>",
+    })
+}
+
+/// Blocks the calling thread until `event` is final; returns the outcome of
+/// the generation it was waiting on. Parks (no spinning): the finisher's
+/// `on_complete` callback unparks it. A stand-in until evlatch-std's waits.
+pub(crate) fn park_until_final(event: &Event) -> EventStatus {
+    let now = event.status();
+    if now.is_final() {
+        return now;
+    }
+    struct Signal {
+        /// 0 while waiting; `status as u8 + 1` once the outcome is known.
+        outcome: AtomicU8,
+        thread: Thread,
+    }
+    let signal = Arc::new(Signal {
+        outcome: AtomicU8::new(0),
+        thread: thread::current(),
+    });
+    let theirs = Arc::clone(&signal);
+    event.on_complete(move |status| {
+        // Release: pairs with the waiter's Acquire load below.
+        theirs.outcome.store(status as u8 + 1, Ordering::Release);
+        theirs.thread.unpark();
+    });
+    loop {
+        match signal.outcome.load(Ordering::Acquire) {
+            0 => thread::park(),
+            v => return decode_status(v - 1),
+        }
+    }
+}
+
+fn decode_status(v: u8) -> EventStatus {
+    match v {
+        0 => EventStatus::Initialized,
+        1 => EventStatus::Scheduled,
+        2 => EventStatus::Success,
+        _ => EventStatus::Failed,
+    }
+}
+
+fn bind(ctx: &CudaContext) -> Result<(), CudaError> {
+    ctx.bind_to_thread().map_err(|e| CudaError::Driver {
+        call: "cuCtxSetCurrent",
+        code: e.0,
+    })
+}
+
+fn lock_registry() -> std::sync::MutexGuard<'static, BTreeMap<usize, Weak<Inner>>> {
+    // Nothing panics while holding the lock; recover the map if it ever did.
+    REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn park_returns_at_once_when_final() {
+        let e = Event::new();
+        e.set_failed("x").unwrap();
+        assert_eq!(park_until_final(&e), EventStatus::Failed);
+    }
+
+    #[test]
+    fn park_wakes_on_finish_from_another_thread() {
+        for outcome in [EventStatus::Success, EventStatus::Failed] {
+            let e = Arc::new(Event::new());
+            e.record().unwrap();
+            let finisher = {
+                let e = Arc::clone(&e);
+                thread::spawn(move || {
+                    thread::sleep(std::time::Duration::from_millis(20));
+                    match outcome {
+                        EventStatus::Success => e.set_finished().unwrap(),
+                        _ => e.set_failed("boom").unwrap(),
+                    }
+                })
+            };
+            assert_eq!(park_until_final(&e), outcome);
+            finisher.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn status_codes_round_trip() {
+        for s in [
+            EventStatus::Initialized,
+            EventStatus::Scheduled,
+            EventStatus::Success,
+            EventStatus::Failed,
+        ] {
+            assert_eq!(decode_status(s as u8), s);
+        }
+    }
+
+    #[test]
+    fn callback_finishes_its_generation_and_frees_its_box() {
+        // The stream callback's logic, driven by hand (no GPU): the box is
+        // reclaimed, the counter drops, the outcome and message land.
+        let completion = Arc::new(Event::new());
+        completion.record().unwrap();
+        let generation = completion.snapshot().generation();
+        let user = Box::into_raw(Box::new(Pending {
+            completion: Arc::clone(&completion),
+            generation,
+        }));
+        PENDING_CALLBACKS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: `user` is a leaked `Box<Pending>`, reclaimed only here.
+        unsafe {
+            on_stream_done(
+                core::ptr::null_mut(),
+                CUresult::CUDA_ERROR_ILLEGAL_ADDRESS,
+                user.cast(),
+            )
+        };
+        assert_eq!(Arc::strong_count(&completion), 1, "callback leaked its Arc");
+        assert_eq!(completion.status(), EventStatus::Failed);
+        let msg = completion.error_message().unwrap();
+        assert!(
+            msg.starts_with("CUDA_ERROR_ILLEGAL_ADDRESS: "),
+            "{}",
+            msg.as_str()
+        );
+    }
+
+    #[test]
+    fn callback_success_and_stale_generation() {
+        let completion = Arc::new(Event::new());
+        completion.record().unwrap();
+        let g = completion.snapshot().generation();
+        Pending {
+            completion: Arc::clone(&completion),
+            generation: g,
+        }
+        .finish(CUresult::CUDA_SUCCESS);
+        assert_eq!(completion.status(), EventStatus::Success);
+
+        // A callback of an older generation must not finish a newer one.
+        completion.reset().unwrap();
+        completion.record().unwrap();
+        Pending {
+            completion: Arc::clone(&completion),
+            generation: g,
+        }
+        .finish(CUresult::CUDA_ERROR_LAUNCH_FAILED);
+        assert_eq!(completion.status(), EventStatus::Scheduled);
+    }
+
+    #[test]
+    fn callback_survives_a_panicking_user_callback() {
+        let completion = Arc::new(Event::new());
+        completion.record().unwrap();
+        completion.on_complete(|_| panic!("user callback panics (expected in this test)"));
+        let user = Box::into_raw(Box::new(Pending {
+            completion: Arc::clone(&completion),
+            generation: completion.snapshot().generation(),
+        }));
+        PENDING_CALLBACKS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: `user` is a leaked `Box<Pending>`, reclaimed only here.
+        unsafe { on_stream_done(core::ptr::null_mut(), CUresult::CUDA_SUCCESS, user.cast()) };
+        assert_eq!(completion.status(), EventStatus::Success);
+        assert_eq!(Arc::strong_count(&completion), 1);
+    }
+
+    #[test]
+    fn stream_of_rejects_other_types() {
+        assert!(matches!(
+            stream_of(&()),
+            Err(BackendError::WrongContext { .. })
+        ));
+        assert!(matches!(
+            stream_of(&5u32),
+            Err(BackendError::WrongContext { .. })
+        ));
+    }
+}

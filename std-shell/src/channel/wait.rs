@@ -1,0 +1,105 @@
+//! The blocking and async loops shared by every channel operation: try,
+//! register a listener, try again, park (or return `Pending`).
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::time::Instant;
+
+use crate::notify::{Listener, Notify};
+use crate::parking::WakeBy;
+use crate::sync::{park_until, thread};
+
+/// Outcome of one attempt: done (`Some`), or try again later (`None`).
+pub(crate) type Attempt<R> = Option<R>;
+
+/// Blocks until `attempt` returns `Some`, or the deadline passes (then one
+/// last attempt decides, and `None` means timed out).
+pub(crate) fn block_until<R>(
+    notify: &Notify,
+    deadline: Option<Instant>,
+    mut attempt: impl FnMut() -> Attempt<R>,
+) -> Option<R> {
+    loop {
+        if let Some(r) = attempt() {
+            return Some(r);
+        }
+        let listener = notify.listen(WakeBy::Thread(thread::current()));
+        if let Some(r) = attempt() {
+            notify.cancel(listener);
+            return Some(r);
+        }
+        loop {
+            if listener.is_notified() {
+                break;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                notify.cancel(listener);
+                return attempt();
+            }
+            park_until(deadline);
+        }
+    }
+}
+
+/// The async counterpart: a future that retries `attempt` whenever its
+/// listener is notified. Dropping it removes the listener (passing on a
+/// notification it received but did not use).
+pub(crate) struct Retry<'a, R, F: FnMut() -> Attempt<R>> {
+    notify: &'a Notify,
+    attempt: F,
+    listener: Option<Listener>,
+    _out: core::marker::PhantomData<fn() -> R>,
+}
+
+impl<'a, R, F: FnMut() -> Attempt<R>> Retry<'a, R, F> {
+    pub(crate) fn new(notify: &'a Notify, attempt: F) -> Self {
+        Self {
+            notify,
+            attempt,
+            listener: None,
+            _out: core::marker::PhantomData,
+        }
+    }
+}
+
+// Retry never pins `attempt` structurally (it is only called through
+// `&mut`), so the future is `Unpin` whatever the closure captures.
+impl<R, F: FnMut() -> Attempt<R>> Unpin for Retry<'_, R, F> {}
+
+impl<R, F: FnMut() -> Attempt<R>> Future for Retry<'_, R, F> {
+    type Output = R;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
+        let this = self.get_mut();
+        loop {
+            if let Some(l) = &this.listener {
+                if !l.is_notified() {
+                    this.notify.update_waker(l, cx.waker());
+                    // The notification may have landed before the update.
+                    if !l.is_notified() {
+                        return Poll::Pending;
+                    }
+                }
+                this.listener = None;
+            }
+            if let Some(r) = (this.attempt)() {
+                return Poll::Ready(r);
+            }
+            let listener = this.notify.listen(WakeBy::Task(cx.waker().clone()));
+            if let Some(r) = (this.attempt)() {
+                this.notify.cancel(listener);
+                return Poll::Ready(r);
+            }
+            this.listener = Some(listener);
+        }
+    }
+}
+
+impl<R, F: FnMut() -> Attempt<R>> Drop for Retry<'_, R, F> {
+    fn drop(&mut self) {
+        if let Some(l) = self.listener.take() {
+            self.notify.cancel(l);
+        }
+    }
+}

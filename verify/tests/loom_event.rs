@@ -1,0 +1,363 @@
+//! Loom models of the core completion event (`evlatch::Event`): one race per
+//! test, each named after the race it checks.
+//!
+//! Run with
+//! `RUSTFLAGS="--cfg evlatch_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2
+//! cargo test --release -p evlatch-verify --test loom_event`.
+//!
+//! The crate is built with `alloc` here (the verify crate enables it), so
+//! callbacks are boxed closures; the inline no-alloc callback pool is not
+//! modelled by this file.
+#![cfg(evlatch_loom)]
+
+use evlatch::wake::{register_wake_hook, Completion, WakeHook};
+use evlatch::{Event, EventError, EventStatus, WakeArm};
+use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/// Encodes a final status for an atomic (0 = nothing yet).
+fn code(status: EventStatus) -> usize {
+    status as usize
+}
+
+/// Counts the runs of callbacks and remembers the last outcome.
+#[derive(Default)]
+struct Runs {
+    count: AtomicUsize,
+    outcome: AtomicUsize,
+}
+
+impl Runs {
+    fn new() -> Arc<Self> {
+        Arc::new(Runs::default())
+    }
+
+    /// Registers a closure on `event` that records its run here.
+    fn register(self: &Arc<Self>, event: &Event) {
+        let runs = self.clone();
+        event.on_complete(move |status| {
+            runs.outcome.store(code(status), Ordering::Relaxed);
+            runs.count.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+
+    fn count(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn outcome(&self) -> usize {
+        self.outcome.load(Ordering::Relaxed)
+    }
+}
+
+/// An event together with a tiny lock-free "waiter table" that the wake hook
+/// fills in: the shape of a shell, small enough for loom.
+///
+/// `#[repr(C)]` with the event first, so the hook, which is handed only the
+/// `&Event`, can get back to the whole `Watched` (see [`watched_hook`]).
+#[repr(C)]
+struct Watched {
+    event: Event,
+    /// Waiter `i` puts `generation + 1` here before arming (0 = no waiter).
+    slots: [AtomicU32; 2],
+    /// The hook writes the outcome for waiter `i` here (0 = not woken).
+    woken: [AtomicUsize; 2],
+    /// How many hook calls this event received.
+    hook_calls: AtomicUsize,
+}
+
+impl Watched {
+    fn new() -> Arc<Self> {
+        Arc::new(Watched {
+            event: Event::new(),
+            slots: [AtomicU32::new(0), AtomicU32::new(0)],
+            woken: [AtomicUsize::new(0), AtomicUsize::new(0)],
+            hook_calls: AtomicUsize::new(0),
+        })
+    }
+
+    /// The shell's wait, for waiter `i` that saw `seen` (unfinished):
+    /// publish the table slot, arm; on `Armed`, spin until the hook wakes
+    /// this slot. A waiter that is never woken spins until loom's branch
+    /// limit fails the model.
+    fn wait_from(&self, i: usize, seen: evlatch::Snapshot) -> EventStatus {
+        // Release: the hook's acquire load sees this entry if it runs after
+        // our arm (the core promises that edge).
+        self.slots[i].store(seen.generation() + 1, Ordering::Release);
+        match self.event.arm_wake(seen) {
+            WakeArm::Completed(status) => status,
+            WakeArm::Armed => loop {
+                match self.woken[i].load(Ordering::Acquire) {
+                    0 => thread::yield_now(),
+                    2 => return EventStatus::Success,
+                    3 => return EventStatus::Failed,
+                    other => panic!("bad outcome code {other}"),
+                }
+            },
+        }
+    }
+}
+
+/// The wake hook of this test binary.
+fn watched_hook(event: &Event, done: Completion) {
+    // SAFETY: in this test binary only the `event` field of a `Watched` is
+    // ever armed (every `arm_wake` call below goes through `Watched`), and
+    // the core calls hooks only for armed events. `Watched` is `#[repr(C)]`
+    // with `event` as its first field, so the event's address is the
+    // `Watched`'s address (the `container_of` pattern); the `Watched` is
+    // alive because the finisher holds a reference into it for this whole
+    // call.
+    let watched = unsafe { &*(event as *const Event as *const Watched) };
+    watched.hook_calls.fetch_add(1, Ordering::Relaxed);
+    for i in 0..2 {
+        if watched.slots[i].load(Ordering::Acquire) == done.generation + 1 {
+            watched.woken[i].store(code(done.status), Ordering::Release);
+        }
+    }
+}
+
+static HOOK: WakeHook = WakeHook::new("evlatch-verify-loom-event", watched_hook);
+
+fn install_hook() {
+    register_wake_hook(&HOOK).unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Finishing
+// ---------------------------------------------------------------------------
+
+/// Race: `set_finished` against `set_failed` on a scheduled event. Exactly
+/// one wins; the status and the message agree with the winner.
+#[test]
+fn set_finished_racing_set_failed() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        e.record().unwrap();
+        let failer = {
+            let e = e.clone();
+            thread::spawn(move || e.set_failed("f").is_ok())
+        };
+        let finished = e.set_finished();
+        let failed = failer.join().unwrap();
+        match (finished, failed) {
+            (Ok(()), false) => {
+                assert_eq!(e.status(), EventStatus::Success);
+                assert!(e.error_message().is_none());
+            }
+            (Err(EventError::AlreadyFinished), true) => {
+                assert_eq!(e.status(), EventStatus::Failed);
+                assert_eq!(e.error_message().unwrap().as_str(), "f");
+            }
+            other => panic!("not exactly one winner: {other:?}"),
+        }
+    });
+}
+
+/// Race: `set_failed`'s message publication against a concurrent
+/// `error_message` reader. The reader sees `None` (not yet `Failed`) or the
+/// whole message, never a partial one.
+#[test]
+fn set_failed_publication_racing_reader() {
+    const MSG: &str = "abcdef"; // two words of the cell
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        let reader = {
+            let e = e.clone();
+            thread::spawn(move || e.error_message())
+        };
+        e.set_failed(MSG).unwrap();
+        match reader.join().unwrap() {
+            None => {}
+            Some(m) => assert_eq!(m.as_str(), MSG),
+        }
+        assert_eq!(e.error_message().unwrap().as_str(), MSG);
+    });
+}
+
+/// Race: `error_message` against `reset` + `set_failed` with a message of
+/// another length. The reader's copy is `None` or exactly one of the two
+/// messages (the seqlock over the state word never returns a torn copy).
+#[test]
+fn error_message_racing_reset_and_set_failed() {
+    const FIRST: &str = "ab"; // one word
+    const SECOND: &str = "cdefgh"; // two words
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        e.set_failed(FIRST).unwrap();
+        let reader = {
+            let e = e.clone();
+            thread::spawn(move || e.error_message())
+        };
+        e.reset().unwrap();
+        e.set_failed(SECOND).unwrap();
+        if let Some(m) = reader.join().unwrap() {
+            assert!(
+                m.as_str() == FIRST || m.as_str() == SECOND,
+                "torn message {:?}",
+                m.as_str()
+            );
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Callbacks
+// ---------------------------------------------------------------------------
+
+/// Race: a callback registered while another thread finishes the event
+/// (with `set_failed`, whose claim-then-publish window is the widest). The
+/// callback runs exactly once, with `Failed`, wherever it runs.
+#[test]
+fn callback_registration_racing_finish() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        e.record().unwrap();
+        let runs = Runs::new();
+        let registrar = {
+            let (e, runs) = (e.clone(), runs.clone());
+            thread::spawn(move || runs.register(&e))
+        };
+        e.set_failed("").unwrap();
+        registrar.join().unwrap();
+        assert_eq!(runs.count(), 1);
+        assert_eq!(runs.outcome(), code(EventStatus::Failed));
+    });
+}
+
+/// Race: `set_finished` + `reset` against a callback registration (the
+/// registration pin). The callback joins either the finished generation
+/// (and runs once with `Success`) or the new one (and runs once, with
+/// `Failed`, when that one fails) — never both, never neither.
+#[test]
+fn reset_racing_callback_registration() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        e.record().unwrap();
+        let runs = Runs::new();
+        let registrar = {
+            let (e, runs) = (e.clone(), runs.clone());
+            thread::spawn(move || runs.register(&e))
+        };
+        e.set_finished().unwrap();
+        e.reset().unwrap();
+        registrar.join().unwrap();
+        match runs.count() {
+            1 => assert_eq!(runs.outcome(), code(EventStatus::Success)),
+            0 => {
+                e.set_failed("").unwrap();
+                assert_eq!(runs.count(), 1);
+                assert_eq!(runs.outcome(), code(EventStatus::Failed));
+            }
+            n => panic!("callback ran {n} times"),
+        }
+        assert_eq!(e.snapshot().generation(), 1);
+    });
+}
+
+/// Race: two `reset`s of a finished event that had a callback (the slow,
+/// RESETTING path). Both succeed and the generation moves exactly once; the
+/// reopened callback list works.
+#[test]
+fn reset_racing_reset() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        let runs = Runs::new();
+        runs.register(&e);
+        e.set_finished().unwrap();
+        let other = {
+            let e = e.clone();
+            thread::spawn(move || e.reset())
+        };
+        assert_eq!(e.reset(), Ok(()));
+        assert_eq!(other.join().unwrap(), Ok(()));
+        assert_eq!(e.snapshot().generation(), 1);
+        assert_eq!(e.status(), EventStatus::Initialized);
+        runs.register(&e);
+        e.set_finished().unwrap();
+        assert_eq!(runs.count(), 2);
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Waiting (snapshot + arm_wake + wake hook)
+// ---------------------------------------------------------------------------
+
+/// Race: a waiter (snapshot, then arm_wake, then wait for the hook) against
+/// a thread that fails, resets and records the event again. The waiter is
+/// never stranded and learns the outcome of the generation it saw.
+#[test]
+fn waiter_racing_finish_reset_record() {
+    install_hook();
+    loom::model(|| {
+        let w = Watched::new();
+        w.event.record().unwrap();
+        // The waiter saw generation 0 scheduled; everything after races.
+        let seen = w.event.snapshot();
+        let waiter = {
+            let w = w.clone();
+            thread::spawn(move || w.wait_from(0, seen))
+        };
+        w.event.set_failed("").unwrap();
+        w.event.reset().unwrap();
+        w.event.record().unwrap();
+        assert_eq!(waiter.join().unwrap(), EventStatus::Failed);
+        assert!(w.hook_calls.load(Ordering::Relaxed) <= 1);
+    });
+}
+
+/// Race: a waiter arming a snapshot taken before a finish + reset (the
+/// generation check). The stale snapshot never arms the new generation:
+/// the answer is `Completed(outcome of the old one)` and no hook call
+/// is made for it.
+#[test]
+fn stale_snapshot_arm_racing_reset() {
+    install_hook();
+    loom::model(|| {
+        let w = Watched::new();
+        w.event.record().unwrap();
+        let seen = w.event.snapshot();
+        let finisher = {
+            let w = w.clone();
+            thread::spawn(move || {
+                w.event.set_finished().unwrap();
+                w.event.reset().unwrap();
+            })
+        };
+        let status = w.wait_from(0, seen);
+        finisher.join().unwrap();
+        assert_eq!(status, EventStatus::Success);
+        // Finish the new generation: it was never armed, so no hook call.
+        let calls_before = w.hook_calls.load(Ordering::Relaxed);
+        w.event.set_finished().unwrap();
+        assert_eq!(w.hook_calls.load(Ordering::Relaxed), calls_before);
+    });
+}
+
+/// Race: two waiters arming the same generation while a third thread
+/// finishes it. The second waiter finds WAITERS already set; the hook must
+/// still see its table entry (published before its arm) — neither waiter is
+/// stranded.
+#[test]
+fn two_waiters_racing_finish() {
+    install_hook();
+    loom::model(|| {
+        let w = Watched::new();
+        w.event.record().unwrap();
+        let seen = w.event.snapshot();
+        let waiters: Vec<_> = (0..2)
+            .map(|i| {
+                let w = w.clone();
+                thread::spawn(move || w.wait_from(i, seen))
+            })
+            .collect();
+        w.event.set_finished().unwrap();
+        for waiter in waiters {
+            assert_eq!(waiter.join().unwrap(), EventStatus::Success);
+        }
+    });
+}
