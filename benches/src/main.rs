@@ -12,11 +12,12 @@ use std::process::ExitCode;
 
 mod event;
 mod harness;
+mod topic;
 
 use harness::{Config, Harness};
 
 /// Every group registration, in the order the groups run.
-const GROUPS: &[fn(&mut Harness)] = &[event::register];
+const GROUPS: &[fn(&mut Harness)] = &[event::register, topic::register];
 
 fn main() -> ExitCode {
     let config = match Config::from_args(std::env::args().skip(1)) {

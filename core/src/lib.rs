@@ -51,6 +51,7 @@ extern crate std;
 
 mod error;
 mod event;
+mod queue;
 mod sync;
 
 pub mod backend;
@@ -61,3 +62,8 @@ pub use error::EventError;
 pub use event::{
     ErrorMessage, Event, EventStatus, Snapshot, WakeArm, INLINE_CALLBACKS, MESSAGE_CAPACITY,
 };
+#[cfg(evlatch_stall_hook)]
+pub use queue::stall;
+#[cfg(feature = "alloc")]
+pub use queue::HeapEventQueue;
+pub use queue::{CapacityError, EventQueue, Full, Priority, PriorityQueue, MAX_QUEUE_CAPACITY};

@@ -46,6 +46,9 @@ fn zero_capacity_is_an_error() {
     assert!(bounded::<u8>(0).is_err());
     assert!(bounded_lossy::<u8>(0).is_err());
     assert!(bounded_priority::<u8>(0).is_err());
+    assert!(bounded::<u8>(usize::MAX).is_err());
+    let (tx, _rx) = bounded::<u8>(5).unwrap();
+    assert_eq!(tx.capacity(), 8);
 }
 
 #[test]
@@ -149,13 +152,13 @@ fn recv_batch_frees_room_for_blocked_senders() {
 
 #[test]
 fn lossy_counts_what_it_drops() {
-    let (tx, rx) = bounded_lossy(3).unwrap();
+    let (tx, rx) = bounded_lossy(4).unwrap();
     for i in 0..10 {
         tx.send(i).unwrap();
     }
-    assert_eq!(tx.dropped(), 7);
-    assert_eq!(rx.dropped(), 7);
-    assert_eq!(rx.iter().take(3).collect::<Vec<_>>(), [7, 8, 9]);
+    assert_eq!(tx.dropped(), 6);
+    assert_eq!(rx.dropped(), 6);
+    assert_eq!(rx.iter().take(4).collect::<Vec<_>>(), [6, 7, 8, 9]);
 }
 
 #[test]
@@ -244,7 +247,7 @@ fn dropped_recv_future_takes_nothing_and_passes_on_its_wakeup() {
 }
 
 /// A value type that counts its drops, to account for every item.
-struct Tracked(u64, Arc<AtomicUsize>);
+struct Tracked(#[allow(dead_code)] u64, Arc<AtomicUsize>);
 impl Drop for Tracked {
     fn drop(&mut self) {
         self.1.fetch_add(1, Ordering::Relaxed);

@@ -12,7 +12,7 @@
 
 use evlatch::wake::{register_wake_hook, Completion, WakeHook};
 use evlatch::{Event, EventError, EventStatus, WakeArm};
-use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use loom::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
@@ -37,9 +37,9 @@ impl Runs {
         Arc::new(Runs::default())
     }
 
-    /// Registers a closure on `event` that records its run here.
-    fn register(self: &Arc<Self>, event: &Event) {
-        let runs = self.clone();
+    /// Registers a closure on `event` that records its run in `this`.
+    fn register(this: &Arc<Self>, event: &Event) {
+        let runs = this.clone();
         event.on_complete(move |status| {
             runs.outcome.store(code(status), Ordering::Relaxed);
             runs.count.fetch_add(1, Ordering::Relaxed);
@@ -220,7 +220,7 @@ fn callback_registration_racing_finish() {
         let runs = Runs::new();
         let registrar = {
             let (e, runs) = (e.clone(), runs.clone());
-            thread::spawn(move || runs.register(&e))
+            thread::spawn(move || Runs::register(&runs, &e))
         };
         e.set_failed("").unwrap();
         registrar.join().unwrap();
@@ -241,7 +241,7 @@ fn reset_racing_callback_registration() {
         let runs = Runs::new();
         let registrar = {
             let (e, runs) = (e.clone(), runs.clone());
-            thread::spawn(move || runs.register(&e))
+            thread::spawn(move || Runs::register(&runs, &e))
         };
         e.set_finished().unwrap();
         e.reset().unwrap();
@@ -267,7 +267,7 @@ fn reset_racing_reset() {
     loom::model(|| {
         let e = Arc::new(Event::new());
         let runs = Runs::new();
-        runs.register(&e);
+        Runs::register(&runs, &e);
         e.set_finished().unwrap();
         let other = {
             let e = e.clone();
@@ -277,7 +277,7 @@ fn reset_racing_reset() {
         assert_eq!(other.join().unwrap(), Ok(()));
         assert_eq!(e.snapshot().generation(), 1);
         assert_eq!(e.status(), EventStatus::Initialized);
-        runs.register(&e);
+        Runs::register(&runs, &e);
         e.set_finished().unwrap();
         assert_eq!(runs.count(), 2);
     });

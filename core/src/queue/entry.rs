@@ -214,7 +214,10 @@ mod tests {
         assert!(!older(g.ticket_cycle(8), g.ticket_cycle(7)));
         assert_eq!(g.ticket_cycle(3), g.ticket_cycle(7));
         let last = usize::MAX - 3;
-        assert!(older(g.ticket_cycle(last), g.ticket_cycle(last.wrapping_add(8))));
+        assert!(older(
+            g.ticket_cycle(last),
+            g.ticket_cycle(last.wrapping_add(8))
+        ));
         assert!(before(usize::MAX, 0));
     }
 

@@ -74,6 +74,7 @@ pub enum CapacityError {
     OutOfMemory,
 }
 
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
 impl CapacityError {
     /// Checks a capacity: a power of two in `1..=MAX_QUEUE_CAPACITY`.
     pub(crate) const fn check(capacity: usize) -> Result<(), CapacityError> {
@@ -99,9 +100,7 @@ impl fmt::Display for CapacityError {
             CapacityError::TooLarge => {
                 "queue capacity is above MAX_QUEUE_CAPACITY: use a smaller queue"
             }
-            CapacityError::OutOfMemory => {
-                "not enough memory for the queue: use a smaller capacity"
-            }
+            CapacityError::OutOfMemory => "not enough memory for the queue: use a smaller capacity",
         })
     }
 }

@@ -119,8 +119,12 @@ impl<T, S: Storage<T>> RawQueue<T, S> {
         // SAFETY: `i` came out of `ready`, so its slot holds a value and this
         // thread owns it until it gives `i` back to `free`.
         let value = unsafe { self.read(i) };
-        self.free
-            .enqueue(self.storage.free_entries(), self.storage.geometry(), i, StallPoint::PopFreeTicket);
+        self.free.enqueue(
+            self.storage.free_entries(),
+            self.storage.geometry(),
+            i,
+            StallPoint::PopFreeTicket,
+        );
         Some(value)
     }
 
@@ -136,9 +140,11 @@ impl<T, S: Storage<T>> RawQueue<T, S> {
     /// Takes a free slot's index.
     #[inline]
     fn take_free(&self) -> Option<usize> {
-        let i = self
-            .free
-            .dequeue(self.storage.free_entries(), self.storage.geometry(), StallPoint::PushFreeTicket)?;
+        let i = self.free.dequeue(
+            self.storage.free_entries(),
+            self.storage.geometry(),
+            StallPoint::PushFreeTicket,
+        )?;
         stall::point(StallPoint::PushHoldsSlot);
         Some(i)
     }
@@ -146,9 +152,11 @@ impl<T, S: Storage<T>> RawQueue<T, S> {
     /// Takes the oldest full slot's index.
     #[inline]
     fn take_ready(&self) -> Option<usize> {
-        let i = self
-            .ready
-            .dequeue(self.storage.ready_entries(), self.storage.geometry(), StallPoint::PopReadyTicket)?;
+        let i = self.ready.dequeue(
+            self.storage.ready_entries(),
+            self.storage.geometry(),
+            StallPoint::PopReadyTicket,
+        )?;
         stall::point(StallPoint::PopHoldsSlot);
         Some(i)
     }
@@ -165,8 +173,12 @@ impl<T, S: Storage<T>> RawQueue<T, S> {
 
     #[inline]
     fn put_ready(&self, i: usize) {
-        self.ready
-            .enqueue(self.storage.ready_entries(), self.storage.geometry(), i, StallPoint::PushReadyTicket);
+        self.ready.enqueue(
+            self.storage.ready_entries(),
+            self.storage.geometry(),
+            i,
+            StallPoint::PushReadyTicket,
+        );
     }
 
     /// Moves the value out of full slot `i`.
@@ -189,8 +201,9 @@ impl<T, S: Storage<T>> RawQueue<T, S> {
     #[inline]
     unsafe fn replace(&self, i: usize, value: T) -> T {
         // SAFETY: per the contract, the slot is ours and initialised.
-        self.slot(i)
-            .with_mut(|p| unsafe { core::mem::replace(&mut *p, MaybeUninit::new(value)).assume_init() })
+        self.slot(i).with_mut(|p| unsafe {
+            core::mem::replace(&mut *p, MaybeUninit::new(value)).assume_init()
+        })
     }
 
     #[inline]

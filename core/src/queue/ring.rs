@@ -111,7 +111,13 @@ impl IndexRing {
     /// Appends `index` (`< n`). Never fails: the caller guarantees the ring
     /// holds fewer than `n` indices. `at` names the stall point after the
     /// ticket is taken.
-    pub(crate) fn enqueue(&self, entries: &[AtomicUsize], g: Geometry, index: usize, at: StallPoint) {
+    pub(crate) fn enqueue(
+        &self,
+        entries: &[AtomicUsize],
+        g: Geometry,
+        index: usize,
+        at: StallPoint,
+    ) {
         debug_assert!(index < g.capacity());
         debug_assert_eq!(entries.len(), g.ring_len());
         loop {
@@ -144,7 +150,12 @@ impl IndexRing {
 
     /// Removes and returns the oldest index, or `None` if the ring is empty.
     /// `at` names the stall point after a ticket is taken.
-    pub(crate) fn dequeue(&self, entries: &[AtomicUsize], g: Geometry, at: StallPoint) -> Option<usize> {
+    pub(crate) fn dequeue(
+        &self,
+        entries: &[AtomicUsize],
+        g: Geometry,
+        at: StallPoint,
+    ) -> Option<usize> {
         debug_assert_eq!(entries.len(), g.ring_len());
         // Read-only emptiness check: every index in the ring sits at a ticket
         // in head..tail, so if tail <= head when tail is read, the ring was
@@ -250,4 +261,3 @@ fn entry(entries: &[AtomicUsize], g: Geometry, t: usize) -> &AtomicUsize {
     // its entry slices exactly `R = g.ring_len()` long (asserted by callers).
     unsafe { entries.get_unchecked(pos) }
 }
-

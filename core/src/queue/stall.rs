@@ -44,6 +44,7 @@ pub enum StallPoint {
     PopFreeTicket,
 }
 
+#[cfg_attr(not(evlatch_stall_hook), allow(dead_code))]
 impl StallPoint {
     /// The points a producer passes, in order.
     ///

@@ -69,8 +69,12 @@ impl<T, const N: usize> Inline<T, N> {
                 .map_or(EMPTY_ENTRY, |(_, w)| w)
         };
         Inline {
-            free: core::array::from_fn(|i| core::array::from_fn(|j| AtomicUsize::new(word(2 * i + j)))),
-            ready: core::array::from_fn(|_| core::array::from_fn(|_| AtomicUsize::new(EMPTY_ENTRY))),
+            free: core::array::from_fn(|i| {
+                core::array::from_fn(|j| AtomicUsize::new(word(2 * i + j)))
+            }),
+            ready: core::array::from_fn(|_| {
+                core::array::from_fn(|_| AtomicUsize::new(EMPTY_ENTRY))
+            }),
             slots: core::array::from_fn(|_| UnsafeCell::new(MaybeUninit::uninit())),
         }
     }

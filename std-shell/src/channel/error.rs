@@ -152,19 +152,37 @@ pub enum RecvTimeoutError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CapacityError {
     pub(crate) requested: usize,
+    pub(crate) reason: evlatch::CapacityError,
+}
+
+impl CapacityError {
+    /// The capacity that was asked for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(evlatch_std::channel::bounded::<u8>(0).unwrap_err().requested(), 0);
+    /// ```
+    pub fn requested(&self) -> usize {
+        self.requested
+    }
 }
 
 impl fmt::Display for CapacityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "invalid channel capacity {}: it must be at least 1 and at most the queue's maximum",
-            self.requested
+            "invalid channel capacity {}: {}",
+            self.requested, self.reason
         )
     }
 }
 
-impl std::error::Error for CapacityError {}
+impl std::error::Error for CapacityError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.reason)
+    }
+}
 
 macro_rules! opaque_debug {
     ($($ty:ident { $($variant:ident),* $(,)? }),* $(,)?) => {$(

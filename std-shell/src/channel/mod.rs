@@ -11,6 +11,14 @@
 //! Every operation comes blocking, with a timeout, non-blocking (`try_`)
 //! and async (works on any executor; dropping the future cancels cleanly).
 //!
+//! # Capacity
+//!
+//! The storage is the core's lock-free ring ([`evlatch::HeapEventQueue`]),
+//! whose size is a power of two: a requested capacity is rounded up to the
+//! next power of two, and [`Sender::capacity`] reports the real one. 0, and
+//! sizes above [`evlatch::MAX_QUEUE_CAPACITY`], are refused with
+//! [`CapacityError`].
+//!
 //! # Closing
 //!
 //! When every [`Sender`] is gone, receivers drain what is left, then get
@@ -417,13 +425,14 @@ impl<T> Sender<T> {
         self.len() == 0
     }
 
-    /// The capacity given at creation (per priority level).
+    /// The real capacity (per priority level): the requested one rounded up
+    /// to a power of two.
     ///
     /// # Examples
     ///
     /// ```
     /// let (tx, _rx) = evlatch_std::channel::bounded::<u8>(3).unwrap();
-    /// assert_eq!(tx.capacity(), 3);
+    /// assert_eq!(tx.capacity(), 4); // rounded up to a power of two
     /// ```
     pub fn capacity(&self) -> usize {
         self.chan.store.capacity()

@@ -1,94 +1,60 @@
-//! The storage behind a channel: one ring, or two for the priority levels.
-//! (TEMPORARY: a mutex-guarded ring until the core's lock-free heap ring
-//! lands; the interface is the one the core queue offers.)
+//! The storage behind a channel: one core ring, or two for the priority
+//! levels, all [`evlatch::HeapEventQueue`]s (lock-free, bounded).
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Mutex;
+use evlatch::HeapEventQueue;
 
 use super::CapacityError;
+use crate::sync::{AtomicUsize, Ordering};
 
-/// The two priority levels of [`bounded_priority`](super::bounded_priority).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Priority {
-    /// Served first.
-    High,
-    /// Served when no `High` value waits, or by the starvation guard.
-    Low,
-}
+pub use evlatch::Priority;
 
-/// After this many `High` values in a row, a waiting `Low` value is served.
-pub const LOW_PRIORITY_EVERY: u32 = 8;
-
-pub(crate) struct Ring<T> {
-    q: Mutex<VecDeque<T>>,
-    cap: usize,
-    dropped: AtomicU64,
-}
-
-impl<T> Ring<T> {
-    fn new(cap: usize) -> Result<Self, CapacityError> {
-        if cap == 0 {
-            return Err(CapacityError { requested: cap });
-        }
-        Ok(Self {
-            q: Mutex::new(VecDeque::with_capacity(cap)),
-            cap,
-            dropped: AtomicU64::new(0),
-        })
-    }
-    fn try_push(&self, v: T) -> Result<(), T> {
-        let mut q = self.q.lock().unwrap();
-        if q.len() == self.cap {
-            return Err(v);
-        }
-        q.push_back(v);
-        Ok(())
-    }
-    fn force_push(&self, v: T) -> Option<T> {
-        let mut q = self.q.lock().unwrap();
-        let old = if q.len() == self.cap {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            q.pop_front()
-        } else {
-            None
-        };
-        q.push_back(v);
-        old
-    }
-    fn try_pop(&self) -> Option<T> {
-        self.q.lock().unwrap().pop_front()
-    }
-    fn len(&self) -> usize {
-        self.q.lock().unwrap().len()
-    }
-}
+/// With a waiting `Low` value, after this many `High` values in a row the
+/// next receive serves `Low` (with `C` concurrent receivers, at most
+/// `LOW_PRIORITY_EVERY + C - 1`), as in [`evlatch::PriorityQueue`].
+pub const LOW_PRIORITY_EVERY: usize = 8;
 
 pub(crate) enum Store<T> {
-    Fifo(Ring<T>),
+    Fifo(HeapEventQueue<T>),
     Priority {
-        high: Ring<T>,
-        low: Ring<T>,
-        streak: AtomicU32,
+        high: HeapEventQueue<T>,
+        low: HeapEventQueue<T>,
+        /// `High` receives served while `Low` held a value, since the last
+        /// `Low` receive. SeqCst so the bound with several receivers can be
+        /// argued in real-time order.
+        skipped: AtomicUsize,
     },
 }
 
+/// A ring of at least `capacity` slots: the core ring takes powers of two,
+/// so the capacity is rounded up (and 0 or an oversize request refused).
+fn ring<T>(capacity: usize) -> Result<HeapEventQueue<T>, CapacityError> {
+    let error = |reason| CapacityError {
+        requested: capacity,
+        reason,
+    };
+    let rounded = capacity
+        .checked_next_power_of_two()
+        .ok_or(error(evlatch::CapacityError::TooLarge))?;
+    let rounded = if capacity == 0 { 0 } else { rounded };
+    HeapEventQueue::with_capacity(rounded).map_err(error)
+}
+
 impl<T> Store<T> {
-    pub(crate) fn fifo(cap: usize) -> Result<Self, CapacityError> {
-        Ok(Store::Fifo(Ring::new(cap)?))
+    pub(crate) fn fifo(capacity: usize) -> Result<Self, CapacityError> {
+        Ok(Store::Fifo(ring(capacity)?))
     }
 
-    pub(crate) fn priority(cap: usize) -> Result<Self, CapacityError> {
+    pub(crate) fn priority(capacity: usize) -> Result<Self, CapacityError> {
         Ok(Store::Priority {
-            high: Ring::new(cap)?,
-            low: Ring::new(cap)?,
-            streak: AtomicU32::new(0),
+            high: ring(capacity)?,
+            low: ring(capacity)?,
+            skipped: AtomicUsize::new(0),
         })
     }
 
-    fn ring(&self, priority: super::Priority) -> &Ring<T> {
+    fn level(&self, priority: Priority) -> &HeapEventQueue<T> {
         match self {
-            Store::Fifo(r) => r,
+            Store::Fifo(q) => q,
             Store::Priority { high, low, .. } => match priority {
                 Priority::High => high,
                 Priority::Low => low,
@@ -96,33 +62,33 @@ impl<T> Store<T> {
         }
     }
 
-    pub(crate) fn try_push(&self, v: T, priority: Priority) -> Result<(), T> {
-        self.ring(priority).try_push(v)
+    pub(crate) fn try_push(&self, value: T, priority: Priority) -> Result<(), T> {
+        self.level(priority).try_push(value).map_err(|full| full.0)
     }
 
-    pub(crate) fn force_push(&self, v: T, priority: Priority) -> Option<T> {
-        self.ring(priority).force_push(v)
+    pub(crate) fn force_push(&self, value: T, priority: Priority) -> Option<T> {
+        self.level(priority).force_push(value)
     }
 
     pub(crate) fn try_pop(&self) -> Option<T> {
         match self {
-            Store::Fifo(r) => r.try_pop(),
-            Store::Priority { high, low, streak } => {
-                // Starvation guard: after LOW_PRIORITY_EVERY Highs in a row,
-                // a waiting Low goes first.
-                if streak.load(Ordering::Relaxed) >= LOW_PRIORITY_EVERY {
+            Store::Fifo(q) => q.try_pop(),
+            Store::Priority { high, low, skipped } => {
+                if skipped.load(Ordering::SeqCst) >= LOW_PRIORITY_EVERY {
                     if let Some(v) = low.try_pop() {
-                        streak.store(0, Ordering::Relaxed);
+                        skipped.store(0, Ordering::SeqCst);
                         return Some(v);
                     }
                 }
                 if let Some(v) = high.try_pop() {
-                    streak.fetch_add(1, Ordering::Relaxed);
+                    if !low.is_empty() {
+                        skipped.fetch_add(1, Ordering::SeqCst);
+                    }
                     return Some(v);
                 }
                 let v = low.try_pop();
                 if v.is_some() {
-                    streak.store(0, Ordering::Relaxed);
+                    skipped.store(0, Ordering::SeqCst);
                 }
                 v
             }
@@ -131,24 +97,22 @@ impl<T> Store<T> {
 
     pub(crate) fn len(&self) -> usize {
         match self {
-            Store::Fifo(r) => r.len(),
+            Store::Fifo(q) => q.len(),
             Store::Priority { high, low, .. } => high.len() + low.len(),
         }
     }
 
     pub(crate) fn capacity(&self) -> usize {
         match self {
-            Store::Fifo(r) => r.cap,
-            Store::Priority { high, .. } => high.cap,
+            Store::Fifo(q) => q.capacity(),
+            Store::Priority { high, .. } => high.capacity(),
         }
     }
 
     pub(crate) fn dropped(&self) -> u64 {
         match self {
-            Store::Fifo(r) => r.dropped.load(Ordering::Relaxed),
-            Store::Priority { high, low, .. } => {
-                high.dropped.load(Ordering::Relaxed) + low.dropped.load(Ordering::Relaxed)
-            }
+            Store::Fifo(q) => q.dropped(),
+            Store::Priority { high, low, .. } => high.dropped() + low.dropped(),
         }
     }
 }

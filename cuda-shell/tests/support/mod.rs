@@ -1,0 +1,407 @@
+//! Test and example support: skipping without a GPU (with a printed
+//! reason), and a few hand-written PTX kernels loaded with `cuModuleLoadData`
+//! (no NVRTC needed).
+//!
+//! Included by the integration tests (`mod support;`) and by the examples
+//! (`#[path = "../tests/support/mod.rs"] mod support;`).
+#![allow(dead_code)]
+
+use std::ffi::{c_void, CStr};
+use std::io::Write;
+use std::sync::Arc;
+
+use evlatch_cuda::cudarc::driver::sys::{self, CUresult};
+use evlatch_cuda::cudarc::driver::{CudaContext, CudaStream};
+
+/// Device 0's context, or `None` after printing why the caller is skipped.
+///
+/// The line goes straight to the process's stderr, past the test harness's
+/// output capture, so `cargo test` always shows it: a skipped GPU test is
+/// never a silent pass.
+pub fn gpu(test: &str) -> Option<Gpu> {
+    match evlatch_cuda::context(0) {
+        Ok(ctx) => Some(Gpu::new(ctx)),
+        Err(why) => {
+            let _ = writeln!(std::io::stderr(), "{test}: skipped: {why}");
+            None
+        }
+    }
+}
+
+/// The kernels, in PTX ISA 7.0 for sm_52 (JIT-compiled by the driver for the
+/// actual GPU).
+///
+/// - `gate_wait(gate, limit_ns)`: spins until the host writes a non-zero
+///   word at `gate` (host-mapped memory), or `limit_ns` of `%globaltimer`
+///   passed (a watchdog, so a broken test fails instead of hanging).
+/// - `spin_signal(ns, flag, value)`: spins `ns` nanoseconds, then, if `flag`
+///   is not null, stores `value` there (volatile, system-wide fence): the
+///   benchmark's completion reference.
+/// - `store_u32(ptr, value)`: `*ptr = value`.
+/// - `copy_u32(src, dst)`: `*dst = *src`.
+/// - `fault(ptr)`: `*ptr = 1` — given a bad pointer, an illegal address.
+pub const PTX: &CStr = c"
+.version 7.0
+.target sm_52
+.address_size 64
+
+.visible .entry gate_wait(.param .u64 gate_wait_gate, .param .u64 gate_wait_limit)
+{
+    .reg .pred %p<3>;
+    .reg .b32 %r<2>;
+    .reg .b64 %rd<6>;
+    ld.param.u64 %rd1, [gate_wait_gate];
+    cvta.to.global.u64 %rd1, %rd1;
+    ld.param.u64 %rd2, [gate_wait_limit];
+    mov.u64 %rd3, %globaltimer;
+    add.u64 %rd4, %rd3, %rd2;
+GATE_LOOP:
+    ld.volatile.global.u32 %r1, [%rd1];
+    setp.ne.u32 %p1, %r1, 0;
+    @%p1 bra GATE_DONE;
+    mov.u64 %rd5, %globaltimer;
+    setp.lt.u64 %p2, %rd5, %rd4;
+    @%p2 bra GATE_LOOP;
+GATE_DONE:
+    ret;
+}
+
+.visible .entry spin_signal(.param .u64 spin_ns, .param .u64 spin_flag, .param .u32 spin_value)
+{
+    .reg .pred %p<3>;
+    .reg .b32 %r<2>;
+    .reg .b64 %rd<6>;
+    ld.param.u64 %rd1, [spin_ns];
+    mov.u64 %rd2, %globaltimer;
+    add.u64 %rd3, %rd2, %rd1;
+SPIN_LOOP:
+    mov.u64 %rd4, %globaltimer;
+    setp.lt.u64 %p1, %rd4, %rd3;
+    @%p1 bra SPIN_LOOP;
+    ld.param.u64 %rd5, [spin_flag];
+    setp.eq.u64 %p2, %rd5, 0;
+    @%p2 bra SPIN_DONE;
+    cvta.to.global.u64 %rd5, %rd5;
+    ld.param.u32 %r1, [spin_value];
+    st.volatile.global.u32 [%rd5], %r1;
+    membar.sys;
+SPIN_DONE:
+    ret;
+}
+
+.visible .entry store_u32(.param .u64 store_ptr, .param .u32 store_value)
+{
+    .reg .b32 %r<2>;
+    .reg .b64 %rd<2>;
+    ld.param.u64 %rd1, [store_ptr];
+    cvta.to.global.u64 %rd1, %rd1;
+    ld.param.u32 %r1, [store_value];
+    st.global.u32 [%rd1], %r1;
+    ret;
+}
+
+.visible .entry copy_u32(.param .u64 copy_src, .param .u64 copy_dst)
+{
+    .reg .b32 %r<2>;
+    .reg .b64 %rd<3>;
+    ld.param.u64 %rd1, [copy_src];
+    cvta.to.global.u64 %rd1, %rd1;
+    ld.param.u64 %rd2, [copy_dst];
+    cvta.to.global.u64 %rd2, %rd2;
+    ld.global.u32 %r1, [%rd1];
+    st.global.u32 [%rd2], %r1;
+    ret;
+}
+
+.visible .entry fault(.param .u64 fault_ptr)
+{
+    .reg .b32 %r<2>;
+    .reg .b64 %rd<2>;
+    ld.param.u64 %rd1, [fault_ptr];
+    mov.u32 %r1, 1;
+    st.global.u32 [%rd1], %r1;
+    ret;
+}
+";
+
+/// A context with the test kernels loaded.
+pub struct Gpu {
+    pub ctx: Arc<CudaContext>,
+    module: sys::CUmodule,
+    gate_wait: sys::CUfunction,
+    spin_signal: sys::CUfunction,
+    store_u32: sys::CUfunction,
+    copy_u32: sys::CUfunction,
+    fault: sys::CUfunction,
+}
+
+/// Panics with the driver's name for `code` unless it is success: test code.
+#[track_caller]
+pub fn ok(call: &str, code: CUresult) {
+    assert_eq!(code, CUresult::CUDA_SUCCESS, "{call} failed");
+}
+
+impl Gpu {
+    fn new(ctx: Arc<CudaContext>) -> Self {
+        ctx.bind_to_thread().expect("bind context");
+        let mut module = std::ptr::null_mut();
+        // SAFETY: the context is current; `PTX` is NUL-terminated PTX text.
+        ok("cuModuleLoadData", unsafe {
+            sys::cuModuleLoadData(&mut module, PTX.as_ptr().cast())
+        });
+        let function = |name: &CStr| {
+            let mut f = std::ptr::null_mut();
+            // SAFETY: `module` is loaded; `name` is NUL-terminated.
+            ok("cuModuleGetFunction", unsafe {
+                sys::cuModuleGetFunction(&mut f, module, name.as_ptr())
+            });
+            f
+        };
+        Self {
+            gate_wait: function(c"gate_wait"),
+            spin_signal: function(c"spin_signal"),
+            store_u32: function(c"store_u32"),
+            copy_u32: function(c"copy_u32"),
+            fault: function(c"fault"),
+            module,
+            ctx,
+        }
+    }
+
+    /// Launches `f` with one thread on `stream`.
+    ///
+    /// # Safety
+    ///
+    /// `params` MUST point at values of exactly `f`'s parameter types, in
+    /// order, and every pointer among them MUST be valid for the kernel.
+    unsafe fn launch(&self, f: sys::CUfunction, stream: &CudaStream, params: &mut [*mut c_void]) {
+        self.ctx.bind_to_thread().expect("bind context");
+        // SAFETY: the caller vouches for `params`; `f` belongs to our module
+        // and `stream` to our context; one block of one thread.
+        ok("cuLaunchKernel", unsafe {
+            sys::cuLaunchKernel(
+                f,
+                1,
+                1,
+                1,
+                1,
+                1,
+                1,
+                0,
+                stream.cu_stream(),
+                params.as_mut_ptr(),
+                std::ptr::null_mut(),
+            )
+        });
+    }
+
+    /// A kernel that runs until `gate` opens (or `watchdog_ns` passes).
+    pub fn gate_wait(&self, stream: &CudaStream, gate: &HostWord, watchdog_ns: u64) {
+        let mut ptr = gate.device_ptr();
+        let mut limit = watchdog_ns;
+        // SAFETY: (u64 pointer to mapped host memory that outlives the
+        // kernel: callers open and drop the gate after syncing, u64).
+        unsafe {
+            self.launch(
+                self.gate_wait,
+                stream,
+                &mut [(&raw mut ptr).cast(), (&raw mut limit).cast()],
+            )
+        }
+    }
+
+    /// A kernel that spins `ns`, then stores `value` into `flag` if given.
+    pub fn spin_signal(&self, stream: &CudaStream, ns: u64, flag: Option<&HostWord>, value: u32) {
+        let mut ns = ns;
+        let mut ptr = flag.map_or(0, HostWord::device_ptr);
+        let mut value = value;
+        // SAFETY: (u64, u64 pointer to live mapped host memory or 0, u32).
+        unsafe {
+            self.launch(
+                self.spin_signal,
+                stream,
+                &mut [
+                    (&raw mut ns).cast(),
+                    (&raw mut ptr).cast(),
+                    (&raw mut value).cast(),
+                ],
+            )
+        }
+    }
+
+    /// A kernel that stores `value` at word `index` of `buf`.
+    pub fn store_u32(&self, stream: &CudaStream, buf: &DeviceWords, index: usize, value: u32) {
+        let mut ptr = buf.word(index);
+        let mut value = value;
+        // SAFETY: (u64 pointer into a live device allocation, u32).
+        unsafe {
+            self.launch(
+                self.store_u32,
+                stream,
+                &mut [(&raw mut ptr).cast(), (&raw mut value).cast()],
+            )
+        }
+    }
+
+    /// A kernel that copies word `from` of `buf` to word `to`.
+    pub fn copy_u32(&self, stream: &CudaStream, buf: &DeviceWords, from: usize, to: usize) {
+        let mut src = buf.word(from);
+        let mut dst = buf.word(to);
+        // SAFETY: (two u64 pointers into a live device allocation).
+        unsafe {
+            self.launch(
+                self.copy_u32,
+                stream,
+                &mut [(&raw mut src).cast(), (&raw mut dst).cast()],
+            )
+        }
+    }
+
+    /// A kernel that stores to address 16: an illegal address. Poisons the
+    /// context for the rest of the process.
+    pub fn fault(&self, stream: &CudaStream) {
+        let mut bad: u64 = 16;
+        // SAFETY: the parameter types match (u64); the pointer is invalid on
+        // purpose — the device reports it, the host is not affected.
+        unsafe { self.launch(self.fault, stream, &mut [(&raw mut bad).cast()]) }
+    }
+}
+
+impl Drop for Gpu {
+    fn drop(&mut self) {
+        let _ = self.ctx.bind_to_thread();
+        // SAFETY: loaded in `new`, unloaded once here.
+        let _ = unsafe { sys::cuModuleUnload(self.module) };
+    }
+}
+
+/// One `u32` of pinned host memory mapped into the device: a gate the host
+/// opens for a kernel, or a flag a kernel raises for the host.
+pub struct HostWord {
+    ctx: Arc<CudaContext>,
+    host: *mut u32,
+    device: sys::CUdeviceptr,
+}
+
+// SAFETY: the word is only accessed with volatile reads and writes.
+unsafe impl Send for HostWord {}
+// SAFETY: as above.
+unsafe impl Sync for HostWord {}
+
+impl HostWord {
+    pub fn new(gpu: &Gpu) -> Self {
+        gpu.ctx.bind_to_thread().expect("bind context");
+        let mut host: *mut c_void = std::ptr::null_mut();
+        // SAFETY: the context is current; valid out-pointer; 4 bytes.
+        ok("cuMemHostAlloc", unsafe {
+            sys::cuMemHostAlloc(
+                &mut host,
+                4,
+                sys::CU_MEMHOSTALLOC_DEVICEMAP | sys::CU_MEMHOSTALLOC_PORTABLE,
+            )
+        });
+        let mut device = 0;
+        // SAFETY: `host` was just allocated with DEVICEMAP.
+        ok("cuMemHostGetDevicePointer", unsafe {
+            sys::cuMemHostGetDevicePointer_v2(&mut device, host, 0)
+        });
+        let word = Self {
+            ctx: Arc::clone(&gpu.ctx),
+            host: host.cast(),
+            device,
+        };
+        word.set(0);
+        word
+    }
+
+    pub fn device_ptr(&self) -> u64 {
+        self.device
+    }
+
+    pub fn set(&self, value: u32) {
+        // SAFETY: `host` is a live, aligned, pinned u32.
+        unsafe { self.host.write_volatile(value) }
+    }
+
+    pub fn get(&self) -> u32 {
+        // SAFETY: as in `set`.
+        unsafe { self.host.read_volatile() }
+    }
+}
+
+impl Drop for HostWord {
+    fn drop(&mut self) {
+        let _ = self.ctx.bind_to_thread();
+        // SAFETY: allocated in `new`, freed once here; kernels using it were
+        // synchronized by the owner before dropping.
+        let _ = unsafe { sys::cuMemFreeHost(self.host.cast()) };
+    }
+}
+
+/// A few `u32`s of device memory, zeroed.
+pub struct DeviceWords {
+    ctx: Arc<CudaContext>,
+    ptr: sys::CUdeviceptr,
+    len: usize,
+}
+
+impl DeviceWords {
+    pub fn new(gpu: &Gpu, len: usize) -> Self {
+        gpu.ctx.bind_to_thread().expect("bind context");
+        let mut ptr = 0;
+        // SAFETY: the context is current; valid out-pointer.
+        ok("cuMemAlloc", unsafe { sys::cuMemAlloc_v2(&mut ptr, 4 * len) });
+        // SAFETY: `ptr` holds `len` u32s.
+        ok("cuMemsetD32", unsafe { sys::cuMemsetD32_v2(ptr, 0, len) });
+        Self {
+            ctx: Arc::clone(&gpu.ctx),
+            ptr,
+            len,
+        }
+    }
+
+    fn word(&self, index: usize) -> u64 {
+        assert!(index < self.len);
+        self.ptr + 4 * index as u64
+    }
+
+    /// Reads all words back (synchronously: waits for all prior work).
+    pub fn read(&self) -> Vec<u32> {
+        self.ctx.bind_to_thread().expect("bind context");
+        let mut out = vec![0u32; self.len];
+        // SAFETY: `out` holds `len` u32s, as does the allocation.
+        ok("cuMemcpyDtoH", unsafe {
+            sys::cuMemcpyDtoH_v2(out.as_mut_ptr().cast(), self.ptr, 4 * self.len)
+        });
+        out
+    }
+}
+
+impl Drop for DeviceWords {
+    fn drop(&mut self) {
+        let _ = self.ctx.bind_to_thread();
+        // SAFETY: allocated in `new`, freed once here.
+        let _ = unsafe { sys::cuMemFree_v2(self.ptr) };
+    }
+}
+
+/// Runs a future to completion on this thread, parking between polls: the
+/// smallest executor, so the examples and tests need no async runtime.
+pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(out) => return out,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
