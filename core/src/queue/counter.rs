@@ -6,7 +6,7 @@
 //! no thread is stopped inside [`SplitCounter::increment`] while 2^31 other
 //! increments happen.
 
-use crate::sync::{AtomicU32, Ordering::Relaxed};
+use crate::sync::{AtomicU32, Ordering};
 
 /// The counter the queues use on this target.
 #[cfg(any(evlatch_loom, target_has_atomic = "64"))]
@@ -33,11 +33,11 @@ impl WideCounter {
 
     /// Adds one. Relaxed: the count orders nothing else.
     pub(crate) fn increment(&self) {
-        self.0.fetch_add(1, Relaxed);
+        self.0.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn get(&self) -> u64 {
-        self.0.load(Relaxed)
+        self.0.load(Ordering::Relaxed)
     }
 }
 
@@ -83,16 +83,16 @@ impl SplitCounter {
     pub(crate) fn increment(&self) {
         let now = self
             .lo
-            .fetch_add(1, crate::sync::Ordering::AcqRel)
+            .fetch_add(1, Ordering::AcqRel)
             .wrapping_add(1);
         if now.is_multiple_of(Self::HALF) {
-            self.hi.fetch_add(1, crate::sync::Ordering::Release);
+            self.hi.fetch_add(1, Ordering::Release);
         }
     }
 
     pub(crate) fn get(&self) -> u64 {
-        let hi = self.hi.load(crate::sync::Ordering::Acquire);
-        let lo = self.lo.load(crate::sync::Ordering::Acquire);
+        let hi = self.hi.load(Ordering::Acquire);
+        let lo = self.lo.load(Ordering::Acquire);
         let parity = lo >> 31;
         let half_wraps = u64::from(hi) + u64::from(parity ^ (hi & 1));
         half_wraps * u64::from(Self::HALF) + u64::from(lo % Self::HALF)

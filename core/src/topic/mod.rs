@@ -5,7 +5,7 @@
 //! - [`Pattern`]: segments or wildcards — `*` matches one or more segments,
 //!   `?` exactly one — with an allocation-free, polynomial-time
 //!   [`Pattern::matches`];
-//! - [`TopicIndex`] (feature `alloc`): many subscriptions, and for a topic
+//! - `TopicIndex` (feature `alloc`): many subscriptions, and for a topic
 //!   the ones that match it, at a cost that does not grow with their number.
 //!
 //! # Syntax

@@ -22,7 +22,9 @@ pub fn gpu(test: &str) -> Option<Gpu> {
     match evlatch_cuda::context(0) {
         Ok(ctx) => Some(Gpu::new(ctx)),
         Err(why) => {
-            let _ = writeln!(std::io::stderr(), "{test}: skipped: {why}");
+            // One write, so the line is not interleaved with the harness's.
+            let line = format!("{test}: skipped: {why}\n");
+            let _ = std::io::stderr().write_all(line.as_bytes());
             None
         }
     }

@@ -1,0 +1,66 @@
+//! A faulting kernel finishes the event as `Failed` with the CUDA error's
+//! name and text, and wakes its waiters; recording on the poisoned context
+//! afterwards fails the event instead of stranding it.
+//!
+//! Its own test binary (own process): an illegal address poisons the CUDA
+//! context for the rest of the process. Without a GPU it prints
+//! `<test>: skipped: <why>` and returns.
+
+mod support;
+
+use std::sync::mpsc;
+
+use evlatch::EventStatus;
+use evlatch_cuda::{CudaError, CudaEvent, EventFlags};
+use evlatch_std::EventExt;
+use support::gpu;
+
+#[test]
+fn a_faulting_kernel_fails_the_event_with_its_message() {
+    let Some(gpu) = gpu("a_faulting_kernel_fails_the_event_with_its_message") else {
+        return;
+    };
+    let stream = gpu.ctx.new_stream().unwrap();
+    let event = CudaEvent::new(&gpu.ctx, EventFlags::new()).unwrap();
+    let (tx, rx) = mpsc::channel();
+    event.completion().on_complete(move |status| {
+        let _ = tx.send(status);
+    });
+
+    gpu.fault(&stream);
+    event.record(&stream).unwrap();
+
+    // The blocking waiter, the callback and finish() all see the failure.
+    assert_eq!(event.completion().wait(), EventStatus::Failed);
+    assert_eq!(rx.recv().unwrap(), EventStatus::Failed);
+    assert_eq!(event.finish(), Ok(EventStatus::Failed));
+    assert_eq!(event.status(), EventStatus::Failed);
+    let msg = event.error_message().expect("a failed event has a message");
+    eprintln!("faulting kernel reported: {msg}");
+    assert!(
+        msg.starts_with("CUDA_ERROR_ILLEGAL_ADDRESS: ") || msg.starts_with("CUDA_ERROR_LAUNCH_FAILED: "),
+        "unexpected message: {msg}"
+    );
+    assert!(
+        !msg.contains("no description"),
+        "the driver's text is missing: {msg}"
+    );
+    assert_eq!(event.completion().error_message(), Some(msg));
+    assert_eq!(evlatch_cuda::pending_callbacks(), 0);
+
+    // The context is poisoned now. A new record either fails at once (and
+    // fails the event with the reason) or is reported by the stream
+    // callback — never left waiting.
+    event.reset().unwrap();
+    match event.record(&stream) {
+        Err(CudaError::Driver { call, code }) => {
+            eprintln!("record on the poisoned context: {call} -> {code:?}");
+            assert_eq!(event.completion().status(), EventStatus::Failed);
+            let msg = event.error_message().unwrap();
+            assert!(msg.contains(call), "{msg}");
+        }
+        Err(other) => panic!("unexpected record error: {other}"),
+        Ok(()) => assert_eq!(event.completion().wait(), EventStatus::Failed),
+    }
+    assert_eq!(evlatch_cuda::pending_callbacks(), 0);
+}

@@ -1,0 +1,71 @@
+//! Loom models of the std shell's channel: close semantics and the
+//! not-empty / not-full wait lists, one race per test.
+#![cfg(evlatch_loom)]
+
+use evlatch_std::channel::{bounded, RecvError};
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+
+/// The last sender sends one value and leaves while a receiver is blocked
+/// in `recv`: the receiver gets the value, then `Disconnected` — it never
+/// misses the value and never hangs.
+#[test]
+fn close_by_senders_racing_recv() {
+    loom::model(|| {
+        let (tx, rx) = bounded::<u32>(1).unwrap();
+        let receiver = thread::spawn(move || (rx.recv(), rx.recv()));
+        tx.send(7).unwrap();
+        drop(tx);
+        let (first, second) = receiver.join().unwrap();
+        assert_eq!(first, Ok(7));
+        assert_eq!(second, Err(RecvError));
+    });
+}
+
+/// The last receiver leaves while a sender sends into a full channel: the
+/// send either lands (before the close) or hands its value back; every
+/// value is dropped exactly once and the sender never hangs.
+#[test]
+fn close_by_receivers_racing_send() {
+    struct Tracked(Arc<AtomicUsize>);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = bounded::<Tracked>(1).unwrap();
+        tx.send(Tracked(drops.clone())).unwrap();
+        let d = drops.clone();
+        let sender = thread::spawn(move || match tx.send(Tracked(d)) {
+            Ok(()) => true,
+            Err(e) => {
+                drop(e.into_inner());
+                false
+            }
+        });
+        // Receive one value, then leave.
+        drop(rx.recv().unwrap());
+        drop(rx);
+        let _landed = sender.join().unwrap();
+        // Both values are gone now: received, handed back or dropped with
+        // the channel (whose last handle the sender thread dropped).
+        assert_eq!(drops.load(Ordering::Relaxed), 2);
+    });
+}
+
+/// A sender blocked on a full channel of capacity 1 and a receiver making
+/// room: the not-full notification is never lost.
+#[test]
+fn send_blocked_on_full_racing_recv() {
+    loom::model(|| {
+        let (tx, rx) = bounded::<u32>(1).unwrap();
+        tx.send(1).unwrap();
+        let sender = thread::spawn(move || tx.send(2));
+        assert_eq!(rx.recv(), Ok(1));
+        assert_eq!(rx.recv(), Ok(2));
+        sender.join().unwrap().unwrap();
+    });
+}
