@@ -7,6 +7,12 @@ use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
+// In every model the main thread only spawns and joins; the actors are
+// spawned threads. An actor's wake-up may reach the other actor after it
+// stopped waiting (harmless with std's park token), and loom 0.7 aborts the
+// model if such an `unpark` reaches a thread blocked in `join`
+// (tokio-rs/loom#249) — so no actor ever joins another.
+
 /// The last sender sends one value and leaves while a receiver is blocked
 /// in `recv`: the receiver gets the value, then `Disconnected` — it never
 /// misses the value and never hangs.
@@ -15,8 +21,11 @@ fn close_by_senders_racing_recv() {
     loom::model(|| {
         let (tx, rx) = bounded::<u32>(1).unwrap();
         let receiver = thread::spawn(move || (rx.recv(), rx.recv()));
-        tx.send(7).unwrap();
-        drop(tx);
+        let sender = thread::spawn(move || {
+            tx.send(7).unwrap();
+            drop(tx);
+        });
+        sender.join().unwrap();
         let (first, second) = receiver.join().unwrap();
         assert_eq!(first, Ok(7));
         assert_eq!(second, Err(RecvError));
@@ -47,8 +56,11 @@ fn close_by_receivers_racing_send() {
             }
         });
         // Receive one value, then leave.
-        drop(rx.recv().unwrap());
-        drop(rx);
+        let receiver = thread::spawn(move || {
+            drop(rx.recv().unwrap());
+            drop(rx);
+        });
+        receiver.join().unwrap();
         let _landed = sender.join().unwrap();
         // Both values are gone now: received, handed back or dropped with
         // the channel (whose last handle the sender thread dropped).
@@ -64,8 +76,8 @@ fn send_blocked_on_full_racing_recv() {
         let (tx, rx) = bounded::<u32>(1).unwrap();
         tx.send(1).unwrap();
         let sender = thread::spawn(move || tx.send(2));
-        assert_eq!(rx.recv(), Ok(1));
-        assert_eq!(rx.recv(), Ok(2));
+        let receiver = thread::spawn(move || (rx.recv(), rx.recv()));
         sender.join().unwrap().unwrap();
+        assert_eq!(receiver.join().unwrap(), (Ok(1), Ok(2)));
     });
 }

@@ -142,16 +142,21 @@ impl Geometry {
         (3 * self.capacity() - 1) as isize
     }
 
-    /// The entry word at position `pos` of a ring that starts out holding the
-    /// slot indices `0..n` (the free ring). Tickets `0..n` hold the indices
+    /// The initial entry for ticket `start + offset` (`offset < R`) of a ring
+    /// whose first ticket is `start`: returns `(position, word)`.
+    ///
+    /// If `full`, tickets `start .. start + n` hold the slot indices `0..n`
     /// (in rotated order, so that consecutive pushes use slots on different
-    /// cache lines); the rest are empty.
-    pub(crate) const fn initial_full_entry(self, ticket: usize) -> (usize, usize) {
+    /// cache lines). Every other entry is empty, safe, of the cycle before
+    /// its ticket's. With `start = 0` empty entries are [`EMPTY_ENTRY`].
+    pub(crate) const fn initial_entry(self, start: usize, offset: usize, full: bool) -> (usize, usize) {
+        let ticket = start.wrapping_add(offset);
         let pos = self.position(ticket);
-        if ticket < self.capacity() {
-            (pos, self.occupied(0, rotate(ticket, self.order)))
+        if full && offset < self.capacity() {
+            (pos, self.occupied(self.ticket_cycle(ticket), rotate(offset, self.order)))
         } else {
-            (pos, EMPTY_ENTRY)
+            let previous = ticket.wrapping_sub(self.ring_len());
+            (pos, self.ticket_cycle(previous) | self.safe() | self.bottom())
         }
     }
 }
@@ -230,6 +235,15 @@ mod tests {
         assert_eq!(g.cycle(e), g.ticket_cycle(40));
         assert_eq!(g.index(EMPTY_ENTRY), g.bottom());
         assert!(g.bottom() >= g.capacity());
+    }
+
+    #[test]
+    fn initial_entries_at_zero_are_the_empty_word() {
+        let g = Geometry::for_capacity(4);
+        for offset in 0..g.ring_len() {
+            let (_, word) = g.initial_entry(0, offset, false);
+            assert_eq!(word, EMPTY_ENTRY);
+        }
     }
 
     #[test]

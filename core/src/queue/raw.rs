@@ -74,6 +74,19 @@ impl<T, S: Storage<T>> RawQueue<T, S> {
         }
     }
 
+    /// A queue over `storage` built by `Inline::starting_at(start)`.
+    #[cfg(test)]
+    pub(crate) fn starting_at(storage: S, start: usize) -> Self {
+        let g = storage.geometry();
+        RawQueue {
+            free: IndexRing::starting_at(g, start, true),
+            ready: IndexRing::starting_at(g, start, false),
+            dropped: DropCounter::new(),
+            storage,
+            _owns: PhantomData,
+        }
+    }
+
     #[inline]
     pub(crate) fn capacity(&self) -> usize {
         self.storage.geometry().capacity()

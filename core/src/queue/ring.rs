@@ -74,7 +74,7 @@ impl IndexRing {
         Self::with(0, 0, -1)
     }
 
-    /// A ring holding `0..n` (entries from [`Geometry::initial_full_entry`]).
+    /// A ring holding `0..n` (entries from [`Geometry::initial_entry`]).
     #[cfg(not(evlatch_loom))]
     pub(crate) const fn new_full(g: Geometry) -> Self {
         Self::with(0, g.capacity(), g.threshold())
@@ -97,6 +97,17 @@ impl IndexRing {
     #[cfg(evlatch_loom)]
     pub(crate) fn new_full(g: Geometry) -> Self {
         Self::with(0, g.capacity(), g.threshold())
+    }
+
+    /// As `new_empty` / `new_full`, with the first ticket `start` (tests of
+    /// counter wrap-around).
+    #[cfg(test)]
+    pub(crate) fn starting_at(g: Geometry, start: usize, full: bool) -> Self {
+        if full {
+            Self::with(start, start.wrapping_add(g.capacity()), g.threshold())
+        } else {
+            Self::with(start, start, -1)
+        }
     }
 
     #[cfg(evlatch_loom)]

@@ -19,7 +19,7 @@ pub(crate) type Slot<T> = UnsafeCell<MaybeUninit<T>>;
 /// entries from `free_entries` and `ready_entries` and exactly
 /// `geometry().capacity()` slots from `slots`, the same slices on every call,
 /// and MUST start with `free_entries` holding every slot index (as built by
-/// `Geometry::initial_full_entry`) and `ready_entries` all `EMPTY_ENTRY`.
+/// `Geometry::initial_entry`) and `ready_entries` all `EMPTY_ENTRY`.
 /// `raw` indexes these slices without bounds checks.
 pub(crate) trait Storage<T> {
     /// The queue's shape.
@@ -48,7 +48,7 @@ impl<T, const N: usize> Inline<T, N> {
         let mut free = [const { [const { AtomicUsize::new(EMPTY_ENTRY) }; 2] }; N];
         let mut ticket = 0;
         while ticket < g.capacity() {
-            let (pos, word) = g.initial_full_entry(ticket);
+            let (pos, word) = g.initial_entry(0, ticket, true);
             free[pos / 2][pos % 2] = AtomicUsize::new(word);
             ticket += 1;
         }
@@ -61,19 +61,26 @@ impl<T, const N: usize> Inline<T, N> {
 
     #[cfg(evlatch_loom)]
     pub(crate) fn new() -> Self {
+        Self::starting_at(0)
+    }
+
+    /// Storage for rings whose first ticket is `start` (loom builds, and
+    /// tests that start the counters just below their wrap).
+    #[cfg(any(evlatch_loom, test))]
+    pub(crate) fn starting_at(start: usize) -> Self {
         let g = Geometry::for_capacity(N);
-        let word = |pos: usize| {
+        let word = |pos: usize, full: bool| {
             (0..g.ring_len())
-                .map(|t| g.initial_full_entry(t))
+                .map(|offset| g.initial_entry(start, offset, full))
                 .find(|&(p, _)| p == pos)
                 .map_or(EMPTY_ENTRY, |(_, w)| w)
         };
         Inline {
             free: core::array::from_fn(|i| {
-                core::array::from_fn(|j| AtomicUsize::new(word(2 * i + j)))
+                core::array::from_fn(|j| AtomicUsize::new(word(2 * i + j, true)))
             }),
-            ready: core::array::from_fn(|_| {
-                core::array::from_fn(|_| AtomicUsize::new(EMPTY_ENTRY))
+            ready: core::array::from_fn(|i| {
+                core::array::from_fn(|j| AtomicUsize::new(word(2 * i + j, false)))
             }),
             slots: core::array::from_fn(|_| UnsafeCell::new(MaybeUninit::uninit())),
         }
@@ -132,7 +139,7 @@ mod heap {
             let g = Geometry::for_capacity(capacity);
             let mut free = entries(g.ring_len())?;
             for ticket in 0..g.capacity() {
-                let (pos, word) = g.initial_full_entry(ticket);
+                let (pos, word) = g.initial_entry(0, ticket, true);
                 free[pos] = AtomicUsize::new(word);
             }
             let ready = entries(g.ring_len())?;

@@ -282,3 +282,36 @@ fn threads_lose_and_duplicate_nothing() {
     all.sort_unstable();
     assert!(all.iter().copied().eq(0..2 * PER));
 }
+
+#[test]
+fn counters_wrapping_past_usize_max_keep_fifo() {
+    use super::raw::RawQueue;
+    use super::storage::Inline;
+    for back in [1usize, 3, 8, 17] {
+        let start = usize::MAX - back;
+        let q = RawQueue::<usize, Inline<usize, 4>>::starting_at(Inline::starting_at(start), start);
+        let (mut next_in, mut next_out) = (0, 0);
+        for round in 0..scaled(300) {
+            for _ in 0..round % 6 {
+                if q.try_push(next_in).is_ok() {
+                    next_in += 1;
+                }
+            }
+            if round % 7 == 0 {
+                if let Some(old) = q.force_push(next_in) {
+                    assert_eq!(old, next_out);
+                    next_out += 1;
+                }
+                next_in += 1;
+            }
+            for _ in 0..round % 4 {
+                if let Some(v) = q.try_pop() {
+                    assert_eq!(v, next_out, "start {start}");
+                    next_out += 1;
+                }
+            }
+            assert_eq!(q.len(), next_in - next_out);
+        }
+        assert!(next_out > 100 || cfg!(miri));
+    }
+}

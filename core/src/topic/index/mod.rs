@@ -225,9 +225,9 @@ impl<K> TopicIndex<K> {
     }
 }
 
-impl<K> Default for TopicIndex<K> {
+impl<K, S: BuildHasher + Default> Default for TopicIndex<K, S> {
     fn default() -> Self {
-        Self::new()
+        Self::with_hasher(S::default())
     }
 }
 
