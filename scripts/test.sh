@@ -34,6 +34,9 @@ cargo clippy -p evlatch --all-targets --no-default-features -- -D warnings
 step "tests: workspace (core with alloc, through the shells)"
 cargo test --workspace
 
+step "examples: a backend for a made-up device"
+cargo run -p evlatch --example custom_backend --features alloc
+
 step "tests: core without alloc"
 cargo test -p evlatch --no-default-features
 

@@ -40,6 +40,7 @@
 //! ```
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

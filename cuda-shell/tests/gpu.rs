@@ -41,10 +41,7 @@ fn record_status_finish_reset_cycle() {
         event.record(&stream),
         Err(CudaError::Event(EventError::AlreadyRecorded))
     );
-    assert_eq!(
-        event.reset(),
-        Err(CudaError::Event(EventError::InFlight))
-    );
+    assert_eq!(event.reset(), Err(CudaError::Event(EventError::InFlight)));
     assert_eq!(event.set_finished(), Err(CudaError::Recorded));
     assert_eq!(event.set_failed("no"), Err(CudaError::Recorded));
 
@@ -80,7 +77,9 @@ fn unrecorded_events_refuse_waits_and_accept_host_finishes() {
         "skipped on the host"
     );
     assert_eq!(event.finish(), Ok(EventStatus::Failed));
-    assert!(matches!(event.wait_on(&stream), Err(CudaError::Failed(m)) if m.as_str() == "skipped on the host"));
+    assert!(
+        matches!(event.wait_on(&stream), Err(CudaError::Failed(m)) if m.as_str() == "skipped on the host")
+    );
     assert_eq!(
         event.set_finished(),
         Err(CudaError::Event(EventError::AlreadyFinished))
@@ -170,7 +169,11 @@ fn two_streams_ordered_by_an_event() {
     gpu.copy_u32(&b, &words, 0, 1);
     let after_b = CudaEvent::new(&gpu.ctx, EventFlags::new()).unwrap();
     after_b.record(&b).unwrap();
-    assert_eq!(after_b.status(), EventStatus::Scheduled, "b must wait for a");
+    assert_eq!(
+        after_b.status(),
+        EventStatus::Scheduled,
+        "b must wait for a"
+    );
 
     gate.set(1);
     assert_eq!(after_b.finish(), Ok(EventStatus::Success));

@@ -38,7 +38,8 @@ fn a_faulting_kernel_fails_the_event_with_its_message() {
     let msg = event.error_message().expect("a failed event has a message");
     eprintln!("faulting kernel reported: {msg}");
     assert!(
-        msg.starts_with("CUDA_ERROR_ILLEGAL_ADDRESS: ") || msg.starts_with("CUDA_ERROR_LAUNCH_FAILED: "),
+        msg.starts_with("CUDA_ERROR_ILLEGAL_ADDRESS: ")
+            || msg.starts_with("CUDA_ERROR_LAUNCH_FAILED: "),
         "unexpected message: {msg}"
     );
     assert!(

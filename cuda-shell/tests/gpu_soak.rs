@@ -53,7 +53,11 @@ fn ten_thousand_cycles_leak_nothing() {
         gpu.spin_signal(&stream, 1_000, None, 0);
         e.record(&stream).unwrap();
     }
-    assert_eq!(live_events(), 0, "dropped events must release their CUevent");
+    assert_eq!(
+        live_events(),
+        0,
+        "dropped events must release their CUevent"
+    );
     stream.synchronize().unwrap();
     // The last callbacks may still be running on the driver's thread.
     let mut spins = 0;

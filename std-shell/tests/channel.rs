@@ -171,7 +171,7 @@ fn priority_serves_high_first_and_guards_low() {
     let order: Vec<_> = (0..21).map(|_| rx.recv().unwrap()).collect();
     let low_at = order.iter().position(|(p, _)| *p == "low").unwrap();
     assert_eq!(
-        low_at, LOW_PRIORITY_EVERY as usize,
+        low_at, LOW_PRIORITY_EVERY,
         "low served after exactly the guard's streak"
     );
     assert!(order[..low_at].iter().all(|(p, _)| *p == "high"));

@@ -777,7 +777,7 @@ fn panicking_callback_leaves_event_consistent() {
     let m = marker.clone();
     event.on_complete(move |_| drop(m));
     let e = event.clone();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.set_finished()));
+    let result = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| e.set_finished()));
     assert!(result.is_err());
     assert_eq!(event.status(), EventStatus::Success);
     assert_eq!(Arc::strong_count(&marker), 1, "later callback not dropped");

@@ -81,10 +81,7 @@ impl SplitCounter {
     /// `AcqRel`/`Acquire` on `lo` and `Release`/`Acquire` on `hi` make a
     /// reader that sees a bumped `hi` also see the `lo` that caused it.
     pub(crate) fn increment(&self) {
-        let now = self
-            .lo
-            .fetch_add(1, Ordering::AcqRel)
-            .wrapping_add(1);
+        let now = self.lo.fetch_add(1, Ordering::AcqRel).wrapping_add(1);
         if now.is_multiple_of(Self::HALF) {
             self.hi.fetch_add(1, Ordering::Release);
         }

@@ -149,14 +149,25 @@ impl Geometry {
     /// (in rotated order, so that consecutive pushes use slots on different
     /// cache lines). Every other entry is empty, safe, of the cycle before
     /// its ticket's. With `start = 0` empty entries are [`EMPTY_ENTRY`].
-    pub(crate) const fn initial_entry(self, start: usize, offset: usize, full: bool) -> (usize, usize) {
+    pub(crate) const fn initial_entry(
+        self,
+        start: usize,
+        offset: usize,
+        full: bool,
+    ) -> (usize, usize) {
         let ticket = start.wrapping_add(offset);
         let pos = self.position(ticket);
         if full && offset < self.capacity() {
-            (pos, self.occupied(self.ticket_cycle(ticket), rotate(offset, self.order)))
+            (
+                pos,
+                self.occupied(self.ticket_cycle(ticket), rotate(offset, self.order)),
+            )
         } else {
             let previous = ticket.wrapping_sub(self.ring_len());
-            (pos, self.ticket_cycle(previous) | self.safe() | self.bottom())
+            (
+                pos,
+                self.ticket_cycle(previous) | self.safe() | self.bottom(),
+            )
         }
     }
 }

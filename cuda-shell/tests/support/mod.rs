@@ -320,6 +320,11 @@ impl HostWord {
         self.device
     }
 
+    /// The host address, for threads that poll it with volatile reads.
+    pub fn host_ptr(&self) -> *const u32 {
+        self.host
+    }
+
     pub fn set(&self, value: u32) {
         // SAFETY: `host` is a live, aligned, pinned u32.
         unsafe { self.host.write_volatile(value) }
@@ -352,7 +357,9 @@ impl DeviceWords {
         gpu.ctx.bind_to_thread().expect("bind context");
         let mut ptr = 0;
         // SAFETY: the context is current; valid out-pointer.
-        ok("cuMemAlloc", unsafe { sys::cuMemAlloc_v2(&mut ptr, 4 * len) });
+        ok("cuMemAlloc", unsafe {
+            sys::cuMemAlloc_v2(&mut ptr, 4 * len)
+        });
         // SAFETY: `ptr` holds `len` u32s.
         ok("cuMemsetD32", unsafe { sys::cuMemsetD32_v2(ptr, 0, len) });
         Self {

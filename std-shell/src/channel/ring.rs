@@ -13,6 +13,9 @@ pub use evlatch::Priority;
 /// `LOW_PRIORITY_EVERY + C - 1`), as in [`evlatch::PriorityQueue`].
 pub const LOW_PRIORITY_EVERY: usize = 8;
 
+// One per channel, built once and never moved afterwards: boxing the
+// larger variant would only add an indirection to every operation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Store<T> {
     Fifo(HeapEventQueue<T>),
     Priority {
