@@ -134,6 +134,13 @@ pub trait DeviceEvent: Sync {
     /// The core event mirroring this one, if any.
     fn completion(&self) -> Option<&Event>;
 
+    /// The event as `Any`, so that a wait function can get back to the
+    /// backend's concrete type. Implementors whose type is `'static` should
+    /// return `Some(self)`.
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
+    }
+
     /// Makes `waiter` (a device, with its `context`) wait for this event,
     /// through the wait matrix: Caffe2's `Event::Wait`. (Named so that it
     /// does not clash with the std shell's blocking `wait`.)
@@ -196,6 +203,10 @@ impl DeviceEvent for Event {
     }
 
     fn completion(&self) -> Option<&Event> {
+        Some(self)
+    }
+
+    fn as_any(&self) -> Option<&dyn Any> {
         Some(self)
     }
 }

@@ -32,7 +32,9 @@ pub static BACKEND: Backend = Backend::new("cuda", DeviceType::CUDA, true);
 
 /// Registers [`BACKEND`] for [`DeviceType::CUDA`] and the wait functions
 /// CUDA→CUDA, CPU→CUDA and CUDA→CPU. Needs no GPU and makes no driver call.
-/// Calling it again returns the first call's result.
+/// [`CudaEvent::new`](crate::CudaEvent::new) calls it; call it yourself to
+/// register before any event exists. Calling it again returns the first
+/// call's result.
 ///
 /// # Errors
 ///

@@ -64,8 +64,9 @@ pub enum CudaError {
     TimingDisabled,
     /// `elapsed_ms` before both events completed.
     NotReady,
-    /// The event waited on (device-side) finished as `Failed`.
-    Failed(ErrorMessage),
+    /// The event waited on (device-side) finished as `Failed`; its
+    /// `error_message()` says why.
+    Failed,
     /// A `DeviceEvent` claiming [`DeviceType::CUDA`](evlatch::backend::DeviceType::CUDA)
     /// that is not an [`evlatch_cuda::CudaEvent`](crate::CudaEvent): the CUDA
     /// wait functions cannot reach its CUDA handle.
@@ -113,7 +114,7 @@ impl CudaError {
                 unsupported("finishing or waiting on an unrecorded CUDA event (record it first)")
             }
             CudaError::TimingDisabled => unsupported("timing CUDA events created without timing"),
-            CudaError::Failed(_) => {
+            CudaError::Failed => {
                 unsupported("a device-side wait on a failed CUDA event (see its error_message)")
             }
             CudaError::ForeignEvent => {
@@ -165,7 +166,10 @@ impl fmt::Display for CudaError {
             CudaError::NotReady => f.write_str(
                 "the CUDA events have not completed yet: call finish() on both before timing them",
             ),
-            CudaError::Failed(msg) => write!(f, "the CUDA event failed: {msg}"),
+            CudaError::Failed => f.write_str(
+                "the CUDA event failed, so there is no work to wait for: see its error_message() \
+                 and handle the failure before enqueuing dependent work",
+            ),
             CudaError::ForeignEvent => f.write_str(
                 "the event says it is a CUDA event but was not created by evlatch-cuda: \
                  create CUDA events with evlatch_cuda::CudaEvent::new",

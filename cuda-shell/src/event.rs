@@ -142,7 +142,8 @@ static PENDING_CALLBACKS: AtomicUsize = AtomicUsize::new(0);
 static REGISTRY: Mutex<BTreeMap<usize, Weak<Inner>>> = Mutex::new(BTreeMap::new());
 
 impl CudaEvent {
-    /// A new event on `ctx`, `Initialized`, with `flags`.
+    /// A new event on `ctx`, `Initialized`, with `flags`. The first one also
+    /// [`register`](crate::register)s the CUDA backend.
     ///
     /// # Errors
     ///
@@ -161,6 +162,9 @@ impl CudaEvent {
     /// ```
     pub fn new(ctx: &Arc<CudaContext>, flags: EventFlags) -> Result<Self, CudaError> {
         driver::availability()?;
+        // The wait matrix should know CUDA events once one exists. If another
+        // crate holds a slot, the direct methods still work.
+        let _ = crate::register();
         bind(ctx)?;
         let mut raw: sys::CUevent = core::ptr::null_mut();
         // SAFETY: the driver is loaded and initialized (availability), the
@@ -707,13 +711,7 @@ impl Inner {
             match snap.status() {
                 EventStatus::Initialized => return Err(CudaError::NotRecorded),
                 EventStatus::Success => return Ok(()),
-                EventStatus::Failed => {
-                    return Err(CudaError::Failed(
-                        self.completion
-                            .error_message()
-                            .unwrap_or_else(|| error_message("unknown CUDA failure")),
-                    ))
-                }
+                EventStatus::Failed => return Err(CudaError::Failed),
                 EventStatus::Scheduled if self.is_device_recorded(snap.generation()) => break,
                 // The recorder is between claiming the generation and
                 // cuEventRecord (a few driver calls): let it finish.

@@ -106,6 +106,7 @@ fn every_error_says_what_happened_and_what_to_do() {
         (CudaError::NotRecorded, "record it"),
         (CudaError::TimingDisabled, "timing(true)"),
         (CudaError::NotReady, "finish()"),
+        (CudaError::Failed, "error_message()"),
         (CudaError::ForeignEvent, "CudaEvent::new"),
     ];
     for (err, needle) in cases {

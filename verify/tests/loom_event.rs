@@ -13,7 +13,7 @@
 use evlatch::wake::{register_wake_hook, Completion, WakeHook};
 use evlatch::{Event, EventError, EventStatus, WakeArm};
 use loom::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use loom::sync::Arc;
+use loom::sync::{Arc, Notify};
 use loom::thread;
 
 // ---------------------------------------------------------------------------
@@ -67,6 +67,10 @@ struct Watched {
     slots: [AtomicU32; 2],
     /// The hook writes the outcome for waiter `i` here (0 = not woken).
     woken: [AtomicUsize; 2],
+    /// Where waiter `i` blocks (loom's park/unpark): a waiter nobody wakes
+    /// is reported by loom as a deadlock. (Spinning waiters would not do:
+    /// loom cannot bound two threads spinning with `yield_now`.)
+    parked: [Notify; 2],
     /// How many hook calls this event received.
     hook_calls: AtomicUsize,
 }
@@ -77,14 +81,14 @@ impl Watched {
             event: Event::new(),
             slots: [AtomicU32::new(0), AtomicU32::new(0)],
             woken: [AtomicUsize::new(0), AtomicUsize::new(0)],
+            parked: [Notify::new(), Notify::new()],
             hook_calls: AtomicUsize::new(0),
         })
     }
 
     /// The shell's wait, for waiter `i` that saw `seen` (unfinished):
-    /// publish the table slot, arm; on `Armed`, spin until the hook wakes
-    /// this slot. A waiter that is never woken spins until loom's branch
-    /// limit fails the model.
+    /// publish the table slot, arm; on `Armed`, block until the hook wakes
+    /// this slot.
     fn wait_from(&self, i: usize, seen: evlatch::Snapshot) -> EventStatus {
         // Release: the hook's acquire load sees this entry if it runs after
         // our arm (the core promises that edge).
@@ -93,7 +97,7 @@ impl Watched {
             WakeArm::Completed(status) => status,
             WakeArm::Armed => loop {
                 match self.woken[i].load(Ordering::Acquire) {
-                    0 => thread::yield_now(),
+                    0 => self.parked[i].wait(),
                     2 => return EventStatus::Success,
                     3 => return EventStatus::Failed,
                     other => panic!("bad outcome code {other}"),
@@ -117,6 +121,7 @@ fn watched_hook(event: &Event, done: Completion) {
     for i in 0..2 {
         if watched.slots[i].load(Ordering::Acquire) == done.generation + 1 {
             watched.woken[i].store(code(done.status), Ordering::Release);
+            watched.parked[i].notify();
         }
     }
 }

@@ -180,3 +180,26 @@ fn push_vs_push() {
         assert!(q.try_push(3).is_ok());
     });
 }
+
+/// heapless #583: two threads each pop then push on a full queue of
+/// capacity 2. Each push comes after its own pop freed a slot, so neither may
+/// see a spurious `Full`.
+#[test]
+fn pop_then_push_on_full_never_spuriously_full() {
+    loom::model(|| {
+        let q = Arc::new(EventQueue::<u32, 2>::new());
+        q.try_push(1).unwrap();
+        q.try_push(2).unwrap();
+        let q2 = q.clone();
+        let other = thread::spawn(move || {
+            let v = q2.try_pop().expect("queue held two values");
+            q2.try_push(v + 10).expect("spurious Full after a pop");
+        });
+        let v = q.try_pop().expect("queue held two values");
+        q.try_push(v + 10).expect("spurious Full after a pop");
+        other.join().unwrap();
+        let mut got = [q.try_pop().unwrap(), q.try_pop().unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [11, 12]);
+    });
+}

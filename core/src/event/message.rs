@@ -151,6 +151,28 @@ pub struct ErrorMessage {
 }
 
 impl ErrorMessage {
+    /// An owned message from `text`, cut to [`MESSAGE_CAPACITY`] bytes at a
+    /// character boundary (for backends that report device errors).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = evlatch::ErrorMessage::new("CUDA_ERROR_LAUNCH_FAILED: unspecified launch failure");
+    /// assert!(m.starts_with("CUDA_ERROR"));
+    /// assert!(!m.is_truncated());
+    /// assert!(evlatch::ErrorMessage::new(&"x".repeat(300)).is_truncated());
+    /// ```
+    pub fn new(text: &str) -> Self {
+        let (bytes, truncated) = truncate(text);
+        let mut buf = [0u8; MESSAGE_CAPACITY];
+        buf[..bytes.len()].copy_from_slice(bytes);
+        ErrorMessage {
+            buf,
+            len: bytes.len() as u8,
+            truncated,
+        }
+    }
+
     /// The message text (the same as dereferencing).
     ///
     /// # Examples

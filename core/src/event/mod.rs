@@ -612,7 +612,9 @@ impl Event {
     /// - If it returns `Armed`, the thread that finishes that generation
     ///   calls every hook registered (before this call) with
     ///   `Completion { generation: seen.generation(), .. }`, after the status
-    ///   is visible and before running callbacks.
+    ///   is visible and before running callbacks. Everything the caller
+    ///   wrote before an `arm_wake` that returned `Armed` happens-before that
+    ///   hook call (for every armed waiter, not only the first).
     /// - If it returns `Completed(s)`, no hook call comes for that generation.
     /// - A waiter that arms for a generation is never missed, even if the
     ///   event is reset and recorded again before the waiter runs.
@@ -637,11 +639,14 @@ impl Event {
             if is_final(s) {
                 return WakeArm::Completed(status(s));
             }
-            if s & WAITERS != 0 {
-                return WakeArm::Armed;
-            }
-            // Release: the finisher acquires this word, and with it the
-            // waiter the shell stored before arming (and the hook registry).
+            // Always a read-modify-write, even when WAITERS is already set
+            // (then it writes the same word): a plain load would give a
+            // second waiter no release edge to the finisher, whose hook
+            // could then miss that waiter's entry in a lock-free table
+            // (loom: verify/tests/loom_event.rs, two_waiters_racing_finish).
+            // Release: the finisher acquires this word (its CAS reads from
+            // the last arm, and every arm's RMW is in the release sequence),
+            // and with it the waiter the shell stored before arming.
             match self.state.compare_exchange_weak(
                 s,
                 s | WAITERS,

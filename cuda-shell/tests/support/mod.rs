@@ -362,6 +362,12 @@ impl DeviceWords {
         });
         // SAFETY: `ptr` holds `len` u32s.
         ok("cuMemsetD32", unsafe { sys::cuMemsetD32_v2(ptr, 0, len) });
+        // The memset may still be running on the legacy default stream, which
+        // does not order the non-blocking streams the kernels use: wait here.
+        // SAFETY: the null stream of the current context.
+        ok("cuStreamSynchronize", unsafe {
+            sys::cuStreamSynchronize(std::ptr::null_mut())
+        });
         Self {
             ctx: Arc::clone(&gpu.ctx),
             ptr,
@@ -374,7 +380,9 @@ impl DeviceWords {
         self.ptr + 4 * index as u64
     }
 
-    /// Reads all words back (synchronously: waits for all prior work).
+    /// Reads all words back. The copy runs on the legacy default stream,
+    /// which does not wait for the (non-blocking) streams the kernels use:
+    /// synchronize those first.
     pub fn read(&self) -> Vec<u32> {
         self.ctx.bind_to_thread().expect("bind context");
         let mut out = vec![0u32; self.len];
