@@ -1,13 +1,19 @@
 //! Registration as the CUDA backend of the core registry, with the wait
 //! matrix entries Caffe2 has.
 //!
-//! | waiter \ event | CPU (core `Event`)          | CUDA ([`CudaEvent`](crate::CudaEvent)) |
+//! | waiter \ event | CPU (core `Event`)          | CUDA ([`CudaEvent`])                   |
 //! |----------------|-----------------------------|----------------------------------------|
 //! | CPU            | evlatch-std                 | host blocks: the event's `finish`      |
 //! | CUDA           | host blocks until it is final, then the stream's later work follows | device-side: `cuStreamWaitEvent`, the host does not block |
 //!
 //! A CUDA waiter's context is its stream: a `cudarc::driver::CudaStream` or
 //! an `Arc` of one. A CPU waiter takes no context (any value).
+//!
+//! A wait function sees the event as a `&dyn DeviceEvent`; the CUDA→CUDA
+//! entry gets back to the [`CudaEvent`] (and its
+//! `CUevent`) by downcasting [`DeviceEvent::as_any`]. An event that claims
+//! to be CUDA but does not downcast is refused with
+//! [`CudaError::ForeignEvent`].
 
 use core::any::Any;
 use std::sync::OnceLock;
@@ -16,8 +22,8 @@ use evlatch::backend::{
     register_backend, register_wait, Backend, BackendError, DeviceEvent, DeviceType,
 };
 
-use crate::event::{lookup, park_until_final, stream_of};
-use crate::CudaError;
+use crate::event::{park_until_final, stream_of};
+use crate::{CudaError, CudaEvent};
 
 /// The CUDA backend's registry entry: name `"cuda"`, callbacks supported.
 ///
@@ -64,10 +70,16 @@ pub fn register() -> Result<(), BackendError> {
     })
 }
 
-/// CUDA waits for CUDA, on the device (`cuStreamWaitEvent`).
+/// The `CudaEvent` behind a `&dyn DeviceEvent`, if it is one.
+fn cuda_event(event: &dyn DeviceEvent) -> Option<&CudaEvent> {
+    event.as_any().and_then(|a| a.downcast_ref::<CudaEvent>())
+}
+
+/// CUDA waits for CUDA, on the device (`cuStreamWaitEvent`). The event is
+/// checked first, then the stream.
 fn wait_cuda_on_cuda(event: &dyn DeviceEvent, context: &dyn Any) -> Result<(), BackendError> {
+    let event = cuda_event(event).ok_or(CudaError::ForeignEvent)?;
     let stream = stream_of(context)?;
-    let event = lookup(event).ok_or(CudaError::ForeignEvent)?;
     event.wait_on(stream).map_err(CudaError::into_backend)
 }
 
@@ -99,6 +111,8 @@ mod tests {
     struct Impostor {
         completion: Event,
         finishes: AtomicUsize,
+        /// Whether `as_any` gives `Some(self)` (else the trait's default).
+        any: bool,
     }
 
     impl DeviceEvent for Impostor {
@@ -138,22 +152,34 @@ mod tests {
         fn completion(&self) -> Option<&Event> {
             Some(&self.completion)
         }
+        fn as_any(&self) -> Option<&dyn Any> {
+            self.any.then_some(self as &dyn Any)
+        }
     }
 
     fn impostor() -> Impostor {
         Impostor {
             completion: Event::new(),
             finishes: AtomicUsize::new(0),
+            any: false,
+        }
+    }
+
+    fn impostor_with_any() -> Impostor {
+        Impostor {
+            any: true,
+            ..impostor()
         }
     }
 
     #[test]
     fn cuda_on_cuda_refuses_a_foreign_event() {
-        // Without a stream: the context check comes first.
-        assert!(matches!(
-            wait_cuda_on_cuda(&impostor(), &()),
-            Err(BackendError::WrongContext { .. })
-        ));
+        // The event is checked before the context, so no stream (and no GPU)
+        // is needed to reach the refusal.
+        let foreign = Err(CudaError::ForeignEvent.into_backend());
+        assert_eq!(wait_cuda_on_cuda(&impostor(), &()), foreign);
+        assert_eq!(wait_cuda_on_cuda(&impostor_with_any(), &()), foreign);
+        assert_eq!(wait_cuda_on_cuda(&Event::new(), &()), foreign);
     }
 
     #[test]
@@ -174,8 +200,13 @@ mod tests {
     }
 
     #[test]
-    fn lookup_misses_foreign_events() {
-        assert!(lookup(&impostor()).is_none());
-        assert!(lookup(&Event::new()).is_none());
+    fn downcast_misses_foreign_events() {
+        // `as_any` left at the trait's default (`None`).
+        assert!(cuda_event(&impostor()).is_none());
+        // `as_any` gives `Some`, but of another type.
+        let with_any = impostor_with_any();
+        assert!(with_any.as_any().is_some());
+        assert!(cuda_event(&with_any).is_none());
+        assert!(cuda_event(&Event::new()).is_none());
     }
 }

@@ -4,7 +4,7 @@ use core::fmt;
 
 use cudarc::driver::sys::CUresult;
 use evlatch::backend::BackendError;
-use evlatch::{ErrorMessage, EventError};
+use evlatch::EventError;
 
 use crate::driver;
 
@@ -190,17 +190,4 @@ impl From<CudaError> for BackendError {
     fn from(e: CudaError) -> Self {
         e.into_backend()
     }
-}
-
-/// An [`ErrorMessage`] holding `msg` (cut to the core's capacity).
-///
-/// The core has no public constructor, so this fails a scratch event and
-/// copies its message out: one stack event, no allocation.
-pub(crate) fn error_message(msg: &str) -> ErrorMessage {
-    let scratch = evlatch::Event::new();
-    // A new event always accepts `set_failed`.
-    let _ = scratch.set_failed(msg);
-    scratch
-        .error_message()
-        .expect("evlatch::Event contract: error_message() is Some on a failed event")
 }

@@ -28,18 +28,19 @@
 //! CUDA handle, so dropping the last reference there never calls CUDA.
 //!
 //! Why `cuStreamAddCallback` and not `cuLaunchHostFunc`: CUDA documents that
-//! a host function is *not* called once the context has a device error, while
-//! a stream callback is called exactly once, with the error. With
+//! a host function is *not* called once the context has an error, while a
+//! stream callback is called exactly once, with the error. With
 //! `cuLaunchHostFunc`, a faulting kernel would strand every waiter and leak
 //! the callback's state; with the stream callback it finishes the event as
-//! `Failed` with the error's name and text.
+//! `Failed` with the error's name and text. The price (see the crate docs):
+//! no stream capture, and CUDA's notice that `cuStreamAddCallback` is slated
+//! for eventual deprecation.
 
 use core::any::Any;
 use core::ffi::c_void;
 use core::fmt;
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::thread::{self, Thread};
 
 use cudarc::driver::sys::{self, CUresult, CUstream};
@@ -48,7 +49,6 @@ use evlatch::backend::{BackendError, DeviceEvent, DeviceType};
 use evlatch::{ErrorMessage, Event, EventError, EventStatus};
 
 use crate::driver::{self, check, code_message, query_status};
-use crate::error::error_message;
 use crate::{CudaError, EventFlags};
 
 /// A CUDA event on a context: Caffe2's CUDA event, plus a completion bridge
@@ -89,12 +89,12 @@ use crate::{CudaError, EventFlags};
 /// event.reset().unwrap();
 /// ```
 pub struct CudaEvent {
-    inner: Arc<Inner>,
+    inner: Inner,
 }
 
-/// The event proper, shared with the wait-matrix registry (weakly) and with
-/// nothing else: it holds CUDA handles, so it is only ever dropped on a
-/// user thread, never by the stream callback.
+/// The event proper, owned by its `CudaEvent` alone: it holds CUDA handles,
+/// so it is only ever dropped on a user thread, never by the stream
+/// callback.
 struct Inner {
     ctx: Arc<CudaContext>,
     /// Created by `cuEventCreate` in `CudaEvent::new`, destroyed in `drop`,
@@ -136,11 +136,6 @@ static LIVE_EVENTS: AtomicUsize = AtomicUsize::new(0);
 /// Stream callbacks enqueued and not yet run.
 static PENDING_CALLBACKS: AtomicUsize = AtomicUsize::new(0);
 
-/// Live events by the address of their completion, for the wait matrix: a
-/// `&dyn DeviceEvent` only shows its `completion()`, and this maps it back to
-/// the `CUevent`. Touched at create, drop and matrix waits only.
-static REGISTRY: Mutex<BTreeMap<usize, Weak<Inner>>> = Mutex::new(BTreeMap::new());
-
 impl CudaEvent {
     /// A new event on `ctx`, `Initialized`, with `flags`. The first one also
     /// [`register`](crate::register)s the CUDA backend.
@@ -174,15 +169,15 @@ impl CudaEvent {
             sys::cuEventCreate(&mut raw, flags.bits())
         })?;
         LIVE_EVENTS.fetch_add(1, Ordering::Relaxed);
-        let inner = Arc::new(Inner {
-            ctx: Arc::clone(ctx),
-            raw,
-            flags,
-            completion: Arc::new(Event::new()),
-            device_recorded: AtomicU32::new(0),
-        });
-        lock_registry().insert(inner.key(), Arc::downgrade(&inner));
-        Ok(Self { inner })
+        Ok(Self {
+            inner: Inner {
+                ctx: Arc::clone(ctx),
+                raw,
+                flags,
+                completion: Arc::new(Event::new()),
+                device_recorded: AtomicU32::new(0),
+            },
+        })
     }
 
     /// Records the stream's current work into this event, and enqueues the
@@ -212,7 +207,7 @@ impl CudaEvent {
     /// }
     /// ```
     pub fn record(&self, stream: &CudaStream) -> Result<(), CudaError> {
-        let inner = &*self.inner;
+        let inner = &self.inner;
         let stream_ctx = stream.context();
         if stream_ctx.cu_ctx() != inner.ctx.cu_ctx() {
             return Err(CudaError::WrongContext {
@@ -274,7 +269,9 @@ impl CudaEvent {
     /// ```
     pub fn error_message(&self) -> Option<ErrorMessage> {
         match self.inner.status() {
-            (EventStatus::Failed, Some(code)) => Some(error_message(code_message(code).as_str())),
+            (EventStatus::Failed, Some(code)) => {
+                Some(ErrorMessage::new(code_message(code).as_str()))
+            }
             (EventStatus::Failed, None) => self.inner.completion.error_message(),
             _ => None,
         }
@@ -306,7 +303,7 @@ impl CudaEvent {
     /// }
     /// ```
     pub fn finish(&self) -> Result<EventStatus, CudaError> {
-        let inner = &*self.inner;
+        let inner = &self.inner;
         let snap = inner.completion.snapshot();
         match snap.status() {
             EventStatus::Initialized => return Err(CudaError::NotRecorded),
@@ -376,7 +373,7 @@ impl CudaEvent {
     /// }
     /// ```
     pub fn elapsed_ms(&self, start: &CudaEvent) -> Result<f32, CudaError> {
-        let (end, start) = (&*self.inner, &*start.inner);
+        let (end, start) = (&self.inner, &start.inner);
         if !end.flags.has_timing() || !start.flags.has_timing() {
             return Err(CudaError::TimingDisabled);
         }
@@ -628,14 +625,15 @@ impl DeviceEvent for CudaEvent {
     fn completion(&self) -> Option<&Event> {
         Some(&self.inner.completion)
     }
+
+    /// `Some(self)`: the CUDA wait functions downcast a `&dyn DeviceEvent`
+    /// back to a `CudaEvent` to reach its `CUevent`.
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
 }
 
 impl Inner {
-    /// The registry key: the completion's address, unique while it lives.
-    fn key(&self) -> usize {
-        Arc::as_ptr(&self.completion) as usize
-    }
-
     fn is_device_recorded(&self, generation: u32) -> bool {
         self.device_recorded.load(Ordering::Acquire) == generation.wrapping_add(1)
     }
@@ -730,14 +728,6 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let key = self.key();
-        {
-            let mut registry = lock_registry();
-            // Only remove our own entry (ours is dead: upgrade fails).
-            if registry.get(&key).is_some_and(|w| w.strong_count() == 0) {
-                registry.remove(&key);
-            }
-        }
         let _ = bind(&self.ctx);
         // SAFETY: `raw` came from cuEventCreate in `CudaEvent::new` and is
         // destroyed only here, once. A recorded, incomplete event may be
@@ -827,26 +817,6 @@ pub fn pending_callbacks() -> usize {
     PENDING_CALLBACKS.load(Ordering::Relaxed)
 }
 
-/// The live event behind a `&dyn DeviceEvent`, if it is one of ours.
-pub(crate) fn lookup(event: &dyn DeviceEvent) -> Option<CudaEventRef> {
-    let key = event.completion()? as *const Event as usize;
-    lock_registry()
-        .get(&key)
-        .and_then(Weak::upgrade)
-        .map(|inner| CudaEventRef { inner })
-}
-
-/// A strong reference to an event found through the registry.
-pub(crate) struct CudaEventRef {
-    inner: Arc<Inner>,
-}
-
-impl CudaEventRef {
-    pub(crate) fn wait_on(&self, stream: &CudaStream) -> Result<(), CudaError> {
-        self.inner.wait_on(stream)
-    }
-}
-
 /// The stream in a backend `context`: a `CudaStream` or an `Arc` of one.
 pub(crate) fn stream_of(context: &dyn Any) -> Result<&CudaStream, BackendError> {
     if let Some(s) = context.downcast_ref::<CudaStream>() {
@@ -905,13 +875,6 @@ fn bind(ctx: &CudaContext) -> Result<(), CudaError> {
         call: "cuCtxSetCurrent",
         code: e.0,
     })
-}
-
-fn lock_registry() -> std::sync::MutexGuard<'static, BTreeMap<usize, Weak<Inner>>> {
-    // Nothing panics while holding the lock; recover the map if it ever did.
-    REGISTRY
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

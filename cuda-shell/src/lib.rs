@@ -21,6 +21,28 @@
 //!   matrix entries CUDA→CUDA (device-side), CPU→CUDA and CUDA→CPU
 //!   (host-side).
 //!
+//! ## Why a stream callback, not a host function
+//!
+//! The bridge enqueues its completion with `cuStreamAddCallback`, not
+//! `cuLaunchHostFunc`, because of what each does after a device error. The
+//! CUDA driver API reference says of `cuLaunchHostFunc` that, in contrast to
+//! `cuStreamAddCallback`, the function is *not called* in the event of an
+//! error in the CUDA context; of `cuStreamAddCallback`, that each callback is
+//! executed exactly once and, after a device error, receives the error code.
+//! With a host function a faulting kernel would leave the completion
+//! `Scheduled` forever — every waiter stranded, the callback's state leaked;
+//! with the stream callback the completion finishes as `Failed` with the
+//! error's name and text.
+//!
+//! The costs, both from the same reference's note on `cuStreamAddCallback`:
+//!
+//! - it is not supported under stream capture (`cuStreamBeginCapture`), so
+//!   [`CudaEvent::record`] on a capturing stream fails (and finishes the
+//!   event as `Failed`, so nobody waits on it); record outside capture;
+//! - it is "slated for eventual deprecation and removal". Should it go, the
+//!   bridge needs a host function plus another way to finish the completion
+//!   after a context error.
+//!
 //! ## Threads
 //!
 //! Callbacks on a completion run on the CUDA driver's callback thread: they

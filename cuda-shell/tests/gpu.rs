@@ -198,7 +198,12 @@ fn the_wait_matrix_has_caffe2s_entries() {
         DeviceEvent::record(&event, &()),
         Err(BackendError::WrongContext { .. })
     ));
-    // CUDA waits for CUDA, device-side: returns at once.
+    // CUDA waits for CUDA, device-side: returns at once. The event is found
+    // through `as_any`; the waiter's context must be its stream.
+    assert!(matches!(
+        wait(&event, DeviceType::CUDA, &()),
+        Err(BackendError::WrongContext { .. })
+    ));
     wait(&event, DeviceType::CUDA, &b).unwrap();
     gpu.copy_u32(&b, &words, 0, 1);
 
@@ -306,6 +311,11 @@ fn the_device_event_trait_reports_like_the_inherent_methods() {
         dyn_event.completion().unwrap(),
         event.completion()
     ));
+    // `as_any` downcasts back to this very event (the wait matrix relies on it).
+    let back = dyn_event
+        .as_any()
+        .and_then(|a| a.downcast_ref::<CudaEvent>());
+    assert!(back.is_some_and(|e| std::ptr::eq(e, &event)));
     assert!(matches!(
         dyn_event.finish(),
         Err(BackendError::Unsupported { .. })
