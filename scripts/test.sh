@@ -31,6 +31,10 @@ step "clippy (-D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p evlatch --all-targets --no-default-features -- -D warnings
 
+step "docs build without warnings (broken links, missing docs)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+RUSTDOCFLAGS="-D warnings" cargo doc -p evlatch --no-deps --no-default-features
+
 step "tests: workspace (core with alloc, through the shells)"
 cargo test --workspace
 

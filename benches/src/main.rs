@@ -12,13 +12,19 @@ use std::process::ExitCode;
 
 mod event;
 mod harness;
+mod queue;
 mod std_shell;
 mod topic;
 
 use harness::{Config, Harness};
 
 /// Every group registration, in the order the groups run.
-const GROUPS: &[fn(&mut Harness)] = &[event::register, topic::register, std_shell::register];
+const GROUPS: &[fn(&mut Harness)] = &[
+    event::register,
+    topic::register,
+    std_shell::register,
+    queue::register,
+];
 
 fn main() -> ExitCode {
     let config = match Config::from_args(std::env::args().skip(1)) {

@@ -29,6 +29,13 @@ use crate::harness::Harness;
 /// Channel capacity, the same for every channel line.
 const CAP: usize = 1024;
 
+/// The fewest items a channel batch moves. A batch has a fixed cost
+/// (spawning, joining, the last wake-ups); with the few items the harness
+/// asks for while calibrating, one preempted batch would make it pick tiny
+/// batches that measure that fixed cost. Smaller requests run this many
+/// items and report the time scaled to the items asked for.
+const MIN_ITEMS: u64 = 32 * CAP as u64;
+
 /// Waiters released by one fan-out.
 const FAN_OUT: usize = 1000;
 
@@ -570,28 +577,56 @@ fn share(k: usize, producers: usize, n: u64) -> impl Iterator<Item = u64> {
     (k as u64..n).step_by(producers)
 }
 
-/// Checks that the consumers' (count, sum) add up to exactly `0..n`.
-fn check_all_arrived(parts: impl IntoIterator<Item = (u64, u64)>, n: u64) {
-    let (count, sum) = parts
-        .into_iter()
-        .fold((0, 0u128), |(c, s), (pc, ps)| (c + pc, s + u128::from(ps)));
+/// What a consumer saw: how many items, their sum, and when it saw the
+/// channel disconnect.
+struct Received {
+    count: u64,
+    sum: u64,
+    end: Instant,
+}
+
+/// Checks that the consumers saw exactly `0..n` (counts and sums add up);
+/// returns the time from the first producer's start to the last consumer's
+/// end. Taken inside the worker threads, so the measuring thread being
+/// descheduled cannot shorten or stretch it.
+fn span(starts: &[Instant], parts: &[Received], n: u64) -> Duration {
+    let count: u64 = parts.iter().map(|p| p.count).sum();
+    let sum: u128 = parts.iter().map(|p| u128::from(p.sum)).sum();
     let expected = u128::from(n) * u128::from(n.saturating_sub(1)) / 2;
     assert_eq!(
         (count, sum),
         (n, expected),
         "items lost or duplicated in a channel"
     );
+    let start = starts.iter().min().expect("at least one producer");
+    let end = parts
+        .iter()
+        .map(|p| p.end)
+        .max()
+        .expect("at least one consumer");
+    end.saturating_duration_since(*start)
+}
+
+/// Runs `pump` on at least [`MIN_ITEMS`] items; returns its time scaled to `n`.
+fn at_least_min_items(n: u64, pump: impl FnOnce(u64) -> Duration) -> Duration {
+    let items = n.max(MIN_ITEMS);
+    let took = pump(items);
+    if items == n {
+        took
+    } else {
+        took.mul_f64(n as f64 / items as f64)
+    }
 }
 
 /// Moves `n` items through a fresh channel with `producers` × `consumers`
-/// threads; times from the start barrier until every thread has finished.
+/// threads, released together by a barrier; see [`span`] for the time.
 fn pump_blocking<C: BlockingChan>(producers: usize, consumers: usize, n: u64) -> Duration {
     let (tx, rx) = C::bounded(CAP);
     let mut rxs: Vec<C::Rx> = (1..consumers)
         .map(|_| C::clone_rx(&rx).expect("only MPMC channels get several consumers"))
         .collect();
     rxs.push(rx);
-    let go = Barrier::new(producers + consumers + 1);
+    let go = Barrier::new(producers + consumers);
     thread::scope(|s| {
         let go = &go;
         let receivers: Vec<_> = rxs
@@ -604,29 +639,34 @@ fn pump_blocking<C: BlockingChan>(producers: usize, consumers: usize, n: u64) ->
                         count += 1;
                         sum = sum.wrapping_add(v);
                     }
-                    (count, sum)
+                    let end = Instant::now();
+                    Received { count, sum, end }
                 })
             })
             .collect();
-        for k in 0..producers {
-            let tx = tx.clone();
-            s.spawn(move || {
-                go.wait();
-                for v in share(k, producers, n) {
-                    C::send(&tx, v);
-                }
-            });
-        }
+        let senders: Vec<_> = (0..producers)
+            .map(|k| {
+                let tx = tx.clone();
+                s.spawn(move || {
+                    go.wait();
+                    let start = Instant::now();
+                    for v in share(k, producers, n) {
+                        C::send(&tx, v);
+                    }
+                    start
+                })
+            })
+            .collect();
         drop(tx); // the producers hold the only senders now
-        go.wait();
-        let start = Instant::now();
+        let starts: Vec<_> = senders
+            .into_iter()
+            .map(|t| t.join().expect("a producer does not panic"))
+            .collect();
         let parts: Vec<_> = receivers
             .into_iter()
             .map(|t| t.join().expect("a consumer does not panic"))
             .collect();
-        let took = start.elapsed();
-        check_all_arrived(parts, n);
-        took
+        span(&starts, &parts, n)
     })
 }
 
@@ -639,23 +679,24 @@ fn channel_blocking(h: &mut Harness, producers: usize, consumers: usize) {
     let mut group = h
         .group(&name, &title)
         .note(
-            "threads spawned per batch, then released together by a barrier; timed from \
-             the barrier until every consumer has seen the channel disconnect. ns/op = per item",
+            "threads spawned per batch, released together by a barrier; timed from the first \
+             producer's start until the last consumer has seen the channel disconnect. \
+             ns/op = per item",
         )
         .baseline_timed("crossbeam-channel bounded", move |n| {
-            pump_blocking::<Crossbeam>(producers, consumers, n)
+            at_least_min_items(n, |n| pump_blocking::<Crossbeam>(producers, consumers, n))
         });
     if consumers == 1 {
         group = group.line_timed("std mpsc sync_channel", move |n| {
-            pump_blocking::<StdMpsc>(producers, consumers, n)
+            at_least_min_items(n, |n| pump_blocking::<StdMpsc>(producers, consumers, n))
         });
     }
     group
         .line_timed("flume bounded", move |n| {
-            pump_blocking::<Flume>(producers, consumers, n)
+            at_least_min_items(n, |n| pump_blocking::<Flume>(producers, consumers, n))
         })
         .line_timed("evlatch channel::bounded", move |n| {
-            pump_blocking::<Evlatch>(producers, consumers, n)
+            at_least_min_items(n, |n| pump_blocking::<Evlatch>(producers, consumers, n))
         })
         .goal(1.0)
         .run();
@@ -732,16 +773,15 @@ impl AsyncChan for Evlatch {
     }
 }
 
-/// [`pump_blocking`] with tasks on `rt`: the tasks are spawned inside the
-/// timed region (a few µs of a multi-ms batch, the same for every line).
+/// [`pump_blocking`] with tasks on `rt`; the time runs from the first
+/// producer task's first poll to the last consumer's end (see [`span`]).
 fn pump_async<C: AsyncChan>(rt: &Runtime, producers: usize, consumers: usize, n: u64) -> Duration {
     let (tx, rx) = C::bounded(CAP);
     let mut rxs: Vec<C::Rx> = (1..consumers)
         .map(|_| C::clone_rx(&rx).expect("only MPMC channels get several consumers"))
         .collect();
     rxs.push(rx);
-    let start = Instant::now();
-    let parts = rt.block_on(async move {
+    let (starts, parts) = rt.block_on(async move {
         let receivers: Vec<_> = rxs
             .into_iter()
             .map(|mut rx| {
@@ -751,28 +791,34 @@ fn pump_async<C: AsyncChan>(rt: &Runtime, producers: usize, consumers: usize, n:
                         count += 1;
                         sum = sum.wrapping_add(v);
                     }
-                    (count, sum)
+                    let end = Instant::now();
+                    Received { count, sum, end }
                 })
             })
             .collect();
-        for k in 0..producers {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                for v in share(k, producers, n) {
-                    C::send(&tx, v).await;
-                }
-            });
-        }
+        let senders: Vec<_> = (0..producers)
+            .map(|k| {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let start = Instant::now();
+                    for v in share(k, producers, n) {
+                        C::send(&tx, v).await;
+                    }
+                    start
+                })
+            })
+            .collect();
         drop(tx);
-        let mut parts = Vec::with_capacity(receivers.len());
-        for r in receivers {
-            parts.push(r.await.expect("a consumer does not panic"));
+        let (mut starts, mut parts) = (Vec::new(), Vec::new());
+        for t in senders {
+            starts.push(t.await.expect("a producer does not panic"));
         }
-        parts
+        for t in receivers {
+            parts.push(t.await.expect("a consumer does not panic"));
+        }
+        (starts, parts)
     });
-    let took = start.elapsed();
-    check_all_arrived(parts, n);
-    took
+    span(&starts, &parts, n)
 }
 
 fn channel_async(h: &mut Harness, producers: usize, consumers: usize) {
@@ -784,27 +830,27 @@ fn channel_async(h: &mut Harness, producers: usize, consumers: usize) {
         workers()
     );
     let mut group = h.group(&name, &title).note(
-        "tasks spawned per batch; timed from before the spawns until every consumer has \
-         seen the channel disconnect. ns/op = per item",
+        "tasks spawned per batch; timed from the first producer's first poll until the \
+         last consumer has seen the channel disconnect. ns/op = per item",
     );
     // tokio's mpsc has one consumer: with several, flume (MPMC, async) is
     // the baseline.
     group = if consumers == 1 {
         group
             .baseline_timed("tokio mpsc channel", |n| {
-                pump_async::<TokioMpsc>(&rt, producers, consumers, n)
+                at_least_min_items(n, |n| pump_async::<TokioMpsc>(&rt, producers, consumers, n))
             })
             .line_timed("flume bounded send_async/recv_async", |n| {
-                pump_async::<Flume>(&rt, producers, consumers, n)
+                at_least_min_items(n, |n| pump_async::<Flume>(&rt, producers, consumers, n))
             })
     } else {
         group.baseline_timed("flume bounded send_async/recv_async", |n| {
-            pump_async::<Flume>(&rt, producers, consumers, n)
+            at_least_min_items(n, |n| pump_async::<Flume>(&rt, producers, consumers, n))
         })
     };
     group
         .line_timed("evlatch send_async/recv_async", |n| {
-            pump_async::<Evlatch>(&rt, producers, consumers, n)
+            at_least_min_items(n, |n| pump_async::<Evlatch>(&rt, producers, consumers, n))
         })
         .goal(1.0)
         .run();

@@ -9,11 +9,18 @@
 //! - [`backend`]: per-device event backends, a static registry and a wait
 //!   matrix;
 //! - [`wake`]: the hooks through which shells (`evlatch-std`,
-//!   `evlatch-cuda`) block threads and wake tasks.
+//!   `evlatch-cuda`) block threads and wake tasks;
+//! - [`EventQueue`] (inline, `const fn new`), `HeapEventQueue` (run-time
+//!   capacity, under `alloc`) and [`PriorityQueue`]: bounded lock-free MPMC
+//!   event queues with overwrite-oldest and counted drops;
+//! - [`topic`]: hierarchical topics and wildcard patterns (`*`, `?`) with
+//!   allocation-free matching, and under `alloc` a subscription index whose
+//!   match cost does not grow with the number of subscriptions.
 //!
 //! ## Features
 //!
-//! - `alloc`: boxed-closure callbacks ([`Event::on_complete`]); without it an
+//! - `alloc`: boxed-closure callbacks (`Event::on_complete`), `HeapEventQueue`,
+//!   the topic index; without it an
 //!   event holds [`INLINE_CALLBACKS`] function-pointer callbacks per
 //!   generation.
 //! - `portable-atomic`: route every atomic through `portable-atomic`, for

@@ -9,6 +9,9 @@
 //!   executor, cancel-safe, with any number of mixed waiters;
 //! - [`channel`]: bounded MPMC channels (FIFO, lossy overwrite-oldest, two
 //!   priorities) with blocking, timeout, non-blocking and async operations;
+//! - [`service`]: a topic publish/subscribe event service (CCA style):
+//!   wildcard subscriptions, synchronous or dispatcher-thread delivery,
+//!   bounded queues with counted drops, TTL, filters, `sys` events;
 //! - [`wait_all`], [`wait_any`] (and async forms) and [`chain`]: an event
 //!   that completes when its preconditions complete.
 //!
@@ -31,6 +34,7 @@
 //! ```
 
 pub mod channel;
+pub mod service;
 mod deps;
 mod notify;
 mod parking;

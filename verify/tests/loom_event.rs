@@ -234,6 +234,45 @@ fn callback_registration_racing_finish() {
     });
 }
 
+/// Race: a callback registered (on another thread) after an earlier one,
+/// while the event finishes. The design promises registration order; here
+/// the later registration can find the event finished and run its callback
+/// at once on its own thread while the finisher has taken, but not yet run,
+/// the earlier one — so the later callback runs first.
+///
+/// Known violation of the documented order guarantee, kept as a
+/// reproducible counterexample (run with `--ignored`) until the lead decides
+/// between changing the protocol and narrowing the guarantee to "callbacks
+/// run by the finisher run in registration order".
+#[test]
+#[ignore = "known: registration order is not kept across the finish (see the doc comment)"]
+fn later_registration_racing_finish_keeps_order() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        let order = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        let outcome = order.clone();
+        let ticket = Arc::new(AtomicUsize::new(1));
+        let register = move |i: usize, e: &Event| {
+            let (order, ticket) = (order.clone(), ticket.clone());
+            e.on_complete(move |_| {
+                order[i].store(ticket.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+            });
+        };
+        // The first registration happens-before the second (spawn).
+        register(0, &e);
+        let registrar = {
+            let e = e.clone();
+            let register = register.clone();
+            thread::spawn(move || register(1, &e))
+        };
+        e.set_finished().unwrap();
+        registrar.join().unwrap();
+        let (first, second) = (outcome[0].load(Ordering::Relaxed), outcome[1].load(Ordering::Relaxed));
+        assert!(first != 0 && second != 0, "a callback did not run");
+        assert!(first < second, "the later callback ran first ({first}, {second})");
+    });
+}
+
 /// Race: `set_finished` + `reset` against a callback registration (the
 /// registration pin). The callback joins either the finished generation
 /// (and runs once with `Success`) or the new one (and runs once, with
@@ -261,6 +300,43 @@ fn reset_racing_callback_registration() {
             n => panic!("callback ran {n} times"),
         }
         assert_eq!(e.snapshot().generation(), 1);
+    });
+}
+
+/// Race: `reset` against the finisher while it takes the callback list
+/// (COLLECTING). The reset waits until the list is taken: the old
+/// generation's callback runs once with `Success`, and the new generation's
+/// list is open for new callbacks.
+#[test]
+fn reset_racing_finisher_collection() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        e.record().unwrap();
+        let runs = Runs::new();
+        Runs::register(&runs, &e);
+        let resetter = {
+            let e = e.clone();
+            thread::spawn(move || e.reset())
+        };
+        e.set_finished().unwrap();
+        let reset = resetter.join().unwrap();
+        assert_eq!(runs.count(), 1);
+        assert_eq!(runs.outcome(), code(EventStatus::Success));
+        match reset {
+            // Ran before the finish.
+            Err(EventError::InFlight) => assert_eq!(e.status(), EventStatus::Success),
+            Ok(()) => {
+                assert_eq!(e.status(), EventStatus::Initialized);
+                assert_eq!(e.snapshot().generation(), 1);
+                let later = Runs::new();
+                Runs::register(&later, &e);
+                assert_eq!(later.count(), 0, "new generation's list is closed");
+                e.set_failed("").unwrap();
+                assert_eq!(later.count(), 1);
+                assert_eq!(later.outcome(), code(EventStatus::Failed));
+            }
+            Err(other) => panic!("reset: {other:?}"),
+        }
     });
 }
 

@@ -169,8 +169,8 @@ pub enum WakeArm {
 ///
 /// # Callbacks
 ///
-/// Registered with `&self` ([`on_complete`](Self::on_complete) under
-/// `alloc`, [`on_complete_fn`](Self::on_complete_fn) always). Each runs
+/// Registered with `&self` (`on_complete` under `alloc`,
+/// [`on_complete_fn`](Self::on_complete_fn) always). Each runs
 /// exactly once with the outcome, in registration order, on the thread that
 /// finishes the event — or at once on the registering thread if the event
 /// is already finished — and never while anything is locked, so a callback

@@ -22,9 +22,8 @@ use super::message::Message;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// A queue capacity of 0: every queue of the service holds at least one
-    /// event.
-    ZeroCapacity,
+    /// A service queue capacity the queue cannot take (0, or too large).
+    Capacity(usize),
     /// [`Mode::Asynchronous`](super::Mode::Asynchronous) with 0 dispatchers.
     NoDispatchers,
     /// The operating system refused to start a dispatcher thread.
@@ -34,9 +33,10 @@ pub enum BuildError {
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BuildError::ZeroCapacity => f.write_str(
-                "queue capacity 0: give the service queue a capacity of at least 1 \
-                 (Builder::queue_capacity)",
+            BuildError::Capacity(n) => write!(
+                f,
+                "a service queue cannot hold {n} events: give Builder::queue_capacity \
+                 a capacity of at least 1 (and one the machine can allocate)"
             ),
             BuildError::NoDispatchers => f.write_str(
                 "asynchronous mode with 0 dispatchers: ask for at least 1 dispatcher thread, \
@@ -244,9 +244,9 @@ impl core::error::Error for PublishError {
 pub enum SubscribeError {
     /// The pattern string is not a valid pattern.
     InvalidPattern(TopicError),
-    /// A subscription queue capacity of 0
-    /// ([`SubscribeOptions::capacity`](super::SubscribeOptions::capacity)).
-    ZeroCapacity,
+    /// A subscription queue capacity the queue cannot take (0, or too
+    /// large; [`SubscribeOptions::capacity`](super::SubscribeOptions::capacity)).
+    Capacity(usize),
     /// The service is shut down.
     Closed,
 }
@@ -255,9 +255,10 @@ impl fmt::Display for SubscribeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SubscribeError::InvalidPattern(e) => write!(f, "cannot subscribe: {e}"),
-            SubscribeError::ZeroCapacity => f.write_str(
-                "cannot subscribe with a queue capacity of 0: give SubscribeOptions::capacity \
-                 at least 1",
+            SubscribeError::Capacity(n) => write!(
+                f,
+                "cannot subscribe: a subscription queue cannot hold {n} events; give \
+                 SubscribeOptions::capacity at least 1 (and one the machine can allocate)"
             ),
             SubscribeError::Closed => {
                 f.write_str("cannot subscribe: the service is shut down")

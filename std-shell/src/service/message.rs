@@ -267,6 +267,7 @@ impl Message {
             body,
             publisher,
             priority,
+            ttl,
             expires_at,
         }
     }
@@ -303,14 +304,34 @@ pub struct Delivery {
     body: Fields,
     publisher: u64,
     priority: Priority,
+    ttl: Option<Duration>,
     expires_at: Option<Instant>,
 }
 
 impl Delivery {
+    /// The message again, for a publish that failed after it was built
+    /// (the stamped publisher id removed).
+    pub(super) fn into_message(self) -> Message {
+        let Delivery {
+            mut header,
+            body,
+            priority,
+            ttl,
+            ..
+        } = self;
+        header.remove(PUBLISHER_HEADER);
+        Message {
+            header,
+            body,
+            priority,
+            ttl,
+        }
+    }
+
     /// An event of the service itself (publisher 0) on a `sys.…` topic.
-    pub(super) fn service_event(topic: &str, body: Fields) -> Delivery {
+    pub(super) fn service_event(topic: &str, body: Fields, priority: Priority) -> Delivery {
         Message::from_body(body)
-            .with_priority(Priority::High)
+            .with_priority(priority)
             .into_delivery(topic, super::SERVICE_PUBLISHER)
     }
 

@@ -1,0 +1,456 @@
+//! Delivery: taking items off a service queue, matching them against the
+//! registry, and handing them to each subscription — for the dispatcher
+//! threads (asynchronous mode) and `process_events` (synchronous mode).
+//!
+//! Each service queue has exactly one consumer at a time (its dispatcher
+//! thread, or whoever holds the synchronous consumer's lock), and that
+//! consumer delivers one event to all its targets before taking the next.
+//! That is where the order guarantee comes from: two events of one
+//! publisher, same priority, are taken in publish order and reach every
+//! subscription in that order.
+
+use core::any::Any;
+use core::cell::RefCell;
+use core::panic::AssertUnwindSafe;
+use core::time::Duration;
+use std::panic::catch_unwind;
+use std::sync::Arc as StdArc;
+use std::time::Instant;
+
+use evlatch::topic::Topic;
+
+use super::config::Overflow;
+use super::error::ProcessError;
+use super::listener::{panic_message, Called};
+use super::message::Delivery;
+use super::state::{Core, Item, Route, SubShared};
+use super::sys;
+use crate::channel::{Receiver, SendTimeoutError, TrySendError};
+use crate::sync::{lock, Arc, Ordering};
+
+/// How long a dispatcher waits on a full `Block` queue between checks for
+/// shutdown.
+const BLOCK_POLL: Duration = Duration::from_millis(20);
+
+/// During shutdown, how long a dispatcher keeps waiting on a full `Block`
+/// queue before it drops the event (and every later one for that queue).
+pub(super) const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
+
+/// What delivery does when a `Block` subscription's queue is full.
+#[derive(Clone, Copy)]
+pub(super) enum OnFull {
+    /// Wait for room (dispatcher threads), giving up only during shutdown,
+    /// after [`SHUTDOWN_GRACE`].
+    Wait,
+    /// Wait until the deadline (`None`: not at all), then stop and report
+    /// the subscription (`process_events`).
+    StopAt(Option<Instant>),
+    /// Drop the event and count it (draining at shutdown).
+    Drop,
+}
+
+/// Delivery stopped at a full `Block` subscription (its id).
+pub(super) struct Blocked(u64);
+
+/// The consumer of one service queue, with its scratch state.
+pub(super) struct Consumer {
+    rx: Receiver<Item>,
+    queue: usize,
+    /// The routes matching the topic in `cached`.
+    targets: Vec<Arc<Route>>,
+    /// `(topic, sys index?, registry version)` that `targets` was built
+    /// for; `None` when `targets` is stale.
+    cached: Option<(String, bool, usize)>,
+    /// Synchronous mode: an event whose delivery stopped at a full `Block`
+    /// subscription, with the targets still to serve, starting with it.
+    pending: Option<Pending>,
+}
+
+struct Pending {
+    event: StdArc<Delivery>,
+    targets: Vec<Arc<Route>>,
+    next: usize,
+}
+
+impl Consumer {
+    pub(super) fn new(rx: Receiver<Item>, queue: usize) -> Self {
+        Consumer {
+            rx,
+            queue,
+            targets: Vec::new(),
+            cached: None,
+            pending: None,
+        }
+    }
+
+    /// Lets go of every route (so ended subscriptions see `Closed`).
+    fn forget_routes(&mut self) {
+        self.targets.clear();
+        self.cached = None;
+        self.pending = None;
+    }
+}
+
+std::thread_local! {
+    /// Addresses of the services this thread is delivering events of right
+    /// now (a dispatcher thread, or inside `process_events`), innermost
+    /// last. A blocking publish or a nested `process_events` from here
+    /// could wait for this very thread.
+    static DELIVERING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether this thread is delivering events of the service at `core`.
+pub(super) fn is_delivering(core: usize) -> bool {
+    DELIVERING.with(|d| d.borrow().contains(&core))
+}
+
+/// Marks this thread as delivering for one service until dropped.
+struct DeliveringGuard;
+
+impl DeliveringGuard {
+    fn enter(core: usize) -> Self {
+        DELIVERING.with(|d| d.borrow_mut().push(core));
+        DeliveringGuard
+    }
+}
+
+impl Drop for DeliveringGuard {
+    fn drop(&mut self) {
+        DELIVERING.with(|d| {
+            d.borrow_mut().pop();
+        });
+    }
+}
+
+/// The body of dispatcher thread `c.queue`: deliver until the queue is
+/// closed, idle and empty.
+pub(super) fn run_dispatcher(core: Arc<Core>, mut c: Consumer) {
+    let _mark = DeliveringGuard::enter(core.addr());
+    let q = c.queue;
+    loop {
+        // Closed and idle first, then empty: nothing can arrive after that.
+        if core.queues[q].gate.is_closed_and_idle() && c.rx.is_empty() {
+            break;
+        }
+        match c.rx.recv() {
+            Ok(item) => {
+                // `Wait` never stops delivery.
+                let _ = core.handle(&mut c, item, OnFull::Wait);
+            }
+            Err(_) => break,
+        }
+    }
+    c.forget_routes();
+}
+
+impl Core {
+    /// `process_events`: delivers queued events on this thread until the
+    /// queue is empty.
+    pub(super) fn process(&self, on_full: OnFull) -> Result<usize, ProcessError> {
+        let Some(consumer) = &self.sync_consumer else {
+            return Err(ProcessError::Asynchronous);
+        };
+        if is_delivering(self.addr()) {
+            return Err(ProcessError::Reentrant);
+        }
+        let mut c = lock(consumer);
+        let _mark = DeliveringGuard::enter(self.addr());
+        let mut processed = 0;
+        let stopped = |Blocked(subscription), processed| ProcessError::Blocked {
+            subscription,
+            processed,
+        };
+        if let Some(pending) = c.pending.take() {
+            self.resume(&mut c, pending, on_full)
+                .map_err(|b| stopped(b, processed))?;
+            processed += 1;
+        }
+        while let Ok(item) = c.rx.try_recv() {
+            let counts = !matches!(item, Item::Wake);
+            self.handle(&mut c, item, on_full)
+                .map_err(|b| stopped(b, processed))?;
+            processed += usize::from(counts);
+        }
+        if self.is_closing() {
+            c.forget_routes();
+        }
+        Ok(processed)
+    }
+
+    /// Delivers one item.
+    fn handle(&self, c: &mut Consumer, item: Item, on_full: OnFull) -> Result<(), Blocked> {
+        let (event, sys_event) = match item {
+            Item::Wake => return Ok(()),
+            Item::Event(event) => {
+                let sys_event = event.publisher() == super::SERVICE_PUBLISHER;
+                (event, sys_event)
+            }
+            Item::DropNotice(shared) => match self.drop_notice(&shared) {
+                Some(event) => (event, true),
+                None => return Ok(()),
+            },
+        };
+        self.counters.dispatched.incr();
+        if event.is_expired() {
+            self.counters.expired.incr();
+            return Ok(());
+        }
+        self.match_targets(c, event.topic(), sys_event);
+        let targets = core::mem::take(&mut c.targets);
+        self.deliver_from(c, event, sys_event, targets, 0, on_full)
+    }
+
+    /// Resumes an event whose delivery stopped at a full `Block` queue.
+    fn resume(&self, c: &mut Consumer, p: Pending, on_full: OnFull) -> Result<(), Blocked> {
+        let Pending {
+            event,
+            targets,
+            next,
+        } = p;
+        if event.is_expired() {
+            // Too late for the subscriptions still waiting for it.
+            for route in &targets[next..] {
+                route.shared.counters.expired.incr();
+                self.counters.expired.incr();
+            }
+            return Ok(());
+        }
+        let sys_event = event.publisher() == super::SERVICE_PUBLISHER;
+        // The cached list was handed to `pending`; it no longer matches.
+        c.cached = None;
+        self.deliver_from(c, event, sys_event, targets, next, on_full)
+    }
+
+    /// Delivers `event` to `targets[start..]`, then gives `targets` back to
+    /// the consumer (or parks it in `pending` if delivery stops).
+    fn deliver_from(
+        &self,
+        c: &mut Consumer,
+        event: StdArc<Delivery>,
+        sys_event: bool,
+        targets: Vec<Arc<Route>>,
+        start: usize,
+        on_full: OnFull,
+    ) -> Result<(), Blocked> {
+        for (i, route) in targets.iter().enumerate().skip(start) {
+            if let Err(blocked) = self.deliver_to(route, &event, sys_event, on_full) {
+                c.cached = None;
+                c.pending = Some(Pending {
+                    event,
+                    targets,
+                    next: i,
+                });
+                return Err(blocked);
+            }
+        }
+        // The list goes back to being the cache (still valid unless it came
+        // from `pending`, in which case `resume` cleared `cached`).
+        c.targets = targets;
+        Ok(())
+    }
+
+    /// Builds the `sys.drops` notice for `shared`, if it dropped anything
+    /// since the last one.
+    fn drop_notice(&self, shared: &SubShared) -> Option<StdArc<Delivery>> {
+        // Cleared before reading the count: a drop counted after this
+        // queues a new notice.
+        shared.notice_pending.store(false, Ordering::Release);
+        let total = shared.counters.dropped.get_usize();
+        let before = shared.announced.swap(total, Ordering::AcqRel);
+        (total > before).then(|| {
+            StdArc::new(sys::drops(
+                shared.id,
+                &shared.pattern,
+                total - before,
+                total,
+            ))
+        })
+    }
+
+    /// Fills `c.targets` with the routes whose pattern matches `topic`,
+    /// reusing the list when topic and registry are unchanged.
+    fn match_targets(&self, c: &mut Consumer, topic: &str, sys_index: bool) {
+        // Acquire: pairs with the Release bump of a registry change, so a
+        // subscription that returned before this event was published is in
+        // the list.
+        let version = self.version.load(Ordering::Acquire);
+        if let Some((t, s, v)) = &c.cached {
+            if *v == version && *s == sys_index && t == topic {
+                return;
+            }
+        }
+        // Routes are dropped before the lock: a route's filter is user code
+        // and may, when dropped, end a subscription (which takes the lock).
+        c.targets.clear();
+        let version = {
+            let reg = lock(&self.registry);
+            let index = if sys_index { &reg.sys } else { &reg.user };
+            // Validated when published (or built by the service).
+            if let Ok(topic) = Topic::new(topic) {
+                index.for_each_match(&topic, |_, route| c.targets.push(route.clone()));
+            }
+            self.version.load(Ordering::Relaxed)
+        };
+        match &mut c.cached {
+            Some((t, s, v)) => {
+                t.clear();
+                t.push_str(topic);
+                *s = sys_index;
+                *v = version;
+            }
+            None => c.cached = Some((topic.to_owned(), sys_index, version)),
+        }
+    }
+
+    /// Hands `event` to one subscription: its filter, then its listeners or
+    /// its queue.
+    fn deliver_to(
+        &self,
+        route: &Route,
+        event: &StdArc<Delivery>,
+        sys_event: bool,
+        on_full: OnFull,
+    ) -> Result<(), Blocked> {
+        let shared = &route.shared;
+        if shared.listeners.is_closed() {
+            return Ok(());
+        }
+        if let Some(filter) = &route.filter {
+            match catch_unwind(AssertUnwindSafe(|| filter(event))) {
+                Ok(true) => {}
+                Ok(false) => {
+                    shared.counters.filtered.incr();
+                    self.counters.filtered.incr();
+                    return Ok(());
+                }
+                Err(payload) => {
+                    self.report_panic(shared, None, event, sys_event, &*payload);
+                    return Ok(());
+                }
+            }
+        }
+        if shared.listeners.is_active() {
+            let called = shared.listeners.call(event, |id, payload| {
+                self.report_panic(shared, Some(id), event, sys_event, &*payload);
+            });
+            match called {
+                Called::Ran => {
+                    shared.counters.received.incr();
+                    self.counters.delivered.incr();
+                    return Ok(());
+                }
+                Called::Closed => return Ok(()),
+                Called::NoListeners => {}
+            }
+        }
+        match shared.overflow {
+            Overflow::DropOldest => {
+                // A lossy queue never refuses for lack of room.
+                if route.tx.send(event.clone()).is_ok() {
+                    self.counters.delivered.incr();
+                    self.fold_lossy_drops(route, sys_event);
+                }
+            }
+            Overflow::DropNewest => match route.tx.try_send(event.clone()) {
+                Ok(()) => self.counters.delivered.incr(),
+                Err(TrySendError::Full(_)) => self.note_dropped(shared, 1, sys_event),
+                Err(TrySendError::Disconnected(_)) => {}
+            },
+            Overflow::Block => match route.tx.try_send(event.clone()) {
+                Ok(()) => self.counters.delivered.incr(),
+                Err(TrySendError::Full(back)) => {
+                    return self.wait_for_room(route, back, sys_event, on_full);
+                }
+                Err(TrySendError::Disconnected(_)) => {}
+            },
+        }
+        Ok(())
+    }
+
+    /// A `Block` queue is full: wait, stop or drop, per `on_full`.
+    fn wait_for_room(
+        &self,
+        route: &Route,
+        mut event: StdArc<Delivery>,
+        sys_event: bool,
+        on_full: OnFull,
+    ) -> Result<(), Blocked> {
+        let shared = &route.shared;
+        let blocked = || Blocked(shared.id);
+        match on_full {
+            OnFull::Drop => {
+                self.note_dropped(shared, 1, sys_event);
+                Ok(())
+            }
+            OnFull::StopAt(None) => Err(blocked()),
+            OnFull::StopAt(Some(deadline)) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match route.tx.send_timeout(event, left) {
+                    Ok(()) => {
+                        self.counters.delivered.incr();
+                        Ok(())
+                    }
+                    Err(SendTimeoutError::Timeout(_)) => Err(blocked()),
+                    Err(SendTimeoutError::Disconnected(_)) => Ok(()),
+                }
+            }
+            OnFull::Wait => {
+                let mut give_up_at = None;
+                loop {
+                    if self.is_closing() {
+                        let at = *give_up_at.get_or_insert_with(|| Instant::now() + SHUTDOWN_GRACE);
+                        if shared.abandoned.load(Ordering::Relaxed) || Instant::now() >= at {
+                            shared.abandoned.store(true, Ordering::Relaxed);
+                            self.note_dropped(shared, 1, sys_event);
+                            return Ok(());
+                        }
+                    }
+                    match route.tx.send_timeout(event, BLOCK_POLL) {
+                        Ok(()) => {
+                            self.counters.delivered.incr();
+                            return Ok(());
+                        }
+                        Err(SendTimeoutError::Timeout(back)) => event = back,
+                        Err(SendTimeoutError::Disconnected(_)) => return Ok(()),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds what a `DropOldest` queue displaced since last looked at to the
+    /// drop counts.
+    fn fold_lossy_drops(&self, route: &Route, sys_event: bool) {
+        let shared = &route.shared;
+        let now = usize::try_from(route.tx.dropped()).unwrap_or(usize::MAX);
+        // AcqRel: concurrent dispatchers agree on who adds which part.
+        let before = shared.lossy_seen.fetch_max(now, Ordering::AcqRel);
+        if now > before {
+            self.note_dropped(shared, now - before, sys_event);
+        }
+    }
+
+    /// Counts a caught panic and announces it on `sys.listener.panic`,
+    /// unless it happened while handling a `sys` event (no feedback).
+    fn report_panic(
+        &self,
+        shared: &SubShared,
+        listener: Option<u64>,
+        event: &Delivery,
+        sys_event: bool,
+        payload: &(dyn Any + Send),
+    ) {
+        self.counters.listener_panics.incr();
+        if !sys_event {
+            self.emit_event(|| {
+                sys::listener_panic(
+                    shared.id,
+                    &shared.pattern,
+                    listener,
+                    event.topic(),
+                    panic_message(payload),
+                )
+            });
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! [`Publisher`]: the publishing side of a service.
+
+use core::fmt;
+use std::sync::Arc as StdArc;
+
+use evlatch::topic::Topic;
+
+use super::dispatch::is_delivering;
+use super::error::{PublishError, PublishErrorKind};
+use super::message::{Delivery, Message};
+use super::state::{Core, Item};
+use crate::channel::TrySendError;
+use crate::sync::{Arc, Ordering};
+
+/// A publishing handle, from [`EventService::publisher`](super::EventService::publisher).
+///
+/// Each `Publisher` has its own id, which the service stamps into the
+/// header of everything it publishes ([`PUBLISHER_HEADER`](super::PUBLISHER_HEADER)).
+/// It is `Send + Sync`: share it by reference, or create one per thread
+/// (which also spreads publishers over the dispatchers of an asynchronous
+/// service).
+///
+/// Order: the events of one `Publisher` with the same priority reach every
+/// subscription in the order their publish calls put them in the service
+/// queue (for one thread, program order). See the [module docs](super).
+///
+/// # Examples
+///
+/// ```
+/// use evlatch_std::service::{EventService, Message};
+/// let service = EventService::synchronous();
+/// let sub = service.subscriber().subscribe("jobs.?")?;
+/// let publisher = service.publisher();
+/// for i in 0..3_i64 {
+///     publisher.publish("jobs.done", Message::new().with_body("job", i))?;
+/// }
+/// service.process_events()?;
+/// let jobs: Vec<i64> = sub.try_iter().filter_map(|e| e.body().get_i64("job")).collect();
+/// assert_eq!(jobs, [0, 1, 2]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Publisher {
+    core: Arc<Core>,
+    id: u64,
+    /// The service queue this publisher feeds.
+    queue: usize,
+}
+
+impl Publisher {
+    pub(super) fn new(core: Arc<Core>) -> Self {
+        let n = core.next_publisher.fetch_add(1, Ordering::Relaxed);
+        let queue = (n - 1) % core.queues.len();
+        Publisher {
+            core,
+            id: n as u64,
+            queue,
+        }
+    }
+
+    /// This publisher's id: unique within its service, never 0 (the
+    /// service's own id).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let service = evlatch_std::service::EventService::synchronous();
+    /// let (a, b) = (service.publisher(), service.publisher());
+    /// assert_ne!(a.id(), b.id());
+    /// assert_ne!(a.id(), 0);
+    /// ```
+    #[must_use]
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Publishes `message` under `topic`, waiting while the service queue is
+    /// full. On a thread that is delivering this service's events (inside a
+    /// listener or receive filter) it never waits — that could wait for
+    /// itself — and fails with [`PublishErrorKind::Full`] instead.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError`], with the message handed back: invalid or reserved
+    /// topic, message too large, refused by the publish filter, queue full
+    /// (see above), service shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_std::service::{EventService, Message, PublishErrorKind};
+    /// let service = EventService::synchronous();
+    /// let publisher = service.publisher();
+    /// publisher.publish("functions.signals.iteration", Message::new())?;
+    /// let err = publisher.publish("sys.subscription.added", Message::new()).unwrap_err();
+    /// assert_eq!(err.kind(), PublishErrorKind::ReservedTopic);
+    /// # Ok::<(), evlatch_std::service::PublishError>(())
+    /// ```
+    pub fn publish(&self, topic: &str, message: Message) -> Result<(), PublishError> {
+        self.send(topic, message, true)
+    }
+
+    /// Publishes without waiting: fails with [`PublishErrorKind::Full`] if
+    /// the service queue has no room for the message's priority.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](Self::publish), and `Full`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_std::service::{EventService, Message, PublishErrorKind};
+    /// let service = EventService::builder().queue_capacity(1).build()?;
+    /// let publisher = service.publisher();
+    /// publisher.try_publish("a", Message::new())?;
+    /// let err = publisher.try_publish("a", Message::new()).unwrap_err();
+    /// assert_eq!(err.kind(), PublishErrorKind::Full);
+    /// service.process_events()?;
+    /// publisher.try_publish("a", err.into_message())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_publish(&self, topic: &str, message: Message) -> Result<(), PublishError> {
+        self.send(topic, message, false)
+    }
+
+    fn send(&self, topic: &str, message: Message, wait: bool) -> Result<(), PublishError> {
+        let core = &*self.core;
+        let fail = |kind, message| Err(PublishError::new(kind, topic, message));
+        let parsed = match Topic::new(topic) {
+            Ok(t) => t,
+            Err(e) => return fail(PublishErrorKind::InvalidTopic(e), message),
+        };
+        if parsed.is_reserved() {
+            return fail(PublishErrorKind::ReservedTopic, message);
+        }
+        if let Some(limit) = core.max_message_bytes {
+            let size = message.weight();
+            if size > limit {
+                return fail(PublishErrorKind::TooLarge { size, limit }, message);
+            }
+        }
+        if let Some(filter) = &core.publish_filter {
+            if !filter(&parsed, &message) {
+                core.counters.rejected.incr();
+                return fail(PublishErrorKind::Rejected, message);
+            }
+        }
+        let priority = message.priority();
+        let item = Item::Event(StdArc::new(message.into_delivery(topic, self.id)));
+        let wait = wait && !is_delivering(core.addr());
+        let sent = core.through_gate(self.queue, item, |tx, item| {
+            if wait {
+                tx.send_with_priority(item, priority)
+                    .map_err(|e| (e.into_inner(), PublishErrorKind::Closed))
+            } else {
+                tx.try_send_with_priority(item, priority)
+                    .map_err(|e| match e {
+                        TrySendError::Full(item) => (item, PublishErrorKind::Full),
+                        TrySendError::Disconnected(item) => (item, PublishErrorKind::Closed),
+                    })
+            }
+        });
+        match sent {
+            Ok(Ok(())) => {
+                core.counters.published.incr();
+                Ok(())
+            }
+            Ok(Err((item, kind))) => fail(kind, take_back(item)),
+            Err(item) => fail(PublishErrorKind::Closed, take_back(item)),
+        }
+    }
+}
+
+/// The message inside an item that could not be queued.
+fn take_back(item: Item) -> Message {
+    match item {
+        Item::Event(event) => StdArc::try_unwrap(event)
+            .map(Delivery::into_message)
+            .unwrap_or_default(),
+        _ => Message::new(),
+    }
+}
+
+impl fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Publisher")
+            .field("id", &self.id)
+            .field("queue", &self.queue)
+            .finish_non_exhaustive()
+    }
+}
