@@ -822,8 +822,11 @@ fn pump_async<C: AsyncChan>(rt: &Runtime, producers: usize, consumers: usize, n:
 }
 
 fn channel_async(h: &mut Harness, producers: usize, consumers: usize) {
-    let rt = multi_thread();
     let name = format!("std.channel.async.{producers}p{consumers}c");
+    if !h.selects(&name) {
+        return; // spares starting the runtime's worker threads
+    }
+    let rt = multi_thread();
     let title = format!(
         "channel throughput, async send/recv, {producers} producer task(s) → {consumers} consumer \
          task(s) on a tokio multi-thread runtime ({} workers), capacity {CAP}, u64",

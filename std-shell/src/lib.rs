@@ -33,11 +33,12 @@
 //! assert_eq!(t.join().unwrap(), EventStatus::Success);
 //! ```
 
+mod batch;
 pub mod channel;
-pub mod service;
 mod deps;
 mod notify;
 mod parking;
+pub mod service;
 mod sync;
 mod wait;
 

@@ -15,6 +15,7 @@
 use std::collections::VecDeque;
 use std::task::Waker;
 
+use crate::batch::Batch;
 use crate::parking::WakeBy;
 use crate::sync::{fence, lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 
@@ -123,7 +124,7 @@ impl Notify {
         if self.count.load(Ordering::SeqCst) == 0 {
             return;
         }
-        let mut woken = Vec::new();
+        let mut woken = Batch::new();
         {
             let mut list = lock(&self.list);
             while woken.len() < n {
@@ -132,11 +133,12 @@ impl Notify {
                 };
                 self.count.fetch_sub(1, Ordering::SeqCst);
                 e.notified.store(true, Ordering::Release);
-                woken.push(e.wake);
+                woken.push(e);
             }
         }
-        for w in woken {
-            w.wake();
+        // Wake, and drop the entries' flags, outside the lock.
+        for e in woken.drain() {
+            e.wake.wake();
         }
     }
 }

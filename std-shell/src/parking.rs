@@ -30,6 +30,7 @@ use std::task::Waker;
 use evlatch::wake::{register_wake_hook, Completion, WakeHook};
 use evlatch::{Event, EventStatus, Snapshot, WakeArm};
 
+use crate::batch::Batch;
 use crate::sync::{lock, Arc, AtomicU8, Mutex, Ordering, Thread};
 
 const BUCKETS: usize = 64;
@@ -147,24 +148,23 @@ pub(crate) fn install() {
 
 fn wake_hook(event: &Event, done: Completion) {
     let addr = event as *const Event as usize;
-    let mut woken: Vec<WakeBy> = Vec::new();
+    let mut woken: Batch<Entry> = Batch::new();
     {
         let mut bucket = lock(table().bucket(addr));
-        let mut i = 0;
-        while i < bucket.entries.len() {
-            let e = &bucket.entries[i];
-            if e.event == addr && e.generation == done.generation {
-                let e = bucket.entries.swap_remove(i);
-                e.outcome.set(done.status);
-                woken.push(e.wake);
-            } else {
-                i += 1;
-            }
+        // In registration order, so waiters are released first come, first
+        // served.
+        for entry in bucket
+            .entries
+            .extract_if(.., |e| e.event == addr && e.generation == done.generation)
+        {
+            entry.outcome.set(done.status);
+            woken.push(entry);
         }
     }
-    // Wake outside the lock: a woken thread goes straight for it otherwise.
-    for w in woken {
-        w.wake();
+    // Wake (and drop the entries' outcome handles) outside the lock: a woken
+    // thread goes straight for it otherwise.
+    for entry in woken.drain() {
+        entry.wake.wake();
     }
 }
 
@@ -228,7 +228,9 @@ impl Registration {
             .position(|e| e.key == self.key && e.event == self.event)
         {
             Some(i) => {
-                bucket.entries.swap_remove(i);
+                let entry = bucket.entries.remove(i);
+                drop(bucket);
+                drop(entry);
                 None
             }
             None => {

@@ -16,7 +16,7 @@ use crate::sync::{park_until, thread};
 /// before it parks: a short bounded backoff that catches completions already
 /// in flight without burning a core.
 #[cfg(not(evlatch_loom))]
-const SPINS_BEFORE_PARK: u32 = 32;
+const SPINS_BEFORE_PARK: u32 = 4;
 /// Under loom every re-check is a modelled step; spinning adds nothing.
 #[cfg(evlatch_loom)]
 const SPINS_BEFORE_PARK: u32 = 0;

@@ -8,9 +8,9 @@ use std::thread;
 use std::time::Duration;
 
 use evlatch_std::service::{
-    sys, Delivery, EventService, Message, Mode, Overflow, Priority, ProcessError,
-    PublishErrorKind, RecvError, RecvTimeoutError, SubscribeError, SubscribeOptions,
-    Subscription, TryRecvError, Value, PUBLISHER_HEADER,
+    sys, Delivery, EventService, Message, Mode, Overflow, Priority, ProcessError, PublishErrorKind,
+    RecvError, RecvTimeoutError, SubscribeError, SubscribeOptions, Subscription, TryRecvError,
+    Value, PUBLISHER_HEADER,
 };
 
 fn drain(sub: &Subscription) -> Vec<Arc<Delivery>> {
@@ -29,7 +29,9 @@ fn body_i64(events: &[Arc<Delivery>], key: &str) -> Vec<i64> {
 }
 
 fn options(capacity: usize, overflow: Overflow) -> SubscribeOptions {
-    SubscribeOptions::new().capacity(capacity).overflow(overflow)
+    SubscribeOptions::new()
+        .capacity(capacity)
+        .overflow(overflow)
 }
 
 #[test]
@@ -43,7 +45,8 @@ fn wildcards_route_events_to_matching_subscriptions() {
     let everything = s.subscribe("*").unwrap();
     let other = s.subscribe("functions.?").unwrap();
     let p = service.publisher();
-    p.publish("functions.signals.iteration", Message::new()).unwrap();
+    p.publish("functions.signals.iteration", Message::new())
+        .unwrap();
     p.publish("functions.signals.a.b", Message::new()).unwrap();
     p.publish("functions.x", Message::new()).unwrap();
     assert_eq!(service.process_events(), Ok(3));
@@ -99,7 +102,10 @@ fn header_carries_the_publisher_id_and_typed_values_round_trip() {
     assert_eq!(first.body().get_bool("b"), Some(true));
     assert_eq!(first.body().get_bytes("bytes"), Some(&[1_u8, 2, 3][..]));
     // Never empty: the id is there even for an empty message.
-    assert_eq!(got[1].header().get_i64(PUBLISHER_HEADER), Some(b.id() as i64));
+    assert_eq!(
+        got[1].header().get_i64(PUBLISHER_HEADER),
+        Some(b.id() as i64)
+    );
     assert_eq!(got[1].header().len(), 1);
 }
 
@@ -147,7 +153,10 @@ fn the_sys_group_is_reserved_and_reports_subscriptions() {
     p.publish("x.sys", Message::new()).unwrap();
 
     let everything = service.subscriber().subscribe("*").unwrap();
-    let watch = service.subscriber().subscribe("sys.subscription.*").unwrap();
+    let watch = service
+        .subscriber()
+        .subscribe("sys.subscription.*")
+        .unwrap();
     let other = service.subscriber().subscribe("a.b").unwrap();
     let (other_id, pattern) = (other.id(), other.pattern().to_owned());
     other.unsubscribe();
@@ -162,11 +171,22 @@ fn the_sys_group_is_reserved_and_reports_subscriptions() {
             sys::SUBSCRIPTION_REMOVED
         ]
     );
-    assert_eq!(seen[0].body().get_i64(sys::SUBSCRIPTION), Some(watch.id() as i64));
-    assert_eq!(seen[1].body().get_i64(sys::SUBSCRIPTION), Some(other_id as i64));
-    assert_eq!(seen[2].body().get_i64(sys::SUBSCRIPTION), Some(other_id as i64));
+    assert_eq!(
+        seen[0].body().get_i64(sys::SUBSCRIPTION),
+        Some(watch.id() as i64)
+    );
+    assert_eq!(
+        seen[1].body().get_i64(sys::SUBSCRIPTION),
+        Some(other_id as i64)
+    );
+    assert_eq!(
+        seen[2].body().get_i64(sys::SUBSCRIPTION),
+        Some(other_id as i64)
+    );
     assert_eq!(seen[2].body().get_str(sys::PATTERN), Some(pattern.as_str()));
-    assert!(seen.iter().all(|e| e.publisher() == 0 && e.priority() == Priority::High));
+    assert!(seen
+        .iter()
+        .all(|e| e.publisher() == 0 && e.priority() == Priority::High));
     // `*` never sees the service's own events, only the user's two.
     assert_eq!(topics(&drain(&everything)), ["system.drops", "x.sys"]);
 }
@@ -187,36 +207,40 @@ fn drop_oldest_keeps_the_newest_and_reports_the_lag() {
     let watch = service.subscriber().subscribe("sys.drops").unwrap();
     let sub = service
         .subscriber()
-        .subscribe_with("t", options(3, Overflow::DropOldest))
+        .subscribe_with("t", options(4, Overflow::DropOldest))
         .unwrap();
+    assert_eq!(sub.capacity(), 4);
     let p = service.publisher();
     for i in 0..10_i64 {
         p.publish("t", Message::new().with_body("i", i)).unwrap();
     }
     service.process_events().unwrap();
-    assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Lagged(7));
-    assert_eq!(body_i64(&drain(&sub), "i"), [7, 8, 9]);
+    assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Lagged(6));
+    assert_eq!(body_i64(&drain(&sub), "i"), [6, 7, 8, 9]);
     let stats = sub.stats();
-    assert_eq!((stats.received, stats.dropped, stats.queued), (3, 7, 0));
-    assert_eq!(service.stats().dropped, 7);
-    // Coalesced: one notice covers all seven.
+    assert_eq!((stats.received, stats.dropped, stats.queued), (4, 6, 0));
+    assert_eq!(service.stats().dropped, 6);
+    // Coalesced: one notice covers all six.
     let notices = drain(&watch);
     assert_eq!(topics(&notices), [sys::DROPS]);
-    assert_eq!(notices[0].body().get_i64(sys::DROPPED), Some(7));
-    assert_eq!(notices[0].body().get_i64(sys::DROPPED_TOTAL), Some(7));
-    assert_eq!(notices[0].body().get_i64(sys::SUBSCRIPTION), Some(sub.id() as i64));
+    assert_eq!(notices[0].body().get_i64(sys::DROPPED), Some(6));
+    assert_eq!(notices[0].body().get_i64(sys::DROPPED_TOTAL), Some(6));
+    assert_eq!(
+        notices[0].body().get_i64(sys::SUBSCRIPTION),
+        Some(sub.id() as i64)
+    );
 
     // A second round reports only the new drops.
-    for i in 10..15_i64 {
+    for i in 10..16_i64 {
         p.publish("t", Message::new().with_body("i", i)).unwrap();
     }
     service.process_events().unwrap();
     assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Lagged(2));
-    assert_eq!(body_i64(&drain(&sub), "i"), [12, 13, 14]);
+    assert_eq!(body_i64(&drain(&sub), "i"), [12, 13, 14, 15]);
     let notices = drain(&watch);
     assert_eq!(notices.len(), 1);
     assert_eq!(notices[0].body().get_i64(sys::DROPPED), Some(2));
-    assert_eq!(notices[0].body().get_i64(sys::DROPPED_TOTAL), Some(9));
+    assert_eq!(notices[0].body().get_i64(sys::DROPPED_TOTAL), Some(8));
 }
 
 #[test]
@@ -339,8 +363,11 @@ fn expired_events_are_not_delivered_and_are_counted() {
             .with_body("i", 1_i64),
     )
     .unwrap();
-    p.publish("t", Message::new().with_ttl(Duration::MAX).with_body("i", 2_i64))
-        .unwrap();
+    p.publish(
+        "t",
+        Message::new().with_ttl(Duration::MAX).with_body("i", 2_i64),
+    )
+    .unwrap();
     thread::sleep(short * 20);
     service.process_events().unwrap();
     assert_eq!(service.stats().expired, 1);
@@ -348,9 +375,13 @@ fn expired_events_are_not_delivered_and_are_counted() {
 
     // Expires in the subscription queue (dispatched well within the TTL).
     let half_second = Duration::from_millis(500);
-    p.publish("t", Message::new().with_ttl(half_second).with_body("i", 3_i64))
+    p.publish(
+        "t",
+        Message::new().with_ttl(half_second).with_body("i", 3_i64),
+    )
+    .unwrap();
+    p.publish("t", Message::new().with_body("i", 4_i64))
         .unwrap();
-    p.publish("t", Message::new().with_body("i", 4_i64)).unwrap();
     service.process_events().unwrap();
     thread::sleep(half_second * 2);
     assert_eq!(body_i64(&drain(&sub), "i"), [4]);
@@ -390,7 +421,10 @@ fn publish_and_receive_filters_skip_and_count() {
 
 #[test]
 fn oversized_messages_are_refused() {
-    let service = EventService::builder().max_message_bytes(16).build().unwrap();
+    let service = EventService::builder()
+        .max_message_bytes(16)
+        .build()
+        .unwrap();
     let p = service.publisher();
     p.publish("a", Message::new().with_body("k", "0123456789"))
         .unwrap();
@@ -435,7 +469,9 @@ fn a_full_service_queue_blocks_or_fails_the_publisher() {
     let p = service.publisher();
     p.try_publish("t", Message::new()).unwrap();
     p.try_publish("t", Message::new()).unwrap();
-    let err = p.try_publish("t", Message::new().with_body("k", 1_i64)).unwrap_err();
+    let err = p
+        .try_publish("t", Message::new().with_body("k", 1_i64))
+        .unwrap_err();
     assert_eq!(err.kind(), PublishErrorKind::Full);
     assert_eq!(err.into_message().body().get_i64("k"), Some(1));
     // High has its own room.
@@ -463,12 +499,21 @@ fn listeners_get_events_in_order_and_queue_returns_after_removal() {
     let service = EventService::synchronous();
     let sub = service.subscriber().subscribe("t").unwrap();
     let p = service.publisher();
-    p.publish("t", Message::new().with_body("i", 0_i64)).unwrap();
+    p.publish("t", Message::new().with_body("i", 0_i64))
+        .unwrap();
     service.process_events().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     let (l1, l2) = (log.clone(), log.clone());
-    let first = sub.add_listener(move |e| l1.lock().unwrap().push(("a", e.body().get_i64("i").unwrap())));
-    let second = sub.add_listener(move |e| l2.lock().unwrap().push(("b", e.body().get_i64("i").unwrap())));
+    let first = sub.add_listener(move |e| {
+        l1.lock()
+            .unwrap()
+            .push(("a", e.body().get_i64("i").unwrap()))
+    });
+    let second = sub.add_listener(move |e| {
+        l2.lock()
+            .unwrap()
+            .push(("b", e.body().get_i64("i").unwrap()))
+    });
     for i in 1..3_i64 {
         p.publish("t", Message::new().with_body("i", i)).unwrap();
     }
@@ -481,7 +526,8 @@ fn listeners_get_events_in_order_and_queue_returns_after_removal() {
     assert_eq!(body_i64(&drain(&sub), "i"), [0]);
     sub.remove_listener(first);
     sub.remove_listener(second);
-    p.publish("t", Message::new().with_body("i", 3_i64)).unwrap();
+    p.publish("t", Message::new().with_body("i", 3_i64))
+        .unwrap();
     service.process_events().unwrap();
     assert_eq!(log.lock().unwrap().len(), 4);
     assert_eq!(body_i64(&drain(&sub), "i"), [3]);
@@ -491,7 +537,10 @@ fn listeners_get_events_in_order_and_queue_returns_after_removal() {
 #[test]
 fn a_panicking_listener_is_reported_and_the_dispatcher_lives() {
     let service = EventService::asynchronous(1).unwrap();
-    let panics = service.subscriber().subscribe("sys.listener.panic").unwrap();
+    let panics = service
+        .subscriber()
+        .subscribe("sys.listener.panic")
+        .unwrap();
     let sub = service.subscriber().subscribe("t").unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
@@ -503,14 +552,21 @@ fn a_panicking_listener_is_reported_and_the_dispatcher_lives() {
     });
     let id = id.get();
     let p = service.publisher();
-    p.publish("t", Message::new().with_body("boom", true)).unwrap();
+    p.publish("t", Message::new().with_body("boom", true))
+        .unwrap();
     p.publish("t", Message::new()).unwrap();
     let report = panics.recv().unwrap();
     assert_eq!(report.topic(), sys::LISTENER_PANIC);
-    assert_eq!(report.body().get_i64(sys::SUBSCRIPTION), Some(sub.id() as i64));
+    assert_eq!(
+        report.body().get_i64(sys::SUBSCRIPTION),
+        Some(sub.id() as i64)
+    );
     assert_eq!(report.body().get_i64(sys::LISTENER), Some(id as i64));
     assert_eq!(report.body().get_str(sys::TOPIC), Some("t"));
-    assert_eq!(report.body().get_str(sys::MESSAGE), Some("listener saw boom"));
+    assert_eq!(
+        report.body().get_str(sys::MESSAGE),
+        Some("listener saw boom")
+    );
     // The dispatcher goes on: later events still arrive.
     let later = service.subscriber().subscribe("u").unwrap();
     p.publish("u", Message::new()).unwrap();
@@ -522,10 +578,16 @@ fn a_panicking_listener_is_reported_and_the_dispatcher_lives() {
 #[test]
 fn a_panicking_receive_filter_is_reported_as_listener_minus_one() {
     let service = EventService::synchronous();
-    let panics = service.subscriber().subscribe("sys.listener.panic").unwrap();
+    let panics = service
+        .subscriber()
+        .subscribe("sys.listener.panic")
+        .unwrap();
     let sub = service
         .subscriber()
-        .subscribe_with("t", SubscribeOptions::new().filter(|_| panic!("bad filter")))
+        .subscribe_with(
+            "t",
+            SubscribeOptions::new().filter(|_| panic!("bad filter")),
+        )
         .unwrap();
     service.publisher().publish("t", Message::new()).unwrap();
     service.process_events().unwrap();
@@ -616,7 +678,9 @@ fn listeners_may_add_and_remove_listeners_from_inside() {
             let sub = weak.upgrade().unwrap();
             let l2 = l.clone();
             sub.add_listener(move |e| {
-                l2.lock().unwrap().push(("inner", e.body().get_i64("i").unwrap()));
+                l2.lock()
+                    .unwrap()
+                    .push(("inner", e.body().get_i64("i").unwrap()));
             });
         }
     });
@@ -634,12 +698,7 @@ fn listeners_may_add_and_remove_listeners_from_inside() {
 
 #[test]
 fn process_events_from_a_listener_is_refused_and_publish_does_not_wait_on_itself() {
-    let service = Arc::new(
-        EventService::builder()
-            .queue_capacity(1)
-            .build()
-            .unwrap(),
-    );
+    let service = Arc::new(EventService::builder().queue_capacity(1).build().unwrap());
     let sub = service.subscriber().subscribe("t").unwrap();
     let results = Arc::new(Mutex::new(Vec::new()));
     let (svc, r) = (Arc::downgrade(&service), results.clone());
@@ -647,7 +706,9 @@ fn process_events_from_a_listener_is_refused_and_publish_does_not_wait_on_itself
     let p2 = p.clone();
     sub.add_listener(move |_| {
         let svc = svc.upgrade().unwrap();
-        r.lock().unwrap().push(format!("{:?}", svc.process_events()));
+        r.lock()
+            .unwrap()
+            .push(format!("{:?}", svc.process_events()));
         // Queue has room for one: the first publish fits, the second
         // would wait for this very thread.
         let first = p2.publish("u", Message::new()).map_err(|e| e.kind());
@@ -666,7 +727,9 @@ fn process_events_from_a_listener_is_refused_and_publish_does_not_wait_on_itself
 fn asynchronous_mode_refuses_process_events() {
     let service = EventService::asynchronous(2).unwrap();
     assert_eq!(service.process_events(), Err(ProcessError::Asynchronous));
-    assert!(ProcessError::Asynchronous.to_string().contains("Mode::Synchronous"));
+    assert!(ProcessError::Asynchronous
+        .to_string()
+        .contains("Mode::Synchronous"));
 }
 
 #[test]
@@ -683,7 +746,8 @@ fn per_publisher_order_holds_across_dispatchers() {
             let p = service.publisher();
             s.spawn(move || {
                 for i in 0..per {
-                    p.publish("load.x", Message::new().with_body("i", i)).unwrap();
+                    p.publish("load.x", Message::new().with_body("i", i))
+                        .unwrap();
                 }
             });
         }
@@ -691,7 +755,12 @@ fn per_publisher_order_holds_across_dispatchers() {
     let mut next = std::collections::HashMap::new();
     for event in sub.iter().take(publishers * per as usize) {
         let expected = next.entry(event.publisher()).or_insert(0_i64);
-        assert_eq!(event.body().get_i64("i"), Some(*expected), "publisher {}", event.publisher());
+        assert_eq!(
+            event.body().get_i64("i"),
+            Some(*expected),
+            "publisher {}",
+            event.publisher()
+        );
         *expected += 1;
     }
     assert_eq!(next.len(), publishers);
@@ -714,12 +783,16 @@ fn recv_timeout_and_recv_async() {
     let p = service.publisher();
     let got = rt.block_on(async {
         let waiter = sub.recv_async();
-        p.publish("t", Message::new().with_body("i", 5_i64)).unwrap();
+        p.publish("t", Message::new().with_body("i", 5_i64))
+            .unwrap();
         waiter.await
     });
     assert_eq!(got.unwrap().body().get_i64("i"), Some(5));
     drop(service);
-    assert_eq!(rt.block_on(sub.recv_async()).unwrap_err(), RecvError::Closed);
+    assert_eq!(
+        rt.block_on(sub.recv_async()).unwrap_err(),
+        RecvError::Closed
+    );
 }
 
 #[test]

@@ -277,11 +277,23 @@ fn run_ops(ops: &[Op]) -> Result<(), TestCaseError> {
         // ...and exactly the expected callbacks and hook calls happened, in
         // order.
         RUNS.with(|r| {
-            prop_assert_eq!(&r.borrow()[..], &expected_runs[..], "step {} {:?}", step, op);
+            prop_assert_eq!(
+                &r.borrow()[..],
+                &expected_runs[..],
+                "step {} {:?}",
+                step,
+                op
+            );
             Ok(())
         })?;
         HOOK_CALLS.with(|h| {
-            prop_assert_eq!(&h.borrow()[..], &expected_hooks[..], "step {} {:?}", step, op);
+            prop_assert_eq!(
+                &h.borrow()[..],
+                &expected_hooks[..],
+                "step {} {:?}",
+                step,
+                op
+            );
             Ok(())
         })?;
     }

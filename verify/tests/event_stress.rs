@@ -27,7 +27,8 @@ const MESSAGES: [&str; 3] = [
      message cell, so that it is truncated at a character boundary: ééééééé€€€€😀😀😀",
 ];
 
-const _: () = assert!(MESSAGES[2].len() > MESSAGE_CAPACITY && MESSAGES[1].len() <= MESSAGE_CAPACITY);
+const _: () =
+    assert!(MESSAGES[2].len() > MESSAGE_CAPACITY && MESSAGES[1].len() <= MESSAGE_CAPACITY);
 
 /// Per callback id: how many times it ran.
 static RUN_COUNTS: OnceLock<Box<[AtomicU8]>> = OnceLock::new();
@@ -36,8 +37,11 @@ static BAD_RUN: AtomicBool = AtomicBool::new(false);
 /// Ids handed out so far.
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 
-/// Hook calls: (event index, generation) → (calls, outcome).
-static HOOK_CALLS: Mutex<Option<HashMap<(usize, u32), (usize, EventStatus)>>> = Mutex::new(None);
+/// (event index, generation) → (hook calls, outcome).
+type HookCalls = HashMap<(usize, u32), (usize, EventStatus)>;
+
+/// Every wake-hook call, counted.
+static HOOK_CALLS: Mutex<Option<HookCalls>> = Mutex::new(None);
 
 fn stress_hook(event: &Event, done: Completion) {
     let Some(index) = EVENTS.iter().position(|e| core::ptr::eq(e, event)) else {
@@ -165,7 +169,9 @@ fn events_under_contention() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
-    let threads = thread::available_parallelism().map_or(4, |n| n.get()).clamp(4, 8);
+    let threads = thread::available_parallelism()
+        .map_or(4, |n| n.get())
+        .clamp(4, 8);
     RUN_COUNTS
         .set((0..threads * ops).map(|_| AtomicU8::new(0)).collect())
         .unwrap();
@@ -188,23 +194,36 @@ fn events_under_contention() {
         }
     }
 
-    assert!(!BAD_RUN.load(Ordering::Relaxed), "a callback ran twice or saw a non-final status");
+    assert!(
+        !BAD_RUN.load(Ordering::Relaxed),
+        "a callback ran twice or saw a non-final status"
+    );
     let registered = NEXT_ID.load(Ordering::Relaxed);
     let counts = RUN_COUNTS.get().unwrap();
     let never: Vec<usize> = (0..registered)
         .filter(|&id| counts[id].load(Ordering::Relaxed) != 1)
         .collect();
-    assert!(never.is_empty(), "{} of {registered} callbacks did not run exactly once", never.len());
+    assert!(
+        never.is_empty(),
+        "{} of {registered} callbacks did not run exactly once",
+        never.len()
+    );
 
     let armed: HashSet<(usize, u32)> = reports.into_iter().flat_map(|r| r.armed).collect();
     let calls = HOOK_CALLS.lock().unwrap().take().unwrap_or_default();
     for (key, (n, status)) in &calls {
         assert_eq!(*n, 1, "generation {key:?} woken {n} times");
         assert!(status.is_final());
-        assert!(armed.contains(key), "hook call for unarmed generation {key:?}");
+        assert!(
+            armed.contains(key),
+            "hook call for unarmed generation {key:?}"
+        );
     }
     for key in &armed {
-        assert!(calls.contains_key(key), "armed generation {key:?} never woken");
+        assert!(
+            calls.contains_key(key),
+            "armed generation {key:?} never woken"
+        );
     }
     let generations: Vec<u32> = EVENTS.iter().map(|e| e.snapshot().generation()).collect();
     eprintln!(

@@ -115,7 +115,10 @@ fn watched_hook(event: &Event, done: Completion) {
     // with `event` as its first field, so the event's address is the
     // `Watched`'s address (the `container_of` pattern); the `Watched` is
     // alive because the finisher holds a reference into it for this whole
-    // call.
+    // call. (Reading past the `Event` through a pointer derived from a
+    // field reference is the aliasing model's grey zone: Tree Borrows
+    // accepts it, Stacked Borrows would not; these loom tests never run
+    // under miri.)
     let watched = unsafe { &*(event as *const Event as *const Watched) };
     watched.hook_calls.fetch_add(1, Ordering::Relaxed);
     for i in 0..2 {
@@ -249,8 +252,9 @@ fn callback_registration_racing_finish() {
 fn later_registration_racing_finish_keeps_order() {
     loom::model(|| {
         let e = Arc::new(Event::new());
+        // `order[i]`: the ticket callback `i` drew when it ran (0 = not run).
         let order = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
-        let outcome = order.clone();
+        let ran_at = order.clone();
         let ticket = Arc::new(AtomicUsize::new(1));
         let register = move |i: usize, e: &Event| {
             let (order, ticket) = (order.clone(), ticket.clone());
@@ -267,9 +271,15 @@ fn later_registration_racing_finish_keeps_order() {
         };
         e.set_finished().unwrap();
         registrar.join().unwrap();
-        let (first, second) = (outcome[0].load(Ordering::Relaxed), outcome[1].load(Ordering::Relaxed));
+        let (first, second) = (
+            ran_at[0].load(Ordering::Relaxed),
+            ran_at[1].load(Ordering::Relaxed),
+        );
         assert!(first != 0 && second != 0, "a callback did not run");
-        assert!(first < second, "the later callback ran first ({first}, {second})");
+        assert!(
+            first < second,
+            "the later callback ran first ({first}, {second})"
+        );
     });
 }
 

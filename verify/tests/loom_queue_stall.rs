@@ -46,7 +46,8 @@ fn wait_until_stopped() {
     }
 }
 
-/// A producer stopped at `at` while another thread pushes and pops twice.
+/// A producer stopped at `at` while another thread pushes and pops five
+/// times (its tickets wrap the rings past the stopped one).
 fn stalled_producer(at: StallPoint) {
     set_hook(Some(hook));
     loom::model(move || {
@@ -57,7 +58,7 @@ fn stalled_producer(at: StallPoint) {
             q2.try_push(100).unwrap();
         });
         wait_until_stopped();
-        for v in [1, 2] {
+        for v in 1..=5 {
             q.try_push(v)
                 .expect("a stopped producer made the queue look full");
             assert_eq!(q.try_pop(), Some(v), "a stopped producer hid a value");
@@ -70,7 +71,8 @@ fn stalled_producer(at: StallPoint) {
 }
 
 /// A consumer stopped at `at` while popping the only value, while another
-/// thread pushes and pops twice.
+/// thread pushes and pops five times (its tickets wrap the rings past the
+/// stopped one).
 fn stalled_consumer(at: StallPoint) {
     set_hook(Some(hook));
     loom::model(move || {
@@ -82,7 +84,7 @@ fn stalled_consumer(at: StallPoint) {
             q2.try_pop()
         });
         wait_until_stopped();
-        for v in [1, 2] {
+        for v in 1..=5 {
             q.try_push(v)
                 .expect("a stopped consumer made the queue look full");
             assert_eq!(q.try_pop(), Some(v), "a stopped consumer hid a value");

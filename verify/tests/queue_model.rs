@@ -33,7 +33,10 @@ struct Model {
 
 impl Model {
     fn with_capacity(capacity: usize) -> Self {
-        Model { capacity, ..Model::default() }
+        Model {
+            capacity,
+            ..Model::default()
+        }
     }
 }
 

@@ -76,7 +76,10 @@ mod stalled {
                     let mut v = n;
                     while let Err(Full(back)) = q.try_push(v) {
                         v = back;
-                        assert!(start.elapsed() < STUCK_AFTER, "producers stuck behind the parked thread");
+                        assert!(
+                            start.elapsed() < STUCK_AFTER,
+                            "producers stuck behind the parked thread"
+                        );
                         thread::yield_now();
                     }
                 })
@@ -94,7 +97,10 @@ mod stalled {
                                 popped.fetch_add(1, SeqCst);
                             }
                             None => {
-                                assert!(start.elapsed() < STUCK_AFTER, "consumers stuck behind the parked thread");
+                                assert!(
+                                    start.elapsed() < STUCK_AFTER,
+                                    "consumers stuck behind the parked thread"
+                                );
                                 thread::yield_now();
                             }
                         }
@@ -106,7 +112,10 @@ mod stalled {
         for p in producers {
             p.join().unwrap();
         }
-        let mut all: Vec<u64> = consumers.into_iter().flat_map(|c| c.join().unwrap()).collect();
+        let mut all: Vec<u64> = consumers
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect();
         all.sort_unstable();
         all
     }
@@ -134,7 +143,10 @@ mod stalled {
             };
             wait(&REACHED, "the producer never reached its stall point");
             let all = others_complete(&q);
-            assert!(all.iter().copied().eq(0..OPS), "{at:?}: values lost or duplicated");
+            assert!(
+                all.iter().copied().eq(0..OPS),
+                "{at:?}: values lost or duplicated"
+            );
             RELEASE.store(true, SeqCst);
             parked.join().unwrap();
             assert_eq!(q.try_pop(), Some(u64::MAX), "{at:?}");
@@ -160,7 +172,10 @@ mod stalled {
             };
             wait(&REACHED, "the consumer never reached its stall point");
             let all = others_complete(&q);
-            assert!(all.iter().copied().eq(0..OPS), "{at:?}: values lost or duplicated");
+            assert!(
+                all.iter().copied().eq(0..OPS),
+                "{at:?}: values lost or duplicated"
+            );
             RELEASE.store(true, SeqCst);
             assert_eq!(parked.join().unwrap(), Some(u64::MAX), "{at:?}");
             assert_eq!(q.try_pop(), None);

@@ -3,14 +3,18 @@
 //!
 //! Full size (10 000 000 items) under `--release`; debug builds run fewer.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
 
 use evlatch::{EventQueue, Full};
 
 /// Items pushed by each stress test: 10M in release, fewer in debug.
-const ITEMS: u64 = if cfg!(debug_assertions) { 200_000 } else { 10_000_000 };
+const ITEMS: u64 = if cfg!(debug_assertions) {
+    200_000
+} else {
+    10_000_000
+};
 const PRODUCERS: u64 = 4;
 const CONSUMERS: usize = 4;
 
@@ -129,7 +133,9 @@ fn pop_then_push_on_full(threads: usize, rounds: u64, q: Arc<EventQueue<u64, 4>>
             let q = q.clone();
             thread::spawn(move || {
                 for _ in 0..rounds {
-                    let v = q.try_pop().expect("spurious empty: the queue holds at least one value");
+                    let v = q
+                        .try_pop()
+                        .expect("spurious empty: the queue holds at least one value");
                     if let Err(Full(_)) = q.try_push(v) {
                         panic!("spurious Full right after this thread's pop");
                     }
@@ -148,13 +154,21 @@ fn pop_then_push_on_full(threads: usize, rounds: u64, q: Arc<EventQueue<u64, 4>>
 /// heapless #583 with two threads on a full queue of four.
 #[test]
 fn heapless_583_two_threads_pop_then_push_never_spuriously_full() {
-    let rounds = if cfg!(debug_assertions) { 100_000 } else { 2_000_000 };
+    let rounds = if cfg!(debug_assertions) {
+        100_000
+    } else {
+        2_000_000
+    };
     pop_then_push_on_full(2, rounds, Arc::new(EventQueue::new()));
 }
 
 /// The same with four threads (each holds at most one of the four values).
 #[test]
 fn heapless_583_four_threads_pop_then_push_never_spuriously_full() {
-    let rounds = if cfg!(debug_assertions) { 50_000 } else { 1_000_000 };
+    let rounds = if cfg!(debug_assertions) {
+        50_000
+    } else {
+        1_000_000
+    };
     pop_then_push_on_full(4, rounds, Arc::new(EventQueue::new()));
 }

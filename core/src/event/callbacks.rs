@@ -255,8 +255,9 @@ impl Drop for CallbackList {
             return;
         }
         while handle != EMPTY {
-            let (next, callback) = self.with_node(handle, |n| (n.next, n.callback.take()));
-            drop(callback);
+            // The callback, moved out of its node, is dropped unrun at the
+            // end of this iteration.
+            let (next, _callback) = self.with_node(handle, |n| (n.next, n.callback.take()));
             self.free(handle);
             handle = next;
         }

@@ -172,8 +172,18 @@ impl IndexRing {
         // in head..tail, so if tail <= head when tail is read, the ring was
         // empty at that moment (head never decreases).
         let head = self.head.load(SeqCst);
-        if !before(head, self.tail.load(SeqCst)) {
+        let tail = self.tail.load(SeqCst);
+        if !before(head, tail) {
             return None;
+        }
+        // Likewise if the only ticket in head..tail is `head` and its entry
+        // is still unwritten (its enqueuer is in flight): taking the ticket
+        // would only make that enqueuer retry. Read-only, so no one waits.
+        if tail == head.wrapping_add(1) {
+            let e = entry(entries, g, head).load(SeqCst);
+            if g.index(e) == g.bottom() && older(g.cycle(e), g.ticket_cycle(head)) {
+                return None;
+            }
         }
         if (self.threshold.load(SeqCst) as isize) < 0 {
             return None;

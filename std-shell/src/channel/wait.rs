@@ -13,6 +13,33 @@ use crate::sync::{park_until, thread};
 /// Outcome of one attempt: done (`Some`), or try again later (`None`).
 pub(crate) type Attempt<R> = Option<R>;
 
+/// Retries before a blocking operation registers and parks: spins of
+/// 1, 2, 4 … 32 hints, then yields. A peer that is mid-operation usually
+/// finishes within that, which saves a park/unpark round trip (crossbeam's
+/// `Backoff` does the same).
+#[cfg(not(evlatch_loom))]
+const BACKOFF_STEPS: u32 = 10;
+/// Under loom every attempt is a modelled step; backing off adds nothing.
+#[cfg(evlatch_loom)]
+const BACKOFF_STEPS: u32 = 0;
+const SPIN_STEPS: u32 = 6;
+
+fn with_backoff<R>(attempt: &mut impl FnMut() -> Attempt<R>) -> Attempt<R> {
+    for step in 0..BACKOFF_STEPS {
+        if let Some(r) = attempt() {
+            return Some(r);
+        }
+        if step < SPIN_STEPS {
+            for _ in 0..1u32 << step {
+                core::hint::spin_loop();
+            }
+        } else {
+            thread::yield_now();
+        }
+    }
+    None
+}
+
 /// Blocks until `attempt` returns `Some`, or the deadline passes (then one
 /// last attempt decides, and `None` means timed out).
 pub(crate) fn block_until<R>(
@@ -21,7 +48,7 @@ pub(crate) fn block_until<R>(
     mut attempt: impl FnMut() -> Attempt<R>,
 ) -> Option<R> {
     loop {
-        if let Some(r) = attempt() {
+        if let Some(r) = with_backoff(&mut attempt).or_else(&mut attempt) {
             return Some(r);
         }
         let listener = notify.listen(WakeBy::Thread(thread::current()));

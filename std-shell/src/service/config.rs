@@ -143,7 +143,8 @@ impl SubscribeOptions {
         }
     }
 
-    /// How many events the subscription's queue holds (at least 1).
+    /// How many events the subscription's queue holds: at least 1, rounded
+    /// up to a power of two (the sizes of the core's ring).
     ///
     /// # Examples
     ///
@@ -278,7 +279,8 @@ impl Builder {
     }
 
     /// How many events each service queue holds, per priority level
-    /// (default [`DEFAULT_QUEUE_CAPACITY`](Self::DEFAULT_QUEUE_CAPACITY)).
+    /// (default [`DEFAULT_QUEUE_CAPACITY`](Self::DEFAULT_QUEUE_CAPACITY);
+    /// rounded up to a power of two).
     /// A full queue makes [`Publisher::publish`](super::Publisher::publish)
     /// wait and [`try_publish`](super::Publisher::try_publish) fail. The
     /// service's own `sys` events share it.

@@ -260,9 +260,7 @@ impl fmt::Display for SubscribeError {
                 "cannot subscribe: a subscription queue cannot hold {n} events; give \
                  SubscribeOptions::capacity at least 1 (and one the machine can allocate)"
             ),
-            SubscribeError::Closed => {
-                f.write_str("cannot subscribe: the service is shut down")
-            }
+            SubscribeError::Closed => f.write_str("cannot subscribe: the service is shut down"),
         }
     }
 }

@@ -265,7 +265,9 @@ impl Core {
     /// queue needs no wake-up: the dispatcher re-checks after each item.
     pub(super) fn wake(&self, q: usize) {
         if matches!(self.mode, Mode::Asynchronous { .. }) {
-            let _ = self.queues[q].tx.try_send_with_priority(Item::Wake, Priority::Low);
+            let _ = self.queues[q]
+                .tx
+                .try_send_with_priority(Item::Wake, Priority::Low);
         }
     }
 

@@ -111,6 +111,8 @@ impl Subscriber {
             Overflow::Block | Overflow::DropNewest => channel::bounded(capacity),
         };
         let (tx, rx) = made.map_err(|_| SubscribeError::Capacity(capacity))?;
+        // The ring may round the capacity up (to a power of two).
+        let capacity = tx.capacity();
         let core = &*self.core;
         let id = core.next_subscription.fetch_add(1, Ordering::Relaxed) as u64;
         let reserved = parsed.is_reserved();
@@ -257,13 +259,17 @@ impl Subscription {
         self.shared.overflow
     }
 
-    /// Its queue's capacity.
+    /// Its queue's capacity: the one asked for, rounded up to the next
+    /// power of two (the core ring's sizes).
     ///
     /// # Examples
     ///
     /// ```
-    /// let service = evlatch_std::service::EventService::synchronous();
+    /// use evlatch_std::service::{EventService, SubscribeOptions};
+    /// let service = EventService::synchronous();
     /// assert_eq!(service.subscriber().subscribe("a")?.capacity(), 1024);
+    /// let options = SubscribeOptions::new().capacity(100);
+    /// assert_eq!(service.subscriber().subscribe_with("a", options)?.capacity(), 128);
     /// # Ok::<(), evlatch_std::service::SubscribeError>(())
     /// ```
     #[must_use]
@@ -631,7 +637,8 @@ impl Drop for Subscription {
                 // a cached target list that includes this route.
                 core.version.fetch_add(1, Ordering::Release);
                 if key.reserved {
-                    core.has_sys_subs.store(!reg.sys.is_empty(), Ordering::Relaxed);
+                    core.has_sys_subs
+                        .store(!reg.sys.is_empty(), Ordering::Relaxed);
                 }
             }
             removed

@@ -51,10 +51,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-#[cfg(doc)]
-use super::value::Value;
 use super::message::{id_value, Delivery};
 use super::value::Fields;
+#[cfg(doc)]
+use super::value::Value;
 use crate::channel::Priority;
 
 /// A subscription was created. Body: [`SUBSCRIPTION`], [`PATTERN`].
