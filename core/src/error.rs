@@ -32,20 +32,22 @@ pub enum EventError {
 
 impl fmt::Display for EventError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            EventError::AlreadyRecorded => {
-                "event already recorded: it is scheduled; finish it (and reset it) before recording again"
-            }
-            EventError::AlreadyFinished => {
-                "event already finished: reset it before recording or finishing it again"
-            }
+        match self {
+            EventError::AlreadyRecorded => f.write_str(
+                "event already recorded: it is scheduled; finish it (and reset it) before recording again",
+            ),
+            EventError::AlreadyFinished => f.write_str(
+                "event already finished: reset it before recording or finishing it again",
+            ),
             EventError::InFlight => {
-                "event is in flight (scheduled): finish it before resetting"
+                f.write_str("event is in flight (scheduled): finish it before resetting")
             }
-            EventError::CallbacksFull => {
-                "event callback storage is full: without the `alloc` feature an event holds at most INLINE_CALLBACKS callbacks per generation"
-            }
-        })
+            EventError::CallbacksFull => write!(
+                f,
+                "event callback storage is full: without the `alloc` feature an event holds at most {} callbacks per generation; reset it or enable `alloc`",
+                crate::INLINE_CALLBACKS
+            ),
+        }
     }
 }
 

@@ -17,6 +17,8 @@ use crate::sync::{AtomicU32, Ordering};
 pub const MESSAGE_CAPACITY: usize = 128;
 
 const WORDS: usize = MESSAGE_CAPACITY / 4;
+// The length fits the `u8` of `ErrorMessage`, and the words tile the buffer.
+const _: () = assert!(MESSAGE_CAPACITY <= u8::MAX as usize && MESSAGE_CAPACITY % 4 == 0);
 const TRUNCATED: u32 = 1 << 31;
 
 /// The words that hold a message: a length word and the bytes, four per word.

@@ -162,19 +162,29 @@ pub enum WakeArm {
 /// - [`record`](Self::record), [`set_finished`](Self::set_finished) with no
 ///   callbacks and no armed waiters, [`reset`](Self::reset) with no
 ///   callbacks: one compare-and-swap each (plus one relaxed load).
-/// - Every operation is lock-free except `reset` of an event that had
-///   callbacks registered: it waits for registrations already in flight and
-///   for the finisher to take the list (a handful of atomic operations on
-///   the other thread, never user code).
+/// - Every operation is lock-free except in two bounded windows where one
+///   thread waits for another's bookkeeping (never for user code):
+///   `reset` of an event that had callbacks registered waits for
+///   registrations already in flight and for the finisher to take the list
+///   (a handful of atomic operations); and a `record` / `set_finished` /
+///   `set_failed` that loses to a concurrent `set_failed` waits until that
+///   one has copied its message and published `Failed` (so the loser, told
+///   `AlreadyFinished`, then sees a final status).
 ///
 /// # Callbacks
 ///
 /// Registered with `&self` (`on_complete` under `alloc`,
-/// [`on_complete_fn`](Self::on_complete_fn) always). Each runs
-/// exactly once with the outcome, in registration order, on the thread that
-/// finishes the event — or at once on the registering thread if the event
-/// is already finished — and never while anything is locked, so a callback
-/// may call back into the event (even `reset` it).
+/// [`on_complete_fn`](Self::on_complete_fn) always). Each runs exactly once,
+/// with the outcome, and never while anything is locked, so a callback may
+/// call back into the event (even `reset` it):
+///
+/// - callbacks registered before the finish run on the finishing thread, in
+///   registration order, before `set_finished` / `set_failed` returns;
+/// - a registration that finds the event already finished runs its callback
+///   at once on the registering thread. If it races the finish, it may run
+///   while the finisher is still running the earlier callbacks: order is
+///   guaranteed among the callbacks one thread runs, not across threads
+///   (keeping it would make late registrants wait for user code).
 ///
 /// # Waiting
 ///
@@ -315,6 +325,7 @@ impl Event {
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             if s & FINISHING != 0 {
+                self.await_publication();
                 return Err(EventError::AlreadyFinished);
             }
             match status_bits(s) {
@@ -357,7 +368,11 @@ impl Event {
     pub fn set_finished(&self) -> Result<(), EventError> {
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
-            if s & FINISHING != 0 || is_final(s) {
+            if s & FINISHING != 0 {
+                self.await_publication();
+                return Err(EventError::AlreadyFinished);
+            }
+            if is_final(s) {
                 return Err(EventError::AlreadyFinished);
             }
             let next = finished_word(s, SUCCESS);
@@ -399,7 +414,11 @@ impl Event {
         // 1. Claim the finish (the seqlock's "odd" step).
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
-            if s & FINISHING != 0 || is_final(s) {
+            if s & FINISHING != 0 {
+                self.await_publication();
+                return Err(EventError::AlreadyFinished);
+            }
+            if is_final(s) {
                 return Err(EventError::AlreadyFinished);
             }
             match self.state.compare_exchange_weak(
@@ -615,7 +634,8 @@ impl Event {
     ///   is visible and before running callbacks. Everything the caller
     ///   wrote before an `arm_wake` that returned `Armed` happens-before that
     ///   hook call (for every armed waiter, not only the first).
-    /// - If it returns `Completed(s)`, no hook call comes for that generation.
+    /// - If it returns `Completed(s)`, this arm asks for no hook call (one may
+    ///   still come for the generation if another waiter armed it).
     /// - A waiter that arms for a generation is never missed, even if the
     ///   event is reset and recorded again before the waiter runs.
     ///
@@ -703,6 +723,16 @@ impl Event {
         };
         self.unpin();
         result
+    }
+
+    /// Waits while a concurrent `set_failed` that claimed the finish copies
+    /// its message (at most `MESSAGE_CAPACITY` bytes, never user code), so
+    /// that a caller told `AlreadyFinished` then sees a final status.
+    #[cold]
+    fn await_publication(&self) {
+        while self.state.load(Ordering::Acquire) & FINISHING != 0 {
+            spin_hint();
+        }
     }
 
     /// Ends a registration pin.
