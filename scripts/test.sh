@@ -44,12 +44,16 @@ cargo run -p evlatch --example custom_backend --features alloc
 step "tests: core without alloc"
 cargo test -p evlatch --no-default-features
 
+step "queue: 10M-item release stress and the stall proof (--cfg evlatch_stall_hook)"
+RUSTFLAGS="--cfg evlatch_stall_hook" CARGO_TARGET_DIR=target/stall \
+  cargo test --release -p evlatch-verify --test queue_stress --test queue_stall
+
 step "loom models (--release, debug assertions, LOOM_MAX_PREEMPTIONS=2)"
 loom_tests=()
 for f in verify/tests/loom_*.rs; do
   loom_tests+=(--test "$(basename "$f" .rs)")
 done
-RUSTFLAGS="--cfg evlatch_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 \
+RUSTFLAGS="--cfg evlatch_loom --cfg evlatch_stall_hook -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 \
   CARGO_TARGET_DIR=target/loom cargo test --release -p evlatch-verify "${loom_tests[@]}"
 
 step "miri: core unit tests (without and with alloc)"
@@ -62,7 +66,11 @@ cargo build -p evlatch --target thumbv7em-none-eabihf --features alloc
 RUSTFLAGS="--cfg portable_atomic_unsafe_assume_single_core" CARGO_TARGET_DIR=target/thumbv6m \
   cargo build -p evlatch --target thumbv6m-none-eabi --features portable-atomic
 
-if [ -x fuzz/run.sh ] && [ "${EVLATCH_SKIP_FUZZ:-0}" != 1 ]; then
+step "fuzz crate: clippy and corpus replay (every corpus file as a test)"
+cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+cargo test --manifest-path fuzz/Cargo.toml
+
+if [ "${EVLATCH_SKIP_FUZZ:-0}" != 1 ]; then
   step "fuzz targets: build and run each briefly"
   fuzz/run.sh
 fi

@@ -4,9 +4,12 @@
 pub mod queue_ops;
 pub mod topic_parse;
 
-/// Every target: its name (the `fuzz_targets/<name>.rs` file and the
+/// A target's name (the `fuzz_targets/<name>.rs` file and the
 /// `corpus/<name>/` folder) and the function it runs on one input.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target.
+pub const TARGETS: &[Target] = &[
     ("queue_ops", queue_ops::run),
     ("topic_parse", topic_parse::run),
 ];

@@ -353,7 +353,7 @@ impl Core {
             }
             Overflow::DropNewest => match route.tx.try_send(event.clone()) {
                 Ok(()) => self.counters.delivered.incr(),
-                Err(TrySendError::Full(_)) => {}
+                Err(TrySendError::Full(_)) => self.note_dropped(shared, 1, sys_event),
                 Err(TrySendError::Disconnected(_)) => {}
             },
             Overflow::Block => match route.tx.try_send(event.clone()) {
