@@ -26,6 +26,7 @@ fi
 
 step "fmt"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
 step "clippy (-D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings

@@ -22,7 +22,10 @@ fn every_corpus_file_replays() {
         }
     }
     for (name, _) in evlatch_fuzz::TARGETS {
-        assert!(root.join(name).is_dir(), "target {name} has no corpus/{name}/ seeds");
+        assert!(
+            root.join(name).is_dir(),
+            "target {name} has no corpus/{name}/ seeds"
+        );
     }
     assert!(replayed > 0, "no corpus files found");
 }

@@ -26,6 +26,10 @@ const PER_PUBLISHER: i64 = if cfg!(debug_assertions) {
 };
 const TOTAL: u64 = PUBLISHERS as u64 * PER_PUBLISHER as u64;
 
+/// How long a receiver waits without progress before it declares events
+/// lost (a liveness bound against hanging, not a timing assertion).
+const STALL: Duration = Duration::from_secs(60);
+
 fn options(capacity: usize, overflow: Overflow) -> SubscribeOptions {
     SubscribeOptions::new()
         .capacity(capacity)
@@ -48,9 +52,12 @@ fn check_order(last: &mut HashMap<u64, i64>, publisher: u64, seq: i64, gapless: 
 fn drain_lossy(sub: &Subscription, published: &AtomicBool) -> (u64, u64) {
     let mut last = HashMap::new();
     let (mut received, mut lagged) = (0_u64, 0_u64);
+    let mut idle = Duration::ZERO;
+    let tick = Duration::from_millis(5);
     loop {
-        match sub.recv_timeout(Duration::from_millis(5)) {
+        match sub.recv_timeout(tick) {
             Ok(e) => {
+                idle = Duration::ZERO;
                 received += 1;
                 check_order(
                     &mut last,
@@ -68,6 +75,8 @@ fn drain_lossy(sub: &Subscription, published: &AtomicBool) -> (u64, u64) {
                 {
                     break;
                 }
+                idle += tick;
+                assert!(idle < STALL, "events unaccounted for: {stats:?}");
             }
             Err(e) => panic!("lossy receiver: {e}"),
         }
@@ -148,7 +157,10 @@ fn stress(mode: Mode) {
             s.spawn(|| {
                 while !received_all.load(Ordering::SeqCst) {
                     match service.process_events() {
-                        Ok(_) | Err(ProcessError::Blocked { .. }) => thread::yield_now(),
+                        Ok(0) | Err(ProcessError::Blocked { .. }) => {
+                            thread::sleep(Duration::from_micros(50));
+                        }
+                        Ok(_) => {}
                         Err(ProcessError::Asynchronous) => return,
                         Err(e) => panic!("process_events: {e}"),
                     }
@@ -192,7 +204,11 @@ fn stress(mode: Mode) {
         let block_reader = s.spawn(|| {
             let mut last = HashMap::new();
             let mut n = 0_u64;
-            for e in block.iter() {
+            while n < TOTAL {
+                let e = match block.recv_timeout(STALL) {
+                    Ok(e) => e,
+                    Err(e) => panic!("Block subscription after {n} events: {e}"),
+                };
                 check_order(
                     &mut last,
                     e.publisher(),
@@ -200,9 +216,6 @@ fn stress(mode: Mode) {
                     true,
                 );
                 n += 1;
-                if n == TOTAL {
-                    break;
-                }
             }
             n
         });
@@ -233,8 +246,10 @@ fn stress(mode: Mode) {
         );
         assert_eq!(lagged, stats.dropped, "DropNewest lag notices");
         // The listener may still be on the last event: wait for it.
+        let waited = std::time::Instant::now();
         while heard.lock().unwrap().0 < TOTAL {
-            thread::yield_now();
+            assert!(waited.elapsed() < STALL, "listener lost events");
+            thread::sleep(Duration::from_millis(1));
         }
         received_all.store(true, Ordering::SeqCst);
     });
