@@ -1,12 +1,15 @@
 //! Channel behaviour: blocking, timeouts, async, close semantics, lossy and
 //! priority modes, and a 4p4c stress with close in the middle.
 
+mod common;
+use common::{block_on, noop_waker};
+
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Context;
 use std::thread;
 use std::time::Duration;
 
@@ -14,32 +17,6 @@ use evlatch_std::channel::{
     bounded, bounded_lossy, bounded_priority, Priority, RecvError, RecvTimeoutError,
     SendTimeoutError, TryRecvError, TrySendError, LOW_PRIORITY_EVERY,
 };
-
-fn block_on<F: Future>(fut: F) -> F::Output {
-    struct ThreadWaker(thread::Thread);
-    impl Wake for ThreadWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = pin!(fut);
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        thread::park();
-    }
-}
-
-fn noop_waker() -> Waker {
-    struct Noop;
-    impl Wake for Noop {
-        fn wake(self: Arc<Self>) {}
-    }
-    Waker::from(Arc::new(Noop))
-}
 
 #[test]
 fn zero_capacity_is_an_error() {

@@ -865,3 +865,59 @@ fn debug_output_names_no_payload_types() {
     let text = format!("{service:?} {sub:?} {:?}", service.publisher());
     assert!(text.contains("EventService") && text.contains("Subscription"));
 }
+
+/// The race behind "nothing delivered after unsubscribe returns": the
+/// event was matched (its target list includes the subscription) before
+/// the unsubscribe, and reaches it after — delivery must skip it.
+#[test]
+fn no_listener_call_after_unsubscribe_even_for_an_event_matched_before() {
+    for mode in [Mode::Synchronous, Mode::Asynchronous { dispatchers: 1 }] {
+        let service = EventService::builder().mode(mode).build().unwrap();
+        let s = service.subscriber();
+        // Targets are served in subscription order (one exact pattern).
+        let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+        let probe = s.subscribe("t").unwrap();
+        probe.add_listener(move |e| seen_tx.send(e.body().get_i64("i").unwrap()).unwrap());
+        let gate = s.subscribe_with("t", options(1, Overflow::Block)).unwrap();
+        let victim = s.subscribe("t").unwrap();
+        let ended = Arc::new(AtomicBool::new(false));
+        let late_calls = Arc::new(AtomicUsize::new(0));
+        let (e, l) = (ended.clone(), late_calls.clone());
+        victim.add_listener(move |_| {
+            if e.load(Ordering::SeqCst) {
+                l.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let p = service.publisher();
+        p.publish("t", Message::new().with_body("i", 0_i64))
+            .unwrap();
+        p.publish("t", Message::new().with_body("i", 1_i64))
+            .unwrap();
+        if mode == Mode::Synchronous {
+            // Event 1 stops at the full gate, the victim still ahead.
+            assert!(matches!(
+                service.process_events(),
+                Err(ProcessError::Blocked { .. })
+            ));
+        }
+        // Event 1 is matched (the probe saw it): the dispatcher now waits
+        // on the full gate, with the victim next in line.
+        assert_eq!(seen_rx.recv().unwrap(), 0);
+        assert_eq!(seen_rx.recv().unwrap(), 1);
+        victim.unsubscribe();
+        ended.store(true, Ordering::SeqCst);
+        assert_eq!(gate.recv().unwrap().body().get_i64("i"), Some(0));
+        assert_eq!(gate.recv().unwrap().body().get_i64("i"), Some(1));
+        if mode == Mode::Synchronous {
+            service.process_events().unwrap();
+        }
+        // Let the dispatcher finish event 1 and a marker after it.
+        p.publish("t", Message::new().with_body("i", 2_i64))
+            .unwrap();
+        if mode == Mode::Synchronous {
+            service.process_events().unwrap();
+        }
+        assert_eq!(seen_rx.recv().unwrap(), 2);
+        assert_eq!(late_calls.load(Ordering::SeqCst), 0, "{mode:?}");
+    }
+}

@@ -18,7 +18,7 @@ pub const MESSAGE_CAPACITY: usize = 128;
 
 const WORDS: usize = MESSAGE_CAPACITY / 4;
 // The length fits the `u8` of `ErrorMessage`, and the words tile the buffer.
-const _: () = assert!(MESSAGE_CAPACITY <= u8::MAX as usize && MESSAGE_CAPACITY % 4 == 0);
+const _: () = assert!(MESSAGE_CAPACITY <= u8::MAX as usize && MESSAGE_CAPACITY.is_multiple_of(4));
 const TRUNCATED: u32 = 1 << 31;
 
 /// The words that hold a message: a length word and the bytes, four per word.

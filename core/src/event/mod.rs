@@ -366,30 +366,9 @@ impl Event {
     /// ```
     #[inline]
     pub fn set_finished(&self) -> Result<(), EventError> {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            if s & FINISHING != 0 {
-                self.await_publication();
-                return Err(EventError::AlreadyFinished);
-            }
-            if is_final(s) {
-                return Err(EventError::AlreadyFinished);
-            }
-            let next = finished_word(s, SUCCESS);
-            // AcqRel: release publishes the finisher's work to every thread
-            // that acquires `Success`; acquire sees the nodes and hooks that
-            // set CALLBACKS / WAITERS.
-            match self
-                .state
-                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => {
-                    self.after_finish(s, next);
-                    return Ok(());
-                }
-                Err(actual) => s = actual,
-            }
-        }
+        let old = self.claim_finish(|s| finished_word(s, SUCCESS))?;
+        self.after_finish(old, finished_word(old, SUCCESS));
+        Ok(())
     }
 
     /// Finishes the event with an error: `Initialized | Scheduled → Failed`.
@@ -412,25 +391,7 @@ impl Event {
     /// ```
     pub fn set_failed(&self, msg: &str) -> Result<(), EventError> {
         // 1. Claim the finish (the seqlock's "odd" step).
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            if s & FINISHING != 0 {
-                self.await_publication();
-                return Err(EventError::AlreadyFinished);
-            }
-            if is_final(s) {
-                return Err(EventError::AlreadyFinished);
-            }
-            match self.state.compare_exchange_weak(
-                s,
-                s | FINISHING,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(actual) => s = actual,
-            }
-        }
+        let s = self.claim_finish(|s| s | FINISHING)?;
         // Release fence: a reader whose relaxed load sees any message word
         // written below will, after its acquire fence, see this claim or later.
         fence(Ordering::Release);
@@ -723,6 +684,33 @@ impl Event {
         };
         self.unpin();
         result
+    }
+
+    /// The CAS loop of both finishes: moves an unfinished, unclaimed word `s`
+    /// to `next(s)` and returns `s`. Losers get `AlreadyFinished`, after any
+    /// claimed finish is published.
+    #[inline]
+    fn claim_finish(&self, next: impl Fn(u32) -> u32) -> Result<u32, EventError> {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & FINISHING != 0 {
+                self.await_publication();
+                return Err(EventError::AlreadyFinished);
+            }
+            if is_final(s) {
+                return Err(EventError::AlreadyFinished);
+            }
+            // AcqRel: release publishes the finisher's work to every thread
+            // that acquires the final status; acquire sees the nodes and hooks
+            // that set CALLBACKS / WAITERS.
+            match self
+                .state
+                .compare_exchange_weak(s, next(s), Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(s),
+                Err(actual) => s = actual,
+            }
+        }
     }
 
     /// Waits while a concurrent `set_failed` that claimed the finish copies

@@ -312,9 +312,7 @@ impl Core {
         on_full: OnFull,
     ) -> Result<(), Blocked> {
         let shared = &route.shared;
-        if shared.listeners.is_closed() {
-            return Ok(());
-        }
+
         if let Some(filter) = &route.filter {
             match catch_unwind(AssertUnwindSafe(|| filter(event))) {
                 Ok(true) => {}
