@@ -45,9 +45,9 @@ cargo run -p evlatch --example custom_backend --features alloc
 step "tests: core without alloc"
 cargo test -p evlatch --no-default-features
 
-step "queue: 10M-item release stress and the stall proof (--cfg evlatch_stall_hook)"
+step "queues: 10M-item release stress and the stall proofs (--cfg evlatch_stall_hook)"
 RUSTFLAGS="--cfg evlatch_stall_hook" CARGO_TARGET_DIR=target/stall \
-  cargo test --release -p evlatch-verify --test queue_stress --test queue_stall
+  cargo test --release -p evlatch-verify --test queue_stress --test queue_stall --test stamp_stress
 
 step "loom models (--release, debug assertions, LOOM_MAX_PREEMPTIONS=2)"
 loom_tests=()

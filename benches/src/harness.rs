@@ -422,6 +422,21 @@ impl<'a> Group<'a> {
         self
     }
 
+    /// [`line_timed`](Self::line_timed) only when `include` holds (for a peer
+    /// that is only safe to run in some configurations).
+    pub fn line_timed_if(
+        self,
+        include: bool,
+        name: &str,
+        f: impl FnMut(u64) -> Duration + 'a,
+    ) -> Self {
+        if include {
+            self.line_timed(name, f)
+        } else {
+            self
+        }
+    }
+
     /// Sets a goal on the last contender added: its ratio should be at most
     /// `max_ratio`. The table says whether it was met; nothing fails.
     pub fn goal(mut self, max_ratio: f64) -> Self {

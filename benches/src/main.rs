@@ -13,6 +13,7 @@ use std::process::ExitCode;
 mod event;
 mod harness;
 mod queue;
+mod service;
 mod std_shell;
 mod topic;
 
@@ -24,6 +25,7 @@ const GROUPS: &[fn(&mut Harness)] = &[
     topic::register,
     std_shell::register,
     queue::register,
+    service::register,
 ];
 
 fn main() -> ExitCode {

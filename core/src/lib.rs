@@ -12,7 +12,13 @@
 //!   `evlatch-cuda`) block threads and wake tasks;
 //! - [`EventQueue`] (inline, `const fn new`), `HeapEventQueue` (run-time
 //!   capacity, under `alloc`) and [`PriorityQueue`]: bounded lock-free MPMC
-//!   event queues with overwrite-oldest and counted drops;
+//!   event queues with overwrite-oldest and counted drops, **strictly
+//!   lock-free** (SCQ: a stalled thread never blocks the others);
+//! - [`StampQueue`] (inline) and `HeapStampQueue` (under `alloc`): the same
+//!   API on a Vyukov-style stamp ring, faster in the common case but **not
+//!   lock-free in the strict sense**: a thread stalled between its
+//!   reservation and its completion blocks the others once the ring wraps
+//!   to its slot;
 //! - [`topic`]: hierarchical topics and wildcard patterns (`*`, `?`) with
 //!   allocation-free matching, and under `alloc` a subscription index whose
 //!   match cost does not grow with the number of subscriptions.
@@ -74,4 +80,7 @@ pub use event::{
 pub use queue::stall;
 #[cfg(feature = "alloc")]
 pub use queue::HeapEventQueue;
+#[cfg(feature = "alloc")]
+pub use queue::HeapStampQueue;
+pub use queue::StampQueue;
 pub use queue::{CapacityError, EventQueue, Full, Priority, PriorityQueue, MAX_QUEUE_CAPACITY};

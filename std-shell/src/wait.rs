@@ -119,6 +119,7 @@ impl EventExt for Event {
 
 fn block(event: &Event, deadline: Option<Instant>) -> Result<EventStatus, Timeout> {
     let mut seen = event.snapshot();
+    #[allow(clippy::reversed_empty_ranges, reason = "the bound is 0 under loom")]
     for _ in 0..SPINS_BEFORE_PARK {
         if seen.status().is_final() {
             return Ok(seen.status());

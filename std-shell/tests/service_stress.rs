@@ -92,6 +92,16 @@ fn drain_lossy(sub: &Subscription, published: &AtomicBool) -> (u64, u64) {
     (received, lagged)
 }
 
+/// Sets the flag when dropped — also when a check fails and unwinds, so
+/// that the looping helper threads stop and the failure is reported.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 fn stress(mode: Mode) {
     let service = EventService::builder()
         .mode(mode)
@@ -137,6 +147,7 @@ fn stress(mode: Mode) {
     let churns = AtomicUsize::new(0);
 
     thread::scope(|s| {
+        let _stop_helpers = (SetOnDrop(&received_all), SetOnDrop(&published));
         // Publishers.
         let publishers: Vec<_> = (0..PUBLISHERS)
             .map(|_| {

@@ -5,8 +5,13 @@ use core::fmt;
 
 /// `try_push` found the queue full; the value is handed back in `.0`.
 ///
-/// Full means every slot was held, at some moment during the call, by a
-/// value or by a push or pop in flight on another thread.
+/// What "full" means exactly depends on the ring: for [`EventQueue`] every
+/// slot was held, at some moment during the call, by a value or by a push or
+/// pop in flight on another thread; for [`StampQueue`] the next slot in ring
+/// order was not yet free (see each type's `try_push`).
+///
+/// [`EventQueue`]: crate::EventQueue
+/// [`StampQueue`]: crate::StampQueue
 ///
 /// # Examples
 ///

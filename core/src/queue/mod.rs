@@ -6,6 +6,22 @@
 //! `ring` (the SCQ index ring), `storage` (inline or boxed memory), `raw`
 //! (the value queue over two index rings), `counter` (the drop count),
 //! `stall` (the test-only stall hook), then the public types.
+//!
+//! # Two rings, two guarantees
+//!
+//! - [`EventQueue`] / [`HeapEventQueue`] (SCQ): **strictly lock-free** — a
+//!   thread stalled anywhere in a push or pop never blocks the others.
+//! - [`StampQueue`] / [`HeapStampQueue`] (a Vyukov-style stamp ring, one CAS
+//!   per operation): **faster in the common case but NOT lock-free in the
+//!   strict sense** — a thread stalled between its reservation (the CAS) and
+//!   its completion (the stamp store) blocks the others once the ring wraps
+//!   to its slot: their pops see nothing past it and their pushes see the
+//!   queue full. Same API, same capacity rules, same `Full`, `CapacityError`
+//!   and drop counter.
+//!
+//! The stamp ring's modules: `stamp_storage` (inline or boxed slots),
+//! `stamp_raw` (the algorithm), `stamp_api` (the shared methods), then
+//! `stamp_inline` and `stamp_heap` (the public types).
 
 mod api;
 mod counter;
@@ -18,6 +34,14 @@ mod priority;
 mod raw;
 mod ring;
 pub mod stall;
+mod stamp_api;
+#[cfg(feature = "alloc")]
+mod stamp_heap;
+mod stamp_inline;
+mod stamp_raw;
+mod stamp_storage;
+#[cfg(test)]
+mod stamp_tests;
 mod storage;
 #[cfg(test)]
 mod tests;
@@ -28,3 +52,6 @@ pub use error::{CapacityError, Full};
 pub use heap::HeapEventQueue;
 pub use inline::EventQueue;
 pub use priority::{Priority, PriorityQueue};
+#[cfg(feature = "alloc")]
+pub use stamp_heap::HeapStampQueue;
+pub use stamp_inline::StampQueue;

@@ -25,6 +25,7 @@ const BACKOFF_STEPS: u32 = 0;
 const SPIN_STEPS: u32 = 6;
 
 fn with_backoff<R>(attempt: &mut impl FnMut() -> Attempt<R>) -> Attempt<R> {
+    #[allow(clippy::reversed_empty_ranges, reason = "the bound is 0 under loom")]
     for step in 0..BACKOFF_STEPS {
         if let Some(r) = attempt() {
             return Some(r);

@@ -74,8 +74,8 @@ pub enum Overflow {
     /// ([`process_events_timeout`](EventService::process_events_timeout)
     /// waits up to a deadline first). Dropping the subscription releases a
     /// waiting dispatcher at once. During shutdown, an event that finds a
-    /// `Block` queue still full after a grace period is dropped (and
-    /// counted).
+    /// `Block` queue full is dropped (and counted) after a grace period (see
+    /// the [module docs](super#shutdown)).
     Block,
     /// Keep the newest: a new event displaces the oldest queued one, which
     /// is dropped and counted. Delivery never waits. The default.

@@ -184,6 +184,9 @@ impl Listeners {
         mut on_panic: impl FnMut(u64, Box<dyn Any + Send>),
     ) -> Called {
         let mut list = lock(&self.list);
+        if self.is_closed() {
+            return Called::Closed;
+        }
         self.apply_staged(&mut list);
         if list.is_empty() {
             return Called::NoListeners;

@@ -3,6 +3,7 @@
 
 use core::fmt;
 use core::time::Duration;
+use std::borrow::Cow;
 use std::time::Instant;
 
 use super::value::{Fields, Value};
@@ -105,7 +106,7 @@ impl Message {
     /// assert_eq!(m.body().get_str("k"), Some("v"));
     /// ```
     #[must_use]
-    pub fn with_body(mut self, key: impl Into<Box<str>>, value: impl Into<Value>) -> Self {
+    pub fn with_body(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
         self.body.insert(key, value);
         self
     }
@@ -120,7 +121,11 @@ impl Message {
     /// assert_eq!(m.header().get_i64("trace"), Some(42));
     /// ```
     #[must_use]
-    pub fn with_header(mut self, key: impl Into<Box<str>>, value: impl Into<Value>) -> Self {
+    pub fn with_header(
+        mut self,
+        key: impl Into<Cow<'static, str>>,
+        value: impl Into<Value>,
+    ) -> Self {
         self.header.insert(key, value);
         self
     }

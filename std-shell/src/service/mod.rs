@@ -139,11 +139,13 @@
 //!
 //! Dropping the [`EventService`] (or [`EventService::shutdown`]) refuses
 //! further publishes and subscribes, delivers every event already queued
-//! (in synchronous mode on the dropping thread) and stops the dispatchers.
-//! During shutdown, an event that finds a `Block` queue still full after a
-//! grace period (about 0.1 s) is dropped and counted instead. Then every
-//! subscription is disconnected: receives drain what is queued and then
-//! return `Closed`.
+//! (in synchronous mode on the dropping thread) and stops the dispatchers,
+//! waiting for listener calls in progress. An event that finds a `Block`
+//! queue full during shutdown is dropped and counted instead — in
+//! asynchronous mode once the queue has stayed full for a grace period
+//! (about 0.1 s), in synchronous mode at once (the dropping thread would
+//! wait for itself). Then every subscription is disconnected: receives
+//! drain what is queued and then return `Closed`.
 
 mod config;
 mod dispatch;

@@ -10,6 +10,7 @@ use std::time::Instant;
 use evlatch::topic::Pattern;
 
 use super::config::{Overflow, SubscribeOptions};
+use super::dispatch::next_item;
 use super::error::{RecvError, RecvTimeoutError, SubscribeError, TryRecvError};
 use super::listener::ListenerId;
 use super::message::Delivery;
@@ -358,7 +359,7 @@ impl Subscription {
             if let Some(n) = self.take_lag() {
                 return Err(RecvError::Lagged(n));
             }
-            match self.rx.recv() {
+            match next_item(&self.rx) {
                 Ok(event) => {
                     if let Some(event) = self.accept(event) {
                         return Ok(event);
@@ -536,7 +537,9 @@ impl Subscription {
     /// [`Subscription`]). The listener may receive, publish (without
     /// waiting), subscribe, add and remove listeners, and end this very
     /// subscription; a change to this subscription's listeners made from
-    /// inside one of them takes effect right after it returns.
+    /// inside one of them takes effect right after it returns. An event
+    /// being delivered at the very moment of the first `add_listener` may
+    /// still go to the queue.
     ///
     /// # Examples
     ///

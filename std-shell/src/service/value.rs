@@ -2,6 +2,7 @@
 //! body are made of.
 
 use core::fmt;
+use std::borrow::Cow;
 
 /// One typed value of an event's header or body.
 ///
@@ -215,8 +216,9 @@ impl From<&[u8]> for Value {
 
 /// A small map from text keys to [`Value`]s: an event's header or body.
 ///
-/// Keys are unique: [`insert`](Fields::insert) replaces the value of a key
-/// already present (keeping its place). Iteration is in first-insertion
+/// Keys are text: a `&'static str` (stored without allocating) or a
+/// `String`. They are unique: [`insert`](Fields::insert) replaces the value
+/// of a key already present (keeping its place). Iteration is in first-insertion
 /// order. Lookups scan the entries, which beats hashing for the handful of
 /// fields events carry; for hundreds of fields, put one
 /// [`Value::Bytes`] in instead.
@@ -238,7 +240,7 @@ impl From<&[u8]> for Value {
 /// ```
 #[derive(Clone, Default, PartialEq)]
 pub struct Fields {
-    entries: Vec<(Box<str>, Value)>,
+    entries: Vec<(Cow<'static, str>, Value)>,
 }
 
 impl Fields {
@@ -266,7 +268,11 @@ impl Fields {
     /// assert_eq!(f.insert("k", 1_i64), None);
     /// assert_eq!(f.insert("k", "x"), Some(Value::I64(1)));
     /// ```
-    pub fn insert(&mut self, key: impl Into<Box<str>>, value: impl Into<Value>) -> Option<Value> {
+    pub fn insert(
+        &mut self,
+        key: impl Into<Cow<'static, str>>,
+        value: impl Into<Value>,
+    ) -> Option<Value> {
         let key = key.into();
         let value = value.into();
         match self.entries.iter_mut().find(|(k, _)| *k == key) {
@@ -448,7 +454,7 @@ impl Fields {
     /// caller knows are absent.
     pub(super) fn push_unique(&mut self, key: &'static str, value: Value) {
         debug_assert!(self.get(key).is_none(), "{key} already present");
-        self.entries.push((key.into(), value));
+        self.entries.push((Cow::Borrowed(key), value));
     }
 
     pub(super) fn reserve(&mut self, additional: usize) {
@@ -462,7 +468,7 @@ impl fmt::Debug for Fields {
     }
 }
 
-impl<K: Into<Box<str>>, V: Into<Value>> FromIterator<(K, V)> for Fields {
+impl<K: Into<Cow<'static, str>>, V: Into<Value>> FromIterator<(K, V)> for Fields {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut fields = Fields::new();
         for (k, v) in iter {
@@ -472,7 +478,7 @@ impl<K: Into<Box<str>>, V: Into<Value>> FromIterator<(K, V)> for Fields {
     }
 }
 
-impl<K: Into<Box<str>>, V: Into<Value>> Extend<(K, V)> for Fields {
+impl<K: Into<Cow<'static, str>>, V: Into<Value>> Extend<(K, V)> for Fields {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         for (k, v) in iter {
             self.insert(k, v);

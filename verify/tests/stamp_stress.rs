@@ -1,0 +1,352 @@
+//! Stress tests of the stamp ring (`StampQueue`) on real threads: nothing
+//! lost, nothing duplicated, every displaced value counted; and, with
+//! `--cfg evlatch_stall_hook`, the proof on real threads that it is not
+//! lock-free: a thread parked between its claim and its completion stops
+//! the others.
+//!
+//! Full size (10 000 000 items) under `--release`; debug builds run fewer.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::SeqCst};
+use std::sync::Arc;
+use std::thread;
+
+use evlatch::{Full, StampQueue};
+
+/// Items pushed by each stress test: 10M in release, fewer in debug.
+const ITEMS: u64 = if cfg!(debug_assertions) {
+    200_000
+} else {
+    10_000_000
+};
+const PRODUCERS: u64 = 4;
+const CONSUMERS: usize = 4;
+
+/// For every item, how many times it came out (popped or displaced).
+struct Ledger(Vec<AtomicU8>);
+
+impl Ledger {
+    fn new(n: u64) -> Self {
+        Ledger((0..n).map(|_| AtomicU8::new(0)).collect())
+    }
+
+    fn record(&self, v: u64) {
+        let before = self.0[v as usize].fetch_add(1, SeqCst);
+        assert_eq!(before, 0, "item {v} came out twice");
+    }
+
+    fn assert_all_once(&self) {
+        if let Some(v) = self.0.iter().position(|c| c.load(SeqCst) != 1) {
+            panic!("item {v} came out {} times", self.0[v].load(SeqCst));
+        }
+    }
+}
+
+/// Runs PRODUCERS producers pushing ITEMS items (with `force_push` for every
+/// `force_every`-th item, never if 0) and CONSUMERS consumers; checks that
+/// popped + displaced == pushed with no item twice, and that `dropped()`
+/// equals the number of displaced values returned.
+fn run(force_every: u64) {
+    let q = Arc::new(StampQueue::<u64, 64>::new());
+    let ledger = Arc::new(Ledger::new(ITEMS));
+    let done = Arc::new(AtomicBool::new(false));
+    let displaced = Arc::new(AtomicU64::new(0));
+    let per = ITEMS / PRODUCERS;
+
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|p| {
+            let (q, ledger, displaced) = (q.clone(), ledger.clone(), displaced.clone());
+            thread::spawn(move || {
+                for i in p * per..(p + 1) * per {
+                    if force_every != 0 && i % force_every == 0 {
+                        if let Some(old) = q.force_push(i) {
+                            ledger.record(old);
+                            displaced.fetch_add(1, SeqCst);
+                        }
+                        continue;
+                    }
+                    let mut v = i;
+                    while let Err(Full(back)) = q.try_push(v) {
+                        v = back;
+                        thread::yield_now();
+                    }
+                }
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = (0..CONSUMERS)
+        .map(|_| {
+            let (q, ledger, done) = (q.clone(), ledger.clone(), done.clone());
+            thread::spawn(move || {
+                let mut popped = 0u64;
+                loop {
+                    match q.try_pop() {
+                        Some(v) => {
+                            ledger.record(v);
+                            popped += 1;
+                        }
+                        None if done.load(SeqCst) => {
+                            // Producers are finished: drain what is left.
+                            while let Some(v) = q.try_pop() {
+                                ledger.record(v);
+                                popped += 1;
+                            }
+                            return popped;
+                        }
+                        None => thread::yield_now(),
+                    }
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().unwrap();
+    }
+    done.store(true, SeqCst);
+    let popped: u64 = consumers.into_iter().map(|c| c.join().unwrap()).sum();
+    assert!(q.is_empty());
+    assert_eq!(q.try_pop(), None);
+    let displaced = displaced.load(SeqCst);
+    assert_eq!(popped + displaced, ITEMS, "popped + dropped != pushed");
+    assert_eq!(q.dropped(), displaced);
+    ledger.assert_all_once();
+}
+
+/// 4 producers (`try_push`) and 4 consumers, ITEMS items: each popped once.
+#[test]
+fn four_by_four_every_item_once() {
+    run(0);
+}
+
+/// As above with every 3rd item pushed by `force_push`: each item is popped
+/// or displaced exactly once, and `dropped()` counts the displaced.
+#[test]
+fn four_by_four_with_force_push_accounts_for_every_item() {
+    run(3);
+}
+
+/// heapless #583 on the stamp ring: threads that each pop and then push on a
+/// full queue of four. Unlike `EventQueue`, the stamp ring *may* answer
+/// `Full` right after this thread's own pop (another thread's pop is in
+/// flight on the next slot) and `None` while values are queued (another
+/// thread's push is in flight at the head) — its documented meaning of
+/// `Full` and `None`, shown deterministically in the core's unit tests.
+/// Here: retrying on either loses and duplicates nothing, and the four
+/// values are all there at the end. Prints how often each happened.
+fn pop_then_push_on_full(threads: usize, rounds: u64) {
+    let q = Arc::new(StampQueue::<u64, 4>::new());
+    for v in 0..4 {
+        q.try_push(v).unwrap();
+    }
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let q = q.clone();
+            thread::spawn(move || {
+                let (mut nones, mut fulls) = (0u64, 0u64);
+                for _ in 0..rounds {
+                    let mut v = loop {
+                        match q.try_pop() {
+                            Some(v) => break v,
+                            None => {
+                                nones += 1;
+                                thread::yield_now();
+                            }
+                        }
+                    };
+                    while let Err(Full(back)) = q.try_push(v) {
+                        v = back;
+                        fulls += 1;
+                        thread::yield_now();
+                    }
+                }
+                (nones, fulls)
+            })
+        })
+        .collect();
+    let (mut nones, mut fulls) = (0, 0);
+    for w in workers {
+        let (n, f) = w.join().unwrap();
+        nones += n;
+        fulls += f;
+    }
+    eprintln!(
+        "{threads} threads x {rounds} pop-then-push rounds: {fulls} Full after own pop, \
+         {nones} empty pops (each retried)"
+    );
+    let mut left: Vec<u64> = std::iter::from_fn(|| q.try_pop()).collect();
+    left.sort_unstable();
+    assert_eq!(left, [0, 1, 2, 3]);
+}
+
+/// heapless #583 with two threads on a full queue of four.
+#[test]
+fn heapless_583_two_threads_pop_then_push_lose_nothing() {
+    let rounds = if cfg!(debug_assertions) {
+        100_000
+    } else {
+        2_000_000
+    };
+    pop_then_push_on_full(2, rounds);
+}
+
+/// The same with four threads (each holds at most one of the four values).
+#[test]
+fn heapless_583_four_threads_pop_then_push_lose_nothing() {
+    let rounds = if cfg!(debug_assertions) {
+        50_000
+    } else {
+        1_000_000
+    };
+    pop_then_push_on_full(4, rounds);
+}
+
+#[cfg(not(evlatch_stall_hook))]
+#[test]
+#[ignore = "build with RUSTFLAGS=\"--cfg evlatch_stall_hook\" to run the stall proofs"]
+fn stall_proofs_need_the_stall_hook_cfg() {}
+
+/// The stamp ring is not lock-free, on real threads: a producer (then a
+/// consumer) parked by the stall hook between its claim and its completion
+/// makes every other thread's pops (then pushes) fail while the values (then
+/// the room) are logically there, until it is released. Deterministic: the
+/// parked thread stays parked until the test releases it, and the others
+/// try a fixed number of times (no timing is asserted).
+#[cfg(evlatch_stall_hook)]
+mod stalled {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    use evlatch::stall::{set_hook, StallPoint};
+    use evlatch::{Full, StampQueue};
+
+    /// Attempts each other thread makes while one is parked.
+    const ATTEMPTS: usize = 20_000;
+    /// Other threads that try.
+    const OTHERS: usize = 2;
+    /// A generous limit for the parked thread to reach its stall point,
+    /// after which the test fails instead of hanging CI.
+    const STUCK_AFTER: Duration = Duration::from_secs(120);
+
+    /// One stall scenario at a time (the hook is process-wide).
+    static SERIAL: Mutex<()> = Mutex::new(());
+    static REACHED: AtomicBool = AtomicBool::new(false);
+    static RELEASE: AtomicBool = AtomicBool::new(false);
+
+    thread_local! {
+        static STALL_AT: Cell<Option<StallPoint>> = const { Cell::new(None) };
+    }
+
+    fn hook(at: StallPoint) {
+        if STALL_AT.with(|s| s.get()) == Some(at) {
+            STALL_AT.with(|s| s.set(None));
+            REACHED.store(true, SeqCst);
+            while !RELEASE.load(SeqCst) {
+                thread::park_timeout(Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// Installs the hook and spawns `op` on a thread that parks at `at`;
+    /// returns once it is parked.
+    fn park_at<R: Send + 'static>(
+        at: StallPoint,
+        op: impl FnOnce() -> R + Send + 'static,
+    ) -> thread::JoinHandle<R> {
+        REACHED.store(false, SeqCst);
+        RELEASE.store(false, SeqCst);
+        set_hook(Some(hook));
+        let parked = thread::spawn(move || {
+            STALL_AT.with(|s| s.set(Some(at)));
+            op()
+        });
+        let start = Instant::now();
+        while !REACHED.load(SeqCst) {
+            assert!(start.elapsed() < STUCK_AFTER, "never reached {at:?}");
+            thread::yield_now();
+        }
+        parked
+    }
+
+    /// Runs `attempt` ATTEMPTS times on each of OTHERS threads; returns how
+    /// many attempts succeeded in all.
+    fn others_try(q: &Arc<StampQueue<u64, 8>>, attempt: fn(&StampQueue<u64, 8>) -> bool) -> usize {
+        let threads: Vec<_> = (0..OTHERS)
+            .map(|_| {
+                let q = q.clone();
+                thread::spawn(move || {
+                    (0..ATTEMPTS)
+                        .filter(|_| {
+                            let ok = attempt(&q);
+                            thread::yield_now();
+                            ok
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).sum()
+    }
+
+    /// A producer parked after claiming position 0: the seven values pushed
+    /// after it are in the queue, yet every pop of every other thread
+    /// returns `None`; released, all eight come out in order.
+    #[test]
+    fn parked_producer_blocks_every_consumer() {
+        let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let q = Arc::new(StampQueue::<u64, 8>::new());
+        let parked = {
+            let q = q.clone();
+            park_at(StallPoint::PushHoldsSlot, move || q.try_push(100).is_ok())
+        };
+        for v in 1..8 {
+            q.try_push(v).unwrap();
+        }
+        assert_eq!(q.len(), 8);
+        let popped = others_try(&q, |q| q.try_pop().is_some());
+        assert_eq!(popped, 0, "a consumer got past the parked producer");
+        assert_eq!(q.try_push(8), Err(Full(8)));
+        RELEASE.store(true, SeqCst);
+        assert!(parked.join().unwrap());
+        set_hook(None);
+        let all: Vec<u64> = std::iter::from_fn(|| q.try_pop()).collect();
+        assert_eq!(all, [100, 1, 2, 3, 4, 5, 6, 7]);
+    }
+
+    /// A consumer parked after claiming position 0: once the ring wraps to
+    /// its slot, every push of every other thread returns `Full` although
+    /// the queue is empty, and `force_push` gives its own value back;
+    /// released, pushes go through again.
+    #[test]
+    fn parked_consumer_blocks_every_producer_once_the_ring_wraps() {
+        let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let q = Arc::new(StampQueue::<u64, 8>::new());
+        q.try_push(100).unwrap();
+        let parked = {
+            let q = q.clone();
+            park_at(StallPoint::PopHoldsSlot, move || q.try_pop())
+        };
+        // Positions 1..=7 use the other slots; then pop them all.
+        for v in 1..8 {
+            q.try_push(v).unwrap();
+        }
+        for v in 1..8 {
+            assert_eq!(q.try_pop(), Some(v));
+        }
+        assert!(q.is_empty());
+        let pushed = others_try(&q, |q| q.try_push(1).is_ok());
+        assert_eq!(pushed, 0, "a producer got past the parked consumer");
+        assert_eq!(
+            q.force_push(9),
+            Some(9),
+            "force_push cannot make room either"
+        );
+        RELEASE.store(true, SeqCst);
+        assert_eq!(parked.join().unwrap(), Some(100));
+        set_hook(None);
+        q.try_push(10).unwrap();
+        assert_eq!(q.try_pop(), Some(10));
+        assert_eq!(q.try_pop(), None);
+    }
+}
