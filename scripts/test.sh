@@ -49,6 +49,9 @@ step "queues: 10M-item release stress and the stall proofs (--cfg evlatch_stall_
 RUSTFLAGS="--cfg evlatch_stall_hook" CARGO_TARGET_DIR=target/stall \
   cargo test --release -p evlatch-verify --test queue_stress --test queue_stall --test stamp_stress
 
+step "event service: release stress (3 x 50k events, several threads)"
+cargo test --release -p evlatch-std --test service_stress
+
 step "loom models (--release, debug assertions, LOOM_MAX_PREEMPTIONS=2)"
 loom_tests=()
 for f in verify/tests/loom_*.rs; do

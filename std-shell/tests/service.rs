@@ -937,3 +937,47 @@ fn handles_and_futures_cross_threads() {
     let sub = service.subscriber().subscribe("t").unwrap();
     send(&sub.recv_async());
 }
+
+#[test]
+fn fields_keep_insertion_order_across_the_inline_boundary() {
+    use evlatch_std::service::{Fields, INLINE_FIELDS};
+    let keys = ["a", "b", "c", "d", "e"];
+    assert!(keys.len() > INLINE_FIELDS + 1);
+    for remove_at in 0..keys.len() {
+        let mut f = Fields::new();
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(f.insert(*k, i as i64), None);
+        }
+        // Replacing keeps the place.
+        assert_eq!(f.insert(keys[1], 10_i64), Some(Value::I64(1)));
+        assert_eq!(
+            f.remove(keys[remove_at]),
+            Some(Value::I64(if remove_at == 1 {
+                10
+            } else {
+                remove_at as i64
+            }))
+        );
+        assert_eq!(f.remove(keys[remove_at]), None);
+        let left: Vec<&str> = f.iter().map(|(k, _)| k).collect();
+        let expected: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|k| *k != keys[remove_at])
+            .collect();
+        assert_eq!(left, expected, "after removing {}", keys[remove_at]);
+        assert_eq!(f.len(), keys.len() - 1);
+        // Inserting after a removal appends at the end.
+        f.insert("z", String::from("last"));
+        assert_eq!(f.iter().last().map(|(k, _)| k), Some("z"));
+        assert_eq!(f.get_str("z"), Some("last"));
+    }
+    let long_topic = "a".repeat(200);
+    let service = EventService::synchronous();
+    let sub = service.subscriber().subscribe("*").unwrap();
+    let p = service.publisher();
+    p.publish(&long_topic, Message::new()).unwrap();
+    p.publish("short.one", Message::new()).unwrap();
+    service.process_events().unwrap();
+    assert_eq!(topics(&drain(&sub)), [long_topic.as_str(), "short.one"]);
+}

@@ -119,7 +119,8 @@ pub enum PublishErrorKind {
 pub struct PublishError {
     kind: PublishErrorKind,
     topic: Box<str>,
-    message: Message,
+    /// Boxed: a `Message` keeps its first fields in place and is large.
+    message: Box<Message>,
 }
 
 impl PublishError {
@@ -127,7 +128,7 @@ impl PublishError {
         PublishError {
             kind,
             topic: topic.into(),
-            message,
+            message: Box::new(message),
         }
     }
 
@@ -178,7 +179,7 @@ impl PublishError {
     /// ```
     #[must_use]
     pub fn into_message(self) -> Message {
-        self.message
+        *self.message
     }
 }
 

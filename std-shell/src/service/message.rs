@@ -267,7 +267,7 @@ impl Message {
         // A time-to-live too long to represent never runs out.
         let expires_at = ttl.and_then(|ttl| Instant::now().checked_add(ttl));
         Delivery {
-            topic: topic.into(),
+            topic: TopicText::new(topic),
             header,
             body,
             publisher,
@@ -304,7 +304,7 @@ pub(super) fn id_value(id: u64) -> i64 {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Delivery {
-    topic: Box<str>,
+    topic: TopicText,
     header: Fields,
     body: Fields,
     publisher: u64,
@@ -356,7 +356,7 @@ impl Delivery {
     /// ```
     #[must_use]
     pub fn topic(&self) -> &str {
-        &self.topic
+        self.topic.as_str()
     }
 
     /// The header, with the publisher id under [`PUBLISHER_HEADER`].
@@ -474,11 +474,51 @@ impl Delivery {
 impl fmt::Debug for Delivery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Delivery")
-            .field("topic", &self.topic)
+            .field("topic", &self.topic.as_str())
             .field("header", &self.header)
             .field("body", &self.body)
             .field("priority", &self.priority)
             .field("expires_at", &self.expires_at)
             .finish()
+    }
+}
+
+/// A topic string, stored in place when short: most topics are, and an
+/// event then needs no allocation of its own for it.
+enum TopicText {
+    /// `bytes[..len]` is a copy of a `&str`.
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_TOPIC],
+    },
+    Heap(Box<str>),
+}
+
+/// The longest topic stored in place.
+const INLINE_TOPIC: usize = 46;
+
+impl TopicText {
+    fn new(topic: &str) -> Self {
+        match u8::try_from(topic.len()) {
+            Ok(len) if topic.len() <= INLINE_TOPIC => {
+                let mut bytes = [0; INLINE_TOPIC];
+                bytes[..topic.len()].copy_from_slice(topic.as_bytes());
+                TopicText::Inline { len, bytes }
+            }
+            _ => TopicText::Heap(topic.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            TopicText::Inline { len, bytes } => {
+                let text = &bytes[..usize::from(*len)];
+                debug_assert!(core::str::from_utf8(text).is_ok());
+                // SAFETY: `bytes[..len]` was copied whole from a `&str` in
+                // `new` and never changed, so it is valid UTF-8.
+                unsafe { core::str::from_utf8_unchecked(text) }
+            }
+            TopicText::Heap(text) => text,
+        }
     }
 }

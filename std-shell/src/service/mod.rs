@@ -174,7 +174,7 @@ pub use message::{Delivery, Message, PUBLISHER_HEADER};
 pub use publisher::Publisher;
 pub use stats::{ServiceStats, SubscriptionStats};
 pub use subscription::{Subscriber, Subscription};
-pub use value::{Fields, Value};
+pub use value::{Fields, Value, INLINE_FIELDS};
 
 use dispatch::{run_dispatcher, Consumer, OnFull};
 use state::Core;

@@ -240,11 +240,12 @@ impl From<&[u8]> for Value {
 /// ```
 #[derive(Clone, Default, PartialEq)]
 pub struct Fields {
-    entries: Vec<(Cow<'static, str>, Value)>,
+    entries: Entries,
 }
 
 impl Fields {
-    /// An empty map. Allocates nothing until the first insert.
+    /// An empty map. Allocates nothing until the third key: the first
+    /// [`INLINE_FIELDS`] are stored in place.
     ///
     /// # Examples
     ///
@@ -254,7 +255,7 @@ impl Fields {
     #[must_use]
     pub const fn new() -> Self {
         Fields {
-            entries: Vec::new(),
+            entries: Entries::new(),
         }
     }
 
@@ -275,13 +276,11 @@ impl Fields {
     ) -> Option<Value> {
         let key = key.into();
         let value = value.into();
-        match self.entries.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, old)) => Some(core::mem::replace(old, value)),
-            None => {
-                self.entries.push((key, value));
-                None
-            }
+        if let Some((_, old)) = self.entries.iter_mut().find(|(k, _)| *k == key) {
+            return Some(core::mem::replace(old, value));
         }
+        self.entries.push((key, value));
+        None
     }
 
     /// Removes `key`; returns its value, if it was present.
@@ -296,7 +295,7 @@ impl Fields {
     /// ```
     pub fn remove(&mut self, key: &str) -> Option<Value> {
         let pos = self.entries.iter().position(|(k, _)| &**k == key)?;
-        Some(self.entries.remove(pos).1)
+        self.entries.remove(pos).map(|(_, v)| v)
     }
 
     /// The value of `key`.
@@ -425,7 +424,7 @@ impl Fields {
     /// let sum: i64 = f.iter().filter_map(|(_, v)| v.as_i64()).sum();
     /// assert_eq!(sum, 3);
     /// ```
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Value)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> + '_ {
         self.entries.iter().map(|(k, v)| (&**k, v))
     }
 
@@ -459,6 +458,91 @@ impl Fields {
 
     pub(super) fn reserve(&mut self, additional: usize) {
         self.entries.reserve(additional);
+    }
+}
+
+/// Keys stored in place by [`Fields`] before it allocates.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(evlatch_std::service::INLINE_FIELDS, 2);
+/// ```
+pub const INLINE_FIELDS: usize = 2;
+
+type Entry = (Cow<'static, str>, Value);
+
+/// The entries of a [`Fields`], in insertion order: the first
+/// [`INLINE_FIELDS`] in `head`, the rest in `tail`.
+///
+/// Invariant: `head` is `Some` up to some `k` and `None` after it, and
+/// `tail` is empty unless `k == INLINE_FIELDS`. So the order is `head`
+/// then `tail`, and an event with few fields allocates nothing for them.
+#[derive(Clone, Default, PartialEq)]
+struct Entries {
+    head: [Option<Entry>; INLINE_FIELDS],
+    tail: Vec<Entry>,
+}
+
+impl Entries {
+    const fn new() -> Self {
+        Entries {
+            head: [const { None }; INLINE_FIELDS],
+            tail: Vec::new(),
+        }
+    }
+
+    fn head_len(&self) -> usize {
+        self.head.iter().take_while(|e| e.is_some()).count()
+    }
+
+    fn len(&self) -> usize {
+        self.head_len() + self.tail.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.head[0].is_none()
+    }
+
+    fn push(&mut self, entry: Entry) {
+        match self.head.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some(entry),
+            None => self.tail.push(entry),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Entry> + '_ {
+        self.head.iter().flatten().chain(&self.tail)
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> + '_ {
+        self.head.iter_mut().flatten().chain(&mut self.tail)
+    }
+
+    /// Removes the entry at position `i` (of [`iter`](Self::iter)), keeping
+    /// the order and the invariant; `None` if there is no such entry.
+    fn remove(&mut self, i: usize) -> Option<Entry> {
+        if i >= INLINE_FIELDS {
+            return (i - INLINE_FIELDS < self.tail.len())
+                .then(|| self.tail.remove(i - INLINE_FIELDS));
+        }
+        let removed = self.head[i].take()?;
+        // Close the gap: shift the later head slots left, then refill the
+        // last one from the tail.
+        for j in i..INLINE_FIELDS - 1 {
+            self.head[j] = self.head[j + 1].take();
+        }
+        if !self.tail.is_empty() {
+            self.head[INLINE_FIELDS - 1] = Some(self.tail.remove(0));
+        }
+        Some(removed)
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        let room = INLINE_FIELDS - self.head_len();
+        if additional > room {
+            self.tail.reserve(additional - room);
+        }
     }
 }
 
