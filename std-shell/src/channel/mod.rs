@@ -1,4 +1,4 @@
-//! Bounded MPMC channels on the core's lock-free ring.
+//! Bounded MPMC channels on the core's stamp ring.
 //!
 //! - [`bounded`]: FIFO; `send` blocks while full.
 //! - [`bounded_lossy`]: overwrite-oldest; `send` never blocks, displaced
@@ -11,12 +11,30 @@
 //! Every operation comes blocking, with a timeout, non-blocking (`try_`)
 //! and async (works on any executor; dropping the future cancels cleanly).
 //!
+//! # Storage
+//!
+//! The storage is the core's stamp ring ([`evlatch::HeapStampQueue`]), the
+//! faster of its two rings. A channel parks threads and tasks anyway, so the
+//! strict progress guarantee of [`evlatch::HeapEventQueue`] (a stalled thread
+//! never blocks the others) would buy it nothing, while costing about four
+//! times the atomic operations (see `benches/RESULTS.md`). What the stamp
+//! ring's in-flight states mean here:
+//!
+//! - `try_recv` may report `Empty` while a send is still completing, and
+//!   `try_send` may report `Full` while a receive is still completing; the
+//!   blocking and async forms simply wait for that operation, which wakes
+//!   them when it completes (no wake-up is lost: the completing operation
+//!   notifies after it publishes);
+//! - once every sender is gone no send is in flight, so receivers drain
+//!   exactly what is left before they see `Disconnected`;
+//! - a lossy send whose slot stays held by in-flight operations for long
+//!   drops its own (newest) value instead of the oldest, and counts it.
+//!
 //! # Capacity
 //!
-//! The storage is the core's lock-free ring ([`evlatch::HeapEventQueue`]),
-//! whose size is a power of two: a requested capacity is rounded up to the
-//! next power of two, and [`Sender::capacity`] reports the real one. 0, and
-//! sizes above [`evlatch::MAX_QUEUE_CAPACITY`], are refused with
+//! The ring's size is a power of two: a requested capacity is rounded up to
+//! the next power of two, and [`Sender::capacity`] reports the real one. 0,
+//! and sizes above [`evlatch::MAX_QUEUE_CAPACITY`], are refused with
 //! [`CapacityError`].
 //!
 //! # Closing

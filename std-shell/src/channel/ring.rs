@@ -1,7 +1,7 @@
 //! The storage behind a channel: one core ring, or two for the priority
-//! levels, all [`evlatch::HeapEventQueue`]s (lock-free, bounded).
+//! levels, all [`evlatch::HeapStampQueue`]s (lock-free, bounded).
 
-use evlatch::HeapEventQueue;
+use evlatch::HeapStampQueue;
 
 use super::CapacityError;
 use crate::sync::{AtomicUsize, Ordering};
@@ -17,10 +17,10 @@ pub const LOW_PRIORITY_EVERY: usize = 8;
 // larger variant would only add an indirection to every operation.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Store<T> {
-    Fifo(HeapEventQueue<T>),
+    Fifo(HeapStampQueue<T>),
     Priority {
-        high: HeapEventQueue<T>,
-        low: HeapEventQueue<T>,
+        high: HeapStampQueue<T>,
+        low: HeapStampQueue<T>,
         /// `High` receives served while `Low` held a value, since the last
         /// `Low` receive. SeqCst so the bound with several receivers can be
         /// argued in real-time order.
@@ -30,7 +30,7 @@ pub(crate) enum Store<T> {
 
 /// A ring of at least `capacity` slots: the core ring takes powers of two,
 /// so the capacity is rounded up (and 0 or an oversize request refused).
-fn ring<T>(capacity: usize) -> Result<HeapEventQueue<T>, CapacityError> {
+fn ring<T>(capacity: usize) -> Result<HeapStampQueue<T>, CapacityError> {
     let error = |reason| CapacityError {
         requested: capacity,
         reason,
@@ -39,7 +39,7 @@ fn ring<T>(capacity: usize) -> Result<HeapEventQueue<T>, CapacityError> {
         .checked_next_power_of_two()
         .ok_or(error(evlatch::CapacityError::TooLarge))?;
     let rounded = if capacity == 0 { 0 } else { rounded };
-    HeapEventQueue::with_capacity(rounded).map_err(error)
+    HeapStampQueue::with_capacity(rounded).map_err(error)
 }
 
 impl<T> Store<T> {
@@ -55,7 +55,7 @@ impl<T> Store<T> {
         })
     }
 
-    fn level(&self, priority: Priority) -> &HeapEventQueue<T> {
+    fn level(&self, priority: Priority) -> &HeapStampQueue<T> {
         match self {
             Store::Fifo(q) => q,
             Store::Priority { high, low, .. } => match priority {
