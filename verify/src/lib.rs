@@ -2,4 +2,5 @@
 //! `RUSTFLAGS="--cfg evlatch_loom"`), proptest model tests and stress tests
 //! (`tests/`). This library holds the shared test helpers.
 
+pub mod stress;
 pub mod topic_fuzz;
