@@ -1,9 +1,15 @@
-//! proptest: single-threaded operation sequences on the event queues
-//! (including `force_push` and `pop_batch`) against a `VecDeque` model.
+//! proptest: single-threaded operation sequences on both rings — the
+//! strictly lock-free queues (`EventQueue`, `HeapEventQueue`,
+//! `PriorityQueue`) and the stamp ring (`StampQueue`, `HeapStampQueue`) —
+//! including `force_push` and `pop_batch`, against a `VecDeque` model. With
+//! no operation in flight, `Full` means exactly "holds `capacity` values" and
+//! `None` exactly "empty", for both rings.
 
 use std::collections::VecDeque;
 
-use evlatch::{EventQueue, Full, HeapEventQueue, Priority, PriorityQueue};
+use evlatch::{
+    EventQueue, Full, HeapEventQueue, HeapStampQueue, Priority, PriorityQueue, StampQueue,
+};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -41,12 +47,14 @@ impl Model {
 }
 
 /// Runs `ops` on a queue through the given closures and on the model,
-/// checking every result and `len`/`is_empty`/`is_full`/`dropped` after each.
+/// checking `capacity`, every result and `len`/`is_empty`/`is_full`/`dropped`
+/// after each.
 macro_rules! check_against_model {
     ($q:expr, $capacity:expr, $ops:expr) => {{
         let q = $q;
         let mut m = Model::with_capacity($capacity);
         let mut next = 0u32;
+        prop_assert_eq!(q.capacity(), m.capacity);
         for op in $ops {
             match op {
                 Op::Push => {
@@ -148,5 +156,30 @@ proptest! {
             }
             prop_assert_eq!(q.len(), high.len() + low.len());
         }
+    }
+}
+
+// The stamp ring, against the same model.
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The inline ring, capacity 4.
+    #[test]
+    fn inline_stamp_queue_matches_model(ops in prop::collection::vec(op(), 0..200)) {
+        check_against_model!(StampQueue::<u32, 4>::new(), 4, ops);
+    }
+
+    /// The inline ring, capacity 1 (one slot: the oldest value's slot is
+    /// always the next push's, the stamps must still tell full from free).
+    #[test]
+    fn inline_stamp_queue_capacity_1_matches_model(ops in prop::collection::vec(op(), 0..200)) {
+        check_against_model!(StampQueue::<u32, 1>::new(), 1, ops);
+    }
+
+    /// The heap ring at capacities 1 through 64.
+    #[test]
+    fn heap_stamp_queue_matches_model(order in 0u32..7, ops in prop::collection::vec(op(), 0..300)) {
+        let capacity = 1usize << order;
+        check_against_model!(HeapStampQueue::<u32>::with_capacity(capacity).unwrap(), capacity, ops);
     }
 }

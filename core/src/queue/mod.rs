@@ -24,6 +24,7 @@
 //! `stamp_inline` and `stamp_heap` (the public types).
 
 mod api;
+mod batch;
 mod counter;
 mod entry;
 mod error;

@@ -239,41 +239,9 @@ impl<T, S: Storage<T>> Drop for RawQueue<T, S> {
     }
 }
 
-/// The iterator `pop_batch` hands to `Extend`: pops lazily, so an `Extend`
-/// that stops early leaves the rest in the queue.
-pub(crate) struct Drain<'a, T, S: Storage<T>> {
-    pub(crate) queue: &'a RawQueue<T, S>,
-    pub(crate) left: usize,
-    pub(crate) taken: usize,
-}
-
-impl<T, S: Storage<T>> Iterator for Drain<'_, T, S> {
-    type Item = T;
-
-    fn next(&mut self) -> Option<T> {
-        if self.left == 0 {
-            return None;
-        }
-        let value = self.queue.try_pop()?;
-        self.left -= 1;
-        self.taken += 1;
-        Some(value)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, Some(self.left))
-    }
-}
-
 impl<T, S: Storage<T>> RawQueue<T, S> {
     /// Pops up to `max` values into `out`, oldest first; returns how many.
     pub(crate) fn pop_batch(&self, out: &mut impl Extend<T>, max: usize) -> usize {
-        let mut drain = Drain {
-            queue: self,
-            left: max,
-            taken: 0,
-        };
-        out.extend(drain.by_ref());
-        drain.taken
+        super::batch::pop_into(|| self.try_pop(), out, max)
     }
 }

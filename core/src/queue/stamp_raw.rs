@@ -383,41 +383,9 @@ impl<T, S: StampStorage<T>> Drop for RawStampQueue<T, S> {
     }
 }
 
-/// The iterator `pop_batch` hands to `Extend`: pops lazily, so an `Extend`
-/// that stops early leaves the rest in the queue.
-struct StampDrain<'a, T, S: StampStorage<T>> {
-    queue: &'a RawStampQueue<T, S>,
-    left: usize,
-    taken: usize,
-}
-
-impl<T, S: StampStorage<T>> Iterator for StampDrain<'_, T, S> {
-    type Item = T;
-
-    fn next(&mut self) -> Option<T> {
-        if self.left == 0 {
-            return None;
-        }
-        let value = self.queue.try_pop()?;
-        self.left -= 1;
-        self.taken += 1;
-        Some(value)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, Some(self.left))
-    }
-}
-
 impl<T, S: StampStorage<T>> RawStampQueue<T, S> {
     /// Pops up to `max` values into `out`, oldest first; returns how many.
     pub(crate) fn pop_batch(&self, out: &mut impl Extend<T>, max: usize) -> usize {
-        let mut drain = StampDrain {
-            queue: self,
-            left: max,
-            taken: 0,
-        };
-        out.extend(drain.by_ref());
-        drain.taken
+        super::batch::pop_into(|| self.try_pop(), out, max)
     }
 }
