@@ -8,9 +8,10 @@ use std::sync::Arc as StdArc;
 
 use evlatch::{Event, EventStatus};
 
-use crate::parking::{register, Registration, WakeBy};
+use crate::parking::Waiter;
 use crate::sync::{park_until, thread, Ordering};
 use crate::wait::EventExt;
+use crate::wake_list::WakeBy;
 
 /// Blocks until every event has finished; returns their outcomes in order.
 ///
@@ -65,44 +66,55 @@ pub fn wait_any(events: &[&Event]) -> Option<(usize, EventStatus)> {
     if events.is_empty() {
         return None;
     }
-    let mut regs: Vec<Registration> = Vec::with_capacity(events.len());
-    let mut found = None;
-    for (i, e) in events.iter().enumerate() {
-        let seen = e.snapshot();
-        if seen.status().is_final() {
-            found = Some((i, seen.status()));
-            break;
-        }
-        match register(e, seen, WakeBy::Thread(thread::current())) {
-            Ok(reg) => regs.push(reg),
-            Err(status) => {
-                found = Some((i, status));
-                break;
-            }
-        }
-    }
+    let waiters = new_waiters(events.len());
+    let mut found = register_all(events, &waiters, || WakeBy::Thread(thread::current()));
     while found.is_none() {
-        found = first_outcome(&regs);
+        found = first_outcome(&waiters);
         if found.is_none() {
             park_until(None);
         }
     }
-    cancel_all(&regs);
+    // Dropping `waiters` unlinks those still waiting.
     found
 }
 
-fn first_outcome(regs: &[Registration]) -> Option<(usize, EventStatus)> {
-    regs.iter()
-        .enumerate()
-        .find_map(|(i, r)| r.outcome.get().map(|s| (i, s)))
+/// One waiter per event, pinned in one allocation (the only allocation of
+/// a `wait_any`).
+fn new_waiters(n: usize) -> Pin<Box<[Waiter]>> {
+    Box::into_pin((0..n).map(|_| Waiter::new()).collect())
 }
 
-fn cancel_all(regs: &[Registration]) {
-    for r in regs {
-        if r.outcome.get().is_none() {
-            let _ = r.cancel();
+/// The `i`-th of a pinned slice of waiters.
+fn pinned(waiters: &Pin<Box<[Waiter]>>, i: usize) -> Pin<&Waiter> {
+    // SAFETY: the slice is pinned, so each element is: projecting to one
+    // element never moves it.
+    unsafe { waiters.as_ref().map_unchecked(|all| &all[i]) }
+}
+
+/// Registers a waiter on each event in order, stopping at the first event
+/// found finished (its index and outcome).
+fn register_all(
+    events: &[&Event],
+    waiters: &Pin<Box<[Waiter]>>,
+    mut wake: impl FnMut() -> WakeBy,
+) -> Option<(usize, EventStatus)> {
+    for (i, e) in events.iter().enumerate() {
+        let seen = e.snapshot();
+        if seen.status().is_final() {
+            return Some((i, seen.status()));
+        }
+        if let Err(status) = pinned(waiters, i).register(e, seen, wake()) {
+            return Some((i, status));
         }
     }
+    None
+}
+
+fn first_outcome(waiters: &[Waiter]) -> Option<(usize, EventStatus)> {
+    waiters
+        .iter()
+        .enumerate()
+        .find_map(|(i, w)| w.outcome().map(|s| (i, s)))
 }
 
 /// Resolves when one of the events finishes, to its index and outcome;
@@ -122,68 +134,79 @@ fn cancel_all(regs: &[Registration]) {
 pub fn wait_any_async<'a>(events: &'a [&'a Event]) -> WaitAny<'a> {
     WaitAny {
         events,
-        regs: Vec::new(),
-        done: false,
+        waiters: None,
+        result: None,
     }
 }
 
-/// The future of [`wait_any_async`]. Dropping it removes every waiter.
+/// The future of [`wait_any_async`]. Dropping it removes every waiter. It
+/// is fused: polled again after it resolved, it returns the same result.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch_std::{wait_any_async, Event, EventStatus};
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// let (a, b) = (Event::new(), Event::new());
+/// b.set_failed("x").unwrap();
+/// let events = [&a, &b];
+/// let mut any = Box::pin(wait_any_async(&events));
+/// assert_eq!(any.as_mut().await, Some((1, EventStatus::Failed)));
+/// // Fused: polling again gives the same result.
+/// assert_eq!(any.as_mut().await, Some((1, EventStatus::Failed)));
+/// # });
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct WaitAny<'a> {
     events: &'a [&'a Event],
-    regs: Vec<Registration>,
-    done: bool,
+    /// One pinned waiter per event, once first polled.
+    waiters: Option<Pin<Box<[Waiter]>>>,
+    /// The result, once resolved.
+    result: Option<Option<(usize, EventStatus)>>,
 }
 
 impl Future for WaitAny<'_> {
     type Output = Option<(usize, EventStatus)>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // The waiters are pinned in their own allocation; the future itself
+        // holds only a pointer to them.
         let this = self.get_mut();
-        assert!(!this.done, "WaitAny polled after it resolved");
-        if this.events.is_empty() {
-            this.done = true;
-            return Poll::Ready(None);
+        if let Some(result) = this.result {
+            return Poll::Ready(result);
         }
-        let mut found = None;
-        if this.regs.is_empty() {
-            for (i, e) in this.events.iter().enumerate() {
-                let seen = e.snapshot();
-                if seen.status().is_final() {
-                    found = Some((i, seen.status()));
-                    break;
-                }
-                match register(e, seen, WakeBy::Task(cx.waker().clone())) {
-                    Ok(reg) => this.regs.push(reg),
-                    Err(status) => {
-                        found = Some((i, status));
-                        break;
-                    }
-                }
-            }
+        let found = if this.events.is_empty() {
+            Some(None)
         } else {
-            found = this.regs.iter().enumerate().find_map(|(i, r)| {
-                r.outcome
-                    .get()
-                    .or_else(|| r.update_waker(cx.waker()))
-                    .map(|s| (i, s))
-            });
-        }
+            match &this.waiters {
+                None => {
+                    let waiters = new_waiters(this.events.len());
+                    let found =
+                        register_all(this.events, &waiters, || WakeBy::Task(cx.waker().clone()));
+                    this.waiters = Some(waiters);
+                    found.map(Some)
+                }
+                Some(waiters) => waiters
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, w)| {
+                        w.outcome()
+                            .or_else(|| w.update_waker(cx.waker()))
+                            .map(|s| (i, s))
+                    })
+                    .map(Some),
+            }
+        };
         match found {
-            Some(hit) => {
-                cancel_all(&this.regs);
-                this.regs.clear();
-                this.done = true;
-                Poll::Ready(Some(hit))
+            Some(result) => {
+                // Unlinks the waiters still waiting.
+                this.waiters = None;
+                this.result = Some(result);
+                Poll::Ready(result)
             }
             None => Poll::Pending,
         }
-    }
-}
-
-impl Drop for WaitAny<'_> {
-    fn drop(&mut self) {
-        cancel_all(&self.regs);
     }
 }
 
@@ -191,7 +214,7 @@ impl core::fmt::Debug for WaitAny<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("WaitAny")
             .field("events", &self.events.len())
-            .field("done", &self.done)
+            .field("done", &self.result.is_some())
             .finish()
     }
 }

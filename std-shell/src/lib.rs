@@ -33,14 +33,15 @@
 //! assert_eq!(t.join().unwrap(), EventStatus::Success);
 //! ```
 
-mod batch;
 pub mod channel;
 mod deps;
+mod list;
 mod notify;
 mod parking;
 pub mod service;
 mod sync;
 mod wait;
+mod wake_list;
 
 pub use deps::{chain, wait_all, wait_all_async, wait_any, wait_any_async, WaitAny};
 pub use evlatch::{ErrorMessage, Event, EventError, EventStatus};

@@ -1,52 +1,195 @@
 //! A wait list for "something changed" notifications: the blocking and async
 //! half of the channels.
 //!
-//! `count` mirrors the number of registered listeners so that a notifier
-//! with nobody to wake pays one fence and one load, no lock. Lost wake-ups
-//! are excluded by a store-buffering (Dekker) argument: a waiter registers
+//! Listeners are intrusive nodes ([`Listener`]) that live on the blocked
+//! thread's stack or inside the pending future: listening allocates
+//! nothing, and a listener that gives up unlinks itself in O(1).
+//!
+//! `count` mirrors the number of linked listeners so that a notifier with
+//! nobody to wake pays one fence and one load, no lock. Lost wake-ups are
+//! excluded by a store-buffering (Dekker) argument: a waiter links itself
 //! (count += 1, SeqCst) and then re-checks the condition; a notifier changes
 //! the condition, issues a SeqCst fence, then reads `count`. At least one of
 //! the two sees the other's write.
 //!
-//! A notification goes to one listener (`notify_one`) or all
-//! (`notify_all`); a listener that was chosen but gives up (timeout,
-//! dropped future) passes its notification on, so none is lost.
+//! A notification goes to one listener (`notify_one`, oldest first) or all
+//! (`notify_all`). A notified listener is unlinked by the notifier and owns
+//! its notification: it either consumes it ([`Listener::take_notified`],
+//! then retries its operation) or, giving up (timeout, dropped future, an
+//! operation that succeeded without it), passes it on to the next listener,
+//! so none is lost.
 
-use std::collections::VecDeque;
+use core::cell::Cell;
+use core::marker::PhantomPinned;
+use core::pin::Pin;
 use std::task::Waker;
 
-use crate::batch::Batch;
-use crate::parking::WakeBy;
-use crate::sync::{fence, lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
+use crate::list::{Linked, Links, List};
+use crate::sync::{fence, lock, AtomicBool, AtomicUsize, Mutex, Ordering, UnsafeCell};
+use crate::wake_list::{WakeBy, WakeList};
 
 pub(crate) struct Notify {
-    /// Number of entries in `list` (kept equal under the lock).
+    /// Number of linked listeners (kept equal to the list's length; changed
+    /// only under the lock, read without it by notifiers).
     count: AtomicUsize,
-    list: Mutex<List>,
+    list: Mutex<List<Node>>,
 }
 
-struct List {
-    entries: VecDeque<Entry>,
-    next_key: u64,
+/// The shared part of a listener, reached by notifiers through the list.
+struct Node {
+    links: Links<Node>,
+    /// How to wake the owner: written under the lock (listen, waker
+    /// updates), taken by the notifier under the lock.
+    wake: UnsafeCell<Option<WakeBy>>,
+    /// Set (release) by the notifier after unlinking the node: its last
+    /// touch of it. Cleared only by the owner.
+    notified: AtomicBool,
+    _pinned: PhantomPinned,
 }
 
-struct Entry {
-    key: u64,
-    wake: WakeBy,
-    notified: Arc<AtomicBool>,
+// SAFETY: `links` returns the node's own field.
+unsafe impl Linked for Node {
+    fn links(&self) -> &Links<Node> {
+        &self.links
+    }
 }
 
-/// A registration in a [`Notify`]. Must be finished with [`Notify::cancel`]
-/// unless [`Listener::is_notified`] (a notified listener has been removed).
-pub(crate) struct Listener {
-    key: u64,
-    notified: Arc<AtomicBool>,
+// SAFETY: notifiers reach a linked node from other threads; its non-atomic
+// fields (`links`, `wake`) are accessed only under the list's lock, and
+// `WakeBy` is `Send`.
+unsafe impl Sync for Node {}
+// SAFETY: as above; nothing in a node is tied to a thread.
+unsafe impl Send for Node {}
+
+/// One listener on one [`Notify`]; pinned while it listens, reusable for
+/// several rounds.
+///
+/// States (`armed` is the owner's; `linked` the list's, under the lock):
+///
+/// | armed | linked | notified | meaning                            | next                        |
+/// |-------|--------|----------|------------------------------------|-----------------------------|
+/// | no    | no     | no       | idle                               | owner: `listen`             |
+/// | yes   | yes    | no       | listening                          | notifier: notify; owner: `cancel` |
+/// | yes   | no     | yes      | notified, not yet consumed          | owner: `take_notified` or `cancel` (passes it on) |
+pub(crate) struct Listener<'a> {
+    notify: &'a Notify,
+    node: Node,
+    /// Whether the node is listening or holds an unconsumed notification.
+    /// Owner-only (the owner is one thread at a time).
+    armed: Cell<bool>,
 }
 
-impl Listener {
-    pub(crate) fn is_notified(&self) -> bool {
-        // Acquire: pairs with the notifier's release store.
-        self.notified.load(Ordering::Acquire)
+impl<'a> Listener<'a> {
+    /// An idle listener on `notify`.
+    pub(crate) fn new(notify: &'a Notify) -> Self {
+        Self {
+            notify,
+            node: Node {
+                links: Links::new(),
+                wake: UnsafeCell::new(None),
+                notified: AtomicBool::new(false),
+                _pinned: PhantomPinned,
+            },
+            armed: Cell::new(false),
+        }
+    }
+
+    /// Starts listening. The caller re-checks its condition afterwards.
+    pub(crate) fn listen(self: Pin<&Self>, wake: WakeBy) {
+        debug_assert!(!self.armed.get(), "listen on an idle listener");
+        let node = &self.node;
+        // Relaxed: the node is ours until linked; the lock publishes it.
+        node.notified.store(false, Ordering::Relaxed);
+        {
+            let mut list = lock(&self.notify.list);
+            // SAFETY: not linked, so nobody else reads `wake`.
+            node.wake.with_mut(|w| unsafe { *w = Some(wake) });
+            // SAFETY: not linked; pinned, and `Drop` unlinks it before it
+            // moves or dies.
+            unsafe { list.push_back(node) };
+            // SeqCst: the Dekker pair with `notify`'s fence (module docs).
+            self.notify.count.fetch_add(1, Ordering::SeqCst);
+        }
+        // SeqCst fence: orders the increment before the caller's re-check.
+        fence(Ordering::SeqCst);
+        self.armed.set(true);
+    }
+
+    /// Consumes a notification, if one arrived: `true` means the caller
+    /// retries its operation (and listens again if that fails).
+    pub(crate) fn take_notified(&self) -> bool {
+        // Acquire: pairs with the notifier's release store; after it the
+        // notifier no longer touches the node.
+        if self.armed.get() && self.node.notified.load(Ordering::Acquire) {
+            self.node.wake.with(|w| {
+                // SAFETY: notified, so the notifier is done with the node:
+                // the acquire load orders its taking of `wake` before this
+                // read (loom checks that edge here).
+                let taken = unsafe { (*w).is_none() };
+                debug_assert!(taken, "the notifier took the waker");
+            });
+            self.node.notified.store(false, Ordering::Relaxed);
+            self.armed.set(false);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Replaces the task waker while still listening; `false` if the
+    /// listener was notified meanwhile (or is idle).
+    pub(crate) fn update_waker(&self, waker: &Waker) -> bool {
+        // Idle, or notified already (acquire, as in `take_notified`): no
+        // lock needed to know it is not listening.
+        if !self.armed.get() || self.node.notified.load(Ordering::Acquire) {
+            return false;
+        }
+        let list = lock(&self.notify.list);
+        if !list.contains(&self.node) {
+            return false;
+        }
+        self.node.wake.with_mut(|w| {
+            // SAFETY: linked, and we hold the lock that guards `wake`.
+            if let Some(wake) = unsafe { &mut *w } {
+                wake.update(waker);
+            }
+        });
+        true
+    }
+
+    /// Gives up: unlinks the listener, or, if it was notified meanwhile,
+    /// passes the notification on to the next listener.
+    pub(crate) fn cancel(&self) {
+        if !self.armed.replace(false) {
+            return;
+        }
+        // Acquire: as in `take_notified`.
+        if !self.node.notified.load(Ordering::Acquire) {
+            let wake = {
+                let mut list = lock(&self.notify.list);
+                // SAFETY: the node is in this notify's list or in none.
+                if unsafe { list.remove(&self.node) } {
+                    self.notify.count.fetch_sub(1, Ordering::SeqCst);
+                    // SAFETY: unlinked under the lock: nobody else reads it.
+                    self.node.wake.with_mut(|w| unsafe { (*w).take() })
+                } else {
+                    None
+                }
+            };
+            if wake.is_some() {
+                // Withdrawn before any notification; dropped outside the
+                // lock (a waker's drop is user code).
+                return;
+            }
+        }
+        self.node.notified.store(false, Ordering::Relaxed);
+        self.notify.notify_one();
+    }
+}
+
+impl Drop for Listener<'_> {
+    fn drop(&mut self) {
+        self.cancel();
     }
 }
 
@@ -54,55 +197,7 @@ impl Notify {
     pub(crate) fn new() -> Self {
         Self {
             count: AtomicUsize::new(0),
-            list: Mutex::new(List {
-                entries: VecDeque::new(),
-                next_key: 0,
-            }),
-        }
-    }
-
-    /// Registers a listener. The caller re-checks its condition afterwards.
-    pub(crate) fn listen(&self, wake: WakeBy) -> Listener {
-        let notified = Arc::new(AtomicBool::new(false));
-        let mut list = lock(&self.list);
-        let key = list.next_key;
-        list.next_key += 1;
-        list.entries.push_back(Entry {
-            key,
-            wake,
-            notified: notified.clone(),
-        });
-        // SeqCst: the Dekker pair with `notify_*`'s fence (see module docs).
-        self.count.fetch_add(1, Ordering::SeqCst);
-        drop(list);
-        // SeqCst fence: orders the increment before the caller's re-check.
-        fence(Ordering::SeqCst);
-        Listener { key, notified }
-    }
-
-    /// Replaces the waker of a still-registered listener.
-    pub(crate) fn update_waker(&self, listener: &Listener, waker: &Waker) {
-        let mut list = lock(&self.list);
-        if let Some(e) = list.entries.iter_mut().find(|e| e.key == listener.key) {
-            match &e.wake {
-                WakeBy::Task(w) if w.will_wake(waker) => {}
-                _ => e.wake = WakeBy::Task(waker.clone()),
-            }
-        }
-    }
-
-    /// Removes a listener that gives up. If it had been notified meanwhile,
-    /// the notification passes to the next listener.
-    pub(crate) fn cancel(&self, listener: Listener) {
-        let mut list = lock(&self.list);
-        if let Some(i) = list.entries.iter().position(|e| e.key == listener.key) {
-            list.entries.remove(i);
-            self.count.fetch_sub(1, Ordering::SeqCst);
-            return;
-        }
-        drop(list);
-        if listener.is_notified() {
-            self.notify_one();
+            list: Mutex::new(List::new()),
         }
     }
 
@@ -121,24 +216,45 @@ impl Notify {
         // SeqCst fence: the caller's change to the condition is ordered
         // before our read of `count` (Dekker pair with `listen`).
         fence(Ordering::SeqCst);
-        if self.count.load(Ordering::SeqCst) == 0 {
+        if n == 0 || self.count.load(Ordering::SeqCst) == 0 {
             return;
         }
-        let mut woken = Batch::new();
-        {
-            let mut list = lock(&self.list);
-            while woken.len() < n {
-                let Some(e) = list.entries.pop_front() else {
-                    break;
-                };
-                self.count.fetch_sub(1, Ordering::SeqCst);
-                e.notified.store(true, Ordering::Release);
-                woken.push(e);
+        let mut left = n;
+        let mut wakes = WakeList::new();
+        while left > 0 && self.notify_round(&mut left, &mut wakes) {
+            wakes.wake_all();
+        }
+        wakes.finish();
+    }
+
+    /// Unlinks and notifies listeners from the front until `left` is 0, the
+    /// list is empty or the round is full; `true` if listeners remain to be
+    /// tried in another round.
+    fn notify_round(&self, left: &mut usize, wakes: &mut WakeList) -> bool {
+        let mut list = lock(&self.list);
+        while *left > 0 {
+            if wakes.is_full() {
+                return true;
+            }
+            // SAFETY: linked nodes are valid while we hold the lock.
+            let Some(node) = (unsafe { list.front().as_ref() }) else {
+                return false;
+            };
+            // SAFETY: `node` is linked in this list; once unlinked, under
+            // the lock, its `wake` is ours to take.
+            let wake = unsafe {
+                list.remove(node);
+                node.wake.with_mut(|w| (*w).take())
+            };
+            self.count.fetch_sub(1, Ordering::SeqCst);
+            // Release: the owner acquires this and may free the node at
+            // once; nothing below touches `node`.
+            node.notified.store(true, Ordering::Release);
+            *left -= 1;
+            if let Some(wake) = wake {
+                wakes.push(wake);
             }
         }
-        // Wake, and drop the entries' flags, outside the lock.
-        for e in woken.drain() {
-            e.wake.wake();
-        }
+        false
     }
 }

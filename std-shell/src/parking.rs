@@ -1,109 +1,235 @@
 //! The waiter table: where blocked threads and pending tasks wait for core
-//! events, keyed by the event's address, woken by the core's wake hook.
+//! events, woken by the core's wake hook.
 //!
 //! The core never blocks and keeps no waiter lists; it offers
 //! `snapshot` + `arm_wake` and calls registered hooks when an armed
 //! generation finishes (see `evlatch::wake`). This module is that hook's
-//! other half, in the spirit of a parking lot: a fixed array of buckets, each
-//! a mutex over the waiters whose event hashes there.
+//! other half, in the spirit of a parking lot: a fixed array of buckets,
+//! each a mutex over an intrusive list of the [`Waiter`]s whose event hashes
+//! there. A `Waiter` lives on the blocked thread's stack or inside the
+//! pending future, so a wait allocates nothing, and cancelling one unlinks
+//! it in O(1).
 //!
 //! Protocol for one waiter (the proof that no completion is missed):
 //!
 //! 1. `snapshot()`; a final status returns at once (one load).
-//! 2. Insert the entry `(event address, generation, outcome cell, wake-by)`
-//!    into its bucket (under the bucket lock).
+//! 2. Link the waiter `(event address, generation, wake-by)` at the back of
+//!    its bucket (under the bucket lock).
 //! 3. `arm_wake(snapshot)`. `Completed(s)`: no hook call will come for that
-//!    generation; remove the entry (or find the hook of an earlier-armed
-//!    waiter already completed it) and return `s`. `Armed`: the finisher of
-//!    that generation will call the hook after its finishing CAS, which
-//!    happens after our arming CAS, which happens after our insertion: the
-//!    hook, taking the bucket lock, finds the entry.
-//! 4. The hook sets each matching entry's outcome, removes it, and wakes it
-//!    after releasing the lock.
+//!    generation; unlink (or find the hook of an earlier-armed waiter
+//!    already completed us) and return `s`. `Armed`: the finisher of that
+//!    generation calls the hook after its finishing CAS, which reads from
+//!    our arming RMW, which comes after our unlock: the hook, taking the
+//!    bucket lock, finds the waiter.
+//! 4. The hook walks the bucket from the front (oldest first), and for each
+//!    waiter of that event *and generation*: unlinks it, takes its wake-by,
+//!    and stores the outcome — its last touch of the node, since the owner
+//!    may return and free it as soon as it sees the outcome. It wakes the
+//!    batch after releasing the lock (in rounds of 32 for long lists).
 //!
-//! Cancellation (a dropped future, a timed-out wait) removes the entry under
-//! the lock; if the entry is already gone, the hook completed it, and the
-//! outcome cell says how.
+//! Cancellation (a dropped future, a timed-out wait) unlinks under the
+//! lock; a waiter already unlinked was completed by the hook, and its
+//! outcome says how. The waiter's `Drop` cancels, so a node is never freed
+//! while linked.
+//!
+//! The lock: the bucket mutex is held only for list surgery (no user code,
+//! no wake-ups, no allocation), by waiters registering or cancelling and by
+//! finishers' hooks. A finisher's `record`/`set_*` CAS never takes it: only
+//! the hook, which runs after the status is already final and visible, does,
+//! and it can wait only for other holders' bounded list surgery.
 
+use core::marker::PhantomPinned;
+use core::pin::Pin;
 use std::task::Waker;
 
 use evlatch::wake::{register_wake_hook, Completion, WakeHook};
 use evlatch::{Event, EventStatus, Snapshot, WakeArm};
 
-use crate::batch::Batch;
-use crate::sync::{lock, Arc, AtomicU8, Mutex, Ordering, Thread};
+use crate::list::{Linked, Links, List};
+use crate::sync::{lock, AtomicU32, AtomicU8, AtomicUsize, Mutex, Ordering, UnsafeCell};
+use crate::wake_list::{WakeBy, WakeList};
 
 const BUCKETS: usize = 64;
 
-/// How a waiter is woken.
-pub(crate) enum WakeBy {
-    Thread(Thread),
-    Task(Waker),
+/// One waiter of one event generation; pinned while registered.
+///
+/// States (`event`, `outcome`; the `links` flag is the list's):
+///
+/// | event | linked | outcome | meaning                          | next                          |
+/// |-------|--------|---------|----------------------------------|-------------------------------|
+/// | 0     | no     | 0       | new, or cancelled by its owner   | owner: `register` (new only)  |
+/// | addr  | yes    | 0       | waiting                          | hook: complete; owner: cancel |
+/// | addr  | no     | 2 / 3   | completed: `Success` / `Failed`  | none                          |
+pub(crate) struct Waiter {
+    links: Links<Waiter>,
+    /// The event's address; written by the owner before linking, read by
+    /// the hook under the lock (the lock orders the two).
+    event: AtomicUsize,
+    /// The generation waited for; like `event`.
+    generation: AtomicU32,
+    /// How to wake the owner: written by the owner before linking and
+    /// under the lock (waker updates); taken by the hook or the owner's
+    /// cancel under the lock.
+    wake: UnsafeCell<Option<WakeBy>>,
+    /// 0 while pending, else the final status as `EventStatus as u8`.
+    /// Stored (release) by the hook as its last touch of the node.
+    outcome: AtomicU8,
+    _pinned: PhantomPinned,
 }
 
-impl WakeBy {
-    pub(crate) fn wake(self) {
-        match self {
-            WakeBy::Thread(t) => t.unpark(),
-            WakeBy::Task(w) => w.wake(),
-        }
+// SAFETY: `Links` and `Waiter` follow the list's contract: `links` returns
+// the node's own field.
+unsafe impl Linked for Waiter {
+    fn links(&self) -> &Links<Waiter> {
+        &self.links
     }
 }
 
-/// Where the hook writes a waiter's outcome: 0 while pending, else the
-/// final status as `EventStatus as u8`.
-#[derive(Debug, Default)]
-pub(crate) struct Outcome(AtomicU8);
+// SAFETY: the hook reads a linked `Waiter` from another thread; every
+// non-atomic field (`links`, `wake`) is accessed only under the bucket lock
+// (or by the owner before the node is shared), and `WakeBy` is `Send`.
+unsafe impl Sync for Waiter {}
+// SAFETY: as above; nothing in a waiter is tied to a thread.
+unsafe impl Send for Waiter {}
 
-impl Outcome {
-    pub(crate) fn get(&self) -> Option<EventStatus> {
-        // Acquire: pairs with `set`, so the waiter sees what the finisher
-        // wrote before finishing.
-        match self.0.load(Ordering::Acquire) {
+impl Waiter {
+    /// A waiter that is not registered yet.
+    pub(crate) fn new() -> Self {
+        Self {
+            links: Links::new(),
+            event: AtomicUsize::new(0),
+            generation: AtomicU32::new(0),
+            wake: UnsafeCell::new(None),
+            outcome: AtomicU8::new(0),
+            _pinned: PhantomPinned,
+        }
+    }
+
+    /// The outcome, once the hook completed this waiter.
+    pub(crate) fn outcome(&self) -> Option<EventStatus> {
+        // Acquire: pairs with the hook's release store, so the owner sees
+        // everything the finisher did before finishing, and the hook is done
+        // with the node.
+        match self.outcome.load(Ordering::Acquire) {
             2 => Some(EventStatus::Success),
             3 => Some(EventStatus::Failed),
             _ => None,
         }
     }
 
-    fn set(&self, status: EventStatus) {
-        debug_assert!(status.is_final());
-        self.0.store(status as u8, Ordering::Release);
+    /// Steps 2–3 of the protocol. `Err(status)` when the generation `seen`
+    /// came from has already completed (the waiter is not linked then).
+    /// A waiter registers once.
+    pub(crate) fn register(
+        self: Pin<&Self>,
+        event: &Event,
+        seen: Snapshot,
+        wake: WakeBy,
+    ) -> Result<(), EventStatus> {
+        install();
+        let addr = event as *const Event as usize;
+        debug_assert_eq!(self.event.load(Ordering::Relaxed), 0, "registers once");
+        // Relaxed: published to the hook by the bucket lock below.
+        self.event.store(addr, Ordering::Relaxed);
+        self.generation.store(seen.generation(), Ordering::Relaxed);
+        {
+            let mut bucket = lock(table().bucket(addr));
+            // SAFETY: the node is not linked yet, so nobody else reads `wake`.
+            self.wake.with_mut(|w| unsafe { *w = Some(wake) });
+            // SAFETY: not linked; pinned, and `Drop` unlinks it before it
+            // moves or dies.
+            unsafe { bucket.push_back(&self) };
+        }
+        match event.arm_wake(seen) {
+            WakeArm::Armed => Ok(()),
+            // Another waiter's arm may have made the hook complete us
+            // already; either way the outcome is that generation's.
+            WakeArm::Completed(status) => Err(self.cancel().unwrap_or(status)),
+        }
+    }
+
+    /// Unlinks the waiter. `Some(status)` if the hook completed it first.
+    pub(crate) fn cancel(&self) -> Option<EventStatus> {
+        let addr = self.event.load(Ordering::Relaxed);
+        if addr == 0 {
+            return None;
+        }
+        let wake = {
+            let mut bucket = lock(table().bucket(addr));
+            // SAFETY: a waiter is only ever linked in its event's bucket.
+            if unsafe { bucket.remove(self) } {
+                // Back to "new": a second cancel (from `Drop`) is a no-op.
+                self.event.store(0, Ordering::Relaxed);
+                // SAFETY: unlinked under the lock: nobody else reads `wake`.
+                self.wake.with_mut(|w| unsafe { (*w).take() })
+            } else {
+                None
+            }
+        };
+        match wake {
+            // Dropped outside the lock (a waker's drop is user code).
+            Some(wake) => {
+                drop(wake);
+                None
+            }
+            None => {
+                let status = self.outcome();
+                debug_assert!(status.is_some(), "only the hook unlinks what we did not");
+                status
+            }
+        }
+    }
+
+    /// Replaces the task waker if the waiter is still linked; returns the
+    /// outcome if the hook already completed it.
+    pub(crate) fn update_waker(&self, waker: &Waker) -> Option<EventStatus> {
+        let addr = self.event.load(Ordering::Relaxed);
+        let bucket = lock(table().bucket(addr));
+        if bucket.contains(self) {
+            self.wake.with_mut(|w| {
+                // SAFETY: linked, and we hold the lock that guards `wake`.
+                if let Some(wake) = unsafe { &mut *w } {
+                    wake.update(waker);
+                }
+            });
+            None
+        } else {
+            drop(bucket);
+            self.outcome()
+        }
     }
 }
 
-struct Entry {
-    event: usize,
-    generation: u32,
-    key: u64,
-    outcome: Arc<Outcome>,
-    wake: WakeBy,
-}
-
-struct Bucket {
-    entries: Vec<Entry>,
-    next_key: u64,
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        // A completed waiter is unlinked and untouched by the hook: nothing
+        // to do (the common case, no lock).
+        if self.outcome().is_none() {
+            let _ = self.cancel();
+            return;
+        }
+        self.wake.with(|w| {
+            // SAFETY: completed, so the hook is done with the node: the
+            // outcome's acquire load orders its taking of `wake` before this
+            // read (loom checks exactly that edge here).
+            let taken = unsafe { (*w).is_none() };
+            debug_assert!(taken, "the hook took the waker");
+        });
+    }
 }
 
 struct Table {
-    buckets: Vec<Mutex<Bucket>>,
+    buckets: Vec<Mutex<List<Waiter>>>,
 }
 
 impl Table {
     fn new() -> Self {
         Self {
-            buckets: (0..BUCKETS)
-                .map(|_| {
-                    Mutex::new(Bucket {
-                        entries: Vec::new(),
-                        next_key: 0,
-                    })
-                })
-                .collect(),
+            buckets: (0..BUCKETS).map(|_| Mutex::new(List::new())).collect(),
         }
     }
 
-    fn bucket(&self, event: usize) -> &Mutex<Bucket> {
+    fn bucket(&self, event: usize) -> &Mutex<List<Waiter>> {
         // Fibonacci hashing of the address (events are at least 4-aligned).
         let h = (event >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize);
         &self.buckets[h >> (usize::BITS - BUCKETS.trailing_zeros())]
@@ -146,125 +272,58 @@ pub(crate) fn install() {
     });
 }
 
+/// Step 4: releases every waiter of `event`'s finished generation, oldest
+/// first. A panicking waker does not stop the others; the first such panic
+/// continues once all are woken.
 fn wake_hook(event: &Event, done: Completion) {
     let addr = event as *const Event as usize;
-    let mut woken: Batch<Entry> = Batch::new();
-    {
-        let mut bucket = lock(table().bucket(addr));
-        // In registration order, so waiters are released first come, first
-        // served.
-        for entry in bucket
-            .entries
-            .extract_if(.., |e| e.event == addr && e.generation == done.generation)
-        {
-            entry.outcome.set(done.status);
-            woken.push(entry);
+    let mut wakes = WakeList::new();
+    loop {
+        let more = complete_round(addr, done, &mut wakes);
+        wakes.wake_all();
+        if !more {
+            break;
         }
     }
-    // Wake (and drop the entries' outcome handles) outside the lock: a woken
-    // thread goes straight for it otherwise.
-    for entry in woken.drain() {
-        entry.wake.wake();
+    wakes.finish();
+}
+
+/// Completes up to one round of matching waiters under the bucket lock;
+/// `true` if the round filled up before the walk reached the end.
+fn complete_round(addr: usize, done: Completion, wakes: &mut WakeList) -> bool {
+    let mut bucket = lock(table().bucket(addr));
+    let mut cur = bucket.front();
+    // SAFETY: linked nodes are valid while we hold the lock.
+    while let Some(w) = unsafe { cur.as_ref() } {
+        if wakes.is_full() {
+            return true;
+        }
+        // SAFETY: `w` is linked in this bucket.
+        cur = unsafe { bucket.next(w) };
+        // Relaxed: written before linking, ordered by the lock.
+        let mine = w.event.load(Ordering::Relaxed) == addr
+            && w.generation.load(Ordering::Relaxed) == done.generation;
+        if !mine {
+            continue;
+        }
+        // SAFETY: `w` is linked in this bucket; under the lock we own its
+        // `wake` once it is unlinked.
+        let wake = unsafe {
+            bucket.remove(w);
+            w.wake.with_mut(|p| (*p).take())
+        };
+        debug_assert!(done.status.is_final());
+        // Release: the owner acquires this and may free the node at once;
+        // nothing below touches `w`.
+        w.outcome.store(done.status as u8, Ordering::Release);
+        if let Some(wake) = wake {
+            wakes.push(wake);
+        }
     }
+    false
 }
 
 /// How many waiters are registered right now, across all events.
 pub(crate) fn waiter_count() -> usize {
-    table().buckets.iter().map(|b| lock(b).entries.len()).sum()
-}
-
-/// A waiter's place in the table.
-pub(crate) struct Registration {
-    event: usize,
-    key: u64,
-    pub(crate) outcome: Arc<Outcome>,
-}
-
-/// Steps 2–3 of the protocol. `Err(status)` when the generation `seen` came
-/// from has already completed (nothing stays registered then).
-pub(crate) fn register(
-    event: &Event,
-    seen: Snapshot,
-    wake: WakeBy,
-) -> Result<Registration, EventStatus> {
-    install();
-    let addr = event as *const Event as usize;
-    let outcome = Arc::new(Outcome::default());
-    let key = {
-        let mut bucket = lock(table().bucket(addr));
-        let key = bucket.next_key;
-        bucket.next_key += 1;
-        bucket.entries.push(Entry {
-            event: addr,
-            generation: seen.generation(),
-            key,
-            outcome: outcome.clone(),
-            wake,
-        });
-        key
-    };
-    let reg = Registration {
-        event: addr,
-        key,
-        outcome,
-    };
-    match event.arm_wake(seen) {
-        WakeArm::Armed => Ok(reg),
-        WakeArm::Completed(status) => {
-            // Another waiter's arm may have made the hook complete us
-            // already; either way the outcome is `status`'s generation's.
-            Err(reg.cancel().unwrap_or(status))
-        }
-    }
-}
-
-impl Registration {
-    /// Removes the entry. `Some(status)` if the hook completed it first.
-    pub(crate) fn cancel(&self) -> Option<EventStatus> {
-        let mut bucket = lock(table().bucket(self.event));
-        match bucket
-            .entries
-            .iter()
-            .position(|e| e.key == self.key && e.event == self.event)
-        {
-            Some(i) => {
-                let entry = bucket.entries.remove(i);
-                drop(bucket);
-                drop(entry);
-                None
-            }
-            None => {
-                drop(bucket);
-                let status = self.outcome.get();
-                debug_assert!(
-                    status.is_some(),
-                    "only the hook removes entries it did not cancel"
-                );
-                status
-            }
-        }
-    }
-
-    /// Replaces the task waker (if the entry is still waiting). Returns the
-    /// outcome if the hook already completed it.
-    pub(crate) fn update_waker(&self, waker: &Waker) -> Option<EventStatus> {
-        let mut bucket = lock(table().bucket(self.event));
-        match bucket
-            .entries
-            .iter_mut()
-            .find(|e| e.key == self.key && e.event == self.event)
-        {
-            Some(entry) => {
-                match &mut entry.wake {
-                    WakeBy::Task(w) if w.will_wake(waker) => {}
-                    other => *other = WakeBy::Task(waker.clone()),
-                }
-                None
-            }
-            None => {
-                drop(bucket);
-                self.outcome.get()
-            }
-        }
-    }
+    table().buckets.iter().map(|b| lock(b).len()).sum()
 }

@@ -1,10 +1,10 @@
-//! The std shell's one door to locks, atomics, `Arc` and thread parking:
-//! loom's under `cfg(evlatch_loom)`, std's otherwise.
+//! The std shell's one door to locks, atomics, `Arc`, `UnsafeCell` and
+//! thread parking: loom's under `cfg(evlatch_loom)`, std's otherwise.
 
 #[cfg(evlatch_loom)]
 #[allow(unused_imports)]
 pub(crate) use loom::{
-    sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering},
+    sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering},
     sync::{Arc, Mutex, MutexGuard},
     thread::{self, Thread},
 };
@@ -12,7 +12,7 @@ pub(crate) use loom::{
 #[cfg(not(evlatch_loom))]
 #[allow(unused_imports)]
 pub(crate) use std::{
-    sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering},
+    sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering},
     sync::{Arc, Mutex, MutexGuard},
     thread::{self, Thread},
 };
@@ -46,5 +46,41 @@ pub(crate) fn park_until(deadline: Option<std::time::Instant>) {
                 }
             }
         }
+    }
+}
+
+/// An `UnsafeCell` whose accesses loom can check (std's `UnsafeCell`
+/// outside loom).
+///
+/// `with` hands out a `*const T`, `with_mut` a `*mut T`; the caller's SAFETY
+/// comment says why no conflicting access exists at that moment.
+pub(crate) struct UnsafeCell<T>(Inner<T>);
+
+#[cfg(evlatch_loom)]
+type Inner<T> = loom::cell::UnsafeCell<T>;
+#[cfg(not(evlatch_loom))]
+type Inner<T> = std::cell::UnsafeCell<T>;
+
+impl<T> UnsafeCell<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self(Inner::new(value))
+    }
+
+    /// Runs `f` with a shared pointer to the contents.
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        #[cfg(evlatch_loom)]
+        return self.0.with(f);
+        #[cfg(not(evlatch_loom))]
+        return f(self.0.get());
+    }
+
+    /// Runs `f` with an exclusive pointer to the contents.
+    #[inline]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        #[cfg(evlatch_loom)]
+        return self.0.with_mut(f);
+        #[cfg(not(evlatch_loom))]
+        return f(self.0.get());
     }
 }

@@ -2,15 +2,16 @@
 
 use core::fmt;
 use core::future::Future;
-use core::pin::Pin;
+use core::pin::{pin, Pin};
 use core::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use evlatch::backend::{BackendError, DeviceEvent};
 use evlatch::{Event, EventStatus};
 
-use crate::parking::{register, Registration, WakeBy};
+use crate::parking::Waiter;
 use crate::sync::{park_until, thread};
+use crate::wake_list::WakeBy;
 
 /// How many times a blocking waiter re-checks the status, with a spin hint,
 /// before it parks: a short bounded backoff that catches completions already
@@ -83,8 +84,9 @@ pub trait EventExt {
     /// [`Timeout`] if the event did not finish by then.
     fn wait_deadline(&self, deadline: Instant) -> Result<EventStatus, Timeout>;
 
-    /// A future that resolves to the outcome; works on any executor. Dropping
-    /// it before it resolves removes its waiter and leaks nothing.
+    /// A future that resolves to the outcome; works on any executor. It
+    /// allocates nothing (its waiter lives inside the future), and dropping
+    /// it before it resolves unlinks that waiter in O(1).
     fn wait_async(&self) -> WaitFuture<'_>;
 }
 
@@ -111,8 +113,8 @@ impl EventExt for Event {
     fn wait_async(&self) -> WaitFuture<'_> {
         WaitFuture {
             event: self,
-            registration: None,
-            done: false,
+            waiter: Waiter::new(),
+            state: FutureState::Idle,
         }
     }
 }
@@ -134,24 +136,29 @@ fn block(event: &Event, deadline: Option<Instant>) -> Result<EventStatus, Timeou
     if seen.status().is_final() {
         return Ok(seen.status());
     }
-    let reg = match register(event, seen, WakeBy::Thread(thread::current())) {
-        Ok(reg) => reg,
-        Err(status) => return Ok(status),
-    };
-    park_registered(&reg, deadline)
+    // The waiter lives in this stack frame; its `Drop` unlinks it on every
+    // way out, unwinding included.
+    let waiter = pin!(Waiter::new());
+    if let Err(status) = waiter
+        .as_ref()
+        .register(event, seen, WakeBy::Thread(thread::current()))
+    {
+        return Ok(status);
+    }
+    park_registered(&waiter, deadline)
 }
 
-/// Parks until the registration's outcome is set or the deadline passes.
+/// Parks until the waiter's outcome is set or the deadline passes.
 pub(crate) fn park_registered(
-    reg: &Registration,
+    waiter: &Waiter,
     deadline: Option<Instant>,
 ) -> Result<EventStatus, Timeout> {
     loop {
-        if let Some(status) = reg.outcome.get() {
+        if let Some(status) = waiter.outcome() {
             return Ok(status);
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return match reg.cancel() {
+            return match waiter.cancel() {
                 Some(status) => Ok(status),
                 None => Err(Timeout),
             };
@@ -161,6 +168,10 @@ pub(crate) fn park_registered(
 }
 
 /// The future of [`EventExt::wait_async`].
+///
+/// Its waiter lives inside it, so the future is `!Unpin`: `.await` it, or
+/// pin it (`std::pin::pin!`, `Box::pin`) before polling by hand. It is fused:
+/// polled again after it resolved, it returns the same outcome.
 ///
 /// # Examples
 ///
@@ -176,50 +187,56 @@ pub(crate) fn park_registered(
 #[must_use = "futures do nothing unless polled"]
 pub struct WaitFuture<'a> {
     event: &'a Event,
-    registration: Option<Registration>,
-    done: bool,
+    /// Pinned with the future: `poll` never moves it.
+    waiter: Waiter,
+    state: FutureState,
+}
+
+/// Where a [`WaitFuture`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FutureState {
+    /// Not polled yet.
+    Idle,
+    /// Its waiter is registered.
+    Registered,
+    /// Resolved to this outcome.
+    Done(EventStatus),
 }
 
 impl Future for WaitFuture<'_> {
     type Output = EventStatus;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<EventStatus> {
-        let this = self.get_mut();
-        assert!(!this.done, "WaitFuture polled after it resolved");
-        let outcome = match &this.registration {
-            None => {
+        // SAFETY: `waiter` is never moved out of the pinned future (it is
+        // only used through `Pin<&Waiter>` / `&Waiter`); the other fields
+        // are plain data.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above, `waiter` is structurally pinned.
+        let waiter = unsafe { Pin::new_unchecked(&this.waiter) };
+        let outcome = match this.state {
+            FutureState::Done(status) => return Poll::Ready(status),
+            FutureState::Idle => {
                 let seen = this.event.snapshot();
                 if seen.status().is_final() {
                     Some(seen.status())
                 } else {
-                    match register(this.event, seen, WakeBy::Task(cx.waker().clone())) {
-                        Ok(reg) => {
-                            this.registration = Some(reg);
+                    match waiter.register(this.event, seen, WakeBy::Task(cx.waker().clone())) {
+                        Ok(()) => {
+                            this.state = FutureState::Registered;
                             None
                         }
                         Err(status) => Some(status),
                     }
                 }
             }
-            Some(reg) => reg.outcome.get().or_else(|| reg.update_waker(cx.waker())),
+            FutureState::Registered => waiter.outcome().or_else(|| waiter.update_waker(cx.waker())),
         };
         match outcome {
             Some(status) => {
-                this.registration = None;
-                this.done = true;
+                this.state = FutureState::Done(status);
                 Poll::Ready(status)
             }
             None => Poll::Pending,
-        }
-    }
-}
-
-impl Drop for WaitFuture<'_> {
-    fn drop(&mut self) {
-        if let Some(reg) = self.registration.take() {
-            if reg.outcome.get().is_none() {
-                let _ = reg.cancel();
-            }
         }
     }
 }
@@ -228,8 +245,7 @@ impl fmt::Debug for WaitFuture<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitFuture")
             .field("event", self.event)
-            .field("registered", &self.registration.is_some())
-            .field("done", &self.done)
+            .field("state", &self.state)
             .finish()
     }
 }

@@ -334,3 +334,24 @@ fn stress_4p4c_receivers_close_midway() {
     assert_eq!(drops.load(Ordering::Relaxed) as u64, 4 * per);
     assert!(received <= ok);
 }
+
+#[test]
+fn closing_wakes_every_blocked_receiver_across_rounds() {
+    // 40 blocked receivers: more than one of Notify's rounds of 32 wake-ups.
+    let (tx, rx) = bounded::<u32>(1).unwrap();
+    let receivers: Vec<_> = (0..40)
+        .map(|_| {
+            let rx = rx.clone();
+            std::thread::spawn(move || rx.recv())
+        })
+        .collect();
+    // Give them a moment to block (correctness does not depend on it).
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    drop(tx);
+    for r in receivers {
+        assert!(
+            r.join().unwrap().is_err(),
+            "a closed, empty channel disconnects"
+        );
+    }
+}

@@ -371,3 +371,113 @@ fn cpu_device_finish_goes_through_the_wait_matrix() {
     e.set_finished().unwrap();
     assert_eq!(t.join().unwrap(), Ok(EventStatus::Success));
 }
+
+/// A waker that records its index when woken, and panics if asked to.
+struct Recording {
+    index: usize,
+    log: Arc<Mutex<Vec<usize>>>,
+    panics: bool,
+}
+
+impl std::task::Wake for Recording {
+    fn wake(self: Arc<Self>) {
+        self.log.lock().unwrap().push(self.index);
+        assert!(!self.panics, "waker {} panics on purpose", self.index);
+    }
+}
+
+fn recording_waker(index: usize, log: &Arc<Mutex<Vec<usize>>>, panics: bool) -> std::task::Waker {
+    std::task::Waker::from(Arc::new(Recording {
+        index,
+        log: log.clone(),
+        panics,
+    }))
+}
+
+#[test]
+fn waiters_are_woken_in_registration_order() {
+    let _g = serial();
+    // 70 waiters: more than two of the hook's rounds of 32 wake-ups.
+    let e = Event::new();
+    e.record().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let wakers: Vec<_> = (0..70).map(|i| recording_waker(i, &log, false)).collect();
+    let mut futures: Vec<_> = (0..70).map(|_| Box::pin(e.wait_async())).collect();
+    for (f, w) in futures.iter_mut().zip(&wakers) {
+        assert!(f.as_mut().poll(&mut Context::from_waker(w)).is_pending());
+    }
+    assert_eq!(registered_waiters(), 70);
+    e.set_finished().unwrap();
+    assert_eq!(*log.lock().unwrap(), (0..70).collect::<Vec<_>>());
+    for (f, w) in futures.iter_mut().zip(&wakers) {
+        let mut cx = Context::from_waker(w);
+        assert_eq!(f.as_mut().poll(&mut cx), Poll::Ready(EventStatus::Success));
+        // Fused: a second poll gives the same outcome, no panic.
+        assert_eq!(f.as_mut().poll(&mut cx), Poll::Ready(EventStatus::Success));
+    }
+    assert_eq!(registered_waiters(), 0);
+}
+
+#[test]
+fn a_panicking_waker_releases_every_other_waiter() {
+    let _g = serial();
+    let e = Arc::new(Event::new());
+    e.record().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    // First an async waiter whose waker panics, then a blocked thread, then
+    // an async waiter with a good waker, then a callback.
+    let bad = recording_waker(0, &log, true);
+    let good = recording_waker(2, &log, false);
+    let mut first = Box::pin(e.wait_async());
+    assert!(first
+        .as_mut()
+        .poll(&mut Context::from_waker(&bad))
+        .is_pending());
+    let blocked = {
+        let e = e.clone();
+        thread::spawn(move || e.wait())
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while registered_waiters() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the blocked waiter never registered"
+        );
+        thread::yield_now();
+    }
+    let mut third = Box::pin(e.wait_async());
+    assert!(third
+        .as_mut()
+        .poll(&mut Context::from_waker(&good))
+        .is_pending());
+    let ran = Arc::new(AtomicUsize::new(0));
+    {
+        let ran = ran.clone();
+        e.on_complete(move |_| {
+            ran.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+    let finish = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.set_finished()));
+    assert!(
+        finish.is_err(),
+        "the waker's panic continues on the finisher's thread"
+    );
+    assert_eq!(e.status(), EventStatus::Success, "the status is final");
+    assert_eq!(blocked.join().unwrap(), EventStatus::Success);
+    assert_eq!(*log.lock().unwrap(), [0, 2], "every waker was called once");
+    assert_eq!(
+        third.as_mut().poll(&mut Context::from_waker(&good)),
+        Poll::Ready(EventStatus::Success)
+    );
+    assert_eq!(
+        first.as_mut().poll(&mut Context::from_waker(&bad)),
+        Poll::Ready(EventStatus::Success)
+    );
+    assert_eq!(ran.load(Ordering::SeqCst), 1, "the callback still ran");
+    assert_eq!(registered_waiters(), 0);
+    // The event stays usable.
+    e.reset().unwrap();
+    e.record().unwrap();
+    e.set_failed("again").unwrap();
+    assert_eq!(e.wait(), EventStatus::Failed);
+}

@@ -173,3 +173,79 @@ fn async_poll_racing_finish() {
         assert_eq!(registered_waiters(), 0);
     });
 }
+
+/// A blocking waiter and an async waiter on one event, both racing the
+/// finish: each gets the outcome exactly once, and both nodes are unlinked.
+#[test]
+fn two_waiters_racing_finish() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        e.record().unwrap();
+        let blocking = {
+            let e = e.clone();
+            thread::spawn(move || e.wait())
+        };
+        let finisher = {
+            let e = e.clone();
+            thread::spawn(move || e.set_failed("x").unwrap())
+        };
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut fut = pin!(e.wait_async());
+        let first = fut.as_mut().poll(&mut cx);
+        finisher.join().unwrap();
+        let status = match first {
+            std::task::Poll::Ready(s) => s,
+            std::task::Poll::Pending => match fut.as_mut().poll(&mut cx) {
+                std::task::Poll::Ready(s) => s,
+                std::task::Poll::Pending => panic!("finished event still pending: lost wake-up"),
+            },
+        };
+        assert_eq!(status, EventStatus::Failed);
+        assert_eq!(blocking.join().unwrap(), EventStatus::Failed);
+        assert_eq!(registered_waiters(), 0);
+    });
+}
+
+/// A stale hook call must not release a waiter of a newer generation. A
+/// waiter of generation 0 arms, so the finisher of generation 0 calls the
+/// hook — but may be preempted before it does. Meanwhile the event is reset
+/// and recorded (generation 1), and a waiter of generation 1 registers with
+/// a zero timeout. Generation 1 never finishes, so that waiter must time
+/// out: a hook that matched waiters by event alone would hand it generation
+/// 0's `Success`.
+#[test]
+fn stale_hook_racing_waiter_of_next_generation() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        e.record().unwrap();
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut gen0 = Box::pin(e.wait_async());
+        assert!(gen0.as_mut().poll(&mut cx).is_pending());
+        let finisher = {
+            let e = e.clone();
+            thread::spawn(move || e.set_finished().unwrap())
+        };
+        while !e.status().is_final() {
+            thread::yield_now();
+        }
+        e.reset().unwrap();
+        e.record().unwrap();
+        let gen1 = {
+            let e = e.clone();
+            thread::spawn(move || e.wait_timeout(Duration::ZERO))
+        };
+        assert!(
+            gen1.join().unwrap().is_err(),
+            "a waiter of generation 1 was released by generation 0's finish"
+        );
+        finisher.join().unwrap();
+        assert_eq!(
+            gen0.as_mut().poll(&mut cx),
+            std::task::Poll::Ready(EventStatus::Success)
+        );
+        assert_eq!(e.status(), EventStatus::Scheduled);
+        assert_eq!(registered_waiters(), 0);
+    });
+}

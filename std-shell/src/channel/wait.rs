@@ -2,13 +2,13 @@
 //! register a listener, try again, park (or return `Pending`).
 
 use core::future::Future;
-use core::pin::Pin;
+use core::pin::{pin, Pin};
 use core::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::notify::{Listener, Notify};
-use crate::parking::WakeBy;
 use crate::sync::{park_until, thread};
+use crate::wake_list::WakeBy;
 
 /// Outcome of one attempt: done (`Some`), or try again later (`None`).
 pub(crate) type Attempt<R> = Option<R>;
@@ -48,21 +48,24 @@ pub(crate) fn block_until<R>(
     deadline: Option<Instant>,
     mut attempt: impl FnMut() -> Attempt<R>,
 ) -> Option<R> {
+    // The listener lives in this stack frame; its `Drop` withdraws it (or
+    // passes on an unused notification) on every way out.
+    let listener = pin!(Listener::new(notify));
     loop {
         if let Some(r) = with_backoff(&mut attempt).or_else(&mut attempt) {
             return Some(r);
         }
-        let listener = notify.listen(WakeBy::Thread(thread::current()));
+        listener.as_ref().listen(WakeBy::Thread(thread::current()));
         if let Some(r) = attempt() {
-            notify.cancel(listener);
+            listener.cancel();
             return Some(r);
         }
         loop {
-            if listener.is_notified() {
+            if listener.take_notified() {
                 break;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                notify.cancel(listener);
+                listener.cancel();
                 return attempt();
             }
             park_until(deadline);
@@ -71,63 +74,57 @@ pub(crate) fn block_until<R>(
 }
 
 /// The async counterpart: a future that retries `attempt` whenever its
-/// listener is notified. Dropping it removes the listener (passing on a
-/// notification it received but did not use).
+/// listener is notified. Its listener lives inside it (so it is `!Unpin`);
+/// dropping it withdraws the listener, passing on a notification it
+/// received but did not use.
 pub(crate) struct Retry<'a, R, F: FnMut() -> Attempt<R>> {
-    notify: &'a Notify,
     attempt: F,
-    listener: Option<Listener>,
+    /// Pinned with the future: `poll` never moves it.
+    listener: Listener<'a>,
     _out: core::marker::PhantomData<fn() -> R>,
 }
 
 impl<'a, R, F: FnMut() -> Attempt<R>> Retry<'a, R, F> {
     pub(crate) fn new(notify: &'a Notify, attempt: F) -> Self {
         Self {
-            notify,
             attempt,
-            listener: None,
+            listener: Listener::new(notify),
             _out: core::marker::PhantomData,
         }
     }
 }
 
-// Retry never pins `attempt` structurally (it is only called through
-// `&mut`), so the future is `Unpin` whatever the closure captures.
-impl<R, F: FnMut() -> Attempt<R>> Unpin for Retry<'_, R, F> {}
-
 impl<R, F: FnMut() -> Attempt<R>> Future for Retry<'_, R, F> {
     type Output = R;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
-        let this = self.get_mut();
-        loop {
-            if let Some(l) = &this.listener {
-                if !l.is_notified() {
-                    this.notify.update_waker(l, cx.waker());
-                    // The notification may have landed before the update.
-                    if !l.is_notified() {
-                        return Poll::Pending;
-                    }
-                }
-                this.listener = None;
-            }
-            if let Some(r) = (this.attempt)() {
-                return Poll::Ready(r);
-            }
-            let listener = this.notify.listen(WakeBy::Task(cx.waker().clone()));
-            if let Some(r) = (this.attempt)() {
-                this.notify.cancel(listener);
-                return Poll::Ready(r);
-            }
-            this.listener = Some(listener);
+        // SAFETY: `listener` is never moved out of the pinned future (only
+        // used through `Pin<&Listener>` / `&Listener`); `attempt` is only
+        // called through `&mut`, never pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above, `listener` is structurally pinned.
+        let listener = unsafe { Pin::new_unchecked(&this.listener) };
+        // Still listening: refresh the waker and wait.
+        if listener.update_waker(cx.waker()) {
+            return Poll::Pending;
         }
-    }
-}
-
-impl<R, F: FnMut() -> Attempt<R>> Drop for Retry<'_, R, F> {
-    fn drop(&mut self) {
-        if let Some(l) = self.listener.take() {
-            self.notify.cancel(l);
+        // Notified (or first poll): consume it and retry.
+        listener.take_notified();
+        loop {
+            if let Some(r) = (this.attempt)() {
+                return Poll::Ready(r);
+            }
+            listener.listen(WakeBy::Task(cx.waker().clone()));
+            if let Some(r) = (this.attempt)() {
+                listener.cancel();
+                return Poll::Ready(r);
+            }
+            // A notification that landed between `listen` and here is seen
+            // by the next poll's `update_waker` (it returns `false`), and the
+            // notifier has woken this waker already.
+            if !listener.take_notified() {
+                return Poll::Pending;
+            }
         }
     }
 }

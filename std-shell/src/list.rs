@@ -1,0 +1,232 @@
+//! An intrusive doubly linked list of pinned waiter nodes: the storage of
+//! both wait lists (the event waiter table and the channels' `Notify`).
+//!
+//! A node lives where its waiter lives — on a blocked thread's stack, or
+//! inside a pinned future — so registering allocates nothing, and removing a
+//! node (a cancelled wait) is O(1) wherever it sits.
+//!
+//! Ownership: the list is always inside a `Mutex`, and every node's links
+//! are read and written only through `&mut List`, that is, under that lock.
+//! A node is in at most one list at a time, and its owner keeps it at its
+//! address (pinned) from `push_back` until it is no longer linked; the
+//! owners' `Drop` unlinks it first, so a linked node is always valid.
+//!
+//! States of a node's `linked` flag (under the lock):
+//!
+//! | linked | meaning                     | who moves it out          |
+//! |--------|-----------------------------|---------------------------|
+//! | false  | not in any list             | its owner (`push_back`)    |
+//! | true   | in exactly one list         | its owner (cancel) or the waking side (`remove`) |
+
+use core::ptr;
+
+use crate::sync::UnsafeCell;
+
+/// The list-owned part of a node; embed one in each node type.
+pub(crate) struct Links<T> {
+    cell: UnsafeCell<LinkFields<T>>,
+}
+
+struct LinkFields<T> {
+    prev: *const T,
+    next: *const T,
+    linked: bool,
+}
+
+impl<T> Links<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            cell: UnsafeCell::new(LinkFields {
+                prev: ptr::null(),
+                next: ptr::null(),
+                linked: false,
+            }),
+        }
+    }
+}
+
+/// A node type that embeds [`Links`] to itself.
+///
+/// # Safety
+///
+/// `links` must return the same `Links` every time for the same node.
+pub(crate) unsafe trait Linked: Sized {
+    fn links(&self) -> &Links<Self>;
+}
+
+/// The list: first and last node, and how many there are.
+pub(crate) struct List<T: Linked> {
+    head: *const T,
+    tail: *const T,
+    len: usize,
+}
+
+// SAFETY: the list only holds pointers to nodes that are `Sync` (they are
+// touched from the waking thread); the `Mutex` around the list serialises
+// every access to the links.
+unsafe impl<T: Linked + Sync> Send for List<T> {}
+
+impl<T: Linked> List<T> {
+    pub(crate) const fn new() -> Self {
+        Self {
+            head: ptr::null(),
+            tail: ptr::null(),
+            len: 0,
+        }
+    }
+
+    /// How many nodes are linked.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The oldest node, if any.
+    pub(crate) fn front(&self) -> *const T {
+        self.head
+    }
+
+    /// The node after `node` (null at the end).
+    ///
+    /// # Safety
+    ///
+    /// `node` is linked in this list.
+    pub(crate) unsafe fn next(&self, node: &T) -> *const T {
+        // SAFETY: links are only accessed under the list's lock (`&self`
+        // here is borrowed from the guard).
+        node.links().cell.with(|l| unsafe { (*l).next })
+    }
+
+    /// Whether `node` is linked (in this list, the only one it can be in).
+    pub(crate) fn contains(&self, node: &T) -> bool {
+        // SAFETY: as in `next`.
+        node.links().cell.with(|l| unsafe { (*l).linked })
+    }
+
+    /// Links `node` at the back.
+    ///
+    /// # Safety
+    ///
+    /// `node` is not linked, and stays at its address until it is no longer
+    /// linked in this list.
+    pub(crate) unsafe fn push_back(&mut self, node: &T) {
+        let p: *const T = node;
+        // SAFETY: the links of `node` and of the tail are accessed under the
+        // lock; the tail is a linked, hence valid, node.
+        unsafe {
+            node.links().cell.with_mut(|l| {
+                debug_assert!(!(*l).linked, "a node is in at most one list");
+                (*l).prev = self.tail;
+                (*l).next = ptr::null();
+                (*l).linked = true;
+            });
+            match self.tail.as_ref() {
+                None => self.head = p,
+                Some(tail) => tail.links().cell.with_mut(|l| (*l).next = p),
+            }
+        }
+        self.tail = p;
+        self.len += 1;
+    }
+
+    /// Unlinks `node`; `false` if it was not linked.
+    ///
+    /// # Safety
+    ///
+    /// `node` is linked in this list or in none.
+    pub(crate) unsafe fn remove(&mut self, node: &T) -> bool {
+        // SAFETY: links are accessed under the lock; `prev` and `next` of a
+        // linked node are linked, hence valid, nodes (or null).
+        unsafe {
+            let (linked, prev, next) = node
+                .links()
+                .cell
+                .with(|l| ((*l).linked, (*l).prev, (*l).next));
+            if !linked {
+                return false;
+            }
+            match prev.as_ref() {
+                None => self.head = next,
+                Some(p) => p.links().cell.with_mut(|l| (*l).next = next),
+            }
+            match next.as_ref() {
+                None => self.tail = prev,
+                Some(n) => n.links().cell.with_mut(|l| (*l).prev = prev),
+            }
+            node.links().cell.with_mut(|l| {
+                (*l).prev = ptr::null();
+                (*l).next = ptr::null();
+                (*l).linked = false;
+            });
+        }
+        self.len -= 1;
+        true
+    }
+}
+
+#[cfg(all(test, not(evlatch_loom)))]
+mod tests {
+    use super::{Linked, Links, List};
+
+    struct N {
+        links: Links<N>,
+        id: u32,
+    }
+
+    // SAFETY: `links` returns the node's own field.
+    unsafe impl Linked for N {
+        fn links(&self) -> &Links<N> {
+            &self.links
+        }
+    }
+
+    fn node(id: u32) -> N {
+        N {
+            links: Links::new(),
+            id,
+        }
+    }
+
+    fn ids(list: &List<N>) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut cur = list.front();
+        // SAFETY: every node below outlives the list's use of it.
+        while let Some(n) = unsafe { cur.as_ref() } {
+            out.push(n.id);
+            // SAFETY: `n` is linked.
+            cur = unsafe { list.next(n) };
+        }
+        out
+    }
+
+    #[test]
+    fn push_and_remove_anywhere_keep_order() {
+        let nodes: Vec<N> = (0..5).map(node).collect();
+        let mut list = List::new();
+        for n in &nodes {
+            // SAFETY: `nodes` is not moved while linked.
+            unsafe { list.push_back(n) };
+        }
+        assert_eq!(ids(&list), [0, 1, 2, 3, 4]);
+        // SAFETY: each node is in this list or in none.
+        unsafe {
+            assert!(list.remove(&nodes[2]));
+            assert!(!list.remove(&nodes[2]), "a second remove finds it gone");
+            assert!(list.remove(&nodes[0]));
+            assert!(list.remove(&nodes[4]));
+        }
+        assert_eq!(ids(&list), [1, 3]);
+        assert_eq!(list.len(), 2);
+        assert!(list.contains(&nodes[1]) && !list.contains(&nodes[0]));
+        // SAFETY: as above.
+        unsafe {
+            assert!(list.remove(&nodes[1]));
+            assert!(list.remove(&nodes[3]));
+            list.push_back(&nodes[0]);
+        }
+        assert_eq!(ids(&list), [0]);
+        // SAFETY: as above.
+        unsafe { assert!(list.remove(&nodes[0])) };
+        assert_eq!(list.len(), 0);
+        assert!(list.front().is_null());
+    }
+}

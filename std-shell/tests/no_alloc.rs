@@ -1,0 +1,248 @@
+//! Waiting allocates nothing: a counting global allocator checks that
+//! blocking waits, async waits (on a hand-written executor) and blocked
+//! channel sends and receives make no heap allocation once warmed up.
+//!
+//! This counts allocations, not time. Only threads that opt in are counted
+//! (a thread-local flag), so the test harness's own threads do not disturb
+//! the count.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread;
+
+use evlatch_std::{channel, registered_waiters, Event, EventExt, EventStatus};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static COUNTED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note_allocation() {
+    // `try_with`: the flag may be gone while a thread is being torn down.
+    if COUNTED.try_with(Cell::get).unwrap_or(false) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: forwards to the system allocator unchanged; counting has no
+// effect on the memory handed out.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const ROUNDS: usize = if cfg!(miri) { 20 } else { 1_000 };
+
+/// Runs `f` with this thread's allocations counted.
+fn counted<R>(f: impl FnOnce() -> R) -> R {
+    COUNTED.with(|c| c.set(true));
+    let r = f();
+    COUNTED.with(|c| c.set(false));
+    r
+}
+
+/// Waits until `cond` holds, yielding (bounded: a stuck peer fails the test
+/// through the harness's time limit rather than spinning silently forever).
+fn spin_until(cond: impl Fn() -> bool) {
+    while !cond() {
+        thread::yield_now();
+    }
+}
+
+/// A minimal executor: polls one future on the current thread, parking
+/// between polls; its waker unparks the thread.
+struct Unparker(thread::Thread);
+
+impl Wake for Unparker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+fn block_on<F: Future>(waker: &Waker, fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    let mut cx = Context::from_waker(waker);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        thread::park();
+    }
+}
+
+/// Rounds of "the waiter waits on a scheduled event, the finisher finishes
+/// it once the waiter is registered": every wait really registers.
+/// `wait_round` runs one wait on the waiter thread.
+/// `setup` runs on the waiter thread before counting starts.
+fn finish_rounds(
+    rounds: usize,
+    setup: fn(),
+    wait_round: impl Fn(&Event) -> EventStatus + Send + 'static,
+) -> (u64, usize) {
+    let event = Arc::new(Event::new());
+    let round = Arc::new(AtomicUsize::new(0));
+    let acked = Arc::new(AtomicUsize::new(0));
+    event.record().unwrap();
+    let waiter = {
+        let (event, round, acked) = (event.clone(), round.clone(), acked.clone());
+        thread::spawn(move || {
+            setup();
+            let before = ALLOCATIONS.load(Ordering::SeqCst);
+            counted(|| {
+                for r in 0..rounds {
+                    spin_until(|| round.load(Ordering::SeqCst) == r);
+                    assert_eq!(wait_round(&event), EventStatus::Success);
+                    acked.store(r + 1, Ordering::SeqCst);
+                }
+            });
+            ALLOCATIONS.load(Ordering::SeqCst) - before
+        })
+    };
+    let mut registered = 0;
+    counted(|| {
+        for r in 0..rounds {
+            spin_until(|| registered_waiters() == 1);
+            registered += 1;
+            event.set_finished().unwrap();
+            spin_until(|| acked.load(Ordering::SeqCst) == r + 1);
+            event.reset().unwrap();
+            event.record().unwrap();
+            round.store(r + 1, Ordering::SeqCst);
+        }
+    });
+    (waiter.join().unwrap(), registered)
+}
+
+/// The tests read the process-wide `registered_waiters()`: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn warm_up() -> std::sync::MutexGuard<'static, ()> {
+    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // The waiter table and hook are built at the first wait, and a thread's
+    // handle may be created at its first `thread::current()`.
+    let e = Event::new();
+    e.set_finished().unwrap();
+    let _ = e.wait();
+    let _ = thread::current();
+    let _ = e.wait_timeout(std::time::Duration::ZERO);
+    let pending = Event::new();
+    let _ = pending.wait_timeout(std::time::Duration::from_millis(1));
+    serial
+}
+
+#[test]
+fn blocking_waits_allocate_nothing() {
+    let _serial = warm_up();
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let (waiter_allocs, registered) = finish_rounds(ROUNDS, || {}, |e| e.wait());
+    assert_eq!(
+        registered, ROUNDS,
+        "every wait registered before its finish"
+    );
+    assert_eq!(waiter_allocs, 0, "allocations by blocking waits");
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::SeqCst) - before,
+        0,
+        "allocations by finishers"
+    );
+    assert_eq!(registered_waiters(), 0);
+}
+
+#[test]
+fn async_waits_allocate_nothing() {
+    let _serial = warm_up();
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    thread_local! {
+        static WAKER: Waker = Waker::from(Arc::new(Unparker(thread::current())));
+    }
+    // The waker is built once, before counting starts.
+    let (waiter_allocs, registered) = finish_rounds(
+        ROUNDS,
+        || WAKER.with(|_| {}),
+        |e| WAKER.with(|w| block_on(w, e.wait_async())),
+    );
+    assert_eq!(registered, ROUNDS);
+    assert_eq!(waiter_allocs, 0, "allocations by async waits");
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::SeqCst) - before,
+        0,
+        "allocations by finishers"
+    );
+    assert_eq!(registered_waiters(), 0);
+}
+
+#[test]
+fn blocked_channel_sends_and_receives_allocate_nothing() {
+    let _serial = warm_up();
+    // Capacity 1 and a consumer that waits for each value: most sends find
+    // the channel full and most receives find it empty, so both sides block.
+    let (tx, rx) = channel::bounded::<u64>(1).unwrap();
+    let consumer = thread::spawn(move || {
+        let waker = Waker::from(Arc::new(Unparker(thread::current())));
+        counted(|| {
+            let before = ALLOCATIONS.load(Ordering::SeqCst);
+            let mut sum = 0;
+            for i in 0..ROUNDS as u64 {
+                // Alternate blocking and async receives.
+                let v = if i % 2 == 0 {
+                    rx.recv().unwrap()
+                } else {
+                    block_on(&waker, rx.recv_async()).unwrap()
+                };
+                sum += v;
+            }
+            (sum, ALLOCATIONS.load(Ordering::SeqCst) - before)
+        })
+    });
+    let waker = Waker::from(Arc::new(Unparker(thread::current())));
+    let sent_allocs = counted(|| {
+        let before = ALLOCATIONS.load(Ordering::SeqCst);
+        for i in 0..ROUNDS as u64 {
+            if i % 2 == 0 {
+                tx.send(i).unwrap();
+            } else {
+                block_on(&waker, tx.send_async(i)).unwrap();
+            }
+        }
+        ALLOCATIONS.load(Ordering::SeqCst) - before
+    });
+    let (sum, recv_allocs) = consumer.join().unwrap();
+    let n = ROUNDS as u64;
+    assert_eq!(sum, n * (n - 1) / 2, "every value arrived once");
+    assert_eq!(sent_allocs, 0, "allocations by blocked sends");
+    assert_eq!(recv_allocs, 0, "allocations by blocked receives");
+}
