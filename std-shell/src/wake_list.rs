@@ -9,6 +9,7 @@
 //! batch has been woken.
 
 use std::any::Any;
+use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::task::Waker;
 
@@ -42,7 +43,9 @@ impl WakeBy {
 
 /// Up to [`ROUND`] wake-ups taken out of a wait list under its lock.
 pub(crate) struct WakeList {
-    items: [Option<WakeBy>; ROUND],
+    /// `items[..len]` are initialised; the rest are not (so a new list
+    /// costs nothing to set up on the finisher's hot path).
+    items: [MaybeUninit<WakeBy>; ROUND],
     len: usize,
     /// The first panic a wake-up raised, resumed by [`WakeList::finish`].
     panic: Option<Box<dyn Any + Send + 'static>>,
@@ -51,7 +54,7 @@ pub(crate) struct WakeList {
 impl WakeList {
     pub(crate) fn new() -> Self {
         Self {
-            items: [const { None }; ROUND],
+            items: [const { MaybeUninit::uninit() }; ROUND],
             len: 0,
             panic: None,
         }
@@ -63,29 +66,43 @@ impl WakeList {
 
     /// Adds a wake-up; the caller checks [`is_full`](Self::is_full) first.
     pub(crate) fn push(&mut self, wake: WakeBy) {
-        debug_assert!(!self.is_full());
-        self.items[self.len] = Some(wake);
+        assert!(!self.is_full(), "a wake list holds {ROUND} wake-ups");
+        self.items[self.len].write(wake);
         self.len += 1;
     }
 
     /// Wakes everything collected so far, in collection order (call it with
     /// no lock held). A panicking wake-up is remembered, not propagated.
     pub(crate) fn wake_all(&mut self) {
-        for slot in &mut self.items[..self.len] {
-            if let Some(wake) = slot.take() {
-                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| wake.wake())) {
-                    self.panic.get_or_insert(payload);
-                }
+        let len = core::mem::replace(&mut self.len, 0);
+        for slot in &mut self.items[..len] {
+            // SAFETY: `items[..len]` were initialised by `push`; `len` is
+            // already 0, so each is read exactly once (no unwinding leaves
+            // this loop: every wake runs under `catch_unwind`).
+            let wake = unsafe { slot.assume_init_read() };
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| wake.wake())) {
+                self.panic.get_or_insert(payload);
             }
         }
-        self.len = 0;
     }
 
     /// Wakes what is left, then resumes the first panic a wake-up raised.
-    pub(crate) fn finish(mut self) {
+    /// (By reference: the list is large, and moving it costs a copy.)
+    pub(crate) fn finish(&mut self) {
         self.wake_all();
         if let Some(payload) = self.panic.take() {
             resume_unwind(payload);
+        }
+    }
+}
+
+impl Drop for WakeList {
+    fn drop(&mut self) {
+        // Only reached with items left if the caller unwound between
+        // collecting and waking: drop them unwoken rather than leak them.
+        for slot in &mut self.items[..self.len] {
+            // SAFETY: `items[..len]` are initialised and dropped once here.
+            unsafe { slot.assume_init_drop() };
         }
     }
 }
