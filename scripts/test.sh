@@ -60,7 +60,7 @@ for f in verify/tests/loom_*.rs; do
   loom_tests+=(--test "$(basename "$f" .rs)")
 done
 RUSTFLAGS="--cfg evlatch_loom --cfg evlatch_stall_hook -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 \
-  CARGO_TARGET_DIR=target/loom cargo test --release -p evlatch-verify "${loom_tests[@]}"
+  CARGO_TARGET_DIR=target/loom cargo test --release -p evlatch-std --lib -p evlatch-verify "${loom_tests[@]}"
 
 step "miri: core unit tests (without and with alloc)"
 MIRIFLAGS="${MIRIFLAGS:-}" cargo +nightly miri test -p evlatch --lib

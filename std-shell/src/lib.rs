@@ -36,6 +36,7 @@
 pub mod channel;
 mod deps;
 mod list;
+mod list_lock;
 mod notify;
 mod parking;
 pub mod service;

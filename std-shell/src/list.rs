@@ -5,7 +5,7 @@
 //! inside a pinned future — so registering allocates nothing, and removing a
 //! node (a cancelled wait) is O(1) wherever it sits.
 //!
-//! Ownership: the list is always inside a `Mutex`, and every node's links
+//! Ownership: the list is always inside a `ListLock`, and every node's links
 //! are read and written only through `&mut List`, that is, under that lock.
 //! A node is in at most one list at a time, and its owner keeps it at its
 //! address (pinned) from `push_back` until it is no longer linked; the
@@ -62,7 +62,7 @@ pub(crate) struct List<T: Linked> {
 }
 
 // SAFETY: the list only holds pointers to nodes that are `Sync` (they are
-// touched from the waking thread); the `Mutex` around the list serialises
+// touched from the waking thread); the lock around the list serialises
 // every access to the links.
 unsafe impl<T: Linked + Sync> Send for List<T> {}
 

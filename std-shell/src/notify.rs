@@ -25,14 +25,15 @@ use core::pin::Pin;
 use std::task::Waker;
 
 use crate::list::{Linked, Links, List};
-use crate::sync::{fence, lock, AtomicBool, AtomicUsize, Mutex, Ordering, UnsafeCell};
+use crate::list_lock::ListLock;
+use crate::sync::{fence, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
 use crate::wake_list::{WakeBy, WakeList};
 
 pub(crate) struct Notify {
     /// Number of linked listeners (kept equal to the list's length; changed
     /// only under the lock, read without it by notifiers).
     count: AtomicUsize,
-    list: Mutex<List<Node>>,
+    list: ListLock<List<Node>>,
 }
 
 /// The shared part of a listener, reached by notifiers through the list.
@@ -100,8 +101,7 @@ impl<'a> Listener<'a> {
         let node = &self.node;
         // Relaxed: the node is ours until linked; the lock publishes it.
         node.notified.store(false, Ordering::Relaxed);
-        {
-            let mut list = lock(&self.notify.list);
+        self.notify.list.with(|list| {
             // SAFETY: not linked, so nobody else reads `wake`.
             node.wake.with_mut(|w| unsafe { *w = Some(wake) });
             // SAFETY: not linked; pinned, and `Drop` unlinks it before it
@@ -109,7 +109,7 @@ impl<'a> Listener<'a> {
             unsafe { list.push_back(node) };
             // SeqCst: the Dekker pair with `notify`'s fence (module docs).
             self.notify.count.fetch_add(1, Ordering::SeqCst);
-        }
+        });
         // SeqCst fence: orders the increment before the caller's re-check.
         fence(Ordering::SeqCst);
         self.armed.set(true);
@@ -144,17 +144,18 @@ impl<'a> Listener<'a> {
         if !self.armed.get() || self.node.notified.load(Ordering::Acquire) {
             return false;
         }
-        let list = lock(&self.notify.list);
-        if !list.contains(&self.node) {
-            return false;
-        }
-        self.node.wake.with_mut(|w| {
-            // SAFETY: linked, and we hold the lock that guards `wake`.
-            if let Some(wake) = unsafe { &mut *w } {
-                wake.update(waker);
+        self.notify.list.with(|list| {
+            if !list.contains(&self.node) {
+                return false;
             }
-        });
-        true
+            self.node.wake.with_mut(|w| {
+                // SAFETY: linked, and we hold the lock that guards `wake`.
+                if let Some(wake) = unsafe { &mut *w } {
+                    wake.update(waker);
+                }
+            });
+            true
+        })
     }
 
     /// Gives up: unlinks the listener, or, if it was notified meanwhile,
@@ -165,8 +166,7 @@ impl<'a> Listener<'a> {
         }
         // Acquire: as in `take_notified`.
         if !self.node.notified.load(Ordering::Acquire) {
-            let wake = {
-                let mut list = lock(&self.notify.list);
+            let wake = self.notify.list.with(|list| {
                 // SAFETY: the node is in this notify's list or in none.
                 if unsafe { list.remove(&self.node) } {
                     self.notify.count.fetch_sub(1, Ordering::SeqCst);
@@ -175,7 +175,7 @@ impl<'a> Listener<'a> {
                 } else {
                     None
                 }
-            };
+            });
             if wake.is_some() {
                 // Withdrawn before any notification; dropped outside the
                 // lock (a waker's drop is user code).
@@ -197,7 +197,7 @@ impl Notify {
     pub(crate) fn new() -> Self {
         Self {
             count: AtomicUsize::new(0),
-            list: Mutex::new(List::new()),
+            list: ListLock::new(List::new()),
         }
     }
 
@@ -231,7 +231,10 @@ impl Notify {
     /// list is empty or the round is full; `true` if listeners remain to be
     /// tried in another round.
     fn notify_round(&self, left: &mut usize, wakes: &mut WakeList) -> bool {
-        let mut list = lock(&self.list);
+        self.list.with(|list| self.notify_locked(list, left, wakes))
+    }
+
+    fn notify_locked(&self, list: &mut List<Node>, left: &mut usize, wakes: &mut WakeList) -> bool {
         while *left > 0 {
             if wakes.is_full() {
                 return true;

@@ -5,7 +5,7 @@
 //! `snapshot` + `arm_wake` and calls registered hooks when an armed
 //! generation finishes (see `evlatch::wake`). This module is that hook's
 //! other half, in the spirit of a parking lot: a fixed array of buckets,
-//! each a mutex over an intrusive list of the [`Waiter`]s whose event hashes
+//! each a lock over an intrusive list of the [`Waiter`]s whose event hashes
 //! there. A `Waiter` lives on the blocked thread's stack or inside the
 //! pending future, so a wait allocates nothing, and cancelling one unlinks
 //! it in O(1).
@@ -32,7 +32,7 @@
 //! outcome says how. The waiter's `Drop` cancels, so a node is never freed
 //! while linked.
 //!
-//! The lock: the bucket mutex is held only for list surgery (no user code,
+//! The lock: the bucket lock (`list_lock`) is held only for list surgery (no user code,
 //! no wake-ups, no allocation), by waiters registering or cancelling and by
 //! finishers' hooks. A finisher's `record`/`set_*` CAS never takes it: only
 //! the hook, which runs after the status is already final and visible, does,
@@ -46,7 +46,8 @@ use evlatch::wake::{register_wake_hook, Completion, WakeHook};
 use evlatch::{Event, EventStatus, Snapshot, WakeArm};
 
 use crate::list::{Linked, Links, List};
-use crate::sync::{lock, AtomicU32, AtomicU8, AtomicUsize, Mutex, Ordering, UnsafeCell};
+use crate::list_lock::ListLock;
+use crate::sync::{AtomicU32, AtomicU8, AtomicUsize, Ordering, UnsafeCell};
 use crate::wake_list::{WakeBy, WakeList};
 
 const BUCKETS: usize = 64;
@@ -132,14 +133,13 @@ impl Waiter {
         // Relaxed: published to the hook by the bucket lock below.
         self.event.store(addr, Ordering::Relaxed);
         self.generation.store(seen.generation(), Ordering::Relaxed);
-        {
-            let mut bucket = lock(table().bucket(addr));
+        table().bucket(addr).with(|bucket| {
             // SAFETY: the node is not linked yet, so nobody else reads `wake`.
             self.wake.with_mut(|w| unsafe { *w = Some(wake) });
             // SAFETY: not linked; pinned, and `Drop` unlinks it before it
             // moves or dies.
             unsafe { bucket.push_back(&self) };
-        }
+        });
         match event.arm_wake(seen) {
             WakeArm::Armed => Ok(()),
             // Another waiter's arm may have made the hook complete us
@@ -154,8 +154,7 @@ impl Waiter {
         if addr == 0 {
             return None;
         }
-        let wake = {
-            let mut bucket = lock(table().bucket(addr));
+        let wake = table().bucket(addr).with(|bucket| {
             // SAFETY: a waiter is only ever linked in its event's bucket.
             if unsafe { bucket.remove(self) } {
                 // Back to "new": a second cancel (from `Drop`) is a no-op.
@@ -165,7 +164,7 @@ impl Waiter {
             } else {
                 None
             }
-        };
+        });
         match wake {
             // Dropped outside the lock (a waker's drop is user code).
             Some(wake) => {
@@ -184,17 +183,21 @@ impl Waiter {
     /// outcome if the hook already completed it.
     pub(crate) fn update_waker(&self, waker: &Waker) -> Option<EventStatus> {
         let addr = self.event.load(Ordering::Relaxed);
-        let bucket = lock(table().bucket(addr));
-        if bucket.contains(self) {
+        let linked = table().bucket(addr).with(|bucket| {
+            if !bucket.contains(self) {
+                return false;
+            }
             self.wake.with_mut(|w| {
                 // SAFETY: linked, and we hold the lock that guards `wake`.
                 if let Some(wake) = unsafe { &mut *w } {
                     wake.update(waker);
                 }
             });
+            true
+        });
+        if linked {
             None
         } else {
-            drop(bucket);
             self.outcome()
         }
     }
@@ -219,17 +222,17 @@ impl Drop for Waiter {
 }
 
 struct Table {
-    buckets: Vec<Mutex<List<Waiter>>>,
+    buckets: Vec<ListLock<List<Waiter>>>,
 }
 
 impl Table {
     fn new() -> Self {
         Self {
-            buckets: (0..BUCKETS).map(|_| Mutex::new(List::new())).collect(),
+            buckets: (0..BUCKETS).map(|_| ListLock::new(List::new())).collect(),
         }
     }
 
-    fn bucket(&self, event: usize) -> &Mutex<List<Waiter>> {
+    fn bucket(&self, event: usize) -> &ListLock<List<Waiter>> {
         // Fibonacci hashing of the address (events are at least 4-aligned).
         let h = (event >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize);
         &self.buckets[h >> (usize::BITS - BUCKETS.trailing_zeros())]
@@ -291,7 +294,17 @@ fn wake_hook(event: &Event, done: Completion) {
 /// Completes up to one round of matching waiters under the bucket lock;
 /// `true` if the round filled up before the walk reached the end.
 fn complete_round(addr: usize, done: Completion, wakes: &mut WakeList) -> bool {
-    let mut bucket = lock(table().bucket(addr));
+    table()
+        .bucket(addr)
+        .with(|bucket| complete_locked(bucket, addr, done, wakes))
+}
+
+fn complete_locked(
+    bucket: &mut List<Waiter>,
+    addr: usize,
+    done: Completion,
+    wakes: &mut WakeList,
+) -> bool {
     let mut cur = bucket.front();
     // SAFETY: linked nodes are valid while we hold the lock.
     while let Some(w) = unsafe { cur.as_ref() } {
@@ -325,5 +338,9 @@ fn complete_round(addr: usize, done: Completion, wakes: &mut WakeList) -> bool {
 
 /// How many waiters are registered right now, across all events.
 pub(crate) fn waiter_count() -> usize {
-    table().buckets.iter().map(|b| lock(b).len()).sum()
+    table()
+        .buckets
+        .iter()
+        .map(|b| b.with(|list| list.len()))
+        .sum()
 }
