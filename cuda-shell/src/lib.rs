@@ -83,7 +83,7 @@ mod event;
 mod flags;
 
 pub use backend::{register, BACKEND};
-pub use driver::{availability, context, is_available};
+pub use driver::{availability, context, driver_exports, is_available, DRIVER_SYMBOLS};
 pub use error::CudaError;
 pub use event::{live_events, pending_callbacks, CudaEvent};
 pub use flags::EventFlags;
