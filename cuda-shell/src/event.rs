@@ -87,16 +87,19 @@ use crate::{CudaError, EventFlags};
 /// # Examples
 ///
 /// ```
+/// use std::time::Duration;
 /// use evlatch_cuda::{CudaEvent, EventFlags};
 ///
-/// let Ok(ctx) = evlatch_cuda::context(0) else {
-///     println!("skipped: {}", evlatch_cuda::availability().unwrap_err());
-///     return;
+/// let ctx = match evlatch_cuda::context(0) {
+///     Ok(ctx) => ctx,
+///     Err(why) if why.is_no_gpu() => return println!("skipped: {why}"),
+///     Err(why) => panic!("CUDA is there but broken: {why}"),
 /// };
 /// let stream = ctx.new_stream().unwrap();
 /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
 /// event.record(&stream).unwrap();
-/// assert_eq!(event.finish().unwrap(), evlatch::EventStatus::Success);
+/// let status = event.finish_timeout(Duration::from_secs(30)).expect("the GPU finishes");
+/// assert_eq!(status, evlatch::EventStatus::Success);
 /// assert!(event.completion().is_finished());
 /// event.reset().unwrap();
 /// ```
@@ -318,11 +321,15 @@ impl CudaEvent {
     /// # Examples
     ///
     /// ```
+    /// use std::time::Duration;
     /// use evlatch_cuda::{CudaError, CudaEvent, EventFlags};
     /// if let Ok(ctx) = evlatch_cuda::context(0) {
     ///     let event = CudaEvent::new(&ctx, EventFlags::new().blocking_sync(true)).unwrap();
     ///     assert_eq!(event.finish(), Err(CudaError::NotRecorded));
     ///     event.record(&ctx.default_stream()).unwrap();
+    ///     // (Bounded first, so this example cannot hang; `finish` then
+    ///     // answers at once.)
+    ///     event.finish_timeout(Duration::from_secs(30)).unwrap();
     ///     assert!(event.finish().unwrap().is_final());
     /// }
     /// ```
@@ -428,6 +435,7 @@ impl CudaEvent {
     /// # Examples
     ///
     /// ```
+    /// use std::time::Duration;
     /// use evlatch_cuda::{CudaEvent, EventFlags};
     /// if let Ok(ctx) = evlatch_cuda::context(0) {
     ///     let stream = ctx.default_stream();
@@ -435,8 +443,8 @@ impl CudaEvent {
     ///     let (start, end) = (CudaEvent::new(&ctx, timed).unwrap(), CudaEvent::new(&ctx, timed).unwrap());
     ///     start.record(&stream).unwrap();
     ///     end.record(&stream).unwrap();
-    ///     end.finish().unwrap();
-    ///     start.finish().unwrap();
+    ///     end.finish_timeout(Duration::from_secs(30)).unwrap();
+    ///     start.finish_timeout(Duration::from_secs(30)).unwrap();
     ///     assert!(end.elapsed_ms(&start).unwrap() >= 0.0);
     /// }
     /// ```
@@ -488,13 +496,14 @@ impl CudaEvent {
     /// # Examples
     ///
     /// ```
+    /// use std::time::Duration;
     /// use evlatch_cuda::{CudaEvent, EventFlags};
     /// if let Ok(ctx) = evlatch_cuda::context(0) {
     ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
     ///     let stream = ctx.default_stream();
     ///     for _ in 0..3 {
     ///         event.record(&stream).unwrap();
-    ///         event.finish().unwrap();
+    ///         event.finish_timeout(Duration::from_secs(30)).unwrap();
     ///         event.reset().unwrap();
     ///     }
     /// }
@@ -562,14 +571,16 @@ impl CudaEvent {
     /// # Examples
     ///
     /// ```
-    /// use std::sync::mpsc;
+    /// use std::{sync::mpsc, time::Duration};
     /// use evlatch_cuda::{CudaEvent, EventFlags};
     /// if let Ok(ctx) = evlatch_cuda::context(0) {
     ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
     ///     let (tx, rx) = mpsc::channel();
     ///     event.completion().on_complete(move |status| { let _ = tx.send(status); });
     ///     event.record(&ctx.default_stream()).unwrap();
-    ///     assert!(rx.recv().unwrap().is_final()); // no polling: the GPU's callback sends it
+    ///     // No polling: the GPU's stream callback sends it.
+    ///     let status = rx.recv_timeout(Duration::from_secs(30)).expect("the completion arrives");
+    ///     assert!(status.is_final());
     /// }
     /// ```
     pub fn completion(&self) -> &Event {
