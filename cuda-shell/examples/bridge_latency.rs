@@ -48,8 +48,7 @@ use std::time::{Duration, Instant};
 use evlatch_cuda::cudarc::driver::sys::{self, CUresult};
 use evlatch_cuda::cudarc::driver::CudaStream;
 use evlatch_cuda::{CudaEvent, EventFlags};
-use evlatch_std::EventExt;
-use support::{ok, Gpu, HostWord};
+use support::{ok, Gpu, HostWord, WAIT};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Method {
@@ -289,17 +288,28 @@ impl Bench {
                     sys::cuEventRecord(event.0, stream)
                 });
                 if m == Method::PollQuery {
+                    let deadline = Instant::now() + WAIT;
                     loop {
                         // SAFETY: live event of the bound context.
                         match unsafe { sys::cuEventQuery(event.0) } {
-                            CUresult::CUDA_ERROR_NOT_READY => std::hint::spin_loop(),
+                            CUresult::CUDA_ERROR_NOT_READY => {
+                                assert!(
+                                    Instant::now() < deadline,
+                                    "poll_query: the kernel did not finish within {WAIT:?}"
+                                );
+                                std::hint::spin_loop();
+                            }
                             code => break ok("cuEventQuery", code),
                         }
                     }
                 } else {
-                    // SAFETY: live event of the bound context.
-                    ok("cuEventSynchronize", unsafe {
-                        sys::cuEventSynchronize(event.0)
+                    // The kernel ends on its own after `kernel_ns`; the
+                    // watchdog bounds the driver's wait anyway.
+                    support::bounded("cuEventSynchronize", || {
+                        // SAFETY: live event of the bound context.
+                        ok("cuEventSynchronize", unsafe {
+                            sys::cuEventSynchronize(event.0)
+                        })
                     });
                 }
             }
@@ -313,7 +323,7 @@ impl Bench {
                     round.store(u64::from(id), Ordering::Release);
                 });
                 self.bridge.record(&self.stream).expect("record");
-                let status = self.bridge.completion().wait();
+                let status = support::wait(self.bridge.completion(), "bridge_wait's completion");
                 assert!(status == evlatch::EventStatus::Success, "{status}");
             }
         }
@@ -324,7 +334,12 @@ impl Bench {
         };
         // Wake hooks run before callbacks: the callback may still be running.
         let callback_at = (m == Method::BridgeWait).then(|| {
+            let deadline = Instant::now() + WAIT;
             while self.callback_round.load(Ordering::Acquire) != u64::from(id) {
+                assert!(
+                    Instant::now() < deadline,
+                    "the bridge's on_complete callback did not run within {WAIT:?}"
+                );
                 std::hint::spin_loop();
             }
             self.callback_at.load(Ordering::Relaxed)
@@ -342,7 +357,7 @@ struct RawEvent(sys::CUevent);
 
 impl RawEvent {
     fn new(gpu: &Gpu, flags: u32) -> Self {
-        gpu.ctx.bind_to_thread().expect("bind");
+        support::bind(&gpu.ctx);
         let mut e = std::ptr::null_mut();
         // SAFETY: the context is current; valid out-pointer; valid flags.
         ok("cuEventCreate", unsafe {
