@@ -61,10 +61,19 @@ reason_of() {
 }
 
 # step NAME LIMIT_S COMMAND...: runs COMMAND under `timeout`, logs it, and
-# appends its summary line.
+# appends its summary line. In the planning pass (mode=plan) it only adds
+# the step's worst case (its limit plus timeout's 2 s kill grace).
+mode=plan
+worst=10 # the nvidia-smi query below
+planned=0
 step() {
   local name=$1 limit=$2
   shift 2
+  if [ "$mode" = plan ]; then
+    worst=$((worst + limit + 2))
+    planned=$((planned + 1))
+    return
+  fi
   n=$((n + 1))
   local log
   log="$logs/$(printf '%02d' "$n")-${name//[^A-Za-z0-9_.-]/_}.log"
@@ -106,6 +115,31 @@ step() {
     $((ms / 1000)) $((ms % 1000 / 100)) "$reason" | tee -a "$summary"
 }
 
+tests=$("$bin/gpu" --list --format terse 2>/dev/null | sed -n 's/: test$//p')
+
+# Every step, in order.
+steps() {
+  step info 10 "$bin/gpu_info"
+  step unit 15 "$bin/unit" --nocapture
+  step availability 10 "$bin/availability" --nocapture
+  for t in $tests; do
+    step "gpu:$t" 15 "$bin/gpu" --exact "$t" --nocapture --test-threads 1
+  done
+  step gpu:parallel 30 "$bin/gpu" --nocapture --test-threads 8
+  step soak 45 "$bin/gpu_soak" --nocapture
+  step example:wait_kernel 15 "$bin/wait_kernel"
+  step example:two_streams 15 "$bin/two_streams"
+  step bridge_latency 45 "$bin/bridge_latency" --rounds 2000 --kernel-us 100
+  step fault 20 "$bin/gpu_error" --nocapture
+}
+
+steps
+if [ "$worst" -ge 480 ]; then
+  echo "run.sh: the step limits add up to ${worst}s, over the 8 minutes allowed: lower them" >&2
+  exit 2
+fi
+mode=run
+
 {
   echo "# evlatch-cuda GPU evidence run, $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n)"
   sed -n 's/^\(commit\|built\|needs glibc\): /# \1: /p' "$bin/MANIFEST"
@@ -116,25 +150,14 @@ step() {
     echo "# nvidia-smi: not found"
   fi
   echo "# EVLATCH_CUDA_REQUIRE_GPU=$require"
+  echo "# $planned steps; worst case, every step timing out: ${worst}s"
 } | tee -a "$summary"
 
-step info 10 "$bin/gpu_info"
-step unit 15 "$bin/unit" --nocapture
-step availability 10 "$bin/availability" --nocapture
-tests=$("$bin/gpu" --list --format terse 2>/dev/null | sed -n 's/: test$//p')
 if [ -z "$tests" ]; then
   echo "run.sh: $bin/gpu lists no tests" | tee -a "$summary"
   bad=$((bad + 1))
 fi
-for t in $tests; do
-  step "gpu:$t" 15 "$bin/gpu" --exact "$t" --nocapture --test-threads 1
-done
-step gpu:parallel 30 "$bin/gpu" --nocapture --test-threads 8
-step soak 45 "$bin/gpu_soak" --nocapture
-step example:wait_kernel 15 "$bin/wait_kernel"
-step example:two_streams 15 "$bin/two_streams"
-step bridge_latency 45 "$bin/bridge_latency" --rounds 2000 --kernel-us 100
-step fault 20 "$bin/gpu_error" --nocapture
+steps
 
 total_ms=$(($(now_ms) - started))
 {
