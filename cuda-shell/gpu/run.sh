@@ -40,7 +40,15 @@ summary="$out/summary.txt"
 cp "$bin/MANIFEST" "$out/MANIFEST"
 export RUST_BACKTRACE=1
 
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+# Milliseconds since the epoch (bash 5's EPOCHREALTIME, else date).
+now_ms() {
+  if [ -n "${EPOCHREALTIME:-}" ]; then
+    local t=${EPOCHREALTIME/./}
+    echo $((10#$t / 1000))
+  else
+    echo $(($(date +%s%N) / 1000000))
+  fi
+}
 started=$(now_ms)
 n=0
 bad=0
@@ -120,6 +128,11 @@ tests=$("$bin/gpu" --list --format terse 2>/dev/null | sed -n 's/: test$//p')
 # Every step, in order.
 steps() {
   step info 10 "$bin/gpu_info"
+  if [ "$mode" = run ]; then
+    # The driver, the devices and any missing symbol, into the summary too.
+    grep -E '^(driver API version|devices|  device [0-9]+)|MISSING' "$logs/01-info.log" \
+      | sed 's/^ */# /' | tee -a "$summary"
+  fi
   step unit 15 "$bin/unit" --nocapture
   step availability 10 "$bin/availability" --nocapture
   for t in $tests; do

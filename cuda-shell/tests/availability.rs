@@ -23,7 +23,11 @@ fn availability_never_panics_and_is_consistent() {
     }
     if let Err(why) = answer {
         // The device half of this test did not run: say so, like a GPU test
-        // (and fail where a GPU is required).
+        // (and fail where CUDA is broken, or where a GPU is required).
+        assert!(
+            why.is_no_gpu(),
+            "CUDA is present but unusable (a failure, not a skip): {why}"
+        );
         assert!(
             std::env::var_os("EVLATCH_CUDA_REQUIRE_GPU").is_none_or(|v| v != "1"),
             "EVLATCH_CUDA_REQUIRE_GPU=1 but CUDA is unavailable: {why}"
