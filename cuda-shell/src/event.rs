@@ -58,7 +58,8 @@ use crate::{CudaError, EventFlags};
 /// - [`record`](Self::record) on a stream of the event's context, once per
 ///   generation;
 /// - [`status`](Self::status) (`cuEventQuery`), [`finish`](Self::finish)
-///   (blocking host wait), [`wait_on`](Self::wait_on) (a stream waits,
+///   (blocking host wait; [`finish_timeout`](Self::finish_timeout) for a
+///   bounded one), [`wait_on`](Self::wait_on) (a stream waits,
 ///   device-side), [`elapsed_ms`](Self::elapsed_ms), [`reset`](Self::reset);
 /// - [`completion`](Self::completion): the core event the stream callback
 ///   finishes — wait on it, `.await` it, or register callbacks on it.
