@@ -26,6 +26,7 @@ const TESTS: &[&str] = &[
     "cuStreamCreate",
     "cuStreamDestroy_v2",
     "cuStreamSynchronize",
+    "cuCtxSynchronize",
     "cuModuleLoadData",
     "cuModuleGetFunction",
     "cuModuleUnload",
@@ -38,6 +39,7 @@ const TESTS: &[&str] = &[
     "cuMemcpyDtoH_v2",
     "cuMemFree_v2",
     "cuCtxCreate_v4",
+    "cuCtxDestroy_v2",
 ];
 
 fn main() {
