@@ -120,6 +120,13 @@ fn every_error_says_what_happened_and_what_to_do() {
         (CudaError::NotReady, "finish()"),
         (CudaError::Failed, "error_message()"),
         (CudaError::ForeignEvent, "CudaEvent::new"),
+        (
+            CudaError::MissingSymbol {
+                name: "cuEventElapsedTime_v2",
+            },
+            "does not export cuEventElapsedTime_v2",
+        ),
+        (CudaError::Timeout, "wait again"),
     ];
     for (err, needle) in cases {
         let text = err.to_string();
@@ -156,4 +163,18 @@ fn backend_errors_keep_the_cuda_code() {
         CudaError::NotRecorded.into_backend(),
         BackendError::Unsupported { .. }
     ));
+    assert_eq!(
+        CudaError::Timeout.into_backend(),
+        BackendError::Device {
+            code: 600,
+            name: "CUDA_ERROR_NOT_READY"
+        }
+    );
+    assert_eq!(
+        CudaError::MissingSymbol { name: "cuInit" }.into_backend(),
+        BackendError::Device {
+            code: 500,
+            name: "CUDA_ERROR_NOT_FOUND"
+        }
+    );
 }
