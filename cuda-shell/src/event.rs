@@ -166,10 +166,13 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let timed = CudaEvent::new(&ctx, EventFlags::new().timing(true)).unwrap();
-    ///     assert!(timed.flags().has_timing());
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let timed = CudaEvent::new(&ctx, EventFlags::new().timing(true)).unwrap();
+    /// assert!(timed.flags().has_timing());
     /// ```
     pub fn new(ctx: &Arc<CudaContext>, flags: EventFlags) -> Result<Self, CudaError> {
         driver::availability()?;
@@ -215,12 +218,15 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaError, CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let stream = ctx.new_stream().unwrap();
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     event.record(&stream).unwrap();
-    ///     assert!(matches!(event.record(&stream), Err(CudaError::Event(_))));
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let stream = ctx.new_stream().unwrap();
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// event.record(&stream).unwrap();
+    /// assert!(matches!(event.record(&stream), Err(CudaError::Event(_))));
     /// ```
     pub fn record(&self, stream: &CudaStream) -> Result<(), CudaError> {
         let inner = &self.inner;
@@ -265,10 +271,13 @@ impl CudaEvent {
     /// ```
     /// use evlatch::EventStatus;
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     assert_eq!(event.status(), EventStatus::Initialized);
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// assert_eq!(event.status(), EventStatus::Initialized);
     /// ```
     pub fn status(&self) -> EventStatus {
         self.inner.status().0
@@ -282,11 +291,14 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     event.set_failed("host gave up").unwrap();
-    ///     assert_eq!(event.error_message().unwrap().as_str(), "host gave up");
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// event.set_failed("host gave up").unwrap();
+    /// assert_eq!(event.error_message().unwrap().as_str(), "host gave up");
     /// ```
     pub fn error_message(&self) -> Option<ErrorMessage> {
         match self.inner.status() {
@@ -324,15 +336,18 @@ impl CudaEvent {
     /// ```
     /// use std::time::Duration;
     /// use evlatch_cuda::{CudaError, CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new().blocking_sync(true)).unwrap();
-    ///     assert_eq!(event.finish(), Err(CudaError::NotRecorded));
-    ///     event.record(&ctx.default_stream()).unwrap();
-    ///     // (Bounded first, so this example cannot hang; `finish` then
-    ///     // answers at once.)
-    ///     event.finish_timeout(Duration::from_secs(30)).unwrap();
-    ///     assert!(event.finish().unwrap().is_final());
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new().blocking_sync(true)).unwrap();
+    /// assert_eq!(event.finish(), Err(CudaError::NotRecorded));
+    /// event.record(&ctx.default_stream()).unwrap();
+    /// // (Bounded first, so this example cannot hang; `finish` then
+    /// // answers at once.)
+    /// event.finish_timeout(Duration::from_secs(30)).unwrap();
+    /// assert!(event.finish().unwrap().is_final());
     /// ```
     pub fn finish(&self) -> Result<EventStatus, CudaError> {
         let inner = &self.inner;
@@ -367,13 +382,16 @@ impl CudaEvent {
     /// ```
     /// use std::time::Duration;
     /// use evlatch_cuda::{CudaError, CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     let limit = Duration::from_secs(30);
-    ///     assert_eq!(event.finish_timeout(limit), Err(CudaError::NotRecorded));
-    ///     event.record(&ctx.default_stream()).unwrap();
-    ///     assert!(event.finish_timeout(limit).unwrap().is_final());
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// let limit = Duration::from_secs(30);
+    /// assert_eq!(event.finish_timeout(limit), Err(CudaError::NotRecorded));
+    /// event.record(&ctx.default_stream()).unwrap();
+    /// assert!(event.finish_timeout(limit).unwrap().is_final());
     /// ```
     pub fn finish_timeout(&self, timeout: Duration) -> Result<EventStatus, CudaError> {
         let completion = &self.inner.completion;
@@ -404,12 +422,15 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let (a, b) = (ctx.new_stream().unwrap(), ctx.new_stream().unwrap());
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     event.record(&a).unwrap();
-    ///     event.wait_on(&b).unwrap(); // later work on b runs after a's
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let (a, b) = (ctx.new_stream().unwrap(), ctx.new_stream().unwrap());
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// event.record(&a).unwrap();
+    /// event.wait_on(&b).unwrap(); // later work on b runs after a's
     /// ```
     pub fn wait_on(&self, stream: &CudaStream) -> Result<(), CudaError> {
         self.inner.wait_on(stream)
@@ -438,16 +459,19 @@ impl CudaEvent {
     /// ```
     /// use std::time::Duration;
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let stream = ctx.default_stream();
-    ///     let timed = EventFlags::new().timing(true);
-    ///     let (start, end) = (CudaEvent::new(&ctx, timed).unwrap(), CudaEvent::new(&ctx, timed).unwrap());
-    ///     start.record(&stream).unwrap();
-    ///     end.record(&stream).unwrap();
-    ///     end.finish_timeout(Duration::from_secs(30)).unwrap();
-    ///     start.finish_timeout(Duration::from_secs(30)).unwrap();
-    ///     assert!(end.elapsed_ms(&start).unwrap() >= 0.0);
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let stream = ctx.default_stream();
+    /// let timed = EventFlags::new().timing(true);
+    /// let (start, end) = (CudaEvent::new(&ctx, timed).unwrap(), CudaEvent::new(&ctx, timed).unwrap());
+    /// start.record(&stream).unwrap();
+    /// end.record(&stream).unwrap();
+    /// end.finish_timeout(Duration::from_secs(30)).unwrap();
+    /// start.finish_timeout(Duration::from_secs(30)).unwrap();
+    /// assert!(end.elapsed_ms(&start).unwrap() >= 0.0);
     /// ```
     pub fn elapsed_ms(&self, start: &CudaEvent) -> Result<f32, CudaError> {
         let (end, start) = (&self.inner, &start.inner);
@@ -499,14 +523,17 @@ impl CudaEvent {
     /// ```
     /// use std::time::Duration;
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     let stream = ctx.default_stream();
-    ///     for _ in 0..3 {
-    ///         event.record(&stream).unwrap();
-    ///         event.finish_timeout(Duration::from_secs(30)).unwrap();
-    ///         event.reset().unwrap();
-    ///     }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// let stream = ctx.default_stream();
+    /// for _ in 0..3 {
+    ///     event.record(&stream).unwrap();
+    ///     event.finish_timeout(Duration::from_secs(30)).unwrap();
+    ///     event.reset().unwrap();
     /// }
     /// ```
     pub fn reset(&self) -> Result<(), CudaError> {
@@ -525,11 +552,14 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     event.set_finished().unwrap();
-    ///     assert!(event.completion().is_finished());
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// event.set_finished().unwrap();
+    /// assert!(event.completion().is_finished());
     /// ```
     pub fn set_finished(&self) -> Result<(), CudaError> {
         self.inner.claim_for_host()?;
@@ -550,11 +580,14 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     event.set_failed("input was empty").unwrap();
-    ///     assert_eq!(event.status(), evlatch::EventStatus::Failed);
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// event.set_failed("input was empty").unwrap();
+    /// assert_eq!(event.status(), evlatch::EventStatus::Failed);
     /// ```
     pub fn set_failed(&self, msg: &str) -> Result<(), CudaError> {
         self.inner.claim_for_host()?;
@@ -574,15 +607,18 @@ impl CudaEvent {
     /// ```
     /// use std::{sync::mpsc, time::Duration};
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     let (tx, rx) = mpsc::channel();
-    ///     event.completion().on_complete(move |status| { let _ = tx.send(status); });
-    ///     event.record(&ctx.default_stream()).unwrap();
-    ///     // No polling: the GPU's stream callback sends it.
-    ///     let status = rx.recv_timeout(Duration::from_secs(30)).expect("the completion arrives");
-    ///     assert!(status.is_final());
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// let (tx, rx) = mpsc::channel();
+    /// event.completion().on_complete(move |status| { let _ = tx.send(status); });
+    /// event.record(&ctx.default_stream()).unwrap();
+    /// // No polling: the GPU's stream callback sends it.
+    /// let status = rx.recv_timeout(Duration::from_secs(30)).expect("the completion arrives");
+    /// assert!(status.is_final());
     /// ```
     pub fn completion(&self) -> &Event {
         &self.inner.completion
@@ -594,10 +630,13 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     assert_eq!(event.context().cu_ctx(), ctx.cu_ctx());
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// assert_eq!(event.context().cu_ctx(), ctx.cu_ctx());
     /// ```
     pub fn context(&self) -> &Arc<CudaContext> {
         &self.inner.ctx
@@ -609,9 +648,12 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     assert_eq!(CudaEvent::new(&ctx, EventFlags::new()).unwrap().flags(), EventFlags::new());
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// assert_eq!(CudaEvent::new(&ctx, EventFlags::new()).unwrap().flags(), EventFlags::new());
     /// ```
     pub fn flags(&self) -> EventFlags {
         self.inner.flags
@@ -625,9 +667,12 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     assert!(!CudaEvent::new(&ctx, EventFlags::new()).unwrap().cu_event().is_null());
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// assert!(!CudaEvent::new(&ctx, EventFlags::new()).unwrap().cu_event().is_null());
     /// ```
     pub fn cu_event(&self) -> sys::CUevent {
         self.inner.raw
@@ -871,11 +916,14 @@ impl Pending {
 ///
 /// ```
 /// let before = evlatch_cuda::live_events();
-/// if let Ok(ctx) = evlatch_cuda::context(0) {
-///     let e = evlatch_cuda::CudaEvent::new(&ctx, Default::default()).unwrap();
-///     assert!(evlatch_cuda::live_events() >= 1);
-///     drop(e);
-/// }
+/// # let ctx = match evlatch_cuda::context(0) {
+/// #     Ok(ctx) => ctx,
+/// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+/// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+/// # };
+/// let e = evlatch_cuda::CudaEvent::new(&ctx, Default::default()).unwrap();
+/// assert!(evlatch_cuda::live_events() >= 1);
+/// drop(e);
 /// # let _ = before;
 /// ```
 pub fn live_events() -> usize {
