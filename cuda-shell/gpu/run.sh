@@ -26,6 +26,10 @@ out="${OUT:-$here/out}"
 logs="$out/logs"
 require="${EVLATCH_CUDA_REQUIRE_GPU:-0}"
 
+# A copy may have lost the executable bits; put them back where we can.
+if [ -f "$bin/gpu" ] && [ ! -x "$bin/gpu" ]; then
+  chmod +x "$bin"/* 2>/dev/null || true
+fi
 if [ ! -x "$bin/gpu" ] || [ ! -f "$bin/MANIFEST" ]; then
   echo "run.sh: $bin is missing or incomplete: run cuda-shell/gpu/prepare.sh first" >&2
   exit 2
