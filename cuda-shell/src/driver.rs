@@ -157,8 +157,10 @@ pub fn driver_exports(symbol: &str) -> Result<bool, CudaError> {
 /// # Errors
 ///
 /// What [`availability`] returns, [`CudaError::InvalidDevice`] for an
-/// ordinal past the device count, [`CudaError::Driver`] if the context
-/// cannot be retained (not cached: the next call tries again).
+/// ordinal past the device count, [`CudaError::Driver`] (call
+/// `"CudaContext::new"`: cudarc does not say which of its driver calls —
+/// device, retain, attribute, bind — failed) if the context cannot be
+/// retained; that is not cached: the next call tries again.
 ///
 /// # Examples
 ///
@@ -187,7 +189,7 @@ pub fn context(ordinal: usize) -> Result<Arc<CudaContext>, CudaError> {
         return Ok(Arc::clone(ctx));
     }
     let ctx = CudaContext::new(ordinal).map_err(|e| CudaError::Driver {
-        call: "CudaContext::new (cuDevicePrimaryCtxRetain)",
+        call: "CudaContext::new",
         code: e.0,
     })?;
     cache[ordinal] = Some(Arc::clone(&ctx));

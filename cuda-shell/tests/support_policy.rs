@@ -31,7 +31,7 @@ fn only_a_missing_gpu_skips() {
             code: CUresult::CUDA_ERROR_UNKNOWN,
         },
         CudaError::Driver {
-            call: "CudaContext::new (cuDevicePrimaryCtxRetain)",
+            call: "CudaContext::new",
             code: CUresult::CUDA_ERROR_OUT_OF_MEMORY,
         },
         CudaError::MissingSymbol {
