@@ -41,6 +41,10 @@ RUSTDOCFLAGS="-D warnings" cargo doc -p evlatch --no-deps --no-default-features
 step "tests: workspace (core with alloc, through the shells)"
 cargo test --workspace
 
+step "cuda shell: GPU evidence bundle (gpu/prepare.sh, < 64 MiB) and run.sh's no-GPU report"
+cuda-shell/gpu/prepare.sh
+cuda-shell/gpu/check-no-gpu.sh
+
 step "examples: a backend for a made-up device"
 cargo run -p evlatch --example custom_backend --features alloc
 

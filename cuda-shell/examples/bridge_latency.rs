@@ -7,6 +7,9 @@
 //! ```
 //!
 //! Without a CUDA driver it prints why it skipped and exits successfully.
+//! No wait can hang it: a heartbeat watchdog ends the process (exit 86,
+//! saying so) if no round ends for 10 s, without adding anything to the
+//! timed paths.
 //!
 //! # Method
 //!
@@ -49,7 +52,7 @@ use evlatch_cuda::cudarc::driver::sys::{self, CUresult};
 use evlatch_cuda::cudarc::driver::CudaStream;
 use evlatch_cuda::{CudaEvent, EventFlags};
 use evlatch_std::EventExt;
-use support::{ok, Gpu, HostWord};
+use support::{ok, Gpu, HostWord, WAIT};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Method {
@@ -91,6 +94,8 @@ struct Bench {
     /// and for which round (stored after the time, with Release).
     callback_at: Arc<AtomicU64>,
     callback_round: Arc<AtomicU64>,
+    /// When the last round ended, ns since `base`: the watchdog's input.
+    heartbeat: Arc<AtomicU64>,
 }
 
 /// What one round measured, ns since `base`.
@@ -122,7 +127,9 @@ fn main() {
         base: Instant::now(),
         callback_at: Arc::new(AtomicU64::new(0)),
         callback_round: Arc::new(AtomicU64::new(0)),
+        heartbeat: Arc::new(AtomicU64::new(0)),
     };
+    watchdog(Arc::clone(&bench.heartbeat), bench.base);
     println!(
         "device: {} | rounds per method: {rounds} | kernel: {kernel_us} µs",
         bench.gpu.ctx.name().unwrap_or_else(|_| "?".into())
@@ -137,6 +144,25 @@ fn main() {
 
     latency_pass(&bench, rounds);
     cpu_pass(&bench, rounds.min(2_000), kernel_us.max(1_000));
+}
+
+/// Bounds every wait of the benchmark without touching its timed paths:
+/// each round ends by storing the time in `heartbeat`; if none ends for
+/// `WAIT` (a completion, a callback or a synchronize that never returns),
+/// this thread prints so and ends the process with `WATCHDOG_EXIT`.
+fn watchdog(heartbeat: Arc<AtomicU64>, base: Instant) {
+    heartbeat.store(nanos_since(base), Ordering::Relaxed);
+    thread::spawn(move || loop {
+        thread::sleep(Duration::from_millis(500));
+        let idle = nanos_since(base).saturating_sub(heartbeat.load(Ordering::Relaxed));
+        if idle > WAIT.as_nanos() as u64 {
+            eprintln!(
+                "watchdog: bridge_latency: no round ended within {WAIT:?} \
+                 (a wait for the GPU never returned); exiting"
+            );
+            std::process::exit(support::WATCHDOG_EXIT);
+        }
+    });
 }
 
 /// Latency: rotate the methods round by round, with the observer spinning.
@@ -288,6 +314,9 @@ impl Bench {
                 ok("cuEventRecord", unsafe {
                     sys::cuEventRecord(event.0, stream)
                 });
+                // No per-wait bound in the timed path (a deadline check per
+                // poll, or a watchdog thread per wait, would cost the
+                // baselines): the heartbeat watchdog bounds them all.
                 if m == Method::PollQuery {
                     loop {
                         // SAFETY: live event of the bound context.
@@ -313,7 +342,7 @@ impl Bench {
                     round.store(u64::from(id), Ordering::Release);
                 });
                 self.bridge.record(&self.stream).expect("record");
-                let status = self.bridge.completion().wait();
+                let status = self.bridge.completion().wait(); // bounded by the heartbeat
                 assert!(status == evlatch::EventStatus::Success, "{status}");
             }
         }
@@ -329,6 +358,9 @@ impl Bench {
             }
             self.callback_at.load(Ordering::Relaxed)
         });
+        // Outside the timed part: tell the watchdog this round ended.
+        self.heartbeat
+            .store(nanos_since(self.base), Ordering::Relaxed);
         Round {
             woke_at,
             callback_at,
@@ -342,7 +374,7 @@ struct RawEvent(sys::CUevent);
 
 impl RawEvent {
     fn new(gpu: &Gpu, flags: u32) -> Self {
-        gpu.ctx.bind_to_thread().expect("bind");
+        support::bind(&gpu.ctx);
         let mut e = std::ptr::null_mut();
         // SAFETY: the context is current; valid out-pointer; valid flags.
         ok("cuEventCreate", unsafe {

@@ -15,7 +15,6 @@ mod support;
 use std::time::Instant;
 
 use evlatch_cuda::{CudaEvent, EventFlags};
-use evlatch_std::EventExt;
 
 fn main() {
     let Some(gpu) = support::gpu("two_streams") else {
@@ -37,7 +36,7 @@ fn main() {
     gpu.copy_u32(&b, &words, 0, 1);
     b_done.record(&b).expect("record on b");
 
-    let status = b_done.completion().wait();
+    let status = support::wait(b_done.completion(), "stream b's completion");
     println!("host enqueued everything in {enqueued:?} (no blocking)");
     println!("b finished after {:?}: {status}", start.elapsed());
     let out = words.read();

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use evlatch_cuda::{CudaEvent, EventFlags};
 use evlatch_std::EventExt;
+use support::WAIT;
 
 fn main() {
     let Some(gpu) = support::gpu("wait_kernel") else {
@@ -30,11 +31,15 @@ fn main() {
     gpu.spin_signal(&stream, kernel.as_nanos() as u64, None, 0);
     event.record(&stream).expect("record");
 
-    // A CPU thread blocks (it parks: no core burnt while it waits).
+    // A CPU thread blocks (it parks: no core burnt while it waits), at most
+    // `WAIT`, so a lost completion fails the example instead of hanging it.
     let cpu_waiter = {
         let event = Arc::clone(&event);
         thread::spawn(move || {
-            let status = event.completion().wait();
+            let status = event
+                .completion()
+                .wait_timeout(WAIT)
+                .expect("the completion did not arrive (stream callback never ran)");
             (status, start.elapsed())
         })
     };
@@ -42,7 +47,7 @@ fn main() {
     let async_waiter = {
         let event = Arc::clone(&event);
         thread::spawn(move || {
-            support::block_on(async {
+            support::block_on("the async task's completion", async {
                 let status = event.completion().wait_async().await;
                 (status, start.elapsed())
             })

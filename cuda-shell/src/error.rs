@@ -67,6 +67,18 @@ pub enum CudaError {
     /// The event waited on (device-side) finished as `Failed`; its
     /// `error_message()` says why.
     Failed,
+    /// The CUDA driver library does not export a function this crate calls
+    /// (see [`DRIVER_SYMBOLS`](crate::DRIVER_SYMBOLS)): a driver too old, or
+    /// a newer one that dropped it. Checked before the first
+    /// driver call, where cudarc itself would panic.
+    MissingSymbol {
+        /// The symbol looked for, e.g. `"cuEventElapsedTime_v2"`.
+        name: &'static str,
+    },
+    /// A timed wait ([`CudaEvent::finish_timeout`](crate::CudaEvent::finish_timeout))
+    /// ran out before the stream callback finished the event; the event is
+    /// still `Scheduled` and can be waited on again.
+    Timeout,
     /// A `DeviceEvent` claiming [`DeviceType::CUDA`](evlatch::backend::DeviceType::CUDA)
     /// that is not an [`evlatch_cuda::CudaEvent`](crate::CudaEvent): the CUDA
     /// wait functions cannot reach its CUDA handle.
@@ -74,6 +86,24 @@ pub enum CudaError {
 }
 
 impl CudaError {
+    /// Whether the error means "this machine has no usable GPU" —
+    /// [`NoDriver`](Self::NoDriver) or [`NoDevice`](Self::NoDevice) — as
+    /// opposed to a CUDA that is there but broken (a stub library, a failing
+    /// `cuInit`, a missing symbol, a context that cannot be retained). Tests
+    /// skip on the first kind only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_cuda::CudaError;
+    /// assert!(CudaError::NoDriver.is_no_gpu());
+    /// assert!(CudaError::NoDevice.is_no_gpu());
+    /// assert!(!CudaError::MissingSymbol { name: "cuInit" }.is_no_gpu());
+    /// ```
+    pub fn is_no_gpu(&self) -> bool {
+        matches!(self, CudaError::NoDriver | CudaError::NoDevice)
+    }
+
     /// The error as the core's backend error, for
     /// [`DeviceEvent`](evlatch::backend::DeviceEvent) and the wait matrix.
     ///
@@ -108,7 +138,8 @@ impl CudaError {
             CudaError::NoDevice => device(CUresult::CUDA_ERROR_NO_DEVICE),
             CudaError::InvalidDevice { .. } => device(CUresult::CUDA_ERROR_INVALID_DEVICE),
             CudaError::WrongContext { .. } => device(CUresult::CUDA_ERROR_INVALID_CONTEXT),
-            CudaError::NotReady => device(CUresult::CUDA_ERROR_NOT_READY),
+            CudaError::NotReady | CudaError::Timeout => device(CUresult::CUDA_ERROR_NOT_READY),
+            CudaError::MissingSymbol { .. } => device(CUresult::CUDA_ERROR_NOT_FOUND),
             CudaError::NoDriver => unsupported("CUDA without a driver (libcuda.so not found)"),
             CudaError::NotRecorded => {
                 unsupported("finishing or waiting on an unrecorded CUDA event (record it first)")
@@ -169,6 +200,17 @@ impl fmt::Display for CudaError {
             CudaError::Failed => f.write_str(
                 "the CUDA event failed, so there is no work to wait for: see its error_message() \
                  and handle the failure before enqueuing dependent work",
+            ),
+            CudaError::MissingSymbol { name } => write!(
+                f,
+                "the CUDA driver does not export {name}, which evlatch-cuda calls: the driver \
+                 is too old, or a newer one dropped it; use a driver for CUDA 12 or 13 and check \
+                 evlatch_cuda::DRIVER_SYMBOLS against it"
+            ),
+            CudaError::Timeout => f.write_str(
+                "the CUDA event's completion did not arrive in time: its stream callback has \
+                 not run (the GPU work is still running or stuck); the event is still in \
+                 flight, wait again or investigate the stream",
             ),
             CudaError::ForeignEvent => f.write_str(
                 "the event says it is a CUDA event but was not created by evlatch-cuda: \

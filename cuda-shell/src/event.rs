@@ -42,13 +42,14 @@ use core::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
 
 use cudarc::driver::sys::{self, CUresult, CUstream};
 use cudarc::driver::{CudaContext, CudaStream};
 use evlatch::backend::{BackendError, DeviceEvent, DeviceType};
-use evlatch::{ErrorMessage, Event, EventError, EventStatus};
+use evlatch::{ErrorMessage, Event, EventError, EventStatus, Snapshot, WakeArm};
 
-use crate::driver::{self, check, code_message, query_status};
+use crate::driver::{self, bind, check, code_message, query_status, ElapsedTime};
 use crate::{CudaError, EventFlags};
 
 /// A CUDA event on a context: Caffe2's CUDA event, plus a completion bridge
@@ -57,7 +58,8 @@ use crate::{CudaError, EventFlags};
 /// - [`record`](Self::record) on a stream of the event's context, once per
 ///   generation;
 /// - [`status`](Self::status) (`cuEventQuery`), [`finish`](Self::finish)
-///   (blocking host wait), [`wait_on`](Self::wait_on) (a stream waits,
+///   (blocking host wait; [`finish_timeout`](Self::finish_timeout) for a
+///   bounded one), [`wait_on`](Self::wait_on) (a stream waits,
 ///   device-side), [`elapsed_ms`](Self::elapsed_ms), [`reset`](Self::reset);
 /// - [`completion`](Self::completion): the core event the stream callback
 ///   finishes — wait on it, `.await` it, or register callbacks on it.
@@ -65,8 +67,19 @@ use crate::{CudaError, EventFlags};
 /// Callbacks registered on the completion run on the CUDA driver's callback
 /// thread when the event is finished by the GPU: they MUST NOT call CUDA
 /// (the driver may deadlock or refuse with `CUDA_ERROR_NOT_PERMITTED`) and
-/// should hand long work to another thread. Do not finish or reset the
-/// completion directly; use this type's methods.
+/// should hand long work to another thread. Two ways to call CUDA there
+/// without meaning to, and one way to deadlock:
+///
+/// - a callback that owns the *last* `Arc` of a `CudaEvent`, a `CudaStream`
+///   or a `CudaContext` destroys it when it runs (or is dropped), and the
+///   destroy (`cuEventDestroy`, `cuStreamDestroy`, the context release) runs
+///   on the driver's callback thread. Keep another owner alive until the
+///   completion is final, or send the value to another thread to drop;
+/// - the driver may hold an internal lock while stream callbacks run: a
+///   callback MUST NOT block on a lock (or channel) that a thread inside a
+///   CUDA call may hold (or be waiting to send on).
+///
+/// Do not finish or reset the completion directly; use this type's methods.
 ///
 /// Dropping a recorded event is fine: the driver releases a recorded
 /// `CUevent` once its work completes, and the pending stream callback keeps
@@ -75,16 +88,19 @@ use crate::{CudaError, EventFlags};
 /// # Examples
 ///
 /// ```
+/// use std::time::Duration;
 /// use evlatch_cuda::{CudaEvent, EventFlags};
 ///
-/// let Ok(ctx) = evlatch_cuda::context(0) else {
-///     println!("skipped: {}", evlatch_cuda::availability().unwrap_err());
-///     return;
+/// let ctx = match evlatch_cuda::context(0) {
+///     Ok(ctx) => ctx,
+///     Err(why) if why.is_no_gpu() => return println!("skipped: {why}"),
+///     Err(why) => panic!("CUDA is there but broken: {why}"),
 /// };
 /// let stream = ctx.new_stream().unwrap();
 /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
 /// event.record(&stream).unwrap();
-/// assert_eq!(event.finish().unwrap(), evlatch::EventStatus::Success);
+/// let status = event.finish_timeout(Duration::from_secs(30)).expect("the GPU finishes");
+/// assert_eq!(status, evlatch::EventStatus::Success);
 /// assert!(event.completion().is_finished());
 /// event.reset().unwrap();
 /// ```
@@ -150,10 +166,13 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let timed = CudaEvent::new(&ctx, EventFlags::new().timing(true)).unwrap();
-    ///     assert!(timed.flags().has_timing());
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let timed = CudaEvent::new(&ctx, EventFlags::new().timing(true)).unwrap();
+    /// assert!(timed.flags().has_timing());
     /// ```
     pub fn new(ctx: &Arc<CudaContext>, flags: EventFlags) -> Result<Self, CudaError> {
         driver::availability()?;
@@ -199,12 +218,15 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaError, CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let stream = ctx.new_stream().unwrap();
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     event.record(&stream).unwrap();
-    ///     assert!(matches!(event.record(&stream), Err(CudaError::Event(_))));
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let stream = ctx.new_stream().unwrap();
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// event.record(&stream).unwrap();
+    /// assert!(matches!(event.record(&stream), Err(CudaError::Event(_))));
     /// ```
     pub fn record(&self, stream: &CudaStream) -> Result<(), CudaError> {
         let inner = &self.inner;
@@ -239,15 +261,23 @@ impl CudaEvent {
     /// waiters and callbacks) follows when the stream callback runs, moments
     /// later. [`reset`](Self::reset) needs the completion to be final.
     ///
+    /// `Failed` only ever comes from the event itself (its stream's error,
+    /// or a host `set_failed`): if the context cannot be made current for the
+    /// query, that is not the event's failure and the answer stays
+    /// `Scheduled`.
+    ///
     /// # Examples
     ///
     /// ```
     /// use evlatch::EventStatus;
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     assert_eq!(event.status(), EventStatus::Initialized);
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// assert_eq!(event.status(), EventStatus::Initialized);
     /// ```
     pub fn status(&self) -> EventStatus {
         self.inner.status().0
@@ -261,11 +291,14 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     event.set_failed("host gave up").unwrap();
-    ///     assert_eq!(event.error_message().unwrap().as_str(), "host gave up");
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// event.set_failed("host gave up").unwrap();
+    /// assert_eq!(event.error_message().unwrap().as_str(), "host gave up");
     /// ```
     pub fn error_message(&self) -> Option<ErrorMessage> {
         match self.inner.status() {
@@ -284,7 +317,14 @@ impl CudaEvent {
     /// and [`reset`](Self::reset) succeeds. Caffe2's `Finish`.
     ///
     /// For a wait that never burns a core, wait on
-    /// [`completion`](Self::completion) instead.
+    /// [`completion`](Self::completion) instead; for a bounded one,
+    /// [`finish_timeout`](Self::finish_timeout).
+    ///
+    /// The park re-checks the event every few milliseconds on its own, so
+    /// it returns even if the wake-up never comes (a panicking `on_complete`
+    /// callback registered earlier can make the core skip the rest). It
+    /// does not return while the stream callback has not run: if the GPU
+    /// work never completes, neither does `finish`.
     ///
     /// # Errors
     ///
@@ -294,13 +334,20 @@ impl CudaEvent {
     /// # Examples
     ///
     /// ```
+    /// use std::time::Duration;
     /// use evlatch_cuda::{CudaError, CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new().blocking_sync(true)).unwrap();
-    ///     assert_eq!(event.finish(), Err(CudaError::NotRecorded));
-    ///     event.record(&ctx.default_stream()).unwrap();
-    ///     assert!(event.finish().unwrap().is_final());
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new().blocking_sync(true)).unwrap();
+    /// assert_eq!(event.finish(), Err(CudaError::NotRecorded));
+    /// event.record(&ctx.default_stream()).unwrap();
+    /// // (Bounded first, so this example cannot hang; `finish` then
+    /// // answers at once.)
+    /// event.finish_timeout(Duration::from_secs(30)).unwrap();
+    /// assert!(event.finish().unwrap().is_final());
     /// ```
     pub fn finish(&self) -> Result<EventStatus, CudaError> {
         let inner = &self.inner;
@@ -316,6 +363,46 @@ impl CudaEvent {
             let _ = unsafe { sys::cuEventSynchronize(inner.raw) };
         }
         Ok(park_until_final(&inner.completion))
+    }
+
+    /// Like [`finish`](Self::finish), but gives up after `timeout`: parks
+    /// until the stream callback has finished the completion (no
+    /// `cuEventSynchronize`, which cannot be bounded), re-checking the event
+    /// every few milliseconds.
+    ///
+    /// # Errors
+    ///
+    /// [`CudaError::NotRecorded`] on an `Initialized` event;
+    /// [`CudaError::Timeout`] if the completion was still not final after
+    /// `timeout` (the event is unchanged; a small callback stays registered
+    /// on it until it finishes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use evlatch_cuda::{CudaError, CudaEvent, EventFlags};
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// let limit = Duration::from_secs(30);
+    /// assert_eq!(event.finish_timeout(limit), Err(CudaError::NotRecorded));
+    /// event.record(&ctx.default_stream()).unwrap();
+    /// assert!(event.finish_timeout(limit).unwrap().is_final());
+    /// ```
+    pub fn finish_timeout(&self, timeout: Duration) -> Result<EventStatus, CudaError> {
+        let completion = &self.inner.completion;
+        match completion.status() {
+            EventStatus::Initialized => return Err(CudaError::NotRecorded),
+            EventStatus::Scheduled => {}
+            done => return Ok(done),
+        }
+        // A timeout too large to represent is no timeout.
+        let deadline = Instant::now().checked_add(timeout);
+        wait_final(completion, deadline).ok_or(CudaError::Timeout)
     }
 
     /// Makes `stream` wait, on the device, for the work recorded in this
@@ -335,12 +422,15 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let (a, b) = (ctx.new_stream().unwrap(), ctx.new_stream().unwrap());
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     event.record(&a).unwrap();
-    ///     event.wait_on(&b).unwrap(); // later work on b runs after a's
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let (a, b) = (ctx.new_stream().unwrap(), ctx.new_stream().unwrap());
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// event.record(&a).unwrap();
+    /// event.wait_on(&b).unwrap(); // later work on b runs after a's
     /// ```
     pub fn wait_on(&self, stream: &CudaStream) -> Result<(), CudaError> {
         self.inner.wait_on(stream)
@@ -353,24 +443,35 @@ impl CudaEvent {
     ///
     /// [`CudaError::TimingDisabled`] unless both were created with timing;
     /// [`CudaError::WrongContext`] for events of different contexts;
-    /// [`CudaError::NotRecorded`] if either was not recorded;
-    /// [`CudaError::NotReady`] until both completed (call
-    /// [`finish`](Self::finish) first).
+    /// [`CudaError::NotRecorded`] if either was not recorded on a stream *in
+    /// its current generation* (never recorded, or finished from the host
+    /// with `set_finished` / `set_failed`: its `CUevent` holds no time, or a
+    /// stale one); [`CudaError::NotReady`] until both completed (call
+    /// [`finish`](Self::finish) first); [`CudaError::MissingSymbol`] if the
+    /// driver exports neither `cuEventElapsedTime_v2` (preferred, driver
+    /// 12.8+) nor `cuEventElapsedTime`.
+    ///
+    /// Resetting and re-recording either event while this call runs is a
+    /// race of the caller's: the time may then be the new recording's.
     ///
     /// # Examples
     ///
     /// ```
+    /// use std::time::Duration;
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let stream = ctx.default_stream();
-    ///     let timed = EventFlags::new().timing(true);
-    ///     let (start, end) = (CudaEvent::new(&ctx, timed).unwrap(), CudaEvent::new(&ctx, timed).unwrap());
-    ///     start.record(&stream).unwrap();
-    ///     end.record(&stream).unwrap();
-    ///     end.finish().unwrap();
-    ///     start.finish().unwrap();
-    ///     assert!(end.elapsed_ms(&start).unwrap() >= 0.0);
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let stream = ctx.default_stream();
+    /// let timed = EventFlags::new().timing(true);
+    /// let (start, end) = (CudaEvent::new(&ctx, timed).unwrap(), CudaEvent::new(&ctx, timed).unwrap());
+    /// start.record(&stream).unwrap();
+    /// end.record(&stream).unwrap();
+    /// end.finish_timeout(Duration::from_secs(30)).unwrap();
+    /// start.finish_timeout(Duration::from_secs(30)).unwrap();
+    /// assert!(end.elapsed_ms(&start).unwrap() >= 0.0);
     /// ```
     pub fn elapsed_ms(&self, start: &CudaEvent) -> Result<f32, CudaError> {
         let (end, start) = (&self.inner, &start.inner);
@@ -383,27 +484,27 @@ impl CudaEvent {
                 other_device: start.ctx.ordinal(),
             });
         }
-        for e in [start, end] {
-            let snap = e.completion.snapshot();
-            match snap.status() {
-                EventStatus::Initialized => return Err(CudaError::NotRecorded),
-                EventStatus::Scheduled if !e.is_device_recorded(snap.generation()) => {
-                    return Err(CudaError::NotReady)
-                }
-                _ => {}
-            }
-        }
+        timing_state(&start.completion, &start.device_recorded)?;
+        timing_state(&end.completion, &end.device_recorded)?;
+        let entry = driver::elapsed_time_entry()?;
         bind(&end.ctx)?;
         let mut ms = 0.0f32;
-        // SAFETY: both events are live events of the current context and
-        // `ms` is a valid out-pointer.
-        match unsafe { sys::cuEventElapsedTime(&mut ms, start.raw, end.raw) } {
+        let (call, rc) = match entry {
+            // SAFETY: both events are live events of the current context,
+            // recorded on a stream in their current generation; `ms` is a
+            // valid out-pointer; the driver exports the symbol (checked).
+            ElapsedTime::V2 => ("cuEventElapsedTime_v2", unsafe {
+                sys::cuEventElapsedTime_v2(&mut ms, start.raw, end.raw)
+            }),
+            // SAFETY: as above.
+            ElapsedTime::V1 => ("cuEventElapsedTime", unsafe {
+                sys::cuEventElapsedTime(&mut ms, start.raw, end.raw)
+            }),
+        };
+        match rc {
             CUresult::CUDA_SUCCESS => Ok(ms),
             CUresult::CUDA_ERROR_NOT_READY => Err(CudaError::NotReady),
-            code => Err(CudaError::Driver {
-                call: "cuEventElapsedTime",
-                code,
-            }),
+            code => Err(CudaError::Driver { call, code }),
         }
     }
 
@@ -420,15 +521,19 @@ impl CudaEvent {
     /// # Examples
     ///
     /// ```
+    /// use std::time::Duration;
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     let stream = ctx.default_stream();
-    ///     for _ in 0..3 {
-    ///         event.record(&stream).unwrap();
-    ///         event.finish().unwrap();
-    ///         event.reset().unwrap();
-    ///     }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// let stream = ctx.default_stream();
+    /// for _ in 0..3 {
+    ///     event.record(&stream).unwrap();
+    ///     event.finish_timeout(Duration::from_secs(30)).unwrap();
+    ///     event.reset().unwrap();
     /// }
     /// ```
     pub fn reset(&self) -> Result<(), CudaError> {
@@ -447,11 +552,14 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     event.set_finished().unwrap();
-    ///     assert!(event.completion().is_finished());
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// event.set_finished().unwrap();
+    /// assert!(event.completion().is_finished());
     /// ```
     pub fn set_finished(&self) -> Result<(), CudaError> {
         self.inner.claim_for_host()?;
@@ -472,11 +580,14 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     event.set_failed("input was empty").unwrap();
-    ///     assert_eq!(event.status(), evlatch::EventStatus::Failed);
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// event.set_failed("input was empty").unwrap();
+    /// assert_eq!(event.status(), evlatch::EventStatus::Failed);
     /// ```
     pub fn set_failed(&self, msg: &str) -> Result<(), CudaError> {
         self.inner.claim_for_host()?;
@@ -494,15 +605,20 @@ impl CudaEvent {
     /// # Examples
     ///
     /// ```
-    /// use std::sync::mpsc;
+    /// use std::{sync::mpsc, time::Duration};
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     let (tx, rx) = mpsc::channel();
-    ///     event.completion().on_complete(move |status| { let _ = tx.send(status); });
-    ///     event.record(&ctx.default_stream()).unwrap();
-    ///     assert!(rx.recv().unwrap().is_final()); // no polling: the GPU's callback sends it
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// let (tx, rx) = mpsc::channel();
+    /// event.completion().on_complete(move |status| { let _ = tx.send(status); });
+    /// event.record(&ctx.default_stream()).unwrap();
+    /// // No polling: the GPU's stream callback sends it.
+    /// let status = rx.recv_timeout(Duration::from_secs(30)).expect("the completion arrives");
+    /// assert!(status.is_final());
     /// ```
     pub fn completion(&self) -> &Event {
         &self.inner.completion
@@ -514,10 +630,13 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
-    ///     assert_eq!(event.context().cu_ctx(), ctx.cu_ctx());
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
+    /// assert_eq!(event.context().cu_ctx(), ctx.cu_ctx());
     /// ```
     pub fn context(&self) -> &Arc<CudaContext> {
         &self.inner.ctx
@@ -529,9 +648,12 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     assert_eq!(CudaEvent::new(&ctx, EventFlags::new()).unwrap().flags(), EventFlags::new());
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// assert_eq!(CudaEvent::new(&ctx, EventFlags::new()).unwrap().flags(), EventFlags::new());
     /// ```
     pub fn flags(&self) -> EventFlags {
         self.inner.flags
@@ -545,9 +667,12 @@ impl CudaEvent {
     ///
     /// ```
     /// use evlatch_cuda::{CudaEvent, EventFlags};
-    /// if let Ok(ctx) = evlatch_cuda::context(0) {
-    ///     assert!(!CudaEvent::new(&ctx, EventFlags::new()).unwrap().cu_event().is_null());
-    /// }
+    /// # let ctx = match evlatch_cuda::context(0) {
+    /// #     Ok(ctx) => ctx,
+    /// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+    /// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+    /// # };
+    /// assert!(!CudaEvent::new(&ctx, EventFlags::new()).unwrap().cu_event().is_null());
     /// ```
     pub fn cu_event(&self) -> sys::CUevent {
         self.inner.raw
@@ -635,7 +760,7 @@ impl DeviceEvent for CudaEvent {
 
 impl Inner {
     fn is_device_recorded(&self, generation: u32) -> bool {
-        self.device_recorded.load(Ordering::Acquire) == generation.wrapping_add(1)
+        device_recorded_in(&self.device_recorded, generation)
     }
 
     /// The status, and the failing code when it comes from `cuEventQuery`.
@@ -644,11 +769,10 @@ impl Inner {
         if snap.status() != EventStatus::Scheduled || !self.is_device_recorded(snap.generation()) {
             return (snap.status(), None);
         }
-        if let Err(CudaError::Driver { code, .. }) = bind(&self.ctx) {
-            return (EventStatus::Failed, Some(code));
-        }
-        // SAFETY: `raw` is a live event of the now-current context.
-        query_status(unsafe { sys::cuEventQuery(self.raw) })
+        scheduled_status(bind(&self.ctx).map(|()| {
+            // SAFETY: `raw` is a live event of the now-current context.
+            unsafe { sys::cuEventQuery(self.raw) }
+        }))
     }
 
     /// Takes an `Initialized` event to `Scheduled` for a host-side finish,
@@ -792,11 +916,14 @@ impl Pending {
 ///
 /// ```
 /// let before = evlatch_cuda::live_events();
-/// if let Ok(ctx) = evlatch_cuda::context(0) {
-///     let e = evlatch_cuda::CudaEvent::new(&ctx, Default::default()).unwrap();
-///     assert!(evlatch_cuda::live_events() >= 1);
-///     drop(e);
-/// }
+/// # let ctx = match evlatch_cuda::context(0) {
+/// #     Ok(ctx) => ctx,
+/// #     Err(why) if why.is_no_gpu() => return, // no GPU here
+/// #     Err(why) => panic!("CUDA is there but broken: {why}"),
+/// # };
+/// let e = evlatch_cuda::CudaEvent::new(&ctx, Default::default()).unwrap();
+/// assert!(evlatch_cuda::live_events() >= 1);
+/// drop(e);
 /// # let _ = before;
 /// ```
 pub fn live_events() -> usize {
@@ -830,18 +957,31 @@ pub(crate) fn stream_of(context: &dyn Any) -> Result<&CudaStream, BackendError> 
     })
 }
 
+/// How long a parked waiter sleeps at most before it looks at the event
+/// itself: the bound that makes a lost wake-up cost a few milliseconds
+/// instead of a hang (a panicking callback registered before the waiter's
+/// can make the core skip the waiter's, until the core's fix).
+const RECHECK: Duration = Duration::from_millis(10);
+
 /// Blocks the calling thread until `event` is final; returns the outcome of
 /// the generation it was waiting on. Parks (no spinning): the finisher's
-/// `on_complete` callback unparks it. A stand-in until evlatch-std's waits.
+/// `on_complete` callback unparks it, and every [`RECHECK`] it re-checks the
+/// event on its own. A stand-in until evlatch-std's waits.
 pub(crate) fn park_until_final(event: &Event) -> EventStatus {
-    let now = event.status();
-    if now.is_final() {
-        return now;
+    loop {
+        // Without a deadline `wait_final` only returns with an outcome.
+        if let Some(status) = wait_final(event, None) {
+            return status;
+        }
     }
-    struct Signal {
-        /// 0 while waiting; `status as u8 + 1` once the outcome is known.
-        outcome: AtomicU8,
-        thread: Thread,
+}
+
+/// The outcome of the generation current at the call, or `None` once
+/// `deadline` has passed without one.
+fn wait_final(event: &Event, deadline: Option<Instant>) -> Option<EventStatus> {
+    let seen = event.snapshot();
+    if seen.status().is_final() {
+        return Some(seen.status());
     }
     let signal = Arc::new(Signal {
         outcome: AtomicU8::new(0),
@@ -849,15 +989,70 @@ pub(crate) fn park_until_final(event: &Event) -> EventStatus {
     });
     let theirs = Arc::clone(&signal);
     event.on_complete(move |status| {
-        // Release: pairs with the waiter's Acquire load below.
+        // Release: pairs with the waiter's Acquire load in `wait_signalled`.
         theirs.outcome.store(status as u8 + 1, Ordering::Release);
         theirs.thread.unpark();
     });
+    // If `seen`'s generation finished (and the event moved on) before the
+    // callback was registered, the callback belongs to a later generation:
+    // answer from the event. Otherwise it belongs to `seen`'s.
+    if let Some(status) = outcome_since(event, seen) {
+        return Some(status);
+    }
+    wait_signalled(event, seen, &signal, deadline)
+}
+
+/// What a waiter shares with the callback that wakes it.
+struct Signal {
+    /// 0 while waiting; `status as u8 + 1` once the outcome is known.
+    outcome: AtomicU8,
+    thread: Thread,
+}
+
+/// Parks until `signal` carries the outcome of `seen`'s generation, or the
+/// event itself shows it, or `deadline` passes (`None`). Every park is
+/// bounded by [`RECHECK`], so a signal that never comes costs a few
+/// milliseconds, never a hang.
+fn wait_signalled(
+    event: &Event,
+    seen: Snapshot,
+    signal: &Signal,
+    deadline: Option<Instant>,
+) -> Option<EventStatus> {
     loop {
         match signal.outcome.load(Ordering::Acquire) {
-            0 => thread::park(),
-            v => return decode_status(v - 1),
+            0 => {}
+            v => return Some(decode_status(v - 1)),
         }
+        if let Some(status) = outcome_since(event, seen) {
+            return Some(status);
+        }
+        let pause = match deadline {
+            None => RECHECK,
+            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => left.min(RECHECK),
+                _ => return None,
+            },
+        };
+        thread::park_timeout(pause);
+    }
+}
+
+/// The outcome of `seen`'s generation if the event shows it finished:
+/// final in that generation, or moved on (only a reset out of a final
+/// status moves the generation; the core remembers that outcome). `None`
+/// while it is still unfinished. Never arms a wake-up: `arm_wake` is asked
+/// only once its answer is `Completed`.
+fn outcome_since(event: &Event, seen: Snapshot) -> Option<EventStatus> {
+    let now = event.snapshot();
+    if now.generation() == seen.generation() && !now.status().is_final() {
+        return None;
+    }
+    match event.arm_wake(seen) {
+        WakeArm::Completed(status) => Some(status),
+        // Unreachable (a generation never goes back to unfinished); if it
+        // were reached, the armed hook call is harmless.
+        WakeArm::Armed => None,
     }
 }
 
@@ -870,11 +1065,39 @@ fn decode_status(v: u8) -> EventStatus {
     }
 }
 
-fn bind(ctx: &CudaContext) -> Result<(), CudaError> {
-    ctx.bind_to_thread().map_err(|e| CudaError::Driver {
-        call: "cuCtxSetCurrent",
-        code: e.0,
-    })
+/// Whether `field` (an `Inner::device_recorded`) says `generation` was
+/// recorded on a stream. Acquire: pairs with the recorder's Release store,
+/// so a reader that sees it also sees the record.
+fn device_recorded_in(field: &AtomicU32, generation: u32) -> bool {
+    field.load(Ordering::Acquire) == generation.wrapping_add(1)
+}
+
+/// The status of a device-recorded, `Scheduled` generation, from what the
+/// query gave: `cuEventQuery`'s code mapped, or — when the context could
+/// not be bound, so nothing was asked — still `Scheduled`. A bind failure
+/// is not the event's failure (cudarc-level errors of unrelated calls end
+/// up there too), so it never becomes `Failed`.
+fn scheduled_status(query: Result<CUresult, CudaError>) -> (EventStatus, Option<CUresult>) {
+    match query {
+        Ok(code) => query_status(code),
+        Err(_) => (EventStatus::Scheduled, None),
+    }
+}
+
+/// Whether an event (its completion and `device_recorded` field) holds a
+/// time `cuEventElapsedTime` may read: recorded on a stream in the current
+/// generation. Never recorded → `NotRecorded`; finished from the host, or
+/// after a failed record → `NotRecorded` (its `CUevent` is unrecorded or
+/// stale); taken to `Scheduled` but `cuEventRecord` still under way →
+/// `NotReady`.
+fn timing_state(completion: &Event, device_recorded: &AtomicU32) -> Result<(), CudaError> {
+    let snap = completion.snapshot();
+    match snap.status() {
+        EventStatus::Initialized => Err(CudaError::NotRecorded),
+        _ if device_recorded_in(device_recorded, snap.generation()) => Ok(()),
+        EventStatus::Scheduled => Err(CudaError::NotReady),
+        EventStatus::Success | EventStatus::Failed => Err(CudaError::NotRecorded),
+    }
 }
 
 #[cfg(test)]
@@ -906,6 +1129,166 @@ mod tests {
             assert_eq!(park_until_final(&e), outcome);
             finisher.join().unwrap();
         }
+    }
+
+    /// Item: a wake-up that never comes (the core skipping our callback after
+    /// an earlier one panicked) must not strand the waiter. Here no callback
+    /// is registered at all: only the bounded re-check can see the finish.
+    #[test]
+    fn a_lost_wake_up_costs_a_recheck_not_a_hang() {
+        for outcome in [EventStatus::Success, EventStatus::Failed] {
+            let e = Arc::new(Event::new());
+            e.record().unwrap();
+            let seen = e.snapshot();
+            let never = Signal {
+                outcome: AtomicU8::new(0),
+                thread: thread::current(),
+            };
+            let finisher = {
+                let e = Arc::clone(&e);
+                thread::spawn(move || {
+                    thread::sleep(Duration::from_millis(20));
+                    match outcome {
+                        EventStatus::Success => e.set_finished().unwrap(),
+                        _ => e.set_failed("boom").unwrap(),
+                    }
+                })
+            };
+            assert_eq!(wait_signalled(&e, seen, &never, None), Some(outcome));
+            finisher.join().unwrap();
+        }
+    }
+
+    /// The re-check answers for the generation waited on, even when the
+    /// event was reset (and recorded again) before the waiter looked.
+    #[test]
+    fn a_recheck_after_a_reset_reports_the_waited_generation() {
+        let e = Event::new();
+        e.record().unwrap();
+        let seen = e.snapshot();
+        e.set_failed("first").unwrap();
+        e.reset().unwrap();
+        e.record().unwrap();
+        let never = Signal {
+            outcome: AtomicU8::new(0),
+            thread: thread::current(),
+        };
+        assert_eq!(
+            wait_signalled(&e, seen, &never, None),
+            Some(EventStatus::Failed)
+        );
+        // The new generation is still in flight: nothing to report for it.
+        assert_eq!(outcome_since(&e, e.snapshot()), None);
+    }
+
+    /// With a panicking callback registered first, the finisher's panic
+    /// propagates (caught here, as the stream callback catches it) and the
+    /// parked waiter still returns.
+    #[test]
+    fn park_returns_even_after_an_earlier_callback_panics() {
+        let e = Arc::new(Event::new());
+        e.record().unwrap();
+        e.on_complete(|_| panic!("user callback panics (expected in this test)"));
+        let finisher = {
+            let e = Arc::clone(&e);
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(20));
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    e.set_finished().unwrap();
+                }));
+            })
+        };
+        assert_eq!(park_until_final(&e), EventStatus::Success);
+        finisher.join().unwrap();
+    }
+
+    /// A timed wait that runs out maps to `None` (`CudaError::Timeout` in
+    /// `finish_timeout`), and leaves the event as it was.
+    #[test]
+    fn a_timed_wait_on_a_stuck_event_times_out() {
+        let e = Event::new();
+        e.record().unwrap();
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(30);
+        assert_eq!(wait_final(&e, Some(deadline)), None);
+        assert!(Instant::now() >= deadline);
+        assert_eq!(e.status(), EventStatus::Scheduled);
+        assert_eq!(
+            wait_final(&e, Some(Instant::now())).ok_or(CudaError::Timeout),
+            Err(CudaError::Timeout)
+        );
+        // Finished meanwhile: the timed wait answers at once.
+        e.set_finished().unwrap();
+        assert_eq!(wait_final(&e, Some(start)), Some(EventStatus::Success));
+    }
+
+    /// elapsed_ms may only read a `CUevent` recorded on a stream in the
+    /// current generation.
+    #[test]
+    fn timing_needs_a_device_record_of_this_generation() {
+        let completion = Event::new();
+        let field = AtomicU32::new(0);
+        assert_eq!(
+            timing_state(&completion, &field),
+            Err(CudaError::NotRecorded)
+        );
+        // Taken to Scheduled, cuEventRecord still under way.
+        completion.record().unwrap();
+        assert_eq!(timing_state(&completion, &field), Err(CudaError::NotReady));
+        // Recorded on the device (what `enqueue` stores).
+        let g = completion.snapshot().generation();
+        field.store(g.wrapping_add(1), Ordering::Release);
+        assert_eq!(timing_state(&completion, &field), Ok(()));
+        completion.set_finished().unwrap();
+        assert_eq!(timing_state(&completion, &field), Ok(()));
+        // Next generation, finished from the host (`claim_for_host` stores 0):
+        // the CUevent holds the previous generation's time.
+        completion.reset().unwrap();
+        completion.record().unwrap();
+        field.store(0, Ordering::Release);
+        completion.set_finished().unwrap();
+        assert_eq!(
+            timing_state(&completion, &field),
+            Err(CudaError::NotRecorded)
+        );
+        // A stale field (left from an older generation) is not a record.
+        completion.reset().unwrap();
+        completion.record().unwrap();
+        field.store(g.wrapping_add(1), Ordering::Release);
+        completion.set_failed("record failed").unwrap();
+        assert_eq!(
+            timing_state(&completion, &field),
+            Err(CudaError::NotRecorded)
+        );
+    }
+
+    /// A failure to bind the context is not the event's failure.
+    #[test]
+    fn a_bind_failure_never_reports_failed() {
+        let bind_failed = Err(CudaError::Driver {
+            call: "cuCtxSetCurrent",
+            code: CUresult::CUDA_ERROR_INVALID_CONTEXT,
+        });
+        assert_eq!(
+            scheduled_status(bind_failed),
+            (EventStatus::Scheduled, None)
+        );
+        assert_eq!(
+            scheduled_status(Ok(CUresult::CUDA_ERROR_NOT_READY)),
+            (EventStatus::Scheduled, None)
+        );
+        assert_eq!(
+            scheduled_status(Ok(CUresult::CUDA_SUCCESS)),
+            (EventStatus::Success, None)
+        );
+        // The stream's own error is the event's failure.
+        assert_eq!(
+            scheduled_status(Ok(CUresult::CUDA_ERROR_ILLEGAL_ADDRESS)),
+            (
+                EventStatus::Failed,
+                Some(CUresult::CUDA_ERROR_ILLEGAL_ADDRESS)
+            )
+        );
     }
 
     #[test]

@@ -47,21 +47,41 @@
 //!
 //! Callbacks on a completion run on the CUDA driver's callback thread: they
 //! MUST NOT call CUDA and should not block. Waking threads and tasks (what
-//! evlatch-std's hook does) is fine.
+//! evlatch-std's hook does) is fine. Two traps:
+//!
+//! - **Drops are calls.** A callback that owns the last `Arc` of a
+//!   [`CudaEvent`], a `CudaStream` or a `CudaContext` runs its CUDA destroy
+//!   (`cuEventDestroy`, `cuStreamDestroy`, the context release) on the
+//!   driver's callback thread when it drops it. Keep another owner alive
+//!   until the completion is final.
+//! - **Driver locks.** The driver may hold an internal lock while stream
+//!   callbacks run: a callback MUST NOT block on a lock or channel shared
+//!   with a thread that is (or may be) inside a CUDA call.
+//!
+//! ## Driver symbols
+//!
+//! cudarc resolves each driver function on its first call and *panics* if
+//! the driver does not export it. [`availability`] checks every symbol in
+//! [`DRIVER_SYMBOLS`] first and answers [`CudaError::MissingSymbol`]
+//! instead; `elapsed_ms` uses `cuEventElapsedTime_v2` where the driver has
+//! it (12.8 and newer, and the only spelling in cudarc's CUDA 13 bindings)
+//! and falls back to `cuEventElapsedTime`. Calling cudarc yourself can
+//! still panic — e.g. `CudaContext::new_non_primary` needs
+//! `cuCtxCreate_v4`, a driver of CUDA 12.5 or newer: ask
+//! [`driver_exports`] first.
 //!
 //! ## Examples
 //!
 //! ```
-//! use std::sync::mpsc;
+//! use std::{sync::mpsc, time::Duration};
 //! use evlatch::EventStatus;
 //! use evlatch_cuda::{CudaEvent, EventFlags};
 //!
 //! let ctx = match evlatch_cuda::context(0) {
 //!     Ok(ctx) => ctx,
-//!     Err(why) => {
-//!         println!("skipped: {why}");
-//!         return;
-//!     }
+//!     // Skip only where there is no GPU; a broken CUDA is a failure.
+//!     Err(why) if why.is_no_gpu() => return println!("skipped: {why}"),
+//!     Err(why) => panic!("CUDA is there but broken: {why}"),
 //! };
 //! let stream = ctx.new_stream().unwrap();
 //! let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
@@ -70,7 +90,8 @@
 //!     let _ = tx.send(status);
 //! });
 //! event.record(&stream).unwrap(); // after the kernels you launched on `stream`
-//! assert_eq!(rx.recv().unwrap(), EventStatus::Success);
+//! let status = rx.recv_timeout(Duration::from_secs(30)).expect("the stream callback ran");
+//! assert_eq!(status, EventStatus::Success);
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -83,7 +104,7 @@ mod event;
 mod flags;
 
 pub use backend::{register, BACKEND};
-pub use driver::{availability, context, is_available};
+pub use driver::{availability, context, driver_exports, is_available, DRIVER_SYMBOLS};
 pub use error::CudaError;
 pub use event::{live_events, pending_callbacks, CudaEvent};
 pub use flags::EventFlags;

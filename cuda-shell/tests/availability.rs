@@ -20,7 +20,19 @@ fn availability_never_panics_and_is_consistent() {
     assert_eq!(availability(), answer, "the answer is cached");
     if !driver_library_present() {
         assert_eq!(answer, Err(CudaError::NoDriver));
-        eprintln!("no CUDA driver here: {}", answer.unwrap_err());
+    }
+    if let Err(why) = answer {
+        // The device half of this test did not run: say so, like a GPU test
+        // (and fail where CUDA is broken, or where a GPU is required).
+        assert!(
+            why.is_no_gpu(),
+            "CUDA is present but unusable (a failure, not a skip): {why}"
+        );
+        assert!(
+            std::env::var_os("EVLATCH_CUDA_REQUIRE_GPU").is_none_or(|v| v != "1"),
+            "EVLATCH_CUDA_REQUIRE_GPU=1 but CUDA is unavailable: {why}"
+        );
+        eprintln!("availability_never_panics_and_is_consistent: skipped: device checks: {why}");
     }
     match answer {
         Ok(count) => {
@@ -108,6 +120,13 @@ fn every_error_says_what_happened_and_what_to_do() {
         (CudaError::NotReady, "finish()"),
         (CudaError::Failed, "error_message()"),
         (CudaError::ForeignEvent, "CudaEvent::new"),
+        (
+            CudaError::MissingSymbol {
+                name: "cuEventElapsedTime_v2",
+            },
+            "does not export cuEventElapsedTime_v2",
+        ),
+        (CudaError::Timeout, "wait again"),
     ];
     for (err, needle) in cases {
         let text = err.to_string();
@@ -144,4 +163,18 @@ fn backend_errors_keep_the_cuda_code() {
         CudaError::NotRecorded.into_backend(),
         BackendError::Unsupported { .. }
     ));
+    assert_eq!(
+        CudaError::Timeout.into_backend(),
+        BackendError::Device {
+            code: 600,
+            name: "CUDA_ERROR_NOT_READY"
+        }
+    );
+    assert_eq!(
+        CudaError::MissingSymbol { name: "cuInit" }.into_backend(),
+        BackendError::Device {
+            code: 500,
+            name: "CUDA_ERROR_NOT_FOUND"
+        }
+    );
 }

@@ -4,22 +4,30 @@
 //! Kernels that must still be running while the test looks at the event wait
 //! on a *gate* in host-mapped memory that the test opens itself, so no test
 //! depends on timing; the gate has a watchdog so a broken test fails rather
-//! than hangs.
+//! than hangs, and every host wait is bounded (`support::WAIT`), failing with
+//! what did not arrive.
+//!
+//! The tests are safe in parallel (the default of `cargo test`): they share
+//! one cached context, a keeper stream stops cudarc's first-stream
+//! synchronization, each gate is drained before it is freed, and none reads
+//! the crate's global counters.
 
 mod support;
 
 use std::sync::{mpsc, Arc};
 use std::thread;
+use std::time::Duration;
 
 use evlatch::backend::{wait, BackendError, DeviceEvent, DeviceType};
 use evlatch::{Event, EventError, EventStatus};
 use evlatch_cuda::cudarc::driver::CudaContext;
 use evlatch_cuda::{CudaError, CudaEvent, EventFlags};
 use evlatch_std::EventExt;
-use support::{block_on, gpu, DeviceWords, HostWord};
+use support::{block_on, bounded, finish, gpu, recv, sync, DeviceWords, HostWord, WAIT};
 
-/// How long a gated kernel waits at most before giving up (10 s).
-const WATCHDOG_NS: u64 = 10_000_000_000;
+/// How long a gated kernel waits at most before giving up (5 s, below the
+/// host's `WAIT`).
+const WATCHDOG_NS: u64 = 5_000_000_000;
 
 #[test]
 fn record_status_finish_reset_cycle() {
@@ -44,9 +52,17 @@ fn record_status_finish_reset_cycle() {
     assert_eq!(event.reset(), Err(CudaError::Event(EventError::InFlight)));
     assert_eq!(event.set_finished(), Err(CudaError::Recorded));
     assert_eq!(event.set_failed("no"), Err(CudaError::Recorded));
+    // A bounded finish on a gated event runs out, and changes nothing.
+    assert_eq!(
+        event.finish_timeout(Duration::from_millis(50)),
+        Err(CudaError::Timeout)
+    );
+    assert_eq!(event.status(), EventStatus::Scheduled);
+    // The crate hands out one context per device.
+    assert!(Arc::ptr_eq(&gpu.ctx, &evlatch_cuda::context(0).unwrap()));
 
     gate.set(1);
-    assert_eq!(event.finish(), Ok(EventStatus::Success));
+    assert_eq!(finish(&event), Ok(EventStatus::Success));
     assert_eq!(event.status(), EventStatus::Success);
     assert!(event.completion().is_finished());
     assert_eq!(
@@ -56,8 +72,8 @@ fn record_status_finish_reset_cycle() {
     event.reset().unwrap();
     assert_eq!(event.status(), EventStatus::Initialized);
     event.record(&stream).unwrap();
-    assert_eq!(event.finish(), Ok(EventStatus::Success));
-    stream.synchronize().unwrap();
+    assert_eq!(event.finish_timeout(WAIT), Ok(EventStatus::Success));
+    sync(&stream);
 }
 
 #[test]
@@ -87,7 +103,7 @@ fn unrecorded_events_refuse_waits_and_accept_host_finishes() {
     event.wait_on(&stream).unwrap(); // already done: nothing to wait for
     event.reset().unwrap();
     event.record(&stream).unwrap();
-    assert_eq!(event.finish(), Ok(EventStatus::Success));
+    assert_eq!(finish(&event), Ok(EventStatus::Success));
 }
 
 #[test]
@@ -95,6 +111,13 @@ fn a_stream_of_another_context_is_an_error() {
     let Some(gpu) = gpu("a_stream_of_another_context_is_an_error") else {
         return;
     };
+    // cudarc's new_non_primary calls cuCtxCreate_v4 and panics ("Missing
+    // symbol") on a driver older than 12.5: fail clearly instead.
+    assert_eq!(
+        evlatch_cuda::driver_exports("cuCtxCreate_v4"),
+        Ok(true),
+        "this test needs cuCtxCreate_v4 (a CUDA 12.5+ driver) for a second context"
+    );
     let other = CudaContext::new_non_primary(0, 0).unwrap();
     let foreign = other.new_stream().unwrap();
     let event = CudaEvent::new(&gpu.ctx, EventFlags::new()).unwrap();
@@ -108,7 +131,7 @@ fn a_stream_of_another_context_is_an_error() {
     // Unchanged: still recordable on its own context.
     assert_eq!(event.status(), EventStatus::Initialized);
     event.record(&gpu.ctx.default_stream()).unwrap();
-    event.finish().unwrap();
+    finish(&event).unwrap();
     // Timing across contexts is refused too.
     let timed = EventFlags::new().timing(true);
     let a = CudaEvent::new(&gpu.ctx, timed).unwrap();
@@ -136,17 +159,21 @@ fn a_cpu_thread_and_an_async_task_wake_on_gpu_completion() {
     });
     let blocking = {
         let event = Arc::clone(&event);
-        thread::spawn(move || event.completion().wait())
+        thread::spawn(move || support::wait(event.completion(), "the blocking waiter's wake-up"))
     };
     let task = {
         let event = Arc::clone(&event);
-        thread::spawn(move || block_on(async { event.completion().wait_async().await }))
+        thread::spawn(move || {
+            block_on("the async task's wake-up", async {
+                event.completion().wait_async().await
+            })
+        })
     };
     gate.set(1);
     assert_eq!(blocking.join().unwrap(), EventStatus::Success);
     assert_eq!(task.join().unwrap(), EventStatus::Success);
-    assert_eq!(rx.recv().unwrap(), EventStatus::Success);
-    assert_eq!(event.finish(), Ok(EventStatus::Success));
+    assert_eq!(recv(&rx, "the on_complete callback"), EventStatus::Success);
+    assert_eq!(finish(&event), Ok(EventStatus::Success));
 }
 
 #[test]
@@ -174,9 +201,9 @@ fn two_streams_ordered_by_an_event() {
     );
 
     gate.set(1);
-    assert_eq!(after_b.finish(), Ok(EventStatus::Success));
+    assert_eq!(finish(&after_b), Ok(EventStatus::Success));
     assert_eq!(words.read(), [7, 7]);
-    event.finish().unwrap();
+    finish(&event).unwrap();
 }
 
 #[test]
@@ -218,13 +245,19 @@ fn the_wait_matrix_has_caffe2s_entries() {
             gate
         })
     };
-    wait(&*cpu, DeviceType::CUDA, &b).unwrap();
+    bounded("the CUDA-waits-for-CPU wait", || {
+        wait(&*cpu, DeviceType::CUDA, &b)
+    })
+    .unwrap();
     assert!(cpu.is_finished());
 
     // The CPU waits for CUDA: the host blocks until the event is final.
-    wait(&event, DeviceType::CPU, &()).unwrap();
+    bounded("the CPU-waits-for-CUDA wait", || {
+        wait(&event, DeviceType::CPU, &())
+    })
+    .unwrap();
     assert_eq!(event.query(), EventStatus::Success);
-    b.synchronize().unwrap();
+    sync(&b);
     assert_eq!(words.read(), [9, 9]);
     drop(opener.join().unwrap());
 }
@@ -242,16 +275,26 @@ fn elapsed_time_needs_timing_and_completion() {
     let untimed = CudaEvent::new(&gpu.ctx, EventFlags::new()).unwrap();
     assert_eq!(end.elapsed_ms(&start), Err(CudaError::NotRecorded));
     assert_eq!(untimed.elapsed_ms(&start), Err(CudaError::TimingDisabled));
+    // Finished from the host: its CUevent holds no time, so no driver call.
+    let host = CudaEvent::new(&gpu.ctx, timed).unwrap();
+    host.set_finished().unwrap();
 
     start.record(&stream).unwrap();
     gpu.gate_wait(&stream, &gate, WATCHDOG_NS);
     end.record(&stream).unwrap();
     assert_eq!(end.elapsed_ms(&start), Err(CudaError::NotReady));
     gate.set(1);
-    end.finish().unwrap();
-    start.finish().unwrap();
+    end.finish_timeout(WAIT).unwrap();
+    start.finish_timeout(WAIT).unwrap();
     let ms = end.elapsed_ms(&start).unwrap();
     assert!(ms >= 0.0, "{ms}");
+    assert_eq!(host.elapsed_ms(&start), Err(CudaError::NotRecorded));
+    assert_eq!(start.elapsed_ms(&host), Err(CudaError::NotRecorded));
+    // A new generation finished from the host is not timed with the old
+    // generation's (stale) record.
+    end.reset().unwrap();
+    end.set_finished().unwrap();
+    assert_eq!(end.elapsed_ms(&start), Err(CudaError::NotRecorded));
 }
 
 #[test]
@@ -268,8 +311,11 @@ fn blocking_sync_events_finish() {
         assert_eq!(event.flags(), flags);
         gpu.spin_signal(&stream, 1_000_000, None, 0);
         event.record(&stream).unwrap();
-        assert_eq!(event.finish(), Ok(EventStatus::Success));
-        assert_eq!(event.completion().wait(), EventStatus::Success);
+        assert_eq!(finish(&event), Ok(EventStatus::Success));
+        assert_eq!(
+            support::wait(event.completion(), "the completion"),
+            EventStatus::Success
+        );
     }
 }
 
@@ -294,8 +340,11 @@ fn dropping_a_recorded_event_keeps_the_bridge_alive() {
     );
     gate.set(1);
     // The stream callback still runs, on the completion it kept alive.
-    assert_eq!(rx.recv().unwrap(), EventStatus::Success);
-    stream.synchronize().unwrap();
+    assert_eq!(
+        recv(&rx, "the callback of a dropped event"),
+        EventStatus::Success
+    );
+    sync(&stream);
 }
 
 #[test]
@@ -329,5 +378,8 @@ fn the_device_event_trait_reports_like_the_inherent_methods() {
         dyn_event.set_finished(),
         Err(BackendError::Event(EventError::AlreadyRecorded))
     );
-    assert_eq!(dyn_event.finish(), Ok(EventStatus::Success));
+    assert_eq!(
+        bounded("DeviceEvent::finish", || dyn_event.finish()),
+        Ok(EventStatus::Success)
+    );
 }

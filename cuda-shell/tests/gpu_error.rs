@@ -5,6 +5,11 @@
 //! Its own test binary (own process): an illegal address poisons the CUDA
 //! context for the rest of the process. Without a GPU it prints
 //! `<test>: skipped: <why>` and returns.
+//!
+//! No race with the fault: a gated kernel holds the stream first, then the
+//! faulting kernel and the record are enqueued behind it — so `record` runs
+//! while nothing has failed yet and must succeed — and only then is the gate
+//! opened and the fault can happen.
 
 mod support;
 
@@ -12,8 +17,10 @@ use std::sync::mpsc;
 
 use evlatch::EventStatus;
 use evlatch_cuda::{CudaError, CudaEvent, EventFlags};
-use evlatch_std::EventExt;
-use support::gpu;
+use support::{finish, gpu, recv, HostWord};
+
+/// How long the gated kernel waits at most (5 s, below the host's `WAIT`).
+const WATCHDOG_NS: u64 = 5_000_000_000;
 
 #[test]
 fn a_faulting_kernel_fails_the_event_with_its_message() {
@@ -21,26 +28,39 @@ fn a_faulting_kernel_fails_the_event_with_its_message() {
         return;
     };
     let stream = gpu.ctx.new_stream().unwrap();
+    let gate = HostWord::new(&gpu);
     let event = CudaEvent::new(&gpu.ctx, EventFlags::new()).unwrap();
     let (tx, rx) = mpsc::channel();
     event.completion().on_complete(move |status| {
         let _ = tx.send(status);
     });
 
+    // Gate, fault, record — all enqueued while the gate holds the stream.
+    gpu.gate_wait(&stream, &gate, WATCHDOG_NS);
     gpu.fault(&stream);
-    event.record(&stream).unwrap();
+    event
+        .record(&stream)
+        .expect("record behind a closed gate: nothing has failed yet");
+    assert_eq!(event.completion().status(), EventStatus::Scheduled);
+    gate.set(1);
 
     // The blocking waiter, the callback and finish() all see the failure.
-    assert_eq!(event.completion().wait(), EventStatus::Failed);
-    assert_eq!(rx.recv().unwrap(), EventStatus::Failed);
-    assert_eq!(event.finish(), Ok(EventStatus::Failed));
+    assert_eq!(
+        support::wait(event.completion(), "the faulting stream's completion"),
+        EventStatus::Failed
+    );
+    assert_eq!(
+        recv(&rx, "the on_complete callback after the fault"),
+        EventStatus::Failed
+    );
+    assert_eq!(finish(&event), Ok(EventStatus::Failed));
     assert_eq!(event.status(), EventStatus::Failed);
     let msg = event.error_message().expect("a failed event has a message");
     eprintln!("faulting kernel reported: {msg}");
     assert!(
         msg.starts_with("CUDA_ERROR_ILLEGAL_ADDRESS: ")
             || msg.starts_with("CUDA_ERROR_LAUNCH_FAILED: "),
-        "unexpected message: {msg}"
+        "unexpected message (want the CUDA error's name first): {msg}"
     );
     assert!(
         !msg.contains("no description"),
@@ -61,7 +81,10 @@ fn a_faulting_kernel_fails_the_event_with_its_message() {
             assert!(msg.contains(call), "{msg}");
         }
         Err(other) => panic!("unexpected record error: {other}"),
-        Ok(()) => assert_eq!(event.completion().wait(), EventStatus::Failed),
+        Ok(()) => assert_eq!(
+            support::wait(event.completion(), "a record on the poisoned context"),
+            EventStatus::Failed
+        ),
     }
     assert_eq!(evlatch_cuda::pending_callbacks(), 0);
 }

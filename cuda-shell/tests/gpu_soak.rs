@@ -6,9 +6,10 @@
 mod support;
 
 use evlatch::EventStatus;
+use std::time::Instant;
+
 use evlatch_cuda::{live_events, pending_callbacks, CudaEvent, EventFlags};
-use evlatch_std::EventExt;
-use support::gpu;
+use support::{finish, gpu, sync, WAIT};
 
 const CYCLES: usize = 10_000;
 
@@ -32,10 +33,10 @@ fn ten_thousand_cycles_leak_nothing() {
         event.record(&stream).unwrap();
         // Alternate the ways of waiting: the bridge (evlatch-std) and finish.
         let status = if i % 3 == 0 {
-            event.finish().unwrap()
+            finish(event).unwrap()
         } else {
             waiters += 1;
-            event.completion().wait()
+            support::wait(event.completion(), "a soak cycle's completion")
         };
         assert_eq!(status, EventStatus::Success, "cycle {i}");
         // Once a completion is final, its callback no longer counts.
@@ -58,13 +59,16 @@ fn ten_thousand_cycles_leak_nothing() {
         0,
         "dropped events must release their CUevent"
     );
-    stream.synchronize().unwrap();
+    sync(&stream);
     // The last callbacks may still be running on the driver's thread.
-    let mut spins = 0;
+    let deadline = Instant::now() + WAIT;
     while pending_callbacks() != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} stream callbacks did not run within {WAIT:?} of the stream's end",
+            pending_callbacks()
+        );
         std::thread::yield_now();
-        spins += 1;
-        assert!(spins < 100_000_000, "stream callbacks never ran");
     }
     eprintln!("soak: {CYCLES} cycles ({waiters} bridge waits), 1000 dropped-while-recorded events");
 }
