@@ -71,10 +71,8 @@ MIRIFLAGS="${MIRIFLAGS:-}" cargo +nightly miri test -p evlatch --lib
 MIRIFLAGS="${MIRIFLAGS:-}" cargo +nightly miri test -p evlatch --lib --features alloc
 
 step "miri: the std shell's waits, wait lists and channels (scaled down under cfg(miri))"
-# tokio's tests are skipped under miri (its runtime is not what is checked
-# here); the same waits run on the hand-written executor.
 MIRIFLAGS="${MIRIFLAGS:-}" cargo +nightly miri test -p evlatch-std --lib --test waits --test no_alloc \
-  --test channel -- --skip tokio
+  --test channel
 
 step "ThreadSanitizer: the std shell's tests and the stress tests (nightly, -Zbuild-std)"
 TSAN_TARGET="$(rustc -vV | sed -n 's/^host: //p')"

@@ -19,6 +19,22 @@
 //! or return `Pending` (tasks) and are woken by the core's wake hook, which
 //! this crate registers the first time anything waits.
 //!
+//! Waiting allocates nothing: a blocked thread's waiter lives on its stack,
+//! a pending future's inside the future (so the futures are `!Unpin`), and a
+//! cancelled wait (timeout, dropped future) unlinks itself in O(1). Waiters
+//! of one event are woken in the order they started waiting.
+//!
+//! Where waiting takes a lock, and why no finisher waits on it forever:
+//! `record`, `set_finished`, `set_failed`, `status` and `reset` never take
+//! one. A finish that finds armed waiters calls this crate's wake hook, which
+//! takes the lock of one bucket of the waiter table (a waiter linking or
+//! unlinking itself takes the same lock). Under it happens only list
+//! surgery — a few pointer writes per waiter, no user code, no allocation, no
+//! wake-up (wake-ups are delivered after the lock is released, 32 at a time)
+//! — so a finisher waits at most for other threads' bounded list surgery. A
+//! panicking `Waker` does not stop the others: every other waiter is still
+//! woken, then the panic continues on the finishing thread.
+//!
 //! # Examples
 //!
 //! ```

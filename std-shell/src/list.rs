@@ -152,11 +152,9 @@ impl<T: Linked> List<T> {
                 None => self.tail = prev,
                 Some(n) => n.links().cell.with_mut(|l| (*l).prev = prev),
             }
-            node.links().cell.with_mut(|l| {
-                (*l).prev = ptr::null();
-                (*l).next = ptr::null();
-                (*l).linked = false;
-            });
+            // `prev` / `next` go stale; only `push_back` reads them again,
+            // after overwriting them.
+            node.links().cell.with_mut(|l| (*l).linked = false);
         }
         self.len -= 1;
         true

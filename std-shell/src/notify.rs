@@ -261,3 +261,49 @@ impl Notify {
         false
     }
 }
+
+#[cfg(all(test, evlatch_loom))]
+mod loom_model {
+    use core::pin::pin;
+    use std::task::{Wake, Waker};
+
+    use loom::sync::Arc;
+
+    use super::{Listener, Notify};
+    use crate::wake_list::WakeBy;
+
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+
+    /// A listener that polls for its notification (as a timed wait or a
+    /// spuriously woken thread does, with no unpark to order it) while
+    /// another thread notifies: the flag's acquire/release pair alone must
+    /// order the notifier's last touch of the node (taking its waker) before
+    /// the listener reuses or frees the node — loom's cell check in
+    /// `take_notified` fails if either side of the pair is weakened.
+    #[test]
+    fn notification_seen_without_unpark() {
+        loom::model(|| {
+            let notify = Arc::new(Notify::new());
+            let listener = {
+                let notify = notify.clone();
+                loom::thread::spawn(move || {
+                    let l = pin!(Listener::new(&notify));
+                    l.as_ref()
+                        .listen(WakeBy::Task(Waker::from(std::sync::Arc::new(Noop))));
+                    while !l.take_notified() {
+                        loom::thread::yield_now();
+                    }
+                })
+            };
+            // Only notify once the listener is linked (else nothing to wake).
+            while notify.count.load(crate::sync::Ordering::SeqCst) == 0 {
+                loom::thread::yield_now();
+            }
+            notify.notify_one();
+            listener.join().unwrap();
+        });
+    }
+}

@@ -235,7 +235,9 @@ impl Drop for Tracked {
 /// middle, at different times. Every value sent is received exactly once.
 #[test]
 fn stress_4p4c_senders_close_midway() {
-    let per = if cfg!(debug_assertions) {
+    let per = if cfg!(miri) {
+        200
+    } else if cfg!(debug_assertions) {
         50_000
     } else {
         250_000
@@ -277,7 +279,9 @@ fn stress_4p4c_senders_close_midway() {
 /// channel — and none twice.
 #[test]
 fn stress_4p4c_receivers_close_midway() {
-    let per = if cfg!(debug_assertions) {
+    let per = if cfg!(miri) {
+        200
+    } else if cfg!(debug_assertions) {
         50_000
     } else {
         250_000
