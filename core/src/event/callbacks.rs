@@ -171,7 +171,7 @@ impl CallbackList {
     /// Called once per generation by the finisher, while COLLECTING is set;
     /// everything read from the nodes is copied out or owned before this
     /// returns, so reset may reuse the storage as soon as COLLECTING clears.
-    pub(crate) fn take(&self) -> Taken {
+    pub(crate) fn take(&self, status: EventStatus) -> Taken {
         // Acquire: see every node published by a releasing push.
         let mut handle = self.head.swap(CLOSED, Ordering::AcqRel);
         debug_assert_ne!(handle, CLOSED, "a generation's list is taken once");
@@ -185,13 +185,17 @@ impl CallbackList {
                 ordered = handle;
                 handle = next;
             }
-            Taken { head: ordered }
+            Taken {
+                status,
+                head: ordered,
+            }
         }
         #[cfg(not(feature = "alloc"))]
         {
             // Pool nodes stay in the event: copy the callbacks out, newest
             // first into the back of the array, giving registration order.
             let mut taken = Taken {
+                status,
                 items: [const { None }; INLINE_CALLBACKS],
                 start: INLINE_CALLBACKS,
             };
@@ -264,8 +268,17 @@ impl Drop for CallbackList {
     }
 }
 
-/// Callbacks taken from a closed list, in registration order.
+/// Callbacks taken from a closed list, in registration order, with the
+/// outcome they run with.
+///
+/// A `Taken` is made only by the finisher, and it runs what it holds however
+/// it goes away: `run` runs every callback; if one panics, `drop` (called
+/// while the panic unwinds) runs the ones after it. So a panicking callback
+/// loses no other callback. A second panic during that unwinding aborts the
+/// process (a panic escaping a destructor during unwinding always does; the
+/// core is `no_std` and cannot catch one).
 pub(crate) struct Taken {
+    status: EventStatus,
     /// Under `alloc`: a chain of boxed nodes, oldest first, owned.
     #[cfg(feature = "alloc")]
     head: usize,
@@ -276,14 +289,19 @@ pub(crate) struct Taken {
 }
 
 impl Taken {
-    /// Runs every callback in order. If one panics, the rest are dropped
-    /// unrun (and freed) as the panic unwinds.
-    pub(crate) fn run(mut self, status: EventStatus) {
+    /// Runs every callback in order (see the type's docs for panics).
+    pub(crate) fn run(mut self) {
+        self.run_rest();
+    }
+
+    /// Runs the callbacks not yet run, each removed from `self` *before* it
+    /// is called, so that `drop` never runs one twice.
+    fn run_rest(&mut self) {
+        let status = self.status;
         #[cfg(feature = "alloc")]
         while self.head != EMPTY {
             // SAFETY: `head` is a node from `Box::into_raw` that this
-            // `Taken` owns alone; advancing first means a panicking callback
-            // leaves only the not-yet-run nodes to `Drop`.
+            // `Taken` owns alone; it is unlinked before its callback runs.
             let node = unsafe { Box::from_raw(self.head as *mut Node) };
             self.head = node.next;
             if let Some(callback) = node.callback {
@@ -291,21 +309,20 @@ impl Taken {
             }
         }
         #[cfg(not(feature = "alloc"))]
-        for callback in self.items.iter_mut().skip(self.start) {
-            if let Some(callback) = callback.take() {
+        while self.start < INLINE_CALLBACKS {
+            let callback = self.items[self.start].take();
+            self.start += 1;
+            if let Some(callback) = callback {
                 callback.call(status);
             }
         }
     }
 }
 
-#[cfg(feature = "alloc")]
 impl Drop for Taken {
+    /// Nothing is left after `run`; while a callback's panic unwinds, runs
+    /// the callbacks after it.
     fn drop(&mut self) {
-        while self.head != EMPTY {
-            // SAFETY: as in `run`: an owned node from `Box::into_raw`.
-            let node = unsafe { Box::from_raw(self.head as *mut Node) };
-            self.head = node.next;
-        }
+        self.run_rest();
     }
 }

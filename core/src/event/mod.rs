@@ -184,7 +184,11 @@ pub enum WakeArm {
 ///   at once on the registering thread. If it races the finish, it may run
 ///   while the finisher is still running the earlier callbacks: order is
 ///   guaranteed among the callbacks one thread runs, not across threads
-///   (keeping it would make late registrants wait for user code).
+///   (keeping it would make late registrants wait for user code);
+/// - a panicking callback (or wake hook) does not lose the others: they
+///   still run, then the panic continues on the finishing thread. A second
+///   panic during that unwinding aborts the process (see
+///   [`on_complete_fn`](Self::on_complete_fn)).
 ///
 /// # Waiting
 ///
@@ -517,6 +521,23 @@ impl Event {
     /// Runs `f` with the outcome when the event finishes (see the type's
     /// docs for exactly when and where).
     ///
+    /// # Panics
+    ///
+    /// A panicking callback loses nothing: the finisher still runs every
+    /// other callback of the generation exactly once (the ones after it from
+    /// a drop guard, while the panic unwinds), armed waiters are woken before
+    /// any callback runs, the status is final and the event can be reset;
+    /// then the panic continues out of `set_finished` / `set_failed` on the
+    /// finishing thread. A callback that runs at once (the event already
+    /// finished) panics out of `on_complete` itself.
+    ///
+    /// Only one panic per finish can be survived: if a *second* callback
+    /// panics while the first panic unwinds, the process aborts. The core is
+    /// `no_std` and cannot catch a panic, and Rust aborts whenever a panic
+    /// escapes a destructor that runs during unwinding. Under `panic = "abort"`
+    /// the first panic aborts. Callbacks that may panic should catch it
+    /// themselves (`std::panic::catch_unwind`).
+    ///
     /// # Examples
     ///
     /// ```
@@ -550,6 +571,14 @@ impl Event {
 
     /// Runs `f(outcome, context)` when the event finishes: the form that
     /// needs no allocator.
+    ///
+    /// # Panics
+    ///
+    /// As for `on_complete`: if `f` panics, every other callback of the
+    /// generation still runs exactly once and the event stays final and
+    /// resettable, then the panic continues on the finishing thread; a second
+    /// panic while the first unwinds aborts the process (the `no_std` core
+    /// cannot catch a panic).
     ///
     /// # Errors
     ///
@@ -739,11 +768,16 @@ impl Event {
         self.finish_slow(old, new);
     }
 
+    /// Unwind-safe: the list is taken and COLLECTING cleared before any user
+    /// code runs, so the event is final and resettable whatever a hook or a
+    /// callback does; if a hook panics, the other hooks are still called
+    /// (`wake::notify`'s guard) and the callbacks still run (`Taken`'s drop),
+    /// then the panic continues.
     #[cold]
     fn finish_slow(&self, old: u32, new: u32) {
         let outcome = status(new);
         let taken = if old & CALLBACKS != 0 {
-            let taken = self.callbacks.take();
+            let taken = self.callbacks.take(outcome);
             // Release: reset may reuse the list once it sees this.
             self.state.fetch_and(!COLLECTING, Ordering::Release);
             Some(taken)
@@ -751,6 +785,8 @@ impl Event {
             None
         };
         if old & WAITERS != 0 {
+            // A panicking hook unwinds through here and drops `taken`, which
+            // runs the callbacks.
             wake::notify(
                 self,
                 Completion {
@@ -760,7 +796,7 @@ impl Event {
             );
         }
         if let Some(taken) = taken {
-            taken.run(outcome);
+            taken.run();
         }
     }
 }
