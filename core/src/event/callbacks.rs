@@ -1,71 +1,400 @@
-//! The callback list of one event: a Treiber stack that the finisher closes.
+//! Callback storage of one event: an inline slot for the first callback of a
+//! generation, and a Treiber stack, closed by the finisher, for the rest.
 //!
-//! `head` holds `EMPTY`, `CLOSED`, or a node handle. Registrations push while
-//! the list is open; the finisher swaps in `CLOSED` and so takes every node
-//! pushed before it, and a registration that then finds `CLOSED` runs its
-//! callback itself. Only a reset reopens the list, and only while no
-//! registration holds the generation pinned (see `state.rs`), so `CLOSED` is
-//! never stale for a registrant that sees it.
+//! **The slot** ([`Slot`]) holds one type-erased [`Entry`] in atomic words.
+//! Its protocol lives in the event's state word (`SLOT_CLAIMED`,
+//! `SLOT_READY`; see `state.rs`): the first registration claims it, writes
+//! the entry, then publishes. The finisher reads the entry *before* its
+//! finishing CAS and owns it only if that CAS wins from a word with
+//! `SLOT_READY` (so a reset, which needs the final status, cannot let a new
+//! claimant overwrite an entry the finisher still has to read). The
+//! fn-pointer form needs no allocation there, a closure one (its box).
 //!
-//! Node storage: boxed nodes under `alloc`; without it, a pool of
-//! [`INLINE_CALLBACKS`] slots inside the event, handed out per generation and
-//! given back at reset.
+//! **The list** holds every later registration. `head` holds `EMPTY`,
+//! `CLOSED`, or a node handle. Registrations push while the list is open; the
+//! finisher swaps in `CLOSED` and so takes every node pushed before it, and a
+//! registration that then finds `CLOSED` runs its callback itself. Only a
+//! reset reopens the list, and only while no registration holds the
+//! generation pinned (see `state.rs`), so `CLOSED` is never stale for a
+//! registrant that sees it.
+//!
+//! List node storage: under `alloc`, one allocation per callback (a
+//! [`Node`] generic over the callback, erased through a function pointer);
+//! without it, a pool of `INLINE_CALLBACKS - 1` slots inside the event,
+//! handed out per generation and given back at reset. Every node field the
+//! protocol hands between threads is a sync-shim cell, so loom checks those
+//! hand-overs (verify/tests/loom_event.rs).
 
 #[cfg(feature = "alloc")]
 use alloc::boxed::Box;
+use core::mem;
 
 #[cfg(not(feature = "alloc"))]
-use crate::sync::{AtomicU8, UnsafeCell};
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::AtomicU8;
+use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, Ordering, UnsafeCell};
 use crate::EventStatus;
 
 /// How many function-pointer callbacks one generation of an event can hold
 /// when the crate is built without `alloc` (with `alloc`, there is no limit).
 pub const INLINE_CALLBACKS: usize = 4;
 
+const _: () = assert!(INLINE_CALLBACKS >= 1, "the inline slot counts as one");
+
+/// Pool nodes besides the inline slot, without `alloc`.
+#[cfg(not(feature = "alloc"))]
+const POOL_NODES: usize = INLINE_CALLBACKS - 1;
+
 /// Handle value of an empty, open list.
 const EMPTY: usize = 0;
 /// Handle value of a list the finisher has taken.
 const CLOSED: usize = 1;
 
-/// One callback, in either form.
-pub(crate) enum Callback {
-    Fn(fn(EventStatus, usize), usize),
-    #[cfg(feature = "alloc")]
-    Boxed(Box<dyn FnOnce(EventStatus) + Send + 'static>),
+// ---------------------------------------------------------------------------
+// The two callback forms
+// ---------------------------------------------------------------------------
+
+/// A callback the event can store: the fn-pointer form, or (under `alloc`)
+/// a closure.
+pub(crate) trait Callback: Send + Sized + 'static {
+    /// Runs it with the outcome.
+    fn run(self, status: EventStatus);
+
+    /// Moves it into a slot entry (a closure boxes itself).
+    fn into_entry(self) -> Entry;
+
+    /// The fn-pointer form: the only form without `alloc`.
+    #[cfg(not(feature = "alloc"))]
+    fn into_fn(self) -> FnCallback;
 }
 
-impl Callback {
-    pub(crate) fn call(self, status: EventStatus) {
-        match self {
-            Callback::Fn(f, ctx) => f(status, ctx),
-            #[cfg(feature = "alloc")]
-            Callback::Boxed(f) => f(status),
-        }
+/// `f(status, context)`.
+pub(crate) struct FnCallback {
+    pub(crate) f: fn(EventStatus, usize),
+    pub(crate) context: usize,
+}
+
+impl Callback for FnCallback {
+    #[inline]
+    fn run(self, status: EventStatus) {
+        (self.f)(status, self.context);
+    }
+
+    #[inline]
+    fn into_entry(self) -> Entry {
+        Entry(RawEntry {
+            call: call_fn_pointer as CallFn as *mut (),
+            data: self.f as *const () as *mut (),
+            context: self.context,
+        })
+    }
+
+    #[cfg(not(feature = "alloc"))]
+    fn into_fn(self) -> FnCallback {
+        self
     }
 }
 
-struct Node {
+/// A boxed-on-demand closure.
+#[cfg(feature = "alloc")]
+pub(crate) struct Closure<F>(pub(crate) F);
+
+#[cfg(feature = "alloc")]
+impl<F: FnOnce(EventStatus) + Send + 'static> Callback for Closure<F> {
+    #[inline]
+    fn run(self, status: EventStatus) {
+        (self.0)(status);
+    }
+
+    #[inline]
+    fn into_entry(self) -> Entry {
+        Entry(RawEntry {
+            call: call_boxed::<F> as CallFn as *mut (),
+            data: Box::into_raw(Box::new(self.0)).cast::<()>(),
+            context: 0,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Entries: type-erased callbacks
+// ---------------------------------------------------------------------------
+
+/// Runs (`Some(status)`) or drops unrun (`None`) the callback that
+/// `(data, context)` stand for.
+///
+/// # Safety
+///
+/// `data` and `context` come from the `into_entry` that chose this function,
+/// and the entry is consumed exactly once.
+type CallFn = unsafe fn(*mut (), usize, Option<EventStatus>);
+
+/// The `CallFn` of the fn-pointer form: `data` is the function pointer.
+///
+/// # Safety
+///
+/// As for [`CallFn`]: `data` is a `fn(EventStatus, usize)` cast to a pointer.
+unsafe fn call_fn_pointer(data: *mut (), context: usize, status: Option<EventStatus>) {
+    if let Some(status) = status {
+        // SAFETY: `FnCallback::into_entry` stored a `fn(EventStatus, usize)`
+        // in `data`; function and data pointers have the same size here.
+        let f = unsafe { mem::transmute::<*mut (), fn(EventStatus, usize)>(data) };
+        f(status, context);
+    }
+}
+
+/// The `CallFn` of a closure: `data` is its box.
+///
+/// # Safety
+///
+/// As for [`CallFn`]: `data` came from `Box::<F>::into_raw` and is consumed
+/// here once.
+#[cfg(feature = "alloc")]
+unsafe fn call_boxed<F: FnOnce(EventStatus)>(data: *mut (), _: usize, status: Option<EventStatus>) {
+    // SAFETY: see the function's contract; the box is freed before the call.
+    let f = *unsafe { Box::from_raw(data.cast::<F>()) };
+    if let Some(status) = status {
+        f(status);
+    }
+}
+
+/// A type-erased callback as bits: no ownership (a copy the finisher read
+/// speculatively may belong to nobody, and may even be torn or, were an
+/// ordering wrong, never written: so `call` stays a data pointer here and
+/// becomes a `CallFn` only once owned).
+#[derive(Clone, Copy)]
+pub(crate) struct RawEntry {
+    /// A `CallFn` as a pointer.
+    call: *mut (),
+    data: *mut (),
+    context: usize,
+}
+
+impl RawEntry {
+    /// Takes ownership of the callback these bits stand for.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the one owner of this entry (it won the slot protocol's
+    /// hand-over), and nobody consumes it otherwise.
+    #[inline]
+    pub(crate) unsafe fn into_owned(self) -> Entry {
+        debug_assert!(!self.call.is_null(), "an owned entry was written");
+        Entry(self)
+    }
+
+    /// The entry's function.
+    ///
+    /// # Safety
+    ///
+    /// `call` holds a `CallFn` (the entry is owned, so it was written).
+    #[inline]
+    unsafe fn call_fn(&self) -> CallFn {
+        // SAFETY: see the contract; function and data pointers have the
+        // same size on every target the crate supports.
+        unsafe { mem::transmute::<*mut (), CallFn>(self.call) }
+    }
+}
+
+/// A type-erased callback this thread owns. Dropping it drops the callback
+/// unrun (and frees a closure's box).
+pub(crate) struct Entry(RawEntry);
+
+impl Entry {
+    /// Runs the callback.
+    #[inline]
+    pub(crate) fn run(self, status: EventStatus) {
+        let raw = self.0;
+        mem::forget(self);
+        // SAFETY: we own the entry, and consume it here once (`forget` keeps
+        // `drop` from consuming it again).
+        unsafe { (raw.call_fn())(raw.data, raw.context, Some(status)) }
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        // SAFETY: we own the entry; it is consumed here once.
+        unsafe { (self.0.call_fn())(self.0.data, self.0.context, None) }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The inline slot
+// ---------------------------------------------------------------------------
+
+/// The first callback of a generation, in atomic words so that a finisher
+/// may read it while (after a lost race) a newer generation's claimant
+/// writes it. Owned as described in the module docs.
+pub(crate) struct Slot {
+    /// The entry's `CallFn`, as a pointer.
+    call: AtomicPtr<()>,
+    data: AtomicPtr<()>,
+    context: AtomicUsize,
+    /// `generation + 1` of the entry held (0: never written). Written last
+    /// (release) and read first (acquire), so a tag equal to the expected one
+    /// vouches for the other words too; checked, in debug builds, when the
+    /// finisher takes ownership: a stale tag there means a missing
+    /// happens-before edge on SLOT_READY (loom runs with debug assertions,
+    /// and this makes such a bug an assertion, not a call through stale
+    /// words). The release/acquire pair costs nothing on x86.
+    tag: AtomicU32,
+}
+
+impl Slot {
+    #[cfg(not(evlatch_loom))]
+    pub(crate) const fn new() -> Self {
+        Self {
+            call: AtomicPtr::new(core::ptr::null_mut()),
+            data: AtomicPtr::new(core::ptr::null_mut()),
+            context: AtomicUsize::new(0),
+            tag: AtomicU32::new(0),
+        }
+    }
+
+    #[cfg(evlatch_loom)]
+    pub(crate) fn new() -> Self {
+        Self {
+            call: AtomicPtr::new(core::ptr::null_mut()),
+            data: AtomicPtr::new(core::ptr::null_mut()),
+            context: AtomicUsize::new(0),
+            tag: AtomicU32::new(0),
+        }
+    }
+
+    /// Stores `entry` for `generation` and returns its bits. The caller holds
+    /// the slot claim of that generation and publishes with `SLOT_READY`.
+    #[inline]
+    pub(crate) fn write(&self, entry: Entry, generation: u32) -> RawEntry {
+        let raw = entry.0;
+        // The slot (and then whoever the protocol names) owns it now.
+        mem::forget(entry);
+        // Relaxed: published by the claimant's releasing SLOT_READY.
+        self.call.store(raw.call, Ordering::Relaxed);
+        self.data.store(raw.data, Ordering::Relaxed);
+        self.context.store(raw.context, Ordering::Relaxed);
+        // Release: see the field's docs (not needed by the protocol).
+        self.tag.store(generation + 1, Ordering::Release);
+        raw
+    }
+
+    /// Reads the entry, speculatively: the caller acquired a state word with
+    /// `SLOT_READY` and owns what it read only if its next CAS from that word
+    /// wins. Returns the bits and the tag.
+    #[inline]
+    pub(crate) fn read(&self) -> (RawEntry, u32) {
+        // Acquire: see the field's docs (not needed by the protocol).
+        let tag = self.tag.load(Ordering::Acquire);
+        // Relaxed: ordered after the claimant's writes by the caller's
+        // acquiring load of SLOT_READY.
+        let raw = RawEntry {
+            call: self.call.load(Ordering::Relaxed),
+            data: self.data.load(Ordering::Relaxed),
+            context: self.context.load(Ordering::Relaxed),
+        };
+        (raw, tag)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The list
+// ---------------------------------------------------------------------------
+
+/// The type-erased head of a boxed list node (`#[repr(C)]`, first field of
+/// every [`Node`]).
+#[cfg(feature = "alloc")]
+#[repr(C)]
+struct Link {
     /// Handle of the node registered just before this one (or `EMPTY`).
-    next: usize,
-    callback: Option<Callback>,
+    next: UnsafeCell<usize>,
+    /// `finish_node::<C>` for this node's callback type.
+    finish: unsafe fn(*mut Link, Option<EventStatus>),
+}
+
+/// One boxed list node: the link and the callback in one allocation.
+#[cfg(feature = "alloc")]
+#[repr(C)]
+struct Node<C> {
+    link: Link,
+    callback: UnsafeCell<Option<C>>,
+}
+
+/// Frees the node, then runs (`Some`) or drops (`None`) its callback.
+///
+/// # Safety
+///
+/// `link` is the first field of a `Box<Node<C>>` leaked by `allocate`, owned
+/// by the caller, and finished once.
+#[cfg(feature = "alloc")]
+unsafe fn finish_node<C: Callback>(link: *mut Link, status: Option<EventStatus>) {
+    // SAFETY: `Link` is the first field of the `#[repr(C)]` `Node<C>` this
+    // came from (see the contract).
+    let node = unsafe { Box::from_raw(link.cast::<Node<C>>()) };
+    // SAFETY: we own the node; no other reference to its cell exists.
+    let callback = node.callback.with_mut(|c| unsafe { (*c).take() });
+    drop(node);
+    if let (Some(callback), Some(status)) = (callback, status) {
+        callback.run(status);
+    }
 }
 
 /// A node the current thread owns and has not yet published.
 pub(crate) struct Handle(usize);
 
+/// A node `push` handed back, taken back by `reclaim`: run it after unpinning.
+pub(crate) struct Reclaimed {
+    #[cfg(feature = "alloc")]
+    node: usize,
+    #[cfg(not(feature = "alloc"))]
+    callback: FnCallback,
+}
+
+impl Reclaimed {
+    pub(crate) fn run(self, status: EventStatus) {
+        #[cfg(feature = "alloc")]
+        // SAFETY: the reclaimed node is ours alone and finished here once.
+        unsafe {
+            finish_link(self.node, Some(status))
+        }
+        #[cfg(not(feature = "alloc"))]
+        self.callback.run(status);
+    }
+}
+
 pub(crate) struct CallbackList {
     /// `EMPTY`, `CLOSED`, or the handle of the most recently pushed node.
     head: AtomicUsize,
     #[cfg(not(feature = "alloc"))]
-    pool: [PoolSlot; INLINE_CALLBACKS],
+    pool: [PoolSlot; POOL_NODES],
 }
 
 #[cfg(not(feature = "alloc"))]
 struct PoolSlot {
     /// 0 free, 1 handed out for this generation (cleared only by reopen).
     used: AtomicU8,
-    node: UnsafeCell<Node>,
+    /// Handle of the node registered just before this one (or `EMPTY`).
+    next: UnsafeCell<usize>,
+    callback: UnsafeCell<Option<FnCallback>>,
+}
+
+#[cfg(not(feature = "alloc"))]
+impl PoolSlot {
+    #[cfg(not(evlatch_loom))]
+    const fn new() -> Self {
+        Self {
+            used: AtomicU8::new(0),
+            next: UnsafeCell::new(EMPTY),
+            callback: UnsafeCell::new(None),
+        }
+    }
+
+    #[cfg(evlatch_loom)]
+    fn new() -> Self {
+        Self {
+            used: AtomicU8::new(0),
+            next: UnsafeCell::new(EMPTY),
+            callback: UnsafeCell::new(None),
+        }
+    }
 }
 
 impl CallbackList {
@@ -74,15 +403,7 @@ impl CallbackList {
         Self {
             head: AtomicUsize::new(EMPTY),
             #[cfg(not(feature = "alloc"))]
-            pool: [const {
-                PoolSlot {
-                    used: AtomicU8::new(0),
-                    node: UnsafeCell::new(Node {
-                        next: EMPTY,
-                        callback: None,
-                    }),
-                }
-            }; INLINE_CALLBACKS],
+            pool: [const { PoolSlot::new() }; POOL_NODES],
         }
     }
 
@@ -91,24 +412,22 @@ impl CallbackList {
         Self {
             head: AtomicUsize::new(EMPTY),
             #[cfg(not(feature = "alloc"))]
-            pool: core::array::from_fn(|_| PoolSlot {
-                used: AtomicU8::new(0),
-                node: UnsafeCell::new(Node {
-                    next: EMPTY,
-                    callback: None,
-                }),
-            }),
+            pool: core::array::from_fn(|_| PoolSlot::new()),
         }
     }
 
     /// Stores `callback` in a fresh node, or hands it back when the inline
     /// pool is exhausted. The caller holds a registration pin.
-    pub(crate) fn allocate(&self, callback: Callback) -> Result<Handle, Callback> {
+    pub(crate) fn allocate<C: Callback>(&self, callback: C) -> Result<Handle, C> {
         #[cfg(feature = "alloc")]
         {
+            let _ = self;
             let node = Box::new(Node {
-                next: EMPTY,
-                callback: Some(callback),
+                link: Link {
+                    next: UnsafeCell::new(EMPTY),
+                    finish: finish_node::<C>,
+                },
+                callback: UnsafeCell::new(Some(callback)),
             });
             Ok(Handle(Box::into_raw(node) as usize))
         }
@@ -125,10 +444,8 @@ impl CallbackList {
                 {
                     // SAFETY: we won the slot; nobody else touches its node until
                     // we publish it with `push`.
-                    slot.node.with_mut(|n| unsafe {
-                        (*n).next = EMPTY;
-                        (*n).callback = Some(callback);
-                    });
+                    slot.callback
+                        .with_mut(|c| unsafe { *c = Some(callback.into_fn()) });
                     return Ok(Handle(i + 2));
                 }
             }
@@ -144,9 +461,10 @@ impl CallbackList {
             if current == CLOSED {
                 return Err(node);
             }
-            self.with_node(node.0, |n| n.next = current);
+            // SAFETY: we own the unpublished node.
+            unsafe { self.set_next(node.0, current) };
             // Release: the finisher's acquiring swap must see the node's
-            // contents written above.
+            // contents written above (loom: list_push_racing_finish).
             match self.head.compare_exchange_weak(
                 current,
                 node.0,
@@ -159,11 +477,25 @@ impl CallbackList {
         }
     }
 
-    /// Takes back a node that `push` returned, and its callback.
-    pub(crate) fn reclaim(&self, node: Handle) -> Callback {
-        let callback = self.with_node(node.0, |n| n.callback.take());
-        self.free(node.0);
-        callback.expect("a reclaimed node holds its callback")
+    /// Takes back a node that `push` returned. The pool storage (without
+    /// `alloc`) is free again when this returns; the callback is in the
+    /// `Reclaimed`.
+    pub(crate) fn reclaim(&self, node: Handle) -> Reclaimed {
+        #[cfg(feature = "alloc")]
+        {
+            let _ = self;
+            Reclaimed { node: node.0 }
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            let slot = &self.pool[node.0 - 2];
+            // SAFETY: we own the unpublished node.
+            let callback = slot.callback.with_mut(|c| unsafe { (*c).take() });
+            slot.used.store(0, Ordering::Release);
+            Reclaimed {
+                callback: callback.expect("a reclaimed node holds its callback"),
+            }
+        }
     }
 
     /// Closes the list and takes its callbacks in registration order.
@@ -172,7 +504,8 @@ impl CallbackList {
     /// everything read from the nodes is copied out or owned before this
     /// returns, so reset may reuse the storage as soon as COLLECTING clears.
     pub(crate) fn take(&self, status: EventStatus) -> Taken {
-        // Acquire: see every node published by a releasing push.
+        // Acquire: see every node published by a releasing push (loom:
+        // list_push_racing_finish).
         let mut handle = self.head.swap(CLOSED, Ordering::AcqRel);
         debug_assert_ne!(handle, CLOSED, "a generation's list is taken once");
         #[cfg(feature = "alloc")]
@@ -181,7 +514,10 @@ impl CallbackList {
             // the boxed nodes are ours now and move into `Taken`.
             let mut ordered = EMPTY;
             while handle != EMPTY {
-                let next = self.with_node(handle, |n| core::mem::replace(&mut n.next, ordered));
+                // SAFETY: the taken nodes are ours alone.
+                let next = unsafe { self.next_of(handle) };
+                // SAFETY: as above.
+                unsafe { self.set_next(handle, ordered) };
                 ordered = handle;
                 handle = next;
             }
@@ -196,12 +532,16 @@ impl CallbackList {
             // first into the back of the array, giving registration order.
             let mut taken = Taken {
                 status,
-                items: [const { None }; INLINE_CALLBACKS],
-                start: INLINE_CALLBACKS,
+                items: [const { None }; POOL_NODES],
+                start: POOL_NODES,
             };
             while handle != EMPTY {
-                let (next, callback) = self.with_node(handle, |n| (n.next, n.callback.take()));
-                // At most INLINE_CALLBACKS nodes exist per generation.
+                // SAFETY: the taken nodes are ours alone until COLLECTING clears.
+                let next = unsafe { self.next_of(handle) };
+                let slot = &self.pool[handle - 2];
+                // SAFETY: as above.
+                let callback = slot.callback.with_mut(|c| unsafe { (*c).take() });
+                // At most POOL_NODES nodes exist per generation.
                 taken.start -= 1;
                 taken.items[taken.start] = callback;
                 handle = next;
@@ -221,34 +561,57 @@ impl CallbackList {
         }
     }
 
-    fn with_node<R>(&self, handle: usize, f: impl FnOnce(&mut Node) -> R) -> R {
+    /// The `next` field of a node.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the node right now (before publishing it, or after
+    /// taking the list).
+    unsafe fn next_of(&self, handle: usize) -> usize {
         debug_assert!(handle > CLOSED, "a node handle is neither EMPTY nor CLOSED");
         #[cfg(feature = "alloc")]
         {
-            // SAFETY: `handle` came from `Box::into_raw` in `allocate` and the
-            // caller owns the node at this moment (before publishing it, or
-            // after taking the list), so no other reference exists.
-            f(unsafe { &mut *(handle as *mut Node) })
+            let _ = self;
+            // SAFETY: `handle` is a live `Link` from `allocate`, owned by the
+            // caller (see the contract).
+            unsafe { (*(handle as *const Link)).next.with(|n| *n) }
         }
         #[cfg(not(feature = "alloc"))]
-        {
-            let slot = &self.pool[handle - 2];
-            // SAFETY: as above: the caller owns the slot's node right now.
-            slot.node.with_mut(|n| f(unsafe { &mut *n }))
-        }
+        // SAFETY: as above, for the pool slot.
+        self.pool[handle - 2].next.with(|n| unsafe { *n })
     }
 
-    /// Frees a node the caller owns (its callback already taken).
-    fn free(&self, handle: usize) {
+    /// Sets the `next` field of a node.
+    ///
+    /// # Safety
+    ///
+    /// As for [`next_of`](Self::next_of).
+    unsafe fn set_next(&self, handle: usize, next: usize) {
+        debug_assert!(handle > CLOSED, "a node handle is neither EMPTY nor CLOSED");
         #[cfg(feature = "alloc")]
         {
             let _ = self;
-            // SAFETY: from `Box::into_raw`, owned by the caller, freed once.
-            drop(unsafe { Box::from_raw(handle as *mut Node) });
+            // SAFETY: as in `next_of`.
+            unsafe { (*(handle as *const Link)).next.with_mut(|n| *n = next) }
         }
         #[cfg(not(feature = "alloc"))]
-        self.pool[handle - 2].used.store(0, Ordering::Release);
+        // SAFETY: as in `next_of`.
+        self.pool[handle - 2]
+            .next
+            .with_mut(|n| unsafe { *n = next })
     }
+}
+
+/// Finishes the boxed node behind `handle` through its erased function.
+///
+/// # Safety
+///
+/// `handle` is a node from `allocate`, owned by the caller, finished once.
+#[cfg(feature = "alloc")]
+unsafe fn finish_link(handle: usize, status: Option<EventStatus>) {
+    let link = handle as *mut Link;
+    // SAFETY: a live node (see the contract); `finish` frees it.
+    unsafe { ((*link).finish)(link, status) }
 }
 
 impl Drop for CallbackList {
@@ -259,10 +622,20 @@ impl Drop for CallbackList {
             return;
         }
         while handle != EMPTY {
-            // The callback, moved out of its node, is dropped unrun at the
-            // end of this iteration.
-            let (next, _callback) = self.with_node(handle, |n| (n.next, n.callback.take()));
-            self.free(handle);
+            // SAFETY: `&mut self`: the nodes are ours alone.
+            let next = unsafe { self.next_of(handle) };
+            #[cfg(feature = "alloc")]
+            // SAFETY: as above; each node is finished once.
+            unsafe {
+                finish_link(handle, None)
+            };
+            #[cfg(not(feature = "alloc"))]
+            {
+                let slot = &self.pool[handle - 2];
+                // SAFETY: as above. (A fn pointer and a context: nothing to
+                // drop.)
+                slot.callback.with_mut(|c| unsafe { *c = None });
+            }
             handle = next;
         }
     }
@@ -283,7 +656,7 @@ pub(crate) struct Taken {
     #[cfg(feature = "alloc")]
     head: usize,
     #[cfg(not(feature = "alloc"))]
-    items: [Option<Callback>; INLINE_CALLBACKS],
+    items: [Option<FnCallback>; POOL_NODES],
     #[cfg(not(feature = "alloc"))]
     start: usize,
 }
@@ -300,20 +673,18 @@ impl Taken {
         let status = self.status;
         #[cfg(feature = "alloc")]
         while self.head != EMPTY {
-            // SAFETY: `head` is a node from `Box::into_raw` that this
-            // `Taken` owns alone; it is unlinked before its callback runs.
-            let node = unsafe { Box::from_raw(self.head as *mut Node) };
-            self.head = node.next;
-            if let Some(callback) = node.callback {
-                callback.call(status);
-            }
+            let node = self.head;
+            // SAFETY: `head` is a node this `Taken` owns alone.
+            self.head = unsafe { (*(node as *const Link)).next.with(|n| *n) };
+            // SAFETY: unlinked above, so finished once.
+            unsafe { finish_link(node, Some(status)) };
         }
         #[cfg(not(feature = "alloc"))]
-        while self.start < INLINE_CALLBACKS {
+        while self.start < POOL_NODES {
             let callback = self.items[self.start].take();
             self.start += 1;
             if let Some(callback) = callback {
-                callback.call(status);
+                callback.run(status);
             }
         }
     }

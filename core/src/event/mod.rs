@@ -15,7 +15,9 @@ pub use message::{ErrorMessage, MESSAGE_CAPACITY};
 use crate::error::EventError;
 use crate::sync::{fence, spin_hint, AtomicU32, Ordering};
 use crate::wake::{self, Completion};
-use callbacks::{Callback, CallbackList};
+#[cfg(feature = "alloc")]
+use callbacks::Closure;
+use callbacks::{Callback, CallbackList, Entry, FnCallback, RawEntry, Slot};
 use message::MessageCell;
 use state::*;
 
@@ -161,11 +163,19 @@ pub enum WakeArm {
 /// - [`status`](Self::status), [`is_finished`](Self::is_finished): one load.
 /// - [`record`](Self::record), [`set_finished`](Self::set_finished) with no
 ///   callbacks and no armed waiters, [`reset`](Self::reset) with no
-///   callbacks: one compare-and-swap each (plus one relaxed load).
+///   callbacks: one compare-and-swap each (plus one load).
+/// - The first callback of a generation lives in an inline slot: registering
+///   it costs two read-modify-writes and no allocation for
+///   [`on_complete_fn`](Self::on_complete_fn) (`on_complete`: one, the
+///   closure's box); finishing and resetting cost nothing extra for it.
+///   Each later callback goes to a list: three read-modify-writes to register
+///   and, under `alloc`, one allocation (node and closure together); the
+///   finish then costs two more read-modify-writes, the reset one more.
 /// - Every operation is lock-free except in two bounded windows where one
 ///   thread waits for another's bookkeeping (never for user code):
 ///   `reset` of an event that had callbacks registered waits for
-///   registrations already in flight and for the finisher to take the list
+///   registrations already in flight (for a closure in the slot, that
+///   includes its allocation) and for the finisher to take the list
 ///   (a handful of atomic operations); and a `record` / `set_finished` /
 ///   `set_failed` that loses to a concurrent `set_failed` waits until that
 ///   one has copied its message and published `Failed` (so the loser, told
@@ -216,7 +226,10 @@ pub struct Event {
     state: AtomicU32,
     /// Written only under the FINISHING claim; read as a seqlock on `state`.
     message: MessageCell,
-    /// Open while unfinished; taken (closed) by the finisher; reopened by reset.
+    /// The first callback of a generation (`SLOT_CLAIMED` / `SLOT_READY`).
+    slot: Slot,
+    /// Later callbacks. Open while unfinished; taken (closed) by the
+    /// finisher; reopened by reset.
     callbacks: CallbackList,
 }
 
@@ -235,6 +248,7 @@ impl Event {
         Self {
             state: AtomicU32::new(INITIALIZED),
             message: MessageCell::new(),
+            slot: Slot::new(),
             callbacks: CallbackList::new(),
         }
     }
@@ -246,6 +260,7 @@ impl Event {
         Self {
             state: AtomicU32::new(INITIALIZED),
             message: MessageCell::new(),
+            slot: Slot::new(),
             callbacks: CallbackList::new(),
         }
     }
@@ -370,8 +385,8 @@ impl Event {
     /// ```
     #[inline]
     pub fn set_finished(&self) -> Result<(), EventError> {
-        let old = self.claim_finish(|s| finished_word(s, SUCCESS))?;
-        self.after_finish(old, finished_word(old, SUCCESS));
+        let (old, slot) = self.claim_finish(|s| finished_word(s, SUCCESS))?;
+        self.after_finish(old, finished_word(old, SUCCESS), slot);
         Ok(())
     }
 
@@ -395,22 +410,26 @@ impl Event {
     /// ```
     pub fn set_failed(&self, msg: &str) -> Result<(), EventError> {
         // 1. Claim the finish (the seqlock's "odd" step).
-        let s = self.claim_finish(|s| s | FINISHING)?;
+        self.claim_finish(|s| s | FINISHING)?;
         // Release fence: a reader whose relaxed load sees any message word
         // written below will, after its acquire fence, see this claim or later.
         fence(Ordering::Release);
         self.message.write(msg);
         // 2. Publish. Others may have added WAITERS, CALLBACKS or pins
         // meanwhile, so this is a CAS loop, not a store.
-        let mut s = s | FINISHING;
+        // Acquire (here and on failure): the slot entry is read before the
+        // CAS, after a word that shows SLOT_READY.
+        let mut s = self.state.load(Ordering::Acquire);
         loop {
+            debug_assert!(s & FINISHING != 0, "only this call clears FINISHING");
             let next = finished_word(s, FAILED);
+            let slot = self.read_slot(s);
             match self
                 .state
-                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => {
-                    self.after_finish(s, next);
+                    self.after_finish(s, next, slot);
                     return Ok(());
                 }
                 Err(actual) => s = actual,
@@ -477,9 +496,10 @@ impl Event {
                 SCHEDULED => return Err(EventError::InFlight),
                 _ => {}
             }
-            if s & (COLLECTING | RESETTING | REG_MASK) != 0 {
+            if s & (COLLECTING | RESETTING | REG_MASK) != 0 || slot_in_flight(s) {
                 // A registration or the finisher's collection is in flight:
-                // a few atomic operations on another thread, never user code.
+                // a few atomic operations on another thread, never user code
+                // (a closure's slot registration: its allocation).
                 spin_hint();
                 s = self.state.load(Ordering::Acquire);
                 continue;
@@ -566,7 +586,7 @@ impl Event {
         F: FnOnce(EventStatus) + Send + 'static,
     {
         // With `alloc`, allocation never hands the callback back.
-        let _ = self.register(Callback::Boxed(alloc::boxed::Box::new(f)));
+        let _ = self.register(Closure(f));
     }
 
     /// Runs `f(outcome, context)` when the event finishes: the form that
@@ -609,7 +629,7 @@ impl Event {
         f: fn(EventStatus, usize),
         context: usize,
     ) -> Result<(), EventError> {
-        self.register(Callback::Fn(f, context))
+        self.register(FnCallback { f, context })
     }
 
     /// Asks for a wake-hook call at the finish of the generation `seen` came
@@ -669,28 +689,40 @@ impl Event {
         }
     }
 
-    fn register(&self, callback: Callback) -> Result<(), EventError> {
-        // Phase 1: pin the generation, or find the event finished.
+    /// Registers `callback` for this generation: in the inline slot if it is
+    /// the first, else in the list; or runs it at once if the event is final.
+    #[inline]
+    fn register<C: Callback>(&self, callback: C) -> Result<(), EventError> {
+        // Phase 1: claim the slot, or pin the generation for the list, or
+        // find the event finished.
         let mut s = self.state.load(Ordering::Acquire);
         loop {
             if is_final(s) {
-                callback.call(status(s));
+                callback.run(status(s));
                 return Ok(());
             }
-            if registrations(s) == REG_MAX {
-                // 63 registrations in flight on this event: wait for one.
+            let next = if s & SLOT_CLAIMED == 0 {
+                s | SLOT_CLAIMED
+            } else if registrations(s) == REG_MAX {
+                // REG_MAX list registrations in flight: wait for one.
                 spin_hint();
                 s = self.state.load(Ordering::Acquire);
                 continue;
-            }
+            } else {
+                (s + REG_ONE) | CALLBACKS
+            };
             // Acquire: a final status read later in this call orders the
-            // finisher's writes before our callback.
-            match self.state.compare_exchange_weak(
-                s,
-                (s + REG_ONE) | CALLBACKS,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            // finisher's writes before our callback; and a slot claim is
+            // ordered after the previous generation's finisher read the slot
+            // (that finisher's CAS → the reset → this CAS).
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) if s & SLOT_CLAIMED == 0 => {
+                    self.fill_slot(callback.into_entry(), generation(s));
+                    return Ok(());
+                }
                 Ok(_) => break,
                 Err(actual) => s = actual,
             }
@@ -706,7 +738,7 @@ impl Event {
                     let outcome = status(self.state.load(Ordering::Acquire));
                     let callback = self.callbacks.reclaim(node);
                     self.unpin();
-                    callback.call(outcome);
+                    callback.run(outcome);
                     return Ok(());
                 }
             },
@@ -715,12 +747,49 @@ impl Event {
         result
     }
 
+    /// The slot claimant's second step: write the entry, publish it with
+    /// `SLOT_READY`; if the finisher came in between (it saw the slot claimed
+    /// but not ready, and left the entry to us), run it here.
+    #[inline]
+    fn fill_slot(&self, entry: Entry, generation: u32) {
+        let raw = self.slot.write(entry, generation);
+        // AcqRel: release publishes the entry to the finisher, which reads
+        // it after acquiring SLOT_READY (loom: slot_publish_racing_finish);
+        // acquire orders the finisher's writes before the callback if we run
+        // it (loom: slot_claim_racing_finish).
+        let old = self.state.fetch_add(SLOT_READY, Ordering::AcqRel);
+        debug_assert!(slot_in_flight(old), "only the claimant publishes the slot");
+        if is_final(old) {
+            // SAFETY: the finisher's CAS started from a word without
+            // SLOT_READY, so it did not take the entry; we did not give it
+            // to anyone else: it is ours.
+            unsafe { raw.into_owned() }.run(status(old));
+        }
+    }
+
+    /// The slot entry, read speculatively, when `s` (an acquired word) shows
+    /// `SLOT_READY`: owned by the caller only if its CAS from `s` wins.
+    #[inline]
+    fn read_slot(&self, s: u32) -> Option<(RawEntry, u32)> {
+        if s & SLOT_READY != 0 {
+            Some(self.slot.read())
+        } else {
+            None
+        }
+    }
+
     /// The CAS loop of both finishes: moves an unfinished, unclaimed word `s`
     /// to `next(s)` and returns `s`. Losers get `AlreadyFinished`, after any
     /// claimed finish is published.
     #[inline]
-    fn claim_finish(&self, next: impl Fn(u32) -> u32) -> Result<u32, EventError> {
-        let mut s = self.state.load(Ordering::Relaxed);
+    fn claim_finish(
+        &self,
+        next: impl Fn(u32) -> u32,
+    ) -> Result<(u32, Option<(RawEntry, u32)>), EventError> {
+        // Acquire (here and on failure): a word with SLOT_READY orders the
+        // slot entry's writes before `read_slot` (loom:
+        // slot_publish_racing_finish).
+        let mut s = self.state.load(Ordering::Acquire);
         loop {
             if s & FINISHING != 0 {
                 self.await_publication();
@@ -729,14 +798,15 @@ impl Event {
             if is_final(s) {
                 return Err(EventError::AlreadyFinished);
             }
+            let slot = self.read_slot(s);
             // AcqRel: release publishes the finisher's work to every thread
             // that acquires the final status; acquire sees the nodes and hooks
             // that set CALLBACKS / WAITERS.
             match self
                 .state
-                .compare_exchange_weak(s, next(s), Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange_weak(s, next(s), Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => return Ok(s),
+                Ok(_) => return Ok((s, slot)),
                 Err(actual) => s = actual,
             }
         }
@@ -759,24 +829,36 @@ impl Event {
     }
 
     /// The finisher's slow path: take the callbacks (if any), wake armed
-    /// waiters (if any), then run the callbacks.
+    /// waiters (if any), then run the callbacks. `slot` is what
+    /// `claim_finish` read (`Some` exactly when `old` has SLOT_READY).
     #[inline]
-    fn after_finish(&self, old: u32, new: u32) {
-        if old & (CALLBACKS | WAITERS) == 0 {
+    fn after_finish(&self, old: u32, new: u32, slot: Option<(RawEntry, u32)>) {
+        if old & (CALLBACKS | WAITERS | SLOT_READY) == 0 {
             return;
         }
-        self.finish_slow(old, new);
+        self.finish_slow(old, new, slot);
     }
 
     /// Unwind-safe: the list is taken and COLLECTING cleared before any user
     /// code runs, so the event is final and resettable whatever a hook or a
     /// callback does; if a hook panics, the other hooks are still called
-    /// (`wake::notify`'s guard) and the callbacks still run (`Taken`'s drop),
-    /// then the panic continues.
-    #[cold]
-    fn finish_slow(&self, old: u32, new: u32) {
+    /// (`wake::notify`'s guard) and the callbacks still run (`Pending`'s
+    /// drop), then the panic continues.
+    fn finish_slow(&self, old: u32, new: u32, slot: Option<(RawEntry, u32)>) {
         let outcome = status(new);
-        let taken = if old & CALLBACKS != 0 {
+        let slot = slot.map(|(raw, tag)| {
+            debug_assert_eq!(
+                tag,
+                generation(old) + 1,
+                "the finisher read another generation's slot entry"
+            );
+            // SAFETY: our CAS from `old`, which had SLOT_READY, won: the entry
+            // read before it is this generation's (a reset needs the final
+            // status we just set, so nobody rewrote the slot in between), and
+            // its claimant saw SLOT_READY unfinished, so it left it to us.
+            unsafe { raw.into_owned() }
+        });
+        let list = if old & CALLBACKS != 0 {
             let taken = self.callbacks.take(outcome);
             // Release: reset may reuse the list once it sees this.
             self.state.fetch_and(!COLLECTING, Ordering::Release);
@@ -784,9 +866,14 @@ impl Event {
         } else {
             None
         };
+        let pending = Pending {
+            status: outcome,
+            slot,
+            list,
+        };
         if old & WAITERS != 0 {
-            // A panicking hook unwinds through here and drops `taken`, which
-            // runs the callbacks.
+            // A panicking hook unwinds through here and drops `pending`,
+            // which runs the callbacks.
             wake::notify(
                 self,
                 Completion {
@@ -795,8 +882,53 @@ impl Event {
                 },
             );
         }
-        if let Some(taken) = taken {
-            taken.run();
+        pending.run();
+    }
+}
+
+/// The callbacks a finisher has taken and not yet run, in registration
+/// order: the slot's, then the list's. Runs them in `run`, or in `drop`
+/// (while a hook's or a callback's panic unwinds), each exactly once.
+struct Pending {
+    status: EventStatus,
+    slot: Option<Entry>,
+    list: Option<callbacks::Taken>,
+}
+
+impl Pending {
+    #[inline]
+    fn run(mut self) {
+        self.run_rest();
+    }
+
+    /// Each callback leaves `self` before it runs, so `drop` never reruns it.
+    fn run_rest(&mut self) {
+        if let Some(entry) = self.slot.take() {
+            entry.run(self.status);
+        }
+        if let Some(list) = self.list.take() {
+            // If one of these panics, `Taken`'s own drop runs the rest.
+            list.run();
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.run_rest();
+    }
+}
+
+impl Drop for Event {
+    /// A callback in the slot of an unfinished event is dropped unrun (the
+    /// list's are dropped by the list).
+    fn drop(&mut self) {
+        let s = self.state.load(Ordering::Acquire);
+        if !is_final(s) && s & SLOT_READY != 0 {
+            let (raw, _) = self.slot.read();
+            // SAFETY: unfinished with SLOT_READY: the entry belongs to the
+            // event, and `&mut self` excludes every other access.
+            drop(unsafe { raw.into_owned() });
         }
     }
 }
