@@ -170,7 +170,8 @@ pub enum WakeArm {
 ///   closure's box); finishing and resetting cost nothing extra for it.
 ///   Each later callback goes to a list: three read-modify-writes to register
 ///   and, under `alloc`, one allocation (node and closure together); the
-///   finish then costs two more read-modify-writes, the reset one more.
+///   finish then costs two more read-modify-writes (taking the list), and
+///   the reset a few plain stores more (reopening it).
 /// - Every operation is lock-free except in two bounded windows where one
 ///   thread waits for another's bookkeeping (never for user code):
 ///   `reset` of an event that had callbacks registered waits for
@@ -754,9 +755,9 @@ impl Event {
     fn fill_slot(&self, entry: Entry, generation: u32) {
         let raw = self.slot.write(entry, generation);
         // AcqRel: release publishes the entry to the finisher, which reads
-        // it after acquiring SLOT_READY (loom: slot_publish_racing_finish);
+        // it after acquiring SLOT_READY (loom: slot_registration_racing_finish);
         // acquire orders the finisher's writes before the callback if we run
-        // it (loom: slot_claim_racing_finish).
+        // it (loom: slot_registration_racing_finish).
         let old = self.state.fetch_add(SLOT_READY, Ordering::AcqRel);
         debug_assert!(slot_in_flight(old), "only the claimant publishes the slot");
         if is_final(old) {
@@ -788,7 +789,7 @@ impl Event {
     ) -> Result<(u32, Option<(RawEntry, u32)>), EventError> {
         // Acquire (here and on failure): a word with SLOT_READY orders the
         // slot entry's writes before `read_slot` (loom:
-        // slot_publish_racing_finish).
+        // slot_registration_racing_finish).
         let mut s = self.state.load(Ordering::Acquire);
         loop {
             if s & FINISHING != 0 {
