@@ -837,17 +837,24 @@ impl Event {
         if old & (CALLBACKS | WAITERS | SLOT_READY) == 0 {
             return;
         }
+        if old & (CALLBACKS | WAITERS) == 0 {
+            // Only the slot's callback: run it here, its bits still in
+            // registers (nothing runs after it, so its panic loses nothing).
+            if let Some(entry) = self.own_slot(old, slot) {
+                entry.run(status(new));
+            }
+            return;
+        }
         self.finish_slow(old, new, slot);
     }
 
-    /// Unwind-safe: the list is taken and COLLECTING cleared before any user
-    /// code runs, so the event is final and resettable whatever a hook or a
-    /// callback does; if a hook panics, the other hooks are still called
-    /// (`wake::notify`'s guard) and the callbacks still run (`Pending`'s
-    /// drop), then the panic continues.
-    fn finish_slow(&self, old: u32, new: u32, slot: Option<(RawEntry, u32)>) {
-        let outcome = status(new);
-        let slot = slot.map(|(raw, tag)| {
+    /// The finisher's ownership of the slot entry it read: `Some` exactly
+    /// when `old`, the word its winning CAS started from, has SLOT_READY.
+    #[inline]
+    fn own_slot(&self, old: u32, slot: Option<(RawEntry, u32)>) -> Option<Entry> {
+        let _ = self;
+        debug_assert_eq!(slot.is_some(), old & SLOT_READY != 0);
+        slot.map(|(raw, tag)| {
             debug_assert_eq!(
                 tag,
                 generation(old) + 1,
@@ -858,7 +865,18 @@ impl Event {
             // status we just set, so nobody rewrote the slot in between), and
             // its claimant saw SLOT_READY unfinished, so it left it to us.
             unsafe { raw.into_owned() }
-        });
+        })
+    }
+
+    /// Unwind-safe: the list is taken and COLLECTING cleared before any user
+    /// code runs, so the event is final and resettable whatever a hook or a
+    /// callback does; if a hook panics, the other hooks are still called
+    /// (`wake::notify`'s guard) and the callbacks still run (`Pending`'s
+    /// drop), then the panic continues.
+    #[cold]
+    fn finish_slow(&self, old: u32, new: u32, slot: Option<(RawEntry, u32)>) {
+        let outcome = status(new);
+        let slot = self.own_slot(old, slot);
         let list = if old & CALLBACKS != 0 {
             let taken = self.callbacks.take(outcome);
             // Release: reset may reuse the list once it sees this.
