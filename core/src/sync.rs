@@ -21,15 +21,15 @@
 
 #[cfg(evlatch_loom)]
 #[allow(unused_imports)]
-pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize};
+pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU8, AtomicUsize};
 
 #[cfg(all(not(evlatch_loom), feature = "portable-atomic"))]
 #[allow(unused_imports)]
-pub(crate) use portable_atomic::{fence, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize};
+pub(crate) use portable_atomic::{fence, AtomicU32, AtomicU8, AtomicUsize};
 
 #[cfg(all(not(evlatch_loom), not(feature = "portable-atomic")))]
 #[allow(unused_imports)]
-pub(crate) use core::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize};
+pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicU8, AtomicUsize};
 
 pub(crate) use core::sync::atomic::Ordering;
 

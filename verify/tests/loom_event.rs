@@ -6,9 +6,10 @@
 //! cargo test --release -p evlatch-verify --test loom_event`.
 //!
 //! The crate is built with `alloc` here (the verify crate enables it). Loom
-//! still sees the callback storage: the inline slot is atomics, and every
-//! list-node field handed between threads is a sync-shim cell inside the
-//! boxed node (so a missing happens-before edge on the node is a loom error).
+//! still sees the callback storage: the inline slot's entry and every
+//! list-node field handed between threads are sync-shim cells (inside the
+//! event, or inside the boxed node), so a missing happens-before edge on
+//! them is a loom error.
 //! The first callback of a generation goes to the inline slot, later ones to
 //! the list: a scenario that wants the list registers one callback first.
 //! The no-alloc pool (same cells, fixed storage) is not modelled here.
@@ -328,6 +329,37 @@ fn slot_registration_racing_finish() {
         e.set_finished().unwrap();
         registrar.join().unwrap();
         assert_eq!(runs.load(Ordering::Relaxed), 1);
+    });
+}
+
+/// Race: the next generation's first registration (a slot write) against
+/// the previous generation's finisher, which may still be moving its entry
+/// out of the slot after its finishing CAS. The slot's `busy` flag makes the
+/// write wait for that move (the entry is a loom cell): both callbacks run
+/// exactly once, each with its own generation's outcome.
+#[test]
+fn slot_reuse_racing_previous_finisher() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        let first = Runs::new();
+        Runs::register(&first, &e); // generation 0's slot
+        let finisher = {
+            let e = e.clone();
+            thread::spawn(move || e.set_finished().unwrap())
+        };
+        // As soon as generation 0 is final, reset and fill the slot again.
+        while !e.is_finished() {
+            thread::yield_now();
+        }
+        e.reset().unwrap();
+        let second = Runs::new();
+        Runs::register(&second, &e); // generation 1's slot
+        e.set_failed("").unwrap();
+        finisher.join().unwrap();
+        assert_eq!(first.count(), 1);
+        assert_eq!(first.outcome(), code(EventStatus::Success));
+        assert_eq!(second.count(), 1);
+        assert_eq!(second.outcome(), code(EventStatus::Failed));
     });
 }
 

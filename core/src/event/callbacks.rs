@@ -1,14 +1,15 @@
 //! Callback storage of one event: an inline slot for the first callback of a
 //! generation, and a Treiber stack, closed by the finisher, for the rest.
 //!
-//! **The slot** ([`Slot`]) holds one type-erased [`Entry`] in atomic words.
-//! Its protocol lives in the event's state word (`SLOT_CLAIMED`,
-//! `SLOT_READY`; see `state.rs`): the first registration claims it, writes
-//! the entry, then publishes. The finisher reads the entry *before* its
-//! finishing CAS and owns it only if that CAS wins from a word with
-//! `SLOT_READY` (so a reset, which needs the final status, cannot let a new
-//! claimant overwrite an entry the finisher still has to read). The
-//! fn-pointer form needs no allocation there, a closure one (its box).
+//! **The slot** ([`Slot`]) holds one type-erased [`Entry`]: the callback
+//! itself when it fits in two words (the fn-pointer form always; a closure
+//! capturing up to two words), else its box. Its protocol lives in the
+//! event's state word (`SLOT_CLAIMED`, `SLOT_READY`; see `state.rs`): the
+//! first registration claims it, writes the entry, then publishes. Whoever
+//! moves the word second owns the entry (the finisher, or the claimant if
+//! the event finished in between); the owner moves it out and frees the slot
+//! (`busy`) before running it, and the next generation's claimant waits for
+//! that before writing.
 //!
 //! **The list** holds every later registration. `head` holds `EMPTY`,
 //! `CLOSED`, or a node handle. Registrations push while the list is open; the
@@ -31,8 +32,9 @@ use core::mem;
 
 #[cfg(not(feature = "alloc"))]
 use crate::sync::AtomicU8;
-use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{spin_hint, AtomicU32, AtomicUsize, Ordering, UnsafeCell};
 use crate::EventStatus;
+use core::mem::MaybeUninit;
 
 /// How many function-pointer callbacks one generation of an event can hold
 /// when the crate is built without `alloc` (with `alloc`, there is no limit).
@@ -59,9 +61,6 @@ pub(crate) trait Callback: Send + Sized + 'static {
     /// Runs it with the outcome.
     fn run(self, status: EventStatus);
 
-    /// Moves it into a slot entry (a closure boxes itself).
-    fn into_entry(self) -> Entry;
-
     /// The fn-pointer form: the only form without `alloc`.
     #[cfg(not(feature = "alloc"))]
     fn into_fn(self) -> FnCallback;
@@ -79,22 +78,13 @@ impl Callback for FnCallback {
         (self.f)(status, self.context);
     }
 
-    #[inline]
-    fn into_entry(self) -> Entry {
-        Entry(RawEntry {
-            call: call_fn_pointer as CallFn as *mut (),
-            data: self.f as *const () as *mut (),
-            context: self.context,
-        })
-    }
-
     #[cfg(not(feature = "alloc"))]
     fn into_fn(self) -> FnCallback {
         self
     }
 }
 
-/// A boxed-on-demand closure.
+/// A closure callback.
 #[cfg(feature = "alloc")]
 pub(crate) struct Closure<F>(pub(crate) F);
 
@@ -104,117 +94,109 @@ impl<F: FnOnce(EventStatus) + Send + 'static> Callback for Closure<F> {
     fn run(self, status: EventStatus) {
         (self.0)(status);
     }
-
-    #[inline]
-    fn into_entry(self) -> Entry {
-        Entry(RawEntry {
-            call: call_boxed::<F> as CallFn as *mut (),
-            data: Box::into_raw(Box::new(self.0)).cast::<()>(),
-            context: 0,
-        })
-    }
 }
 
 // ---------------------------------------------------------------------------
-// Entries: type-erased callbacks
+// Entries: type-erased callbacks, inline when small
 // ---------------------------------------------------------------------------
 
-/// Runs (`Some(status)`) or drops unrun (`None`) the callback that
-/// `(data, context)` stand for.
+/// Where an entry keeps its callback: the callback itself when it fits
+/// (the fn-pointer form always does; so does a closure capturing up to two
+/// words), else (under `alloc`) a pointer to its box.
+type Storage = MaybeUninit<[usize; 2]>;
+
+/// Whether a `C` lives inline in a [`Storage`].
+const fn fits<C>() -> bool {
+    mem::size_of::<C>() <= mem::size_of::<Storage>()
+        && mem::align_of::<C>() <= mem::align_of::<Storage>()
+}
+
+const _: () = assert!(fits::<FnCallback>(), "the fn-pointer form is inline");
+
+/// Runs (`Some(status)`) or drops unrun (`None`) the callback in `storage`.
 ///
 /// # Safety
 ///
-/// `data` and `context` come from the `into_entry` that chose this function,
+/// `storage` holds what the `Entry::new` that chose this function stored,
 /// and the entry is consumed exactly once.
-type CallFn = unsafe fn(*mut (), usize, Option<EventStatus>);
+type CallFn = unsafe fn(*mut Storage, Option<EventStatus>);
 
-/// The `CallFn` of the fn-pointer form: `data` is the function pointer.
+/// The `CallFn` of an inline `C`.
 ///
 /// # Safety
 ///
-/// As for [`CallFn`]: `data` is a `fn(EventStatus, usize)` cast to a pointer.
-unsafe fn call_fn_pointer(data: *mut (), context: usize, status: Option<EventStatus>) {
+/// As for [`CallFn`]: `storage` holds a `C`, moved out here once.
+unsafe fn call_inline<C: Callback>(storage: *mut Storage, status: Option<EventStatus>) {
+    // SAFETY: see the contract.
+    let callback = unsafe { storage.cast::<C>().read() };
     if let Some(status) = status {
-        // SAFETY: `FnCallback::into_entry` stored a `fn(EventStatus, usize)`
-        // in `data`; function and data pointers have the same size here.
-        let f = unsafe { mem::transmute::<*mut (), fn(EventStatus, usize)>(data) };
-        f(status, context);
+        callback.run(status);
     }
 }
 
-/// The `CallFn` of a closure: `data` is its box.
+/// The `CallFn` of a boxed `C`.
 ///
 /// # Safety
 ///
-/// As for [`CallFn`]: `data` came from `Box::<F>::into_raw` and is consumed
-/// here once.
+/// As for [`CallFn`]: `storage` holds a `*mut C` from `Box::into_raw`,
+/// consumed here once.
 #[cfg(feature = "alloc")]
-unsafe fn call_boxed<F: FnOnce(EventStatus)>(data: *mut (), _: usize, status: Option<EventStatus>) {
-    // SAFETY: see the function's contract; the box is freed before the call.
-    let f = *unsafe { Box::from_raw(data.cast::<F>()) };
+unsafe fn call_boxed<C: Callback>(storage: *mut Storage, status: Option<EventStatus>) {
+    // SAFETY: see the contract; the box is freed before the call.
+    let callback = *unsafe { Box::from_raw(storage.cast::<*mut C>().read()) };
     if let Some(status) = status {
-        f(status);
-    }
-}
-
-/// A type-erased callback as bits: no ownership (a copy the finisher read
-/// speculatively may belong to nobody, and may even be torn or, were an
-/// ordering wrong, never written: so `call` stays a data pointer here and
-/// becomes a `CallFn` only once owned).
-#[derive(Clone, Copy)]
-pub(crate) struct RawEntry {
-    /// A `CallFn` as a pointer.
-    call: *mut (),
-    data: *mut (),
-    context: usize,
-}
-
-impl RawEntry {
-    /// Takes ownership of the callback these bits stand for.
-    ///
-    /// # Safety
-    ///
-    /// The caller is the one owner of this entry (it won the slot protocol's
-    /// hand-over), and nobody consumes it otherwise.
-    #[inline]
-    pub(crate) unsafe fn into_owned(self) -> Entry {
-        debug_assert!(!self.call.is_null(), "an owned entry was written");
-        Entry(self)
-    }
-
-    /// The entry's function.
-    ///
-    /// # Safety
-    ///
-    /// `call` holds a `CallFn` (the entry is owned, so it was written).
-    #[inline]
-    unsafe fn call_fn(&self) -> CallFn {
-        // SAFETY: see the contract; function and data pointers have the
-        // same size on every target the crate supports.
-        unsafe { mem::transmute::<*mut (), CallFn>(self.call) }
+        callback.run(status);
     }
 }
 
 /// A type-erased callback this thread owns. Dropping it drops the callback
-/// unrun (and frees a closure's box).
-pub(crate) struct Entry(RawEntry);
+/// unrun (and frees its box, if any).
+pub(crate) struct Entry {
+    call: CallFn,
+    storage: Storage,
+}
 
 impl Entry {
+    /// Erases `callback`: inline if it fits, else boxed.
+    #[inline]
+    pub(crate) fn new<C: Callback>(callback: C) -> Self {
+        let mut storage = Storage::uninit();
+        if fits::<C>() {
+            // SAFETY: `C` fits `Storage` in size and alignment.
+            unsafe { storage.as_mut_ptr().cast::<C>().write(callback) };
+            return Self {
+                call: call_inline::<C>,
+                storage,
+            };
+        }
+        #[cfg(feature = "alloc")]
+        {
+            let boxed = Box::into_raw(Box::new(callback));
+            // SAFETY: a pointer fits `Storage`.
+            unsafe { storage.as_mut_ptr().cast::<*mut C>().write(boxed) };
+            Self {
+                call: call_boxed::<C>,
+                storage,
+            }
+        }
+        #[cfg(not(feature = "alloc"))]
+        unreachable!("without alloc, only the fn-pointer form exists, and it fits")
+    }
+
     /// Runs the callback.
     #[inline]
     pub(crate) fn run(self, status: EventStatus) {
-        let raw = self.0;
-        mem::forget(self);
-        // SAFETY: we own the entry, and consume it here once (`forget` keeps
-        // `drop` from consuming it again).
-        unsafe { (raw.call_fn())(raw.data, raw.context, Some(status)) }
+        let mut this = mem::ManuallyDrop::new(self);
+        // SAFETY: we own the entry and consume it here once (`ManuallyDrop`
+        // keeps `drop` from consuming it again).
+        unsafe { (this.call)(&mut this.storage, Some(status)) }
     }
 }
 
 impl Drop for Entry {
     fn drop(&mut self) {
         // SAFETY: we own the entry; it is consumed here once.
-        unsafe { (self.0.call_fn())(self.0.data, self.0.context, None) }
+        unsafe { (self.call)(&mut self.storage, None) }
     }
 }
 
@@ -222,76 +204,75 @@ impl Drop for Entry {
 // The inline slot
 // ---------------------------------------------------------------------------
 
-/// The first callback of a generation, in atomic words so that a finisher
-/// may read it while (after a lost race) a newer generation's claimant
-/// writes it. Owned as described in the module docs.
+/// The first callback of a generation. Its ownership moves by the state
+/// word (module docs, `state.rs`); `busy` orders the *next* generation's
+/// write after this generation's consumer moved the entry out:
+///
+/// | `busy` | meaning | moved by |
+/// |--------|---------|----------|
+/// | 0 | no entry: a claimant may write | the consumer, after moving the entry out (release) |
+/// | 1 | holds an entry | the claimant, after writing it, before publishing `SLOT_READY` |
+///
+/// A claimant waits for 0 before writing: the consumer (the finisher, or the
+/// claimant itself) sets 0 a few instructions after the CAS that made it
+/// the owner, before any user code runs, so the wait is bounded.
 pub(crate) struct Slot {
-    /// The entry's `CallFn`, as a pointer.
-    call: AtomicPtr<()>,
-    data: AtomicPtr<()>,
-    context: AtomicUsize,
-    /// `generation + 1` of the entry held (0: never written). Written last
-    /// (release) and read first (acquire), so a tag equal to the expected one
-    /// vouches for the other words too; checked, in debug builds, when the
-    /// finisher takes ownership: a stale tag there means a missing
-    /// happens-before edge on SLOT_READY (loom runs with debug assertions,
-    /// and this makes such a bug an assertion, not a call through stale
-    /// words). The release/acquire pair costs nothing on x86.
-    tag: AtomicU32,
+    /// Initialised exactly while `busy` is 1 (or being read by the consumer).
+    entry: UnsafeCell<MaybeUninit<Entry>>,
+    busy: AtomicU32,
 }
 
 impl Slot {
     #[cfg(not(evlatch_loom))]
     pub(crate) const fn new() -> Self {
         Self {
-            call: AtomicPtr::new(core::ptr::null_mut()),
-            data: AtomicPtr::new(core::ptr::null_mut()),
-            context: AtomicUsize::new(0),
-            tag: AtomicU32::new(0),
+            entry: UnsafeCell::new(MaybeUninit::uninit()),
+            busy: AtomicU32::new(0),
         }
     }
 
     #[cfg(evlatch_loom)]
     pub(crate) fn new() -> Self {
         Self {
-            call: AtomicPtr::new(core::ptr::null_mut()),
-            data: AtomicPtr::new(core::ptr::null_mut()),
-            context: AtomicUsize::new(0),
-            tag: AtomicU32::new(0),
+            entry: UnsafeCell::new(MaybeUninit::uninit()),
+            busy: AtomicU32::new(0),
         }
     }
 
-    /// Stores `entry` for `generation` and returns its bits. The caller holds
-    /// the slot claim of that generation and publishes with `SLOT_READY`.
+    /// Stores `entry`. The caller holds the slot claim of a generation and
+    /// publishes the entry with `SLOT_READY` after this returns.
     #[inline]
-    pub(crate) fn write(&self, entry: Entry, generation: u32) -> RawEntry {
-        let raw = entry.0;
-        // The slot (and then whoever the protocol names) owns it now.
-        mem::forget(entry);
-        // Relaxed: published by the claimant's releasing SLOT_READY.
-        self.call.store(raw.call, Ordering::Relaxed);
-        self.data.store(raw.data, Ordering::Relaxed);
-        self.context.store(raw.context, Ordering::Relaxed);
-        // Release: see the field's docs (not needed by the protocol).
-        self.tag.store(generation + 1, Ordering::Release);
-        raw
+    pub(crate) fn fill(&self, entry: Entry) {
+        // Acquire: our write below comes after the previous consumer moved
+        // its entry out (loom: slot_reuse_racing_previous_finisher).
+        while self.busy.load(Ordering::Acquire) != 0 {
+            // The previous generation's consumer is between its CAS and its
+            // move: a few instructions, never user code.
+            spin_hint();
+        }
+        // SAFETY: we hold the claim and `busy` is 0: nobody else touches the
+        // cell until we publish.
+        self.entry.with_mut(|e| unsafe { (*e).write(entry) });
+        // Relaxed: published with the entry by the caller's releasing
+        // SLOT_READY.
+        self.busy.store(1, Ordering::Relaxed);
     }
 
-    /// Reads the entry, speculatively: the caller acquired a state word with
-    /// `SLOT_READY` and owns what it read only if its next CAS from that word
-    /// wins. Returns the bits and the tag.
+    /// Moves the entry out and frees the slot for the next claimant.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the entry by the slot protocol (its finishing CAS
+    /// started from a word with `SLOT_READY`, or its publish found the event
+    /// final), which also orders the entry's write before this read.
     #[inline]
-    pub(crate) fn read(&self) -> (RawEntry, u32) {
-        // Acquire: see the field's docs (not needed by the protocol).
-        let tag = self.tag.load(Ordering::Acquire);
-        // Relaxed: ordered after the claimant's writes by the caller's
-        // acquiring load of SLOT_READY.
-        let raw = RawEntry {
-            call: self.call.load(Ordering::Relaxed),
-            data: self.data.load(Ordering::Relaxed),
-            context: self.context.load(Ordering::Relaxed),
-        };
-        (raw, tag)
+    pub(crate) unsafe fn take(&self) -> Entry {
+        // SAFETY: see the contract; `busy` is 1, so the cell is initialised.
+        let entry = self.entry.with(|e| unsafe { (*e).assume_init_read() });
+        // Release: the next claimant's write comes after the read above
+        // (loom: slot_reuse_racing_previous_finisher).
+        self.busy.store(0, Ordering::Release);
+        entry
     }
 }
 

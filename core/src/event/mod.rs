@@ -17,7 +17,7 @@ use crate::sync::{fence, spin_hint, AtomicU32, Ordering};
 use crate::wake::{self, Completion};
 #[cfg(feature = "alloc")]
 use callbacks::Closure;
-use callbacks::{Callback, CallbackList, Entry, FnCallback, RawEntry, Slot};
+use callbacks::{Callback, CallbackList, Entry, FnCallback, Slot};
 use message::MessageCell;
 use state::*;
 
@@ -166,8 +166,9 @@ pub enum WakeArm {
 ///   callbacks: one compare-and-swap each (plus one load).
 /// - The first callback of a generation lives in an inline slot: registering
 ///   it costs two read-modify-writes and no allocation for
-///   [`on_complete_fn`](Self::on_complete_fn) (`on_complete`: one, the
-///   closure's box); finishing and resetting cost nothing extra for it.
+///   [`on_complete_fn`](Self::on_complete_fn) and for an `on_complete`
+///   closure that captures at most two words (a larger closure: one, its
+///   box); finishing and resetting cost no read-modify-write more for it.
 ///   Each later callback goes to a list: three read-modify-writes to register
 ///   and, under `alloc`, one allocation (node and closure together); the
 ///   finish then costs two more read-modify-writes (taking the list), and
@@ -175,12 +176,16 @@ pub enum WakeArm {
 /// - Every operation is lock-free except in two bounded windows where one
 ///   thread waits for another's bookkeeping (never for user code):
 ///   `reset` of an event that had callbacks registered waits for
-///   registrations already in flight (for a closure in the slot, that
-///   includes its allocation) and for the finisher to take the list
+///   registrations already in flight and for the finisher to take the list
 ///   (a handful of atomic operations); and a `record` / `set_finished` /
 ///   `set_failed` that loses to a concurrent `set_failed` waits until that
 ///   one has copied its message and published `Failed` (so the loser, told
-///   `AlreadyFinished`, then sees a final status).
+///   `AlreadyFinished`, then sees a final status). Registering a callback
+///   is lock-free too, with two more such windows: while 15 registrations
+///   are in flight on one event, a 16th waits for one; and the first
+///   registration of a generation waits, if the previous generation's
+///   finisher has not yet moved its slot callback out (a few instructions
+///   after its finishing CAS, never user code).
 ///
 /// # Callbacks
 ///
@@ -386,8 +391,8 @@ impl Event {
     /// ```
     #[inline]
     pub fn set_finished(&self) -> Result<(), EventError> {
-        let (old, slot) = self.claim_finish(|s| finished_word(s, SUCCESS))?;
-        self.after_finish(old, finished_word(old, SUCCESS), slot);
+        let old = self.claim_finish(|s| finished_word(s, SUCCESS))?;
+        self.after_finish(old, finished_word(old, SUCCESS));
         Ok(())
     }
 
@@ -411,26 +416,22 @@ impl Event {
     /// ```
     pub fn set_failed(&self, msg: &str) -> Result<(), EventError> {
         // 1. Claim the finish (the seqlock's "odd" step).
-        self.claim_finish(|s| s | FINISHING)?;
+        let s = self.claim_finish(|s| s | FINISHING)?;
         // Release fence: a reader whose relaxed load sees any message word
         // written below will, after its acquire fence, see this claim or later.
         fence(Ordering::Release);
         self.message.write(msg);
         // 2. Publish. Others may have added WAITERS, CALLBACKS or pins
         // meanwhile, so this is a CAS loop, not a store.
-        // Acquire (here and on failure): the slot entry is read before the
-        // CAS, after a word that shows SLOT_READY.
-        let mut s = self.state.load(Ordering::Acquire);
+        let mut s = s | FINISHING;
         loop {
-            debug_assert!(s & FINISHING != 0, "only this call clears FINISHING");
             let next = finished_word(s, FAILED);
-            let slot = self.read_slot(s);
             match self
                 .state
-                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
             {
                 Ok(_) => {
-                    self.after_finish(s, next, slot);
+                    self.after_finish(s, next);
                     return Ok(());
                 }
                 Err(actual) => s = actual,
@@ -500,7 +501,9 @@ impl Event {
             if s & (COLLECTING | RESETTING | REG_MASK) != 0 || slot_in_flight(s) {
                 // A registration or the finisher's collection is in flight:
                 // a few atomic operations on another thread, never user code
-                // (a closure's slot registration: its allocation).
+                // (a slot registration: also a large closure's allocation,
+                // and the wait for the previous finisher to move its entry
+                // out of the slot).
                 spin_hint();
                 s = self.state.load(Ordering::Acquire);
                 continue;
@@ -713,15 +716,13 @@ impl Event {
                 (s + REG_ONE) | CALLBACKS
             };
             // Acquire: a final status read later in this call orders the
-            // finisher's writes before our callback; and a slot claim is
-            // ordered after the previous generation's finisher read the slot
-            // (that finisher's CAS → the reset → this CAS).
+            // finisher's writes before our callback.
             match self
                 .state
                 .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) if s & SLOT_CLAIMED == 0 => {
-                    self.fill_slot(callback.into_entry(), generation(s));
+                    self.fill_slot(Entry::new(callback));
                     return Ok(());
                 }
                 Ok(_) => break,
@@ -752,30 +753,18 @@ impl Event {
     /// `SLOT_READY`; if the finisher came in between (it saw the slot claimed
     /// but not ready, and left the entry to us), run it here.
     #[inline]
-    fn fill_slot(&self, entry: Entry, generation: u32) {
-        let raw = self.slot.write(entry, generation);
-        // AcqRel: release publishes the entry to the finisher, which reads
-        // it after acquiring SLOT_READY (loom: slot_registration_racing_finish);
-        // acquire orders the finisher's writes before the callback if we run
-        // it (loom: slot_registration_racing_finish).
+    fn fill_slot(&self, entry: Entry) {
+        self.slot.fill(entry);
+        // AcqRel: release publishes the entry to the finisher, whose CAS
+        // acquires SLOT_READY before it reads the entry; acquire orders the
+        // finisher's writes before the callback if we run it (loom, both:
+        // slot_registration_racing_finish).
         let old = self.state.fetch_add(SLOT_READY, Ordering::AcqRel);
         debug_assert!(slot_in_flight(old), "only the claimant publishes the slot");
         if is_final(old) {
             // SAFETY: the finisher's CAS started from a word without
-            // SLOT_READY, so it did not take the entry; we did not give it
-            // to anyone else: it is ours.
-            unsafe { raw.into_owned() }.run(status(old));
-        }
-    }
-
-    /// The slot entry, read speculatively, when `s` (an acquired word) shows
-    /// `SLOT_READY`: owned by the caller only if its CAS from `s` wins.
-    #[inline]
-    fn read_slot(&self, s: u32) -> Option<(RawEntry, u32)> {
-        if s & SLOT_READY != 0 {
-            Some(self.slot.read())
-        } else {
-            None
+            // SLOT_READY, so it left the entry to us.
+            unsafe { self.slot.take() }.run(status(old));
         }
     }
 
@@ -783,14 +772,8 @@ impl Event {
     /// to `next(s)` and returns `s`. Losers get `AlreadyFinished`, after any
     /// claimed finish is published.
     #[inline]
-    fn claim_finish(
-        &self,
-        next: impl Fn(u32) -> u32,
-    ) -> Result<(u32, Option<(RawEntry, u32)>), EventError> {
-        // Acquire (here and on failure): a word with SLOT_READY orders the
-        // slot entry's writes before `read_slot` (loom:
-        // slot_registration_racing_finish).
-        let mut s = self.state.load(Ordering::Acquire);
+    fn claim_finish(&self, next: impl Fn(u32) -> u32) -> Result<u32, EventError> {
+        let mut s = self.state.load(Ordering::Relaxed);
         loop {
             if s & FINISHING != 0 {
                 self.await_publication();
@@ -799,15 +782,15 @@ impl Event {
             if is_final(s) {
                 return Err(EventError::AlreadyFinished);
             }
-            let slot = self.read_slot(s);
             // AcqRel: release publishes the finisher's work to every thread
-            // that acquires the final status; acquire sees the nodes and hooks
-            // that set CALLBACKS / WAITERS.
+            // that acquires the final status; acquire sees the slot entry,
+            // the nodes and the hooks that set SLOT_READY / CALLBACKS /
+            // WAITERS.
             match self
                 .state
-                .compare_exchange_weak(s, next(s), Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange_weak(s, next(s), Ordering::AcqRel, Ordering::Relaxed)
             {
-                Ok(_) => return Ok((s, slot)),
+                Ok(_) => return Ok(s),
                 Err(actual) => s = actual,
             }
         }
@@ -830,53 +813,36 @@ impl Event {
     }
 
     /// The finisher's slow path: take the callbacks (if any), wake armed
-    /// waiters (if any), then run the callbacks. `slot` is what
-    /// `claim_finish` read (`Some` exactly when `old` has SLOT_READY).
+    /// waiters (if any), then run the callbacks.
     #[inline]
-    fn after_finish(&self, old: u32, new: u32, slot: Option<(RawEntry, u32)>) {
+    fn after_finish(&self, old: u32, new: u32) {
         if old & (CALLBACKS | WAITERS | SLOT_READY) == 0 {
             return;
         }
         if old & (CALLBACKS | WAITERS) == 0 {
-            // Only the slot's callback: run it here, its bits still in
-            // registers (nothing runs after it, so its panic loses nothing).
-            if let Some(entry) = self.own_slot(old, slot) {
-                entry.run(status(new));
-            }
+            // Only the slot's callback: run it here (nothing runs after it,
+            // so its panic loses nothing).
+            // SAFETY: our finishing CAS started from `old`, with SLOT_READY.
+            unsafe { self.slot.take() }.run(status(new));
             return;
         }
-        self.finish_slow(old, new, slot);
+        self.finish_slow(old, new);
     }
 
-    /// The finisher's ownership of the slot entry it read: `Some` exactly
-    /// when `old`, the word its winning CAS started from, has SLOT_READY.
-    #[inline]
-    fn own_slot(&self, old: u32, slot: Option<(RawEntry, u32)>) -> Option<Entry> {
-        let _ = self;
-        debug_assert_eq!(slot.is_some(), old & SLOT_READY != 0);
-        slot.map(|(raw, tag)| {
-            debug_assert_eq!(
-                tag,
-                generation(old) + 1,
-                "the finisher read another generation's slot entry"
-            );
-            // SAFETY: our CAS from `old`, which had SLOT_READY, won: the entry
-            // read before it is this generation's (a reset needs the final
-            // status we just set, so nobody rewrote the slot in between), and
-            // its claimant saw SLOT_READY unfinished, so it left it to us.
-            unsafe { raw.into_owned() }
-        })
-    }
-
-    /// Unwind-safe: the list is taken and COLLECTING cleared before any user
-    /// code runs, so the event is final and resettable whatever a hook or a
-    /// callback does; if a hook panics, the other hooks are still called
-    /// (`wake::notify`'s guard) and the callbacks still run (`Pending`'s
-    /// drop), then the panic continues.
+    /// Unwind-safe: the slot entry is moved out, the list taken and
+    /// COLLECTING cleared before any user code runs, so the event is final
+    /// and resettable whatever a hook or a callback does; if a hook panics,
+    /// the other hooks are still called (`wake::notify`'s guard) and the
+    /// callbacks still run (`Pending`'s drop), then the panic continues.
     #[cold]
-    fn finish_slow(&self, old: u32, new: u32, slot: Option<(RawEntry, u32)>) {
+    fn finish_slow(&self, old: u32, new: u32) {
         let outcome = status(new);
-        let slot = self.own_slot(old, slot);
+        let slot = if old & SLOT_READY != 0 {
+            // SAFETY: our finishing CAS started from `old`, with SLOT_READY.
+            Some(unsafe { self.slot.take() })
+        } else {
+            None
+        };
         let list = if old & CALLBACKS != 0 {
             let taken = self.callbacks.take(outcome);
             // Release: reset may reuse the list once it sees this.
@@ -944,10 +910,9 @@ impl Drop for Event {
     fn drop(&mut self) {
         let s = self.state.load(Ordering::Acquire);
         if !is_final(s) && s & SLOT_READY != 0 {
-            let (raw, _) = self.slot.read();
             // SAFETY: unfinished with SLOT_READY: the entry belongs to the
             // event, and `&mut self` excludes every other access.
-            drop(unsafe { raw.into_owned() });
+            drop(unsafe { self.slot.take() });
         }
     }
 }

@@ -24,9 +24,11 @@
 //! The inline slot, `{SC, SR}`: `{0, 0}` free → (claim, CAS) `{1, 0}` the
 //! claimant is writing its entry (a pin: reset waits) → (publish,
 //! `fetch_add`) `{1, 1}`. Whoever moves the word second owns the entry: the
-//! finisher if its CAS starts from `{1, 1}` (it read the entry before that
-//! CAS), the claimant if its publish finds the status already final. Only a
-//! reset clears `{SC, SR}`, and only from `{0, 0}` or `{1, 1}`.
+//! finisher if its CAS starts from `{1, 1}`, the claimant if its publish
+//! finds the status already final. Only a reset clears `{SC, SR}`, and only
+//! from `{0, 0}` or `{1, 1}`; the slot's own `busy` flag then keeps the next
+//! claimant from writing before the owner has moved the entry out (see
+//! `callbacks.rs`).
 //!
 //! Who moves the word (every move is one compare-and-swap unless noted):
 //!

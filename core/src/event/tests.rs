@@ -739,6 +739,62 @@ fn closures_run_once_in_order() {
     assert_eq!(Arc::strong_count(&seen), 1);
 }
 
+/// The slot keeps small closures inline and boxes large ones: both kinds run
+/// once with the outcome, are consumed, and are dropped unrun with an
+/// unfinished event; the slot is reused generation after generation, with
+/// either kind in it.
+#[cfg(feature = "alloc")]
+#[test]
+fn slot_holds_small_and_large_closures() {
+    let marker = Arc::new(());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let event = Event::new();
+    for generation in 0..4usize {
+        let (m, seen2) = (marker.clone(), seen.clone());
+        if generation % 2 == 0 {
+            // Two words: inline.
+            event.on_complete(move |status| {
+                drop(m);
+                seen2.lock().unwrap().push((generation, status));
+            });
+        } else {
+            // Far more than two words: boxed.
+            let big = [generation as u64; 16];
+            event.on_complete(move |status| {
+                drop(m);
+                let sum: u64 = big.iter().sum();
+                assert_eq!(sum, 16 * generation as u64);
+                seen2.lock().unwrap().push((generation, status));
+            });
+        }
+        event.set_finished().unwrap();
+        event.reset().unwrap();
+    }
+    let expected: Vec<_> = (0..4).map(|g| (g, EventStatus::Success)).collect();
+    assert_eq!(*seen.lock().unwrap(), expected);
+    assert_eq!(Arc::strong_count(&marker), 1);
+    for big in [false, true] {
+        let event = Event::new();
+        let m = marker.clone();
+        if big {
+            let payload = [7u64; 16];
+            event.on_complete(move |_| {
+                drop(m);
+                assert_eq!(payload.len(), 16);
+                unreachable!("dropped unrun");
+            });
+        } else {
+            event.on_complete(move |_| {
+                drop(m);
+                unreachable!("dropped unrun");
+            });
+        }
+        assert_eq!(Arc::strong_count(&marker), 2);
+        drop(event);
+        assert_eq!(Arc::strong_count(&marker), 1, "big = {big}");
+    }
+}
+
 /// Dropping an event with pending callbacks drops them unrun (and, under
 /// miri, frees their storage).
 #[test]
