@@ -2,6 +2,7 @@
 //! state machine, lock-free.
 
 mod callbacks;
+mod loom_pool;
 mod message;
 pub(crate) mod state;
 #[cfg(test)]
