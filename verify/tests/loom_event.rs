@@ -12,7 +12,8 @@
 //! them is a loom error.
 //! The first callback of a generation goes to the inline slot, later ones to
 //! the list: a scenario that wants the list registers one callback first.
-//! The no-alloc pool (same cells, fixed storage) is not modelled here.
+//! The no-alloc pool exists only without `alloc`: its model is in the core's
+//! lib tests (core/src/event/loom_pool.rs).
 #![cfg(evlatch_loom)]
 
 use evlatch::wake::{register_wake_hook, Completion, WakeHook};
