@@ -186,7 +186,10 @@ pub enum WakeArm {
 ///   are in flight on one event, a 16th waits for one; and the first
 ///   registration of a generation waits, if the previous generation's
 ///   finisher has not yet moved its slot callback out (a few instructions
-///   after its finishing CAS, never user code).
+///   after its finishing CAS, never user code). Each window waits for
+///   another thread to make progress: on a single core, an interrupt handler
+///   that preempts a thread inside such a window must not register, reset or
+///   finish on that same event, or it spins forever.
 ///
 /// # Callbacks
 ///
