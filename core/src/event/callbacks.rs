@@ -24,7 +24,7 @@
 //! without it, a pool of `INLINE_CALLBACKS - 1` slots inside the event,
 //! handed out per generation and given back at reset. Every node field the
 //! protocol hands between threads is a sync-shim cell, so loom checks those
-//! hand-overs (verify/tests/loom_event.rs).
+//! hand-overs (verify/tests/loom_event.rs; the pool: `loom_pool.rs`).
 
 #[cfg(feature = "alloc")]
 use alloc::boxed::Box;
