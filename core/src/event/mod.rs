@@ -551,8 +551,9 @@ impl Event {
     ///
     /// Allocation: none for the first callback of a generation if `f` is at
     /// most two words (16 bytes on 64-bit targets, aligned to at most a
-    /// word: e.g. a closure capturing an `Arc` and an index); otherwise one,
-    /// `f` and its list node together.
+    /// word: e.g. a closure capturing an `Arc` and an index); otherwise one
+    /// (a larger first callback: `f`'s box; a later one: `f` and its list
+    /// node together).
     ///
     /// # Panics
     ///
