@@ -65,6 +65,10 @@ for f in verify/tests/loom_*.rs; do
 done
 RUSTFLAGS="--cfg evlatch_loom --cfg evlatch_stall_hook -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 \
   CARGO_TARGET_DIR=target/loom cargo test --release -p evlatch-std --lib -p evlatch-verify "${loom_tests[@]}"
+# The callback pool exists only without `alloc`, which the verify crate
+# enables: its models live in the core's lib tests (core/src/event/loom_pool.rs).
+RUSTFLAGS="--cfg evlatch_loom --cfg evlatch_stall_hook -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 \
+  CARGO_TARGET_DIR=target/loom cargo test --release -p evlatch --lib event::loom_pool
 
 step "miri: core unit tests (without and with alloc)"
 MIRIFLAGS="${MIRIFLAGS:-}" cargo +nightly miri test -p evlatch --lib

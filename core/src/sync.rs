@@ -86,7 +86,6 @@ type Inner<T> = loom::cell::UnsafeCell<T>;
 #[cfg(not(evlatch_loom))]
 type Inner<T> = core::cell::UnsafeCell<T>;
 
-#[allow(dead_code)] // used by the no-alloc callback pool and the queues
 impl<T> UnsafeCell<T> {
     #[cfg(not(evlatch_loom))]
     #[inline]

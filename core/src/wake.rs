@@ -15,7 +15,13 @@
 //!    and generation with that status.
 //!
 //! Hooks run on the finishing thread, after the status is visible, before
-//! the event's callbacks. A hook MUST NOT block for long and MUST NOT panic.
+//! the event's callbacks. A hook MUST NOT block for long and SHOULD NOT
+//! panic. If one does, nothing is lost: the finisher still calls every other
+//! hook (from a drop guard, while the panic unwinds) and runs the event's
+//! callbacks, then the panic continues on the finishing thread. A second
+//! panic during that unwinding (another hook, or a callback) aborts the
+//! process: the core is `no_std` and cannot catch a panic, and Rust aborts
+//! when a panic escapes a destructor that runs during unwinding.
 //! It may be called for an event none of its waiters waits on (another shell
 //! armed it); it then does nothing.
 //!
@@ -152,15 +158,51 @@ pub fn register_wake_hook(hook: &'static WakeHook) -> Result<(), HookError> {
 }
 
 /// Calls every registered hook; the finisher's slow path.
+///
+/// Unwind-safe: if a hook panics, a drop guard calls the hooks after it while
+/// the panic unwinds (a second panic among those aborts the process, as any
+/// panic escaping a destructor during unwinding does), then the panic goes on
+/// to the finisher, which still runs the event's callbacks.
 pub(crate) fn notify(event: &Event, completion: Completion) {
-    for slot in &HOOKS {
-        let ptr = slot.load(Ordering::Acquire);
-        if ptr.is_null() {
-            // Slots fill in order and are never freed.
-            break;
+    let mut rest = Rest {
+        event,
+        completion,
+        next: 0,
+    };
+    rest.call_all();
+}
+
+/// The hooks not yet called by one `notify`: slots `next..`.
+struct Rest<'a> {
+    event: &'a Event,
+    completion: Completion,
+    /// The next slot to call, `0..=MAX_WAKE_HOOKS`.
+    next: usize,
+}
+
+impl Rest<'_> {
+    /// Calls the hooks from `next` on, advancing `next` *before* each call so
+    /// that a hook that panics is not called again by `drop`.
+    fn call_all(&mut self) {
+        while self.next < MAX_WAKE_HOOKS {
+            let ptr = HOOKS[self.next].load(Ordering::Acquire);
+            self.next += 1;
+            if ptr.is_null() {
+                // Slots fill in order and are never freed.
+                self.next = MAX_WAKE_HOOKS;
+                break;
+            }
+            // SAFETY: only `&'static WakeHook`s are stored in the slots.
+            let hook = unsafe { &*ptr };
+            (hook.wake)(self.event, self.completion);
         }
-        // SAFETY: only `&'static WakeHook`s are stored in the slots.
-        let hook = unsafe { &*ptr };
-        (hook.wake)(event, completion);
+    }
+}
+
+impl Drop for Rest<'_> {
+    /// Does nothing after a complete `call_all`; while a hook's panic
+    /// unwinds, calls the hooks after it.
+    fn drop(&mut self) {
+        self.call_all();
     }
 }

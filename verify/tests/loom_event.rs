@@ -5,9 +5,15 @@
 //! `RUSTFLAGS="--cfg evlatch_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2
 //! cargo test --release -p evlatch-verify --test loom_event`.
 //!
-//! The crate is built with `alloc` here (the verify crate enables it), so
-//! callbacks are boxed closures; the inline no-alloc callback pool is not
-//! modelled by this file.
+//! The crate is built with `alloc` here (the verify crate enables it). Loom
+//! still sees the callback storage: the inline slot's entry and every
+//! list-node field handed between threads are sync-shim cells (inside the
+//! event, or inside the boxed node), so a missing happens-before edge on
+//! them is a loom error.
+//! The first callback of a generation goes to the inline slot, later ones to
+//! the list: a scenario that wants the list registers one callback first.
+//! The no-alloc pool exists only without `alloc`: its model is in the core's
+//! lib tests (core/src/event/loom_pool.rs).
 #![cfg(evlatch_loom)]
 
 use evlatch::wake::{register_wake_hook, Completion, WakeHook};
@@ -283,6 +289,159 @@ fn later_registration_racing_finish() {
         if on_finisher[1].load(Ordering::Relaxed) == 1 {
             assert!(first < second, "the finisher ran them out of order");
         }
+    });
+}
+
+/// A loom cell shared between threads; its accesses are checked by loom.
+struct Shared<T>(loom::cell::UnsafeCell<T>);
+
+// SAFETY: every access goes through loom's `with` / `with_mut`, which loom
+// checks for data races; that is the point of the type.
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+/// Race: the *first* callback (the inline slot: claim, write, publish)
+/// registered while another thread finishes the event. Two hand-overs: if
+/// the finisher's CAS starts from a published slot, it reads the entry
+/// (needs the publish's release and the finisher's acquire); if the
+/// registrant's publish finds the event final, it runs the callback itself
+/// and must see the finisher's writes (needs the publish's acquire). Either
+/// way the callback runs exactly once and sees what the finisher wrote.
+#[test]
+fn slot_registration_racing_finish() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        // Written by the finisher before it finishes; read by the callback.
+        let data = Arc::new(Shared(loom::cell::UnsafeCell::new(0usize)));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let registrar = {
+            let (e, data, runs) = (e.clone(), data.clone(), runs.clone());
+            thread::spawn(move || {
+                e.on_complete(move |status| {
+                    assert_eq!(status, EventStatus::Success);
+                    // SAFETY: the finisher's write happens-before every
+                    // callback of the finish (the event's contract).
+                    assert_eq!(data.0.with(|d| unsafe { *d }), 7);
+                    runs.fetch_add(1, Ordering::Relaxed);
+                });
+            })
+        };
+        // SAFETY: nobody reads `data` before the finish below publishes it.
+        data.0.with_mut(|d| unsafe { *d = 7 });
+        e.set_finished().unwrap();
+        registrar.join().unwrap();
+        assert_eq!(runs.load(Ordering::Relaxed), 1);
+    });
+}
+
+/// Race: the next generation's first registration (a slot write) against
+/// the previous generation's finisher, which may still be moving its entry
+/// out of the slot after its finishing CAS. The slot's `busy` flag makes the
+/// write wait for that move (the entry is a loom cell): both callbacks run
+/// exactly once, each with its own generation's outcome.
+#[test]
+fn slot_reuse_racing_previous_finisher() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        let first = Runs::new();
+        Runs::register(&first, &e); // generation 0's slot
+        let finisher = {
+            let e = e.clone();
+            thread::spawn(move || e.set_finished().unwrap())
+        };
+        // As soon as generation 0 is final, reset and fill the slot again.
+        while !e.is_finished() {
+            thread::yield_now();
+        }
+        e.reset().unwrap();
+        let second = Runs::new();
+        Runs::register(&second, &e); // generation 1's slot
+        e.set_failed("").unwrap();
+        finisher.join().unwrap();
+        assert_eq!(first.count(), 1);
+        assert_eq!(first.outcome(), code(EventStatus::Success));
+        assert_eq!(second.count(), 1);
+        assert_eq!(second.outcome(), code(EventStatus::Failed));
+    });
+}
+
+/// Race: a callback pushed onto the list (the slot already holds an earlier
+/// one) while another thread finishes and takes the list. The finisher reads
+/// the pushed node only through the push CAS's release and the take swap's
+/// acquire (the node's `next` is a loom cell): both callbacks run exactly
+/// once with the outcome.
+#[test]
+fn list_push_racing_finish() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        let first = Runs::new();
+        Runs::register(&first, &e); // takes the slot
+        let second = Runs::new();
+        let registrar = {
+            let (e, second) = (e.clone(), second.clone());
+            thread::spawn(move || Runs::register(&second, &e))
+        };
+        e.set_failed("").unwrap();
+        registrar.join().unwrap();
+        for runs in [&first, &second] {
+            assert_eq!(runs.count(), 1);
+            assert_eq!(runs.outcome(), code(EventStatus::Failed));
+        }
+    });
+}
+
+/// The panic message of [`panicking_callback_racing_registration`].
+const ON_PURPOSE: &str = "loom: callback panics on purpose";
+
+/// Installs (once) a panic hook that keeps quiet about [`ON_PURPOSE`]
+/// panics and reports every other panic as usual.
+fn quiet_on_purpose_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<&str>() != Some(&ON_PURPOSE) {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// Race: a finish whose first callback panics, against a registration on
+/// another thread (list push, or — if it comes after the finish — an
+/// immediate run). The panic comes out of the finisher's `set_finished`
+/// (caught here with `catch_unwind`, which loom threads support); every other
+/// callback still runs exactly once with `Success`; the event is final, and
+/// reset and a new generation work. (A second panic during the unwind would
+/// abort the process, so none of the other callbacks panics.)
+#[test]
+fn panicking_callback_racing_registration() {
+    quiet_on_purpose_panics();
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        e.record().unwrap();
+        e.on_complete(|_| std::panic::panic_any(ON_PURPOSE)); // the slot
+        let before = Runs::new();
+        Runs::register(&before, &e); // the list
+        let racing = Runs::new();
+        let registrar = {
+            let (e, racing) = (e.clone(), racing.clone());
+            thread::spawn(move || Runs::register(&racing, &e))
+        };
+        let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.set_finished()));
+        let payload = finished.expect_err("the callback's panic reaches the finisher");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&ON_PURPOSE));
+        registrar.join().unwrap();
+        for runs in [&before, &racing] {
+            assert_eq!(runs.count(), 1);
+            assert_eq!(runs.outcome(), code(EventStatus::Success));
+        }
+        assert_eq!(e.status(), EventStatus::Success);
+        e.reset().unwrap();
+        let next = Runs::new();
+        Runs::register(&next, &e);
+        e.set_failed("").unwrap();
+        assert_eq!(next.count(), 1);
+        assert_eq!(next.outcome(), code(EventStatus::Failed));
     });
 }
 

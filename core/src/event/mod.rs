@@ -2,6 +2,7 @@
 //! state machine, lock-free.
 
 mod callbacks;
+mod loom_pool;
 mod message;
 pub(crate) mod state;
 #[cfg(test)]
@@ -15,7 +16,9 @@ pub use message::{ErrorMessage, MESSAGE_CAPACITY};
 use crate::error::EventError;
 use crate::sync::{fence, spin_hint, AtomicU32, Ordering};
 use crate::wake::{self, Completion};
-use callbacks::{Callback, CallbackList};
+#[cfg(feature = "alloc")]
+use callbacks::Closure;
+use callbacks::{Callback, CallbackList, Entry, FnCallback, Slot};
 use message::MessageCell;
 use state::*;
 
@@ -161,7 +164,16 @@ pub enum WakeArm {
 /// - [`status`](Self::status), [`is_finished`](Self::is_finished): one load.
 /// - [`record`](Self::record), [`set_finished`](Self::set_finished) with no
 ///   callbacks and no armed waiters, [`reset`](Self::reset) with no
-///   callbacks: one compare-and-swap each (plus one relaxed load).
+///   callbacks: one compare-and-swap each (plus one load).
+/// - The first callback of a generation lives in an inline slot: registering
+///   it costs two read-modify-writes and no allocation for
+///   [`on_complete_fn`](Self::on_complete_fn) and for an `on_complete`
+///   closure that captures at most two words (a larger closure: one, its
+///   box); finishing and resetting cost no read-modify-write more for it.
+///   Each later callback goes to a list: three read-modify-writes to register
+///   and, under `alloc`, one allocation (node and closure together); the
+///   finish then costs two more read-modify-writes (taking the list), and
+///   the reset a few plain stores more (reopening it).
 /// - Every operation is lock-free except in two bounded windows where one
 ///   thread waits for another's bookkeeping (never for user code):
 ///   `reset` of an event that had callbacks registered waits for
@@ -169,7 +181,15 @@ pub enum WakeArm {
 ///   (a handful of atomic operations); and a `record` / `set_finished` /
 ///   `set_failed` that loses to a concurrent `set_failed` waits until that
 ///   one has copied its message and published `Failed` (so the loser, told
-///   `AlreadyFinished`, then sees a final status).
+///   `AlreadyFinished`, then sees a final status). Registering a callback
+///   is lock-free too, with two more such windows: while 15 registrations
+///   are in flight on one event, a 16th waits for one; and the first
+///   registration of a generation waits, if the previous generation's
+///   finisher has not yet moved its slot callback out (a few instructions
+///   after its finishing CAS, never user code). Each window waits for
+///   another thread to make progress: on a single core, an interrupt handler
+///   that preempts a thread inside such a window must not register, reset or
+///   finish on that same event, or it spins forever.
 ///
 /// # Callbacks
 ///
@@ -184,7 +204,11 @@ pub enum WakeArm {
 ///   at once on the registering thread. If it races the finish, it may run
 ///   while the finisher is still running the earlier callbacks: order is
 ///   guaranteed among the callbacks one thread runs, not across threads
-///   (keeping it would make late registrants wait for user code).
+///   (keeping it would make late registrants wait for user code);
+/// - a panicking callback (or wake hook) does not lose the others: they
+///   still run, then the panic continues on the finishing thread. A second
+///   panic during that unwinding aborts the process (see
+///   [`on_complete_fn`](Self::on_complete_fn)).
 ///
 /// # Waiting
 ///
@@ -212,7 +236,10 @@ pub struct Event {
     state: AtomicU32,
     /// Written only under the FINISHING claim; read as a seqlock on `state`.
     message: MessageCell,
-    /// Open while unfinished; taken (closed) by the finisher; reopened by reset.
+    /// The first callback of a generation (`SLOT_CLAIMED` / `SLOT_READY`).
+    slot: Slot,
+    /// Later callbacks. Open while unfinished; taken (closed) by the
+    /// finisher; reopened by reset.
     callbacks: CallbackList,
 }
 
@@ -231,6 +258,7 @@ impl Event {
         Self {
             state: AtomicU32::new(INITIALIZED),
             message: MessageCell::new(),
+            slot: Slot::new(),
             callbacks: CallbackList::new(),
         }
     }
@@ -242,6 +270,7 @@ impl Event {
         Self {
             state: AtomicU32::new(INITIALIZED),
             message: MessageCell::new(),
+            slot: Slot::new(),
             callbacks: CallbackList::new(),
         }
     }
@@ -473,9 +502,12 @@ impl Event {
                 SCHEDULED => return Err(EventError::InFlight),
                 _ => {}
             }
-            if s & (COLLECTING | RESETTING | REG_MASK) != 0 {
+            if s & (COLLECTING | RESETTING | REG_MASK) != 0 || slot_in_flight(s) {
                 // A registration or the finisher's collection is in flight:
-                // a few atomic operations on another thread, never user code.
+                // a few atomic operations on another thread, never user code
+                // (a slot registration: also a large closure's allocation,
+                // and the wait for the previous finisher to move its entry
+                // out of the slot).
                 spin_hint();
                 s = self.state.load(Ordering::Acquire);
                 continue;
@@ -517,6 +549,29 @@ impl Event {
     /// Runs `f` with the outcome when the event finishes (see the type's
     /// docs for exactly when and where).
     ///
+    /// Allocation: none for the first callback of a generation if `f` is at
+    /// most two words (16 bytes on 64-bit targets, aligned to at most a
+    /// word: e.g. a closure capturing an `Arc` and an index); otherwise one
+    /// (a larger first callback: `f`'s box; a later one: `f` and its list
+    /// node together).
+    ///
+    /// # Panics
+    ///
+    /// A panicking callback loses nothing: the finisher still runs every
+    /// other callback of the generation exactly once (the ones after it from
+    /// a drop guard, while the panic unwinds), armed waiters are woken before
+    /// any callback runs, the status is final and the event can be reset;
+    /// then the panic continues out of `set_finished` / `set_failed` on the
+    /// finishing thread. A callback that runs at once (the event already
+    /// finished) panics out of `on_complete` itself.
+    ///
+    /// Only one panic per finish can be survived: if a *second* callback
+    /// panics while the first panic unwinds, the process aborts. The core is
+    /// `no_std` and cannot catch a panic, and Rust aborts whenever a panic
+    /// escapes a destructor that runs during unwinding. Under `panic = "abort"`
+    /// the first panic aborts. Callbacks that may panic should catch it
+    /// themselves (`std::panic::catch_unwind`).
+    ///
     /// # Examples
     ///
     /// ```
@@ -545,11 +600,19 @@ impl Event {
         F: FnOnce(EventStatus) + Send + 'static,
     {
         // With `alloc`, allocation never hands the callback back.
-        let _ = self.register(Callback::Boxed(alloc::boxed::Box::new(f)));
+        let _ = self.register(Closure(f));
     }
 
     /// Runs `f(outcome, context)` when the event finishes: the form that
     /// needs no allocator.
+    ///
+    /// # Panics
+    ///
+    /// As for `on_complete`: if `f` panics, every other callback of the
+    /// generation still runs exactly once and the event stays final and
+    /// resettable, then the panic continues on the finishing thread; a second
+    /// panic while the first unwinds aborts the process (the `no_std` core
+    /// cannot catch a panic).
     ///
     /// # Errors
     ///
@@ -580,7 +643,7 @@ impl Event {
         f: fn(EventStatus, usize),
         context: usize,
     ) -> Result<(), EventError> {
-        self.register(Callback::Fn(f, context))
+        self.register(FnCallback { f, context })
     }
 
     /// Asks for a wake-hook call at the finish of the generation `seen` came
@@ -640,28 +703,38 @@ impl Event {
         }
     }
 
-    fn register(&self, callback: Callback) -> Result<(), EventError> {
-        // Phase 1: pin the generation, or find the event finished.
+    /// Registers `callback` for this generation: in the inline slot if it is
+    /// the first, else in the list; or runs it at once if the event is final.
+    #[inline]
+    fn register<C: Callback>(&self, callback: C) -> Result<(), EventError> {
+        // Phase 1: claim the slot, or pin the generation for the list, or
+        // find the event finished.
         let mut s = self.state.load(Ordering::Acquire);
         loop {
             if is_final(s) {
-                callback.call(status(s));
+                callback.run(status(s));
                 return Ok(());
             }
-            if registrations(s) == REG_MAX {
-                // 63 registrations in flight on this event: wait for one.
+            let next = if s & SLOT_CLAIMED == 0 {
+                s | SLOT_CLAIMED
+            } else if registrations(s) == REG_MAX {
+                // REG_MAX list registrations in flight: wait for one.
                 spin_hint();
                 s = self.state.load(Ordering::Acquire);
                 continue;
-            }
+            } else {
+                (s + REG_ONE) | CALLBACKS
+            };
             // Acquire: a final status read later in this call orders the
             // finisher's writes before our callback.
-            match self.state.compare_exchange_weak(
-                s,
-                (s + REG_ONE) | CALLBACKS,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) if s & SLOT_CLAIMED == 0 => {
+                    self.fill_slot(Entry::new(callback));
+                    return Ok(());
+                }
                 Ok(_) => break,
                 Err(actual) => s = actual,
             }
@@ -677,13 +750,32 @@ impl Event {
                     let outcome = status(self.state.load(Ordering::Acquire));
                     let callback = self.callbacks.reclaim(node);
                     self.unpin();
-                    callback.call(outcome);
+                    callback.run(outcome);
                     return Ok(());
                 }
             },
         };
         self.unpin();
         result
+    }
+
+    /// The slot claimant's second step: write the entry, publish it with
+    /// `SLOT_READY`; if the finisher came in between (it saw the slot claimed
+    /// but not ready, and left the entry to us), run it here.
+    #[inline]
+    fn fill_slot(&self, entry: Entry) {
+        self.slot.fill(entry);
+        // AcqRel: release publishes the entry to the finisher, whose CAS
+        // acquires SLOT_READY before it reads the entry; acquire orders the
+        // finisher's writes before the callback if we run it (loom, both:
+        // slot_registration_racing_finish).
+        let old = self.state.fetch_add(SLOT_READY, Ordering::AcqRel);
+        debug_assert!(slot_in_flight(old), "only the claimant publishes the slot");
+        if is_final(old) {
+            // SAFETY: the finisher's CAS started from a word without
+            // SLOT_READY, so it left the entry to us.
+            unsafe { self.slot.take() }.run(status(old));
+        }
     }
 
     /// The CAS loop of both finishes: moves an unfinished, unclaimed word `s`
@@ -701,8 +793,9 @@ impl Event {
                 return Err(EventError::AlreadyFinished);
             }
             // AcqRel: release publishes the finisher's work to every thread
-            // that acquires the final status; acquire sees the nodes and hooks
-            // that set CALLBACKS / WAITERS.
+            // that acquires the final status; acquire sees the slot entry,
+            // the nodes and the hooks that set SLOT_READY / CALLBACKS /
+            // WAITERS.
             match self
                 .state
                 .compare_exchange_weak(s, next(s), Ordering::AcqRel, Ordering::Relaxed)
@@ -733,24 +826,49 @@ impl Event {
     /// waiters (if any), then run the callbacks.
     #[inline]
     fn after_finish(&self, old: u32, new: u32) {
+        if old & (CALLBACKS | WAITERS | SLOT_READY) == 0 {
+            return;
+        }
         if old & (CALLBACKS | WAITERS) == 0 {
+            // Only the slot's callback: run it here (nothing runs after it,
+            // so its panic loses nothing).
+            // SAFETY: our finishing CAS started from `old`, with SLOT_READY.
+            unsafe { self.slot.take() }.run(status(new));
             return;
         }
         self.finish_slow(old, new);
     }
 
+    /// Unwind-safe: the slot entry is moved out, the list taken and
+    /// COLLECTING cleared before any user code runs, so the event is final
+    /// and resettable whatever a hook or a callback does; if a hook panics,
+    /// the other hooks are still called (`wake::notify`'s guard) and the
+    /// callbacks still run (`Pending`'s drop), then the panic continues.
     #[cold]
     fn finish_slow(&self, old: u32, new: u32) {
         let outcome = status(new);
-        let taken = if old & CALLBACKS != 0 {
-            let taken = self.callbacks.take();
+        let slot = if old & SLOT_READY != 0 {
+            // SAFETY: our finishing CAS started from `old`, with SLOT_READY.
+            Some(unsafe { self.slot.take() })
+        } else {
+            None
+        };
+        let list = if old & CALLBACKS != 0 {
+            let taken = self.callbacks.take(outcome);
             // Release: reset may reuse the list once it sees this.
             self.state.fetch_and(!COLLECTING, Ordering::Release);
             Some(taken)
         } else {
             None
         };
+        let pending = Pending {
+            status: outcome,
+            slot,
+            list,
+        };
         if old & WAITERS != 0 {
+            // A panicking hook unwinds through here and drops `pending`,
+            // which runs the callbacks.
             wake::notify(
                 self,
                 Completion {
@@ -759,8 +877,52 @@ impl Event {
                 },
             );
         }
-        if let Some(taken) = taken {
-            taken.run(outcome);
+        pending.run();
+    }
+}
+
+/// The callbacks a finisher has taken and not yet run, in registration
+/// order: the slot's, then the list's. Runs them in `run`, or in `drop`
+/// (while a hook's or a callback's panic unwinds), each exactly once.
+struct Pending {
+    status: EventStatus,
+    slot: Option<Entry>,
+    list: Option<callbacks::Taken>,
+}
+
+impl Pending {
+    #[inline]
+    fn run(mut self) {
+        self.run_rest();
+    }
+
+    /// Each callback leaves `self` before it runs, so `drop` never reruns it.
+    fn run_rest(&mut self) {
+        if let Some(entry) = self.slot.take() {
+            entry.run(self.status);
+        }
+        if let Some(list) = self.list.take() {
+            // If one of these panics, `Taken`'s own drop runs the rest.
+            list.run();
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.run_rest();
+    }
+}
+
+impl Drop for Event {
+    /// A callback in the slot of an unfinished event is dropped unrun (the
+    /// list's are dropped by the list).
+    fn drop(&mut self) {
+        let s = self.state.load(Ordering::Acquire);
+        if !is_final(s) && s & SLOT_READY != 0 {
+            // SAFETY: unfinished with SLOT_READY: the entry belongs to the
+            // event, and `&mut self` excludes every other access.
+            drop(unsafe { self.slot.take() });
         }
     }
 }

@@ -1,23 +1,34 @@
 //! The encoding of an event's state word, and small pure helpers to read it.
 //!
 //! ```text
-//!  31                 14 13       8   7    6    5    4    3    2   1 0
-//! +---------------------+----------+----+----+----+----+----+----+-----+
-//! |     GENERATION      | REGISTER | PF | RS | WT | CO | CB | FN | ST  |
-//! +---------------------+----------+----+----+----+----+----+----+-----+
+//!  31                 14  13   12  11    8   7    6    5    4    3    2   1 0
+//! +---------------------+----+----+-------+----+----+----+----+----+----+-----+
+//! |     GENERATION      | SR | SC |  REG  | PF | RS | WT | CO | CB | FN | ST  |
+//! +---------------------+----+----+-------+----+----+----+----+----+----+-----+
 //! ```
 //!
 //! | field | bits | meaning |
 //! |-------|------|---------|
 //! | `ST`  | 0–1  | visible status: 0 Initialized, 1 Scheduled, 2 Success, 3 Failed |
 //! | `FN`  | 2    | FINISHING: a `set_failed` has claimed the finish and is writing its message; `ST` still shows the unfinished status |
-//! | `CB`  | 3    | CALLBACKS: a callback was registered this generation, so the callback list must be collected at the finish and reopened at reset |
+//! | `CB`  | 3    | CALLBACKS: a callback went to the callback *list* this generation, so the list must be collected at the finish and reopened at reset |
 //! | `CO`  | 4    | COLLECTING: the finisher is taking the callback list (`ST` is already final) |
 //! | `WT`  | 5    | WAITERS: a shell armed a wake-up for this generation's finish |
 //! | `RS`  | 6    | RESETTING: a reset is reopening the callback list (`ST` still final) |
 //! | `PF`  | 7    | PREV_FAILED: the previous generation ended `Failed` |
-//! | `REGISTER` | 8–13 | callback registrations in progress (0..=63); while non-zero the generation cannot change |
+//! | `REG` | 8–11 | list registrations in progress (0..=15); while non-zero the generation cannot change |
+//! | `SC`  | 12   | SLOT_CLAIMED: the first registration of this generation owns the inline slot |
+//! | `SR`  | 13   | SLOT_READY: the slot's entry is written and published (`SC` is set too) |
 //! | `GENERATION` | 14–31 | +1 (mod 2^18) at every reset out of a final status |
+//!
+//! The inline slot, `{SC, SR}`: `{0, 0}` free → (claim, CAS) `{1, 0}` the
+//! claimant is writing its entry (a pin: reset waits) → (publish,
+//! `fetch_add`) `{1, 1}`. Whoever moves the word second owns the entry: the
+//! finisher if its CAS starts from `{1, 1}`, the claimant if its publish
+//! finds the status already final. Only a reset clears `{SC, SR}`, and only
+//! from `{0, 0}` or `{1, 1}`; the slot's own `busy` flag then keeps the next
+//! claimant from writing before the owner has moved the entry out (see
+//! `callbacks.rs`).
 //!
 //! Who moves the word (every move is one compare-and-swap unless noted):
 //!
@@ -27,10 +38,11 @@
 //! | Initialized/Scheduled, no FN | `set_finished` | Success (+CO if CB), WT cleared |
 //! | Initialized/Scheduled, no FN | `set_failed` | same status +FN; after the message: Failed (+CO if CB), FN and WT cleared |
 //! | final +CO | the finisher, after taking the list (`fetch_and`) | final |
-//! | unfinished | a callback registration | REGISTER+1, +CB; later REGISTER−1 (`fetch_sub`) |
+//! | unfinished, no SC | the first callback registration | +SC; after writing the slot: +SR (`fetch_add`, also when final by then) |
+//! | unfinished, SC | a later callback registration | REG+1, +CB; later REG−1 (`fetch_sub`) |
 //! | unfinished | a shell arming a wake-up | +WT |
-//! | final, no CB/CO/RS/REGISTER | `reset` | Initialized, GENERATION+1, PF = (was Failed) |
-//! | final +CB, no CO/RS/REGISTER | `reset` | +RS; then (plain store, RS excludes every other writer) Initialized, GENERATION+1, PF |
+//! | final, no CB/CO/RS/REG, SC = SR | `reset` | Initialized, GENERATION+1, PF = (was Failed) |
+//! | final +CB, no CO/RS/REG, SC = SR | `reset` | +RS; then (plain store, RS excludes every other writer) Initialized, GENERATION+1, PF |
 
 use crate::EventStatus;
 
@@ -49,8 +61,11 @@ pub(crate) const PREV_FAILED: u32 = 1 << 7;
 
 pub(crate) const REG_SHIFT: u32 = 8;
 pub(crate) const REG_ONE: u32 = 1 << REG_SHIFT;
-pub(crate) const REG_MAX: u32 = 63;
+pub(crate) const REG_MAX: u32 = 15;
 pub(crate) const REG_MASK: u32 = REG_MAX << REG_SHIFT;
+
+pub(crate) const SLOT_CLAIMED: u32 = 1 << 12;
+pub(crate) const SLOT_READY: u32 = 1 << 13;
 
 pub(crate) const GEN_SHIFT: u32 = 14;
 /// Number of distinct generations before the counter wraps.
@@ -80,6 +95,13 @@ pub(crate) const fn generation(s: u32) -> u32 {
 #[inline]
 pub(crate) const fn registrations(s: u32) -> u32 {
     (s & REG_MASK) >> REG_SHIFT
+}
+
+/// Whether a slot claimant is between its claim and its publish (a pin on
+/// the generation, like a list registration in flight).
+#[inline]
+pub(crate) const fn slot_in_flight(s: u32) -> bool {
+    s & (SLOT_CLAIMED | SLOT_READY) == SLOT_CLAIMED
 }
 
 /// The word a finish moves `s` to: the outcome, FINISHING and WAITERS cleared,
