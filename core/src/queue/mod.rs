@@ -15,8 +15,10 @@
 //!   per operation): **faster in the common case but NOT lock-free in the
 //!   strict sense** — a thread stalled between its reservation (the CAS) and
 //!   its completion (the stamp store) blocks the others once the ring wraps
-//!   to its slot: their pops see nothing past it and their pushes see the
-//!   queue full. Same API, same capacity rules, same `Full`, `CapacityError`
+//!   to its slot: their pops and pushes wait for it. Both rings are
+//!   linearizable: `None` means the queue was empty at some instant of the
+//!   call, `Full` that it was full (the stamp ring waits out a neighbour's
+//!   operation in flight rather than answer wrongly). Same API, same capacity rules, same `Full`, `CapacityError`
 //!   and drop counter.
 //!
 //! The stamp ring's modules: `stamp_storage` (inline or boxed slots),

@@ -10,16 +10,18 @@ macro_rules! stamp_api {
     (make = $make:literal) => {
         /// Pushes `value` at the back, or hands it back in [`Full`](crate::Full).
         ///
-        /// `Full` means: at some moment during the call, the slot next in
-        /// ring order (the one pushed `capacity` positions ago) was not yet
-        /// free — it still held a value, or another thread's pop of it (or
-        /// push into it) was in flight. With no pop in flight that is exactly
-        /// "the queue holds `capacity` values". While another thread is
-        /// mid-pop on that slot, `Full` can come back although other slots
-        /// are free, even right after this thread popped a value itself
-        /// (heapless issue #583); this method never waits for that pop.
+        /// `Full` means the queue was full (held `capacity` values, counting
+        /// pushes in flight) at some instant during the call. Where the slot
+        /// this push needs is still in a neighbour's hands (its pop in
+        /// flight) while the queue is not full, the call waits for that pop
+        /// to finish instead of reporting `Full` (crossbeam's `ArrayQueue`
+        /// does the same); so `Full` never comes back right after this
+        /// thread's own pop, and never while other threads' pops have made
+        /// room.
         ///
-        /// Never waits for another thread; not lock-free (see the type docs).
+        /// Not lock-free: a neighbour stalled in the middle of its pop of
+        /// that slot makes this call wait until it resumes (see the type
+        /// docs).
         ///
         /// # Examples
         ///
@@ -43,9 +45,9 @@ macro_rules! stamp_api {
         /// holds `capacity` values (the oldest one's slot is the one the new
         /// value needs), and exactly one value leaves for the one that
         /// enters. If the slot next in ring order stays in another thread's
-        /// hands (its pop or push in flight) for a bounded number of
-        /// attempts, `value` itself is returned as the displaced value (and
-        /// counted) rather than waiting longer.
+        /// hands (its pop or push in flight) for a bounded number of waits,
+        /// `value` itself is returned as the displaced value (and counted)
+        /// rather than waiting longer.
         ///
         /// # Examples
         ///
@@ -65,11 +67,15 @@ macro_rules! stamp_api {
 
         /// Pops the value at the front, or `None`.
         ///
-        /// `None` means: at some moment during the call, the value at the
-        /// front was not yet published — the queue was empty, or the push
-        /// at the front was in flight on another thread. In the second case
-        /// values pushed after it are not reachable until that push
-        /// completes; this method never waits for it.
+        /// `None` means the queue was empty at some instant during the call.
+        /// Where the push at the front is still in flight on a neighbour
+        /// while values have been claimed behind it, the call waits for that
+        /// push to finish instead of reporting empty (crossbeam's
+        /// `ArrayQueue` does the same); so a value whose `try_push` returned
+        /// before this call began is always seen.
+        ///
+        /// Not lock-free: a neighbour stalled in the middle of that push
+        /// makes this call wait until it resumes (see the type docs).
         ///
         /// # Examples
         ///

@@ -11,7 +11,8 @@ use super::stamp_storage::HeapStamps;
 /// [`StampQueue`](crate::StampQueue) with a capacity chosen at run time: the
 /// same algorithm, code and guarantees — **not lock-free in the strict
 /// sense** (a thread stalled mid-operation stops the others once the ring
-/// wraps to its slot; see `StampQueue`) — over boxed storage. For the strict
+/// wraps to its slot; see `StampQueue`), linearizable (no spurious `Full` or
+/// `None`) — over boxed storage. For the strict
 /// guarantee use [`HeapEventQueue`](crate::HeapEventQueue).
 ///
 /// # Examples

@@ -19,7 +19,7 @@ use super::stamp_storage::InlineStamps;
 /// |---|---|---|
 /// | a thread stalled mid-push or mid-pop | never stops the others | stops the others once the ring wraps to its slot |
 /// | read-modify-writes per item | 8 | 2 |
-/// | `try_push` says `Full` | only when every slot is held | when the next slot in ring order is not yet free |
+/// | `try_push` says `Full` / `try_pop` says `None` | the queue was full / empty at some instant of the call | the same (it waits out a neighbour's push or pop in flight) |
 ///
 /// `N` must be a power of two between 1 and
 /// [`MAX_QUEUE_CAPACITY`](crate::MAX_QUEUE_CAPACITY), as for `EventQueue`
@@ -35,18 +35,23 @@ use super::stamp_storage::InlineStamps;
 ///   writes the value and stamps the slot; a pop claims with one CAS on
 ///   `head`, then reads and stamps. A thread stalled between its claim and
 ///   its stamp (preempted, suspended, killed) holds that slot at the
-///   earlier step, and nobody gets past it: every `try_pop` returns `None`
-///   while values pushed after the stalled push are in the queue, and once
-///   the ring wraps to a stalled pop's slot every `try_push` returns
-///   [`Full`](crate::Full), however few values the queue holds — until the
-///   stalled thread resumes. The tests stop a thread at each point and show
-///   both. Use [`EventQueue`](crate::EventQueue) where a thread can be
-///   stopped mid-operation for long (signal handlers, priority inversion,
-///   threads that may die).
-/// - **No operation waits** for another thread: `try_push` and `try_pop`
-///   return `Full` / `None` instead, and retry only after another thread's
-///   claim succeeded meanwhile; `force_push` gives up after a bounded number
-///   of attempts.
+///   earlier step, and nobody gets past it: every `try_pop` waits while
+///   values pushed after the stalled push are in the queue, and once the
+///   ring wraps to a stalled pop's slot every `try_push` waits, however few
+///   values the queue holds — until the stalled thread resumes. The tests
+///   stop a thread at each point and show both. Use
+///   [`EventQueue`](crate::EventQueue) where a thread can be stopped
+///   mid-operation for long (signal handlers, interrupt handlers that share
+///   the queue with the code they interrupt — they would wait forever —,
+///   priority inversion, threads that may die).
+/// - **Linearizable**: `try_push` returns [`Full`](crate::Full) only if the
+///   queue was full at some instant of the call, `try_pop` returns `None`
+///   only if it was empty. Where the slot an operation needs is in a
+///   neighbour's hands (its push or pop claimed but not finished) and the
+///   answer would otherwise be wrong, the call waits for that neighbour
+///   (spinning with a doubling backoff, as crossbeam's `ArrayQueue` does;
+///   `no_std` has no yield), for as long as it takes. `force_push` waits a
+///   bounded number of rounds, then returns its own value as displaced.
 /// - **FIFO**: values come out in the order their pushes claimed positions.
 /// - What `Full` and `None` mean exactly is on [`try_push`](Self::try_push)
 ///   and [`try_pop`](Self::try_pop).

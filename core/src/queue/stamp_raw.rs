@@ -13,17 +13,73 @@ use super::counter::DropCounter;
 use super::stall::{self, StallPoint};
 use super::stamp_storage::{StampSlot, StampStorage};
 use crate::sync::{
-    spin_hint, AtomicUsize,
-    Ordering::{Acquire, Relaxed, Release},
+    fence, spin_hint, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release, SeqCst},
 };
 
-/// How many times `force_push` finds the slot at the tail in another
-/// thread's hands (a push or pop in flight on it) before it gives up and
-/// returns its own value as displaced.
+/// How many times `force_push` waits for a neighbour's operation in flight on
+/// the slot it needs before it gives up and returns its own value as
+/// displaced.
 #[cfg(not(evlatch_loom))]
 const FORCE_ATTEMPTS: u32 = 64;
 #[cfg(evlatch_loom)]
 const FORCE_ATTEMPTS: u32 = 2;
+
+/// What one attempt to claim the tail found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PushPoll {
+    /// This thread now owns position `.0`.
+    Claimed(usize),
+    /// The queue was full (`tail - head == capacity`) at one instant; `stamp`
+    /// is what the slot of `tail` held.
+    Full { tail: usize, stamp: usize },
+    /// The slot of `tail` is in a neighbour's hands (its pop or push in
+    /// flight) while the queue is not full: wait and retry.
+    InFlight,
+}
+
+/// What one attempt to claim the head found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PopPoll {
+    /// This thread now owns position `.0`.
+    Claimed(usize),
+    /// The queue was empty (`tail == head`) at one instant.
+    Empty,
+    /// The push at `head` is in flight on a neighbour: wait and retry.
+    InFlight,
+}
+
+/// Waiting out a neighbour's operation in flight: spins `2^step` hints,
+/// doubling up to `2^SPIN_LIMIT`, then stays at that (crossbeam's `Backoff`
+/// shape, without its `yield_now`, which `no_std` does not have). The wait is
+/// not bounded: it lasts as long as the neighbour takes to finish.
+pub(crate) struct Backoff {
+    step: u32,
+}
+
+impl Backoff {
+    #[cfg(not(evlatch_loom))]
+    const SPIN_LIMIT: u32 = 6;
+    #[cfg(evlatch_loom)]
+    const SPIN_LIMIT: u32 = 0;
+
+    #[inline]
+    pub(crate) const fn new() -> Self {
+        Backoff { step: 0 }
+    }
+
+    /// One round of waiting.
+    #[cold]
+    pub(crate) fn wait(&mut self) {
+        stall::point(StallPoint::WaitsForNeighbour);
+        for _ in 0..1u32 << self.step {
+            spin_hint();
+        }
+        if self.step < Self::SPIN_LIMIT {
+            self.step += 1;
+        }
+    }
+}
 
 /// The stamp of a slot waiting for the push at position `p`: `2p`.
 #[inline]
@@ -69,27 +125,45 @@ const fn lag(stamp: usize, wanted: usize) -> isize {
 ///
 /// Only the thread that won the CAS of position `p` writes the slot's stamp
 /// and value until it stores the next stamp, so stamps only move forward.
-/// A thread that finds the stamp behind what it wants does not wait: a push
-/// reports `Full`, a pop reports empty. The stamp encoding needs one bit, so
-/// stamps name positions modulo `2^(W-1)`; a capacity `<= MAX_QUEUE_CAPACITY`
-/// keeps every comparison far inside that range.
+/// A thread that finds the stamp behind what it wants looks at the other
+/// counter (after a `SeqCst` fence, so both describe one instant): a push
+/// reports `Full` only if `tail - head == capacity`, a pop reports empty only
+/// if `tail == head`. Otherwise a neighbour's operation is in flight on that
+/// slot and the thread waits for it ([`Backoff`]) and retries. So the ring is
+/// linearizable: `None` from a pop means the queue was empty at some instant
+/// of the call, `Full` from a push that it was full. (`force_push` waits a
+/// bounded number of rounds, then gives its own value back as displaced.)
+/// The stamp encoding needs one bit, so stamps name positions modulo
+/// `2^(W-1)`; a capacity `<= MAX_QUEUE_CAPACITY` keeps every comparison far
+/// inside that range.
 ///
 /// # Progress: not lock-free
 ///
 /// A thread stopped after its CAS and before its stamp store keeps its slot
-/// at the earlier step: every pop at that position sees it behind (empty,
-/// although later values are published), and once `tail` wraps around to it
-/// every push sees it behind (full, although the queue may hold nothing
-/// else). Nobody waits, but nobody gets past that slot either, until the
-/// thread resumes.
+/// at the earlier step: every pop at that position waits for it (although
+/// later values are published), and once `tail` wraps around to it every
+/// push waits for it (although the queue may hold nothing else). Nobody gets
+/// past that slot until the thread resumes. A thread that can preempt
+/// another user of the same ring and then not yield to it (an interrupt
+/// handler on one core) must not use this ring: it would wait forever.
 ///
 /// # Happens-before
 ///
 /// The stamp store (`Release`) after writing or reading a value pairs with
 /// the next owner's stamp load (`Acquire`), so a pusher's write happens
 /// before the popper's read and a popper's read before the next lap's write.
-/// The CASes on `head` and `tail` only decide who owns a position: their
-/// atomicity is what matters, so they are `Relaxed`.
+/// The CASes on `head` and `tail` decide who owns a position, and they are
+/// also what a thread about to answer `Full` or `None` reads the other
+/// counter through: each is `SeqCst` (release: a claim of position `p` is
+/// made after the stamp load that allowed it, so whoever reads the counter
+/// past `p` (acquire, on every load and failed CAS) also sees the writes
+/// that stamp published — in particular the other counter's move that came
+/// before it), and the `SeqCst` fence before reading the other counter puts
+/// that read after every claim already ordered before it. Without these, a
+/// thread could read `head` past a value whose push it does not yet see in
+/// `tail` and answer empty while that value's push completed (the loom model
+/// `own_push_then_pop_is_never_empty_capacity_2` finds exactly that with
+/// `Relaxed` counters). On x86 all of them cost what `Relaxed` costs.
 pub(crate) struct RawStampQueue<T, S: StampStorage<T>> {
     /// Next position to pop. Moves `h → h + 1` only by a CAS of a thread that
     /// saw its slot stamped `{h, full}`; never passes `tail`.
@@ -145,8 +219,10 @@ impl<T, S: StampStorage<T>> RawStampQueue<T, S> {
         self.storage.slots().len()
     }
 
-    /// Pushes `value`, or hands it back if the slot at the tail is not yet
-    /// free.
+    /// Pushes `value`, or hands it back if the queue is full. Waits out a
+    /// neighbour's operation in flight on the slot it needs (see
+    /// [`Backoff`]), so `Err` means the queue was full at some instant of the
+    /// call.
     #[inline]
     pub(crate) fn try_push(&self, value: T) -> Result<(), T> {
         match self.claim_push() {
@@ -159,8 +235,9 @@ impl<T, S: StampStorage<T>> RawStampQueue<T, S> {
         }
     }
 
-    /// Pops the oldest value, or `None` if the slot at the head holds no
-    /// published value.
+    /// Pops the oldest value, or `None` if the queue is empty. Waits out a
+    /// neighbour's push in flight at the head, so `None` means the queue was
+    /// empty at some instant of the call.
     #[inline]
     pub(crate) fn try_pop(&self) -> Option<T> {
         let p = self.claim_pop()?;
@@ -169,59 +246,40 @@ impl<T, S: StampStorage<T>> RawStampQueue<T, S> {
     }
 
     /// Pushes `value`; when the queue is full, swaps it for the oldest value
-    /// and returns that.
+    /// and returns that. Shares `poll_push` with `try_push`; where the slot
+    /// stays in a neighbour's hands for [`FORCE_ATTEMPTS`] waits, it returns
+    /// `value` itself as displaced (counted) rather than waiting longer.
     pub(crate) fn force_push(&self, value: T) -> Option<T> {
-        let capacity = self.capacity();
-        let mut busy = 0;
-        let mut tail = self.tail.load(Relaxed);
-        loop {
-            let slot = self.slot(tail);
-            let stamp = slot.stamp.load(Acquire);
-            let oldest = tail.wrapping_sub(capacity);
-            if stamp == empty_for(tail) {
-                match self
-                    .tail
-                    .compare_exchange(tail, tail.wrapping_add(1), Relaxed, Relaxed)
-                {
-                    Ok(_) => {
-                        stall::point(StallPoint::PushHoldsSlot);
-                        // SAFETY: the CAS gave this thread position `tail`.
-                        unsafe { self.commit_push(tail, value) };
-                        return None;
-                    }
-                    Err(now) => {
-                        tail = now;
-                        continue;
+        let mut backoff = Backoff::new();
+        for _ in 0..FORCE_ATTEMPTS {
+            match self.poll_push() {
+                PushPoll::Claimed(p) => {
+                    // SAFETY: `poll_push` gave this thread position `p`.
+                    unsafe { self.commit_push(p, value) };
+                    return None;
+                }
+                PushPoll::Full { tail, stamp } => {
+                    let oldest = tail.wrapping_sub(self.capacity());
+                    // Take the oldest value, if it is published and no pop
+                    // has claimed it since `poll_push` looked.
+                    if stamp == full_for(oldest)
+                        && self
+                            .head
+                            .compare_exchange(oldest, oldest.wrapping_add(1), SeqCst, Relaxed)
+                            .is_ok()
+                    {
+                        stall::point(StallPoint::PopHoldsSlot);
+                        // SAFETY: this thread won `head` at `oldest`, whose
+                        // slot is stamped `{oldest, full}`, the slot of `tail`.
+                        return Some(unsafe { self.swap_oldest(tail, value) });
                     }
                 }
+                PushPoll::InFlight => {}
             }
-            if stamp == full_for(oldest) {
-                // Full, unless a pop has claimed `oldest` already.
-                if self
-                    .head
-                    .compare_exchange(oldest, oldest.wrapping_add(1), Relaxed, Relaxed)
-                    .is_ok()
-                {
-                    stall::point(StallPoint::PopHoldsSlot);
-                    // SAFETY: this thread won `head` at `oldest`, whose slot
-                    // is stamped `{oldest, full}`, the slot of `tail`.
-                    return Some(unsafe { self.swap_oldest(tail, value) });
-                }
-            } else if lag(stamp, empty_for(tail)) > 0 {
-                // Another push took `tail` since we read it.
-                tail = self.tail.load(Relaxed);
-                continue;
-            }
-            // The slot is in another thread's hands: its pop (or the push at
-            // `oldest`) is in flight. This is where a stamp ring waits.
-            busy += 1;
-            if busy >= FORCE_ATTEMPTS {
-                self.dropped.increment();
-                return Some(value);
-            }
-            spin_hint();
-            tail = self.tail.load(Relaxed);
+            backoff.wait();
         }
+        self.dropped.increment();
+        Some(value)
     }
 
     /// Number of values (published or being pushed), exact while no operation
@@ -239,30 +297,53 @@ impl<T, S: StampStorage<T>> RawStampQueue<T, S> {
         self.dropped.get()
     }
 
-    /// Claims the position at the tail if its slot is free; returns it.
+    /// Claims the position at the tail, waiting out a neighbour's operation
+    /// in flight on its slot; `None` if the queue is full.
     #[inline]
     pub(crate) fn claim_push(&self) -> Option<usize> {
-        let mut tail = self.tail.load(Relaxed);
+        let mut backoff = Backoff::new();
+        loop {
+            match self.poll_push() {
+                PushPoll::Claimed(p) => return Some(p),
+                PushPoll::Full { .. } => return None,
+                PushPoll::InFlight => backoff.wait(),
+            }
+        }
+    }
+
+    /// One attempt to claim the position at the tail, without waiting for
+    /// anyone: retries only a lost CAS or a stale `tail`.
+    pub(crate) fn poll_push(&self) -> PushPoll {
+        let mut tail = self.tail.load(Acquire);
         loop {
             let stamp = self.slot(tail).stamp.load(Acquire);
             let behind = lag(stamp, empty_for(tail));
             if behind == 0 {
                 match self
                     .tail
-                    .compare_exchange(tail, tail.wrapping_add(1), Relaxed, Relaxed)
+                    .compare_exchange(tail, tail.wrapping_add(1), SeqCst, Acquire)
                 {
                     Ok(_) => {
                         stall::point(StallPoint::PushHoldsSlot);
-                        return Some(tail);
+                        return PushPoll::Claimed(tail);
                     }
                     Err(now) => tail = now,
                 }
             } else if behind < 0 {
-                // The value of `tail - capacity` is still there, or its pop
-                // (or push) is in flight: Full.
-                return None;
+                // The slot still serves position `tail - capacity`: its value
+                // is there, or its pop (or push) is in flight. Full only if
+                // nobody has claimed that position's pop yet.
+                // SeqCst fence: orders this `head` load after the `tail` and
+                // stamp loads above in the single total order, so `head` and
+                // `tail` describe one instant (crossbeam's ArrayQueue).
+                fence(SeqCst);
+                let head = self.head.load(Acquire);
+                if head.wrapping_add(self.capacity()) == tail {
+                    return PushPoll::Full { tail, stamp };
+                }
+                return PushPoll::InFlight;
             } else {
-                tail = self.tail.load(Relaxed);
+                tail = self.tail.load(Acquire);
             }
         }
     }
@@ -283,29 +364,50 @@ impl<T, S: StampStorage<T>> RawStampQueue<T, S> {
         slot.stamp.store(full_for(p), Release);
     }
 
-    /// Claims the position at the head if its value is published; returns it.
+    /// Claims the position at the head, waiting out a neighbour's push in
+    /// flight there; `None` if the queue is empty.
     #[inline]
     pub(crate) fn claim_pop(&self) -> Option<usize> {
-        let mut head = self.head.load(Relaxed);
+        let mut backoff = Backoff::new();
+        loop {
+            match self.poll_pop() {
+                PopPoll::Claimed(p) => return Some(p),
+                PopPoll::Empty => return None,
+                PopPoll::InFlight => backoff.wait(),
+            }
+        }
+    }
+
+    /// One attempt to claim the position at the head, without waiting for
+    /// anyone: retries only a lost CAS or a stale `head`.
+    pub(crate) fn poll_pop(&self) -> PopPoll {
+        let mut head = self.head.load(Acquire);
         loop {
             let stamp = self.slot(head).stamp.load(Acquire);
             let behind = lag(stamp, full_for(head));
             if behind == 0 {
                 match self
                     .head
-                    .compare_exchange(head, head.wrapping_add(1), Relaxed, Relaxed)
+                    .compare_exchange(head, head.wrapping_add(1), SeqCst, Acquire)
                 {
                     Ok(_) => {
                         stall::point(StallPoint::PopHoldsSlot);
-                        return Some(head);
+                        return PopPoll::Claimed(head);
                     }
                     Err(now) => head = now,
                 }
             } else if behind < 0 {
-                // Nothing pushed at `head` yet, or its push is in flight.
-                return None;
+                // Nothing published at `head` yet. Empty only if no push has
+                // claimed `head` either.
+                // SeqCst fence: as in `poll_push`, `head` and `tail` at one
+                // instant.
+                fence(SeqCst);
+                if self.tail.load(Acquire) == head {
+                    return PopPoll::Empty;
+                }
+                return PopPoll::InFlight;
             } else {
-                head = self.head.load(Relaxed);
+                head = self.head.load(Acquire);
             }
         }
     }
@@ -345,7 +447,7 @@ impl<T, S: StampStorage<T>> RawStampQueue<T, S> {
         // `{tail, empty}` and other force_pushes need the `head` we won.
         let moved = self
             .tail
-            .compare_exchange(tail, tail.wrapping_add(1), Relaxed, Relaxed);
+            .compare_exchange(tail, tail.wrapping_add(1), SeqCst, Relaxed);
         assert!(
             moved.is_ok(),
             "stamp ring: tail moved while force_push owned its slot"
