@@ -9,9 +9,8 @@ use std::sync::Arc;
 use std::vec::Vec;
 use std::{format, thread};
 
-use super::stamp_raw::{PopPoll, PushPoll, RawStampQueue};
-use super::stamp_storage::InlineStamps;
-use super::*;
+use super::{Inline, PopPoll, PushPoll, StampRing};
+use crate::queue::*;
 
 /// Counts drops through a shared counter.
 struct Tracked(Arc<StdAtomicUsize>);
@@ -31,8 +30,8 @@ const fn scaled(n: usize) -> usize {
 }
 
 /// A raw ring of `N` slots whose counters start at `start`.
-fn raw_at<const N: usize>(start: usize) -> RawStampQueue<usize, InlineStamps<usize, N>> {
-    RawStampQueue::starting_at(InlineStamps::starting_at(start), start)
+fn raw_at<const N: usize>(start: usize) -> StampRing<usize, Inline<usize, N>> {
+    StampRing::starting_at(Inline::starting_at(start), start)
 }
 
 #[test]
@@ -424,7 +423,7 @@ fn full_means_the_queue_was_full() {
     for v in 0..4 {
         q.try_push(v).unwrap();
     }
-    assert_eq!(q.try_push(9), Err(9), "really full");
+    assert_eq!(q.try_push(9), Err(Full(9)), "really full");
     // Another thread claims position 0 (the oldest) and is mid-pop...
     let other = q.claim_pop().unwrap();
     // ...this thread pops position 1 and pushes: the next slot is 0's.
@@ -443,7 +442,7 @@ fn full_means_the_queue_was_full() {
     });
     assert_eq!(pushed, Ok(()));
     q.try_push(10).unwrap();
-    assert_eq!(q.try_push(11), Err(11), "really full");
+    assert_eq!(q.try_push(11), Err(Full(11)), "really full");
 
     // A pop in flight on a slot that is not next does not get in the way.
     let q = raw_at::<4>(0);
