@@ -19,10 +19,14 @@
 //!   timing every pair; the value shown is the p99 (or the max) latency of
 //!   one push+pop in ns, not a per-item time;
 //! - `queue.stalled.*` (only in a build with `RUSTFLAGS="--cfg
-//!   evlatch_stall_hook"`): 4 threads doing push+pop pairs, one of which
-//!   sleeps 1 ms at a stall point inside evlatch's push or pop now and then.
+//!   evlatch_stall_hook"`): 3 threads doing push+pop pairs, timed, while a
+//!   4th loops pairs too, sleeping 1 ms at one stall point in every 200
+//!   inside evlatch's push or pop (so it is stopped mid-operation most of
+//!   the time).
 //!   Only evlatch's rings have the hook, so only they can be stalled
-//!   mid-operation; crossbeam's `ArrayQueue` runs unstalled as the reference.
+//!   mid-operation; for crossbeam's `ArrayQueue`, the reference, the 4th
+//!   thread sleeps as often between its operations (the same scheduling
+//!   disturbance, no stall inside the queue).
 //!
 //! heapless' `mpmc::Queue` runs at 1p1c only: with more threads on an
 //! oversubscribed machine its 8-bit sequence counters wrap while a thread is
@@ -30,6 +34,7 @@
 //! minutes here) — the hazard its deprecation in heapless 0.9 names.
 
 use core::hint::spin_loop;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
@@ -95,11 +100,32 @@ pub fn register(h: &mut Harness) {
     latency_groups(h, STALLED_THREADS, true);
 }
 
+/// The fewest push+pop pairs one latency batch runs.
+const MIN_PAIRS: u64 = 20_000;
+
+/// The fewest pairs a stalled batch runs: enough for the timed threads to
+/// outlast many of the staller's sleeps.
+const MIN_STALLED_PAIRS: u64 = 300_000;
+
 /// Threads in the oversubscribed latency groups.
 const PAIR_THREADS: usize = 16;
 /// Threads in the stalled groups (one of them stalls now and then).
 #[cfg(evlatch_stall_hook)]
 const STALLED_THREADS: usize = 4;
+
+/// Whether (and where) a 4th thread stalls in a batch of pairs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stall {
+    /// No staller: every thread is timed.
+    No,
+    /// The staller sleeps 1 ms inside an operation (the stall hook).
+    #[cfg_attr(not(evlatch_stall_hook), allow(dead_code))]
+    Inside,
+    /// The staller sleeps 1 ms every 100 pairs, between operations: the same
+    /// scheduling disturbance for a queue without the hook.
+    #[cfg_attr(not(evlatch_stall_hook), allow(dead_code))]
+    Between,
+}
 
 /// Which statistic of a batch of push+pop pairs a group reports.
 #[derive(Clone, Copy)]
@@ -141,78 +167,79 @@ fn latency_groups(h: &mut Harness, threads: usize, stalled: bool) {
             .note(
                 "every thread loops push(v) (retrying while full) then pop (retrying while \
                  empty), timing each pair with Instant::now; p99 and max are over all pairs \
-                 of a batch, then the median over batches",
+                 of a batch (in the stalled groups: of the threads that do not stall), then the \
+                 median over batches; a batch is at least 20 000 pairs (300 000 stalled)",
             )
             .baseline_timed("crossbeam ArrayQueue", move |n| {
+                let q = Arc::new(crossbeam_queue::ArrayQueue::new(CAPACITY));
                 pairs(
                     threads,
                     n,
-                    Arc::new(crossbeam_queue::ArrayQueue::new(CAPACITY)),
+                    q,
                     stat,
-                    false,
+                    if stalled { Stall::Between } else { Stall::No },
                 )
             });
         if !stalled {
             group = group.line_timed("concurrent-queue bounded", move |n| {
-                pairs(
-                    threads,
-                    n,
-                    Arc::new(concurrent_queue::ConcurrentQueue::bounded(CAPACITY)),
-                    stat,
-                    false,
-                )
+                let q = Arc::new(concurrent_queue::ConcurrentQueue::bounded(CAPACITY));
+                pairs(threads, n, q, stat, Stall::No)
             });
         }
+        let inside = if stalled { Stall::Inside } else { Stall::No };
         group
             .line_timed("evlatch StampQueue (not lock-free)", move |n| {
-                pairs(
-                    threads,
-                    n,
-                    Arc::new(StampQueue::<u64, CAPACITY>::new()),
-                    stat,
-                    stalled,
-                )
+                let q = Arc::new(StampQueue::<u64, CAPACITY>::new());
+                pairs(threads, n, q, stat, inside)
             })
             .line_timed("evlatch EventQueue (SCQ)", move |n| {
-                pairs(
-                    threads,
-                    n,
-                    Arc::new(EventQueue::<u64, CAPACITY>::new()),
-                    stat,
-                    stalled,
-                )
+                let q = Arc::new(EventQueue::<u64, CAPACITY>::new());
+                pairs(threads, n, q, stat, inside)
             })
             .run();
     }
 }
 
-/// `threads` threads share `n` push+pop pairs on `q`; with `stall`, thread 0
-/// sleeps 1 ms at one stall point in every `stall::EVERY`. Returns the
-/// batch's `stat` in the harness's terms: the elapsed time for
-/// `Throughput`, else the latency statistic times `n` (so that the table's
-/// ns/op column shows it).
-fn pairs<Q: Bounded>(threads: usize, n: u64, q: Arc<Q>, stat: Stat, stall: bool) -> Duration {
+/// `threads` threads share `n` push+pop pairs on `q`. With `stall`, thread 0
+/// does not count: it loops push+pop pairs until the others are done,
+/// sleeping 1 ms at one stall point in every `stall::EVERY` (so it spends
+/// most of the batch stopped mid-operation), and only the others' pairs are
+/// timed. Returns the batch's `stat` in the harness's terms: the elapsed
+/// time for `Throughput`, else the latency statistic times `n` (so that the
+/// table's ns/op column shows it).
+fn pairs<Q: Bounded>(threads: usize, n: u64, q: Arc<Q>, stat: Stat, mode: Stall) -> Duration {
+    let stall = mode != Stall::No;
     #[cfg(evlatch_stall_hook)]
-    stall::install(stall);
-    #[cfg(not(evlatch_stall_hook))]
-    let _ = stall;
+    stall::install(mode == Stall::Inside);
     let start = Arc::new(Barrier::new(threads));
-    let per_thread = n.div_ceil(threads as u64);
+    let done = Arc::new(AtomicUsize::new(0));
+    let counted = if stall { threads - 1 } else { threads };
+    // At least MIN_PAIRS pairs whatever `n` the harness asks for (its
+    // calibration would otherwise settle on a handful of pairs for the
+    // latency statistics, whose returned "duration" is not real time);
+    // throughput is scaled back to `n`.
+    let n_eff = n.max(if stall { MIN_STALLED_PAIRS } else { MIN_PAIRS });
+    let per_thread = n_eff.div_ceil(counted as u64);
     let workers: Vec<_> = (0..threads)
         .map(|t| {
-            let (q, start) = (q.clone(), start.clone());
+            let (q, start, done) = (q.clone(), start.clone(), done.clone());
+            let staller = stall && t == 0;
             thread::spawn(move || {
                 #[cfg(evlatch_stall_hook)]
-                stall::STALLER.with(|s| s.set(t == 0));
-                #[cfg(not(evlatch_stall_hook))]
-                let _ = t;
-                let mut lat = Vec::with_capacity(per_thread as usize);
+                stall::STALLER.with(|s| s.set(staller));
+                let mut lat = Vec::with_capacity(if staller { 0 } else { per_thread as usize });
+                let (mut pushed, mut popped) = (0u64, 0u64);
                 start.wait();
                 let t0 = Instant::now();
-                let mut sum = 0u64;
-                for i in 0..per_thread {
+                let mut i = 0;
+                while if staller {
+                    done.load(Relaxed) < counted
+                } else {
+                    i < per_thread
+                } {
                     let began = Instant::now();
                     let mut v = i;
+                    pushed = pushed.wrapping_add(v);
                     let mut failures = 0;
                     while let Err(back) = q.push(v) {
                         v = back;
@@ -221,35 +248,45 @@ fn pairs<Q: Bounded>(threads: usize, n: u64, q: Arc<Q>, stat: Stat, stall: bool)
                     let mut failures = 0;
                     loop {
                         if let Some(v) = q.pop() {
-                            sum = sum.wrapping_add(v);
+                            popped = popped.wrapping_add(v);
                             break;
                         }
                         back_off(&mut failures);
                     }
-                    lat.push(began.elapsed().as_nanos() as u64);
+                    if !staller {
+                        lat.push(began.elapsed().as_nanos() as u64);
+                    } else if mode == Stall::Between && i % 100 == 99 {
+                        // The same sleeps, outside any operation.
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                    i += 1;
                 }
-                (t0, Instant::now(), sum, lat)
+                let t1 = Instant::now();
+                done.fetch_add(1, Relaxed);
+                (staller, t0, t1, pushed, popped, lat)
             })
         })
         .collect();
     let mut lat = Vec::new();
-    let (mut first, mut last, mut sum) = (None::<Instant>, None::<Instant>, 0u64);
+    let (mut first, mut last) = (None::<Instant>, None::<Instant>);
+    let (mut pushed, mut popped) = (0u64, 0u64);
     for w in workers {
-        let (t0, t1, s, l) = w.join().expect("worker panicked");
-        first = Some(first.map_or(t0, |f| f.min(t0)));
-        last = Some(last.map_or(t1, |x| x.max(t1)));
-        sum = sum.wrapping_add(s);
-        lat.extend(l);
+        let (staller, t0, t1, p, c, l) = w.join().expect("worker panicked");
+        pushed = pushed.wrapping_add(p);
+        popped = popped.wrapping_add(c);
+        if !staller {
+            first = Some(first.map_or(t0, |f| f.min(t0)));
+            last = Some(last.map_or(t1, |x| x.max(t1)));
+            lat.extend(l);
+        }
     }
     #[cfg(evlatch_stall_hook)]
     stall::install(false);
-    let want =
-        (threads as u64).wrapping_mul(per_thread.wrapping_mul(per_thread.wrapping_sub(1)) / 2);
-    assert_eq!(sum, want, "items lost or duplicated in pairs");
+    assert_eq!(pushed, popped, "items lost or duplicated in pairs");
     let elapsed = last.expect("a worker") - first.expect("a worker");
     let per_op = |ns: u64| Duration::from_nanos(ns.saturating_mul(n));
     match stat {
-        Stat::Throughput => elapsed,
+        Stat::Throughput => elapsed.mul_f64(n as f64 / (per_thread * counted as u64) as f64),
         Stat::P99 => {
             lat.sort_unstable();
             per_op(lat[(lat.len() * 99 / 100).min(lat.len() - 1)])
@@ -268,7 +305,7 @@ mod stall {
     use evlatch::stall::{set_hook, StallPoint};
 
     /// One stall per this many stall points passed by the stalling thread.
-    pub const EVERY: u32 = 2_000;
+    pub const EVERY: u32 = 200;
 
     thread_local! {
         /// Whether this thread is the one that stalls.
