@@ -105,7 +105,7 @@ const MIN_PAIRS: u64 = 20_000;
 
 /// The fewest pairs a stalled batch runs: enough for the timed threads to
 /// outlast many of the staller's sleeps.
-const MIN_STALLED_PAIRS: u64 = 300_000;
+const MIN_STALLED_PAIRS: u64 = 100_000;
 
 /// Threads in the oversubscribed latency groups.
 const PAIR_THREADS: usize = 16;
@@ -168,7 +168,7 @@ fn latency_groups(h: &mut Harness, threads: usize, stalled: bool) {
                 "every thread loops push(v) (retrying while full) then pop (retrying while \
                  empty), timing each pair with Instant::now; p99 and max are over all pairs \
                  of a batch (in the stalled groups: of the threads that do not stall), then the \
-                 median over batches; a batch is at least 20 000 pairs (300 000 stalled)",
+                 median over batches; a batch is at least 20 000 pairs (100 000 stalled)",
             )
             .baseline_timed("crossbeam ArrayQueue", move |n| {
                 let q = Arc::new(crossbeam_queue::ArrayQueue::new(CAPACITY));
