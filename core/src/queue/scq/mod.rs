@@ -153,10 +153,10 @@ pub type HeapEventQueue<T> = ScqRing<T, Heap<T>>;
 /// # Examples
 ///
 /// ```
-/// use evlatch::{EventQueue, HeapEventQueue};
+/// use evlatch::EventQueue;
 /// let inline = EventQueue::<u8, 4>::new();
 /// # #[cfg(feature = "alloc")] {
-/// let boxed = HeapEventQueue::<u8>::with_capacity(4).unwrap();
+/// let boxed = evlatch::HeapEventQueue::<u8>::with_capacity(4).unwrap();
 /// boxed.try_push(1).unwrap();
 /// # }
 /// inline.try_push(1).unwrap();
