@@ -42,70 +42,6 @@ const FORCE_ATTEMPTS: u32 = 64;
 #[cfg(evlatch_loom)]
 const FORCE_ATTEMPTS: u32 = 2;
 
-/// What one attempt to claim the tail found.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum PushPoll {
-    /// This thread now owns position `.0`.
-    Claimed(usize),
-    /// The queue was full (`tail - head == capacity`) at one instant; `stamp`
-    /// is what the slot of `tail` held.
-    Full { tail: usize, stamp: usize },
-    /// The slot of `tail` is in a neighbour's hands (its pop or push in
-    /// flight) while the queue is not full: wait and retry.
-    InFlight,
-}
-
-/// What one attempt to claim the head found.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum PopPoll {
-    /// This thread now owns position `.0`.
-    Claimed(usize),
-    /// The queue was empty (`tail == head`) at one instant.
-    Empty,
-    /// The push at `head` is in flight on a neighbour: wait and retry.
-    InFlight,
-}
-
-/// Waiting out a neighbour's operation in flight: spins `2^step` hints,
-/// doubling up to `2^SPIN_LIMIT`, then stays at that (crossbeam's `Backoff`
-/// shape, without its `yield_now`, which `no_std` does not have). The wait is
-/// not bounded: it lasts as long as the neighbour takes to finish.
-pub(crate) struct Backoff {
-    step: u32,
-}
-
-impl Backoff {
-    #[cfg(not(evlatch_loom))]
-    const SPIN_LIMIT: u32 = 6;
-    #[cfg(evlatch_loom)]
-    const SPIN_LIMIT: u32 = 0;
-
-    #[inline]
-    pub(crate) const fn new() -> Self {
-        Backoff { step: 0 }
-    }
-
-    /// One round of waiting.
-    #[cold]
-    pub(crate) fn wait(&mut self) {
-        stall::point(StallPoint::WaitsForNeighbour);
-        for _ in 0..1u32 << self.step {
-            spin_hint();
-        }
-        if self.step < Self::SPIN_LIMIT {
-            self.step += 1;
-        }
-    }
-}
-
-/// How far `stamp` is from the stamp a thread wants: 0 = the slot is ready
-/// for it, `< 0` = the slot is still at an earlier step (behind), `> 0` = the
-/// slot has moved past it (the thread's position is stale).
-#[inline]
-const fn lag(stamp: usize, wanted: usize) -> isize {
-    stamp.wrapping_sub(wanted) as isize
-}
-
 /// A bounded multi-producer multi-consumer FIFO of `T` with room for `N`
 /// values, no allocation, and a `const fn new` — a Vyukov-style stamp ring
 /// ([`StampRing`] over [`Inline`] storage):
@@ -842,4 +778,68 @@ impl<T, S: Storage<T>> fmt::Debug for StampRing<T, S> {
             .field("dropped", &self.dropped())
             .finish_non_exhaustive()
     }
+}
+
+/// What one attempt to claim the tail found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PushPoll {
+    /// This thread now owns position `.0`.
+    Claimed(usize),
+    /// The queue was full (`tail - head == capacity`) at one instant; `stamp`
+    /// is what the slot of `tail` held.
+    Full { tail: usize, stamp: usize },
+    /// The slot of `tail` is in a neighbour's hands (its pop or push in
+    /// flight) while the queue is not full: wait and retry.
+    InFlight,
+}
+
+/// What one attempt to claim the head found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PopPoll {
+    /// This thread now owns position `.0`.
+    Claimed(usize),
+    /// The queue was empty (`tail == head`) at one instant.
+    Empty,
+    /// The push at `head` is in flight on a neighbour: wait and retry.
+    InFlight,
+}
+
+/// Waiting out a neighbour's operation in flight: spins `2^step` hints,
+/// doubling up to `2^SPIN_LIMIT`, then stays at that (crossbeam's `Backoff`
+/// shape, without its `yield_now`, which `no_std` does not have). The wait is
+/// not bounded: it lasts as long as the neighbour takes to finish.
+pub(crate) struct Backoff {
+    step: u32,
+}
+
+impl Backoff {
+    #[cfg(not(evlatch_loom))]
+    const SPIN_LIMIT: u32 = 6;
+    #[cfg(evlatch_loom)]
+    const SPIN_LIMIT: u32 = 0;
+
+    #[inline]
+    pub(crate) const fn new() -> Self {
+        Backoff { step: 0 }
+    }
+
+    /// One round of waiting.
+    #[cold]
+    pub(crate) fn wait(&mut self) {
+        stall::point(StallPoint::WaitsForNeighbour);
+        for _ in 0..1u32 << self.step {
+            spin_hint();
+        }
+        if self.step < Self::SPIN_LIMIT {
+            self.step += 1;
+        }
+    }
+}
+
+/// How far `stamp` is from the stamp a thread wants: 0 = the slot is ready
+/// for it, `< 0` = the slot is still at an earlier step (behind), `> 0` = the
+/// slot has moved past it (the thread's position is stale).
+#[inline]
+const fn lag(stamp: usize, wanted: usize) -> isize {
+    stamp.wrapping_sub(wanted) as isize
 }
