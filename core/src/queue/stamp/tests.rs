@@ -456,10 +456,10 @@ fn full_means_the_queue_was_full() {
     q.try_push(4).unwrap();
 }
 
-/// What `None` means for the stamp ring: the queue was empty. A push in
-/// flight at the head with nothing claimed after it is reported as it is
-/// found (the pop waits for it: values may follow); with no push claimed,
-/// the pop returns `None` at once.
+/// What `None` means for the stamp ring: the queue was empty. With no push
+/// claimed (`tail == head`) a pop says so at once; with a push claimed at
+/// the head but not yet published, one attempt finds it in flight (so
+/// `try_pop` would wait for it), and once it is published the pop gets it.
 #[test]
 fn none_means_the_queue_was_empty() {
     let q = raw_at::<2>(0);
