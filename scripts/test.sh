@@ -51,12 +51,13 @@ cargo run -p evlatch --example custom_backend --features alloc
 step "tests: core without alloc"
 cargo test -p evlatch --no-default-features
 
-step "queues: 10M-item release stress and the stall proofs (--cfg evlatch_stall_hook)"
+step "queues: 10M-item release stress, the stall proofs (--cfg evlatch_stall_hook), linearizability"
 RUSTFLAGS="--cfg evlatch_stall_hook" CARGO_TARGET_DIR=target/stall \
-  cargo test --release -p evlatch-verify --test queue_stress --test queue_stall --test stamp_stress
+  cargo test --release -p evlatch-verify --test queue_stress --test queue_stall --test stamp_stress \
+    --test queue_linearizable
 
-step "event service: release stress (3 x 50k events, several threads)"
-cargo test --release -p evlatch-std --test service_stress
+step "event service: release stress (3 x 50k events, several threads); channel linearizability"
+cargo test --release -p evlatch-std --test service_stress --test channel_linearizable
 
 step "loom models (--release, debug assertions, LOOM_MAX_PREEMPTIONS=2)"
 loom_tests=()

@@ -65,7 +65,7 @@ extern crate std;
 
 mod error;
 mod event;
-mod queue;
+pub mod queue;
 mod sync;
 
 pub mod backend;

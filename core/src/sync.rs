@@ -63,6 +63,32 @@ pub(crate) mod statics {
     pub(crate) use portable_atomic::AtomicPtr;
 }
 
+/// The one way to write a constructor that is `const` except under loom
+/// (whose atomics and cells are not `const`): wrap the whole `fn` item.
+///
+/// ```ignore
+/// const_unless_loom! {
+///     /// An empty queue.
+///     pub(crate) fn new() -> Self { Self { head: AtomicUsize::new(0) } }
+/// }
+/// ```
+///
+/// expands to the same item twice, `const fn` under `not(evlatch_loom)` and
+/// plain `fn` under `evlatch_loom`, so the body is written once, where the
+/// reader looks for it.
+macro_rules! const_unless_loom {
+    ($(#[$attr:meta])* $vis:vis fn $name:ident $($rest:tt)*) => {
+        #[cfg(not(evlatch_loom))]
+        $(#[$attr])*
+        $vis const fn $name $($rest)*
+
+        #[cfg(evlatch_loom)]
+        $(#[$attr])*
+        $vis fn $name $($rest)*
+    };
+}
+pub(crate) use const_unless_loom;
+
 /// A hint that this thread is spinning on a value another thread will change.
 ///
 /// Under loom this yields, so that a model with a spin loop stays finite.
@@ -79,7 +105,7 @@ pub(crate) fn spin_hint() {
 /// `with` hands out a `*const T`, `with_mut` a `*mut T`; the caller's SAFETY
 /// comment says why no conflicting access exists at that moment.
 #[derive(Debug)]
-pub(crate) struct UnsafeCell<T>(Inner<T>);
+pub struct UnsafeCell<T>(Inner<T>);
 
 #[cfg(evlatch_loom)]
 type Inner<T> = loom::cell::UnsafeCell<T>;
@@ -87,15 +113,11 @@ type Inner<T> = loom::cell::UnsafeCell<T>;
 type Inner<T> = core::cell::UnsafeCell<T>;
 
 impl<T> UnsafeCell<T> {
-    #[cfg(not(evlatch_loom))]
-    #[inline]
-    pub(crate) const fn new(value: T) -> Self {
-        Self(core::cell::UnsafeCell::new(value))
-    }
-
-    #[cfg(evlatch_loom)]
-    pub(crate) fn new(value: T) -> Self {
-        Self(loom::cell::UnsafeCell::new(value))
+    const_unless_loom! {
+        #[inline]
+        pub(crate) fn new(value: T) -> Self {
+            Self(Inner::new(value))
+        }
     }
 
     /// Runs `f` with a shared pointer to the contents.

@@ -212,3 +212,66 @@ fn force_push_vs_force_push_capacity_1() {
         assert_eq!(q.dropped(), 2);
     });
 }
+
+/// Linearizability of `try_pop` (crossbeam's check in miniature): two
+/// threads each push and then pop at capacity 2. A thread's own push
+/// returned before its pop began, so neither pop may say empty — even when
+/// the other thread's push is still in flight at the head (the pop must
+/// wait it out, not report `None`).
+#[test]
+fn own_push_then_pop_is_never_empty_capacity_2() {
+    loom::model(|| {
+        let q = Arc::new(StampQueue::<u32, 2>::new());
+        let (a, b) = race(
+            &q,
+            |q| {
+                q.try_push(1).unwrap();
+                q.try_pop()
+            },
+            |q| {
+                q.try_push(2).unwrap();
+                q.try_pop()
+            },
+        );
+        let mut got = [
+            a.expect("empty after own push"),
+            b.expect("empty after own push"),
+        ];
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        assert_eq!(q.try_pop(), None);
+    });
+}
+
+/// Linearizability of `try_push` (heapless #583): two threads each pop and
+/// then push on a full queue of capacity 2. After a thread's own pop the
+/// queue holds at most one value, so neither push may say `Full` — even when
+/// the other thread's pop is still in flight on the slot it needs (the push
+/// must wait it out).
+#[test]
+fn own_pop_then_push_is_never_full_capacity_2() {
+    loom::model(|| {
+        let q = Arc::new(StampQueue::<u32, 2>::new());
+        q.try_push(1).unwrap();
+        q.try_push(2).unwrap();
+        let (a, b) = race(
+            &q,
+            |q| {
+                let v = q.try_pop().expect("the queue was full");
+                (v, q.try_push(v + 10))
+            },
+            |q| {
+                let v = q.try_pop().expect("the queue was full");
+                (v, q.try_push(v + 10))
+            },
+        );
+        assert_eq!(a.1, Ok(()), "Full after own pop");
+        assert_eq!(b.1, Ok(()), "Full after own pop");
+        let mut popped = [a.0, b.0];
+        popped.sort_unstable();
+        assert_eq!(popped, [1, 2]);
+        let mut left = [q.try_pop().unwrap(), q.try_pop().unwrap()];
+        left.sort_unstable();
+        assert_eq!(left, [11, 12]);
+    });
+}

@@ -26,13 +26,13 @@ fn four_by_four_with_force_push_accounts_for_every_item() {
 }
 
 /// heapless #583 on the stamp ring: threads that each pop and then push on a
-/// full queue of four. Unlike `EventQueue`, the stamp ring *may* answer
-/// `Full` right after this thread's own pop (another thread's pop is in
-/// flight on the next slot) and `None` while values are queued (another
-/// thread's push is in flight at the head) — its documented meaning of
-/// `Full` and `None`, shown deterministically in the core's unit tests.
-/// Here: retrying on either loses and duplicates nothing, and the four
-/// values are all there at the end. Prints how often each happened.
+/// full queue of four. The stamp ring waits out a neighbour's pop in flight
+/// on the next slot instead of answering `Full` right after this thread's own
+/// pop, and a neighbour's push in flight at the head instead of answering
+/// `None` while values are queued (linearizable; shown deterministically in
+/// the core's unit tests and by `queue_linearizable`). Here: retrying on
+/// either (should one still come back) loses and duplicates nothing, and the
+/// four values are all there at the end. Prints how often each happened.
 fn pop_then_push_on_full(threads: usize, rounds: u64) {
     let q = Arc::new(StampQueue::<u64, 4>::new());
     for v in 0..4 {
@@ -107,14 +107,16 @@ fn stall_proofs_need_the_stall_hook_cfg() {}
 
 /// The stamp ring is not lock-free, on real threads: a producer (then a
 /// consumer) parked by the stall hook between its claim and its completion
-/// makes every other thread's pops (then pushes) fail while the values (then
-/// the room) are logically there, until it is released. Deterministic: the
-/// parked thread stays parked until the test releases it, and the others
-/// try a fixed number of times (no timing is asserted).
+/// stops every other thread's pops (then pushes) while the values (then the
+/// room) are logically there, until it is released: each of them keeps
+/// finding the slot in flight and waiting for it (counted through the hook's
+/// `WaitsForNeighbour` point), and none completes. Deterministic: the parked
+/// thread stays parked until the test releases it, and the others are
+/// checked after a fixed number of waits each (no timing is asserted).
 #[cfg(evlatch_stall_hook)]
 mod stalled {
     use std::cell::Cell;
-    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
     use std::sync::{Arc, Mutex};
     use std::thread;
     use std::time::{Duration, Instant};
@@ -122,30 +124,49 @@ mod stalled {
     use evlatch::stall::{set_hook, StallPoint};
     use evlatch::{Full, StampQueue};
 
-    /// Attempts each other thread makes while one is parked.
+    /// Rounds of waiting each other thread goes through while one is parked.
     const ATTEMPTS: usize = 20_000;
     /// Other threads that try.
     const OTHERS: usize = 2;
-    /// A generous limit for the parked thread to reach its stall point,
-    /// after which the test fails instead of hanging CI.
+    /// A generous limit for a thread to reach its stall point (or its
+    /// waits), after which the test fails instead of hanging CI.
     const STUCK_AFTER: Duration = Duration::from_secs(120);
 
     /// One stall scenario at a time (the hook is process-wide).
     static SERIAL: Mutex<()> = Mutex::new(());
     static REACHED: AtomicBool = AtomicBool::new(false);
     static RELEASE: AtomicBool = AtomicBool::new(false);
+    /// Rounds of waiting of each other thread.
+    static WAITS: [AtomicUsize; OTHERS] = [const { AtomicUsize::new(0) }; OTHERS];
+    /// Operations the other threads completed.
+    static DONE: AtomicUsize = AtomicUsize::new(0);
 
     thread_local! {
         static STALL_AT: Cell<Option<StallPoint>> = const { Cell::new(None) };
+        /// Which of the other threads this is.
+        static OTHER: Cell<Option<usize>> = const { Cell::new(None) };
     }
 
     fn hook(at: StallPoint) {
+        if at == StallPoint::WaitsForNeighbour {
+            if let Some(i) = OTHER.with(|o| o.get()) {
+                WAITS[i].fetch_add(1, SeqCst);
+            }
+        }
         if STALL_AT.with(|s| s.get()) == Some(at) {
             STALL_AT.with(|s| s.set(None));
             REACHED.store(true, SeqCst);
             while !RELEASE.load(SeqCst) {
                 thread::park_timeout(Duration::from_millis(1));
             }
+        }
+    }
+
+    fn wait_until(what: &str, done: impl Fn() -> bool) {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < STUCK_AFTER, "never {what}");
+            thread::yield_now();
         }
     }
 
@@ -162,37 +183,41 @@ mod stalled {
             STALL_AT.with(|s| s.set(Some(at)));
             op()
         });
-        let start = Instant::now();
-        while !REACHED.load(SeqCst) {
-            assert!(start.elapsed() < STUCK_AFTER, "never reached {at:?}");
-            thread::yield_now();
-        }
+        wait_until(&format!("reached {at:?}"), || REACHED.load(SeqCst));
         parked
     }
 
-    /// Runs `attempt` ATTEMPTS times on each of OTHERS threads; returns how
-    /// many attempts succeeded in all.
-    fn others_try(q: &Arc<StampQueue<u64, 8>>, attempt: fn(&StampQueue<u64, 8>) -> bool) -> usize {
+    /// Runs `op` once on each of OTHERS threads; returns once each has
+    /// waited ATTEMPTS rounds (or completed), with the threads' handles.
+    fn others_try<R: Send + 'static>(
+        q: &Arc<StampQueue<u64, 8>>,
+        op: fn(&StampQueue<u64, 8>) -> R,
+    ) -> Vec<thread::JoinHandle<R>> {
+        DONE.store(0, SeqCst);
         let threads: Vec<_> = (0..OTHERS)
-            .map(|_| {
+            .map(|i| {
+                WAITS[i].store(0, SeqCst);
                 let q = q.clone();
                 thread::spawn(move || {
-                    (0..ATTEMPTS)
-                        .filter(|_| {
-                            let ok = attempt(&q);
-                            thread::yield_now();
-                            ok
-                        })
-                        .count()
+                    OTHER.with(|o| o.set(Some(i)));
+                    let r = op(&q);
+                    DONE.fetch_add(1, SeqCst);
+                    r
                 })
             })
             .collect();
-        threads.into_iter().map(|t| t.join().unwrap()).sum()
+        for (i, waits) in WAITS.iter().enumerate() {
+            wait_until(&format!("waited {ATTEMPTS} rounds (thread {i})"), || {
+                waits.load(SeqCst) >= ATTEMPTS || DONE.load(SeqCst) == OTHERS
+            });
+        }
+        threads
     }
 
     /// A producer parked after claiming position 0: the seven values pushed
-    /// after it are in the queue, yet every pop of every other thread
-    /// returns `None`; released, all eight come out in order.
+    /// after it are in the queue, yet no pop of any other thread completes
+    /// (each waits for the parked push); `try_push` still says `Full` (the
+    /// queue holds 8); released, all eight come out in order.
     #[test]
     fn parked_producer_blocks_every_consumer() {
         let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -205,20 +230,31 @@ mod stalled {
             q.try_push(v).unwrap();
         }
         assert_eq!(q.len(), 8);
-        let popped = others_try(&q, |q| q.try_pop().is_some());
-        assert_eq!(popped, 0, "a consumer got past the parked producer");
+        let others = others_try(&q, |q| q.try_pop());
+        assert_eq!(
+            DONE.load(SeqCst),
+            0,
+            "a consumer got past the parked producer"
+        );
+        assert_eq!(q.len(), 8);
         assert_eq!(q.try_push(8), Err(Full(8)));
         RELEASE.store(true, SeqCst);
         assert!(parked.join().unwrap());
+        let mut all: Vec<u64> = others
+            .into_iter()
+            .map(|t| t.join().unwrap().unwrap())
+            .collect();
         set_hook(None);
-        let all: Vec<u64> = std::iter::from_fn(|| q.try_pop()).collect();
-        assert_eq!(all, [100, 1, 2, 3, 4, 5, 6, 7]);
+        all.sort_unstable();
+        assert_eq!(all, [1, 100], "the waiting pops took the first two values");
+        all.extend(std::iter::from_fn(|| q.try_pop()));
+        assert_eq!(all, [1, 100, 2, 3, 4, 5, 6, 7]);
     }
 
     /// A consumer parked after claiming position 0: once the ring wraps to
-    /// its slot, every push of every other thread returns `Full` although
-    /// the queue is empty, and `force_push` gives its own value back;
-    /// released, pushes go through again.
+    /// its slot, no push of any other thread completes (each waits for the
+    /// parked pop) although the queue is empty, and `force_push` gives its
+    /// own value back; released, the pushes go through.
     #[test]
     fn parked_consumer_blocks_every_producer_once_the_ring_wraps() {
         let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -236,8 +272,12 @@ mod stalled {
             assert_eq!(q.try_pop(), Some(v));
         }
         assert!(q.is_empty());
-        let pushed = others_try(&q, |q| q.try_push(1).is_ok());
-        assert_eq!(pushed, 0, "a producer got past the parked consumer");
+        let others = others_try(&q, |q| q.try_push(1));
+        assert_eq!(
+            DONE.load(SeqCst),
+            0,
+            "a producer got past the parked consumer"
+        );
         assert_eq!(
             q.force_push(9),
             Some(9),
@@ -245,8 +285,13 @@ mod stalled {
         );
         RELEASE.store(true, SeqCst);
         assert_eq!(parked.join().unwrap(), Some(100));
+        for t in others {
+            assert_eq!(t.join().unwrap(), Ok(()));
+        }
         set_hook(None);
         q.try_push(10).unwrap();
+        assert_eq!(q.try_pop(), Some(1));
+        assert_eq!(q.try_pop(), Some(1));
         assert_eq!(q.try_pop(), Some(10));
         assert_eq!(q.try_pop(), None);
     }

@@ -6,7 +6,7 @@
 //! no thread is stopped inside [`SplitCounter::increment`] while 2^31 other
 //! increments happen.
 
-use crate::sync::{AtomicU32, Ordering};
+use crate::sync::{const_unless_loom, AtomicU32, Ordering};
 
 /// The counter the queues use on this target.
 #[cfg(any(evlatch_loom, target_has_atomic = "64"))]
@@ -21,14 +21,10 @@ pub(crate) struct WideCounter(crate::sync::AtomicU64);
 
 #[cfg(any(evlatch_loom, target_has_atomic = "64"))]
 impl WideCounter {
-    #[cfg(not(evlatch_loom))]
-    pub(crate) const fn new() -> Self {
-        WideCounter(crate::sync::AtomicU64::new(0))
-    }
-
-    #[cfg(evlatch_loom)]
-    pub(crate) fn new() -> Self {
-        WideCounter(crate::sync::AtomicU64::new(0))
+    const_unless_loom! {
+        pub(crate) fn new() -> Self {
+            WideCounter(crate::sync::AtomicU64::new(0))
+        }
     }
 
     /// Adds one. Relaxed: the count orders nothing else.
@@ -60,19 +56,12 @@ pub(crate) struct SplitCounter {
 impl SplitCounter {
     const HALF: u32 = 1 << 31;
 
-    #[cfg(not(evlatch_loom))]
-    pub(crate) const fn new() -> Self {
-        SplitCounter {
-            lo: AtomicU32::new(0),
-            hi: AtomicU32::new(0),
-        }
-    }
-
-    #[cfg(evlatch_loom)]
-    pub(crate) fn new() -> Self {
-        SplitCounter {
-            lo: AtomicU32::new(0),
-            hi: AtomicU32::new(0),
+    const_unless_loom! {
+        pub(crate) fn new() -> Self {
+            SplitCounter {
+                lo: AtomicU32::new(0),
+                hi: AtomicU32::new(0),
+            }
         }
     }
 

@@ -87,7 +87,7 @@ impl CapacityError {
             Err(CapacityError::Zero)
         } else if !capacity.is_power_of_two() {
             Err(CapacityError::NotPowerOfTwo)
-        } else if capacity > super::entry::MAX_QUEUE_CAPACITY {
+        } else if capacity > super::capacity::MAX_QUEUE_CAPACITY {
             Err(CapacityError::TooLarge)
         } else {
             Ok(())

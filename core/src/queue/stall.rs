@@ -42,6 +42,10 @@ pub enum StallPoint {
     /// A consumer took a ticket of the free-slot ring (`tail` incremented) to
     /// give its slot back and has not yet written the entry.
     PopFreeTicket,
+    /// A thread of the stamp ring found a neighbour's push or pop in flight
+    /// on the slot it needs and is about to wait one round for it (called
+    /// once per round; not in [`PUSH`](Self::PUSH) or [`POP`](Self::POP)).
+    WaitsForNeighbour,
 }
 
 #[cfg_attr(not(evlatch_stall_hook), allow(dead_code))]

@@ -42,7 +42,7 @@ use crossbeam_utils::CachePadded;
 
 use super::entry::{before, older, Geometry};
 use super::stall::{self, StallPoint};
-use crate::sync::{spin_hint, AtomicUsize, Ordering::SeqCst};
+use crate::sync::{const_unless_loom, spin_hint, AtomicUsize, Ordering::SeqCst};
 
 /// How many times a dequeuer re-reads an empty entry whose enqueuer may be
 /// about to write it, before invalidating it (which would make that enqueuer
@@ -68,35 +68,18 @@ pub(crate) struct IndexRing {
 }
 
 impl IndexRing {
-    /// An empty ring (entries all `EMPTY_ENTRY`).
-    #[cfg(not(evlatch_loom))]
-    pub(crate) const fn new_empty() -> Self {
-        Self::with(0, 0, -1)
-    }
-
-    /// A ring holding `0..n` (entries from [`Geometry::initial_entry`]).
-    #[cfg(not(evlatch_loom))]
-    pub(crate) const fn new_full(g: Geometry) -> Self {
-        Self::with(0, g.capacity(), g.threshold())
-    }
-
-    #[cfg(not(evlatch_loom))]
-    const fn with(head: usize, tail: usize, threshold: isize) -> Self {
-        IndexRing {
-            head: CachePadded::new(AtomicUsize::new(head)),
-            tail: CachePadded::new(AtomicUsize::new(tail)),
-            threshold: CachePadded::new(AtomicUsize::new(threshold as usize)),
+    const_unless_loom! {
+        /// An empty ring (entries all `EMPTY_ENTRY`).
+        pub(crate) fn new_empty() -> Self {
+            Self::with(0, 0, -1)
         }
     }
 
-    #[cfg(evlatch_loom)]
-    pub(crate) fn new_empty() -> Self {
-        Self::with(0, 0, -1)
-    }
-
-    #[cfg(evlatch_loom)]
-    pub(crate) fn new_full(g: Geometry) -> Self {
-        Self::with(0, g.capacity(), g.threshold())
+    const_unless_loom! {
+        /// A ring holding `0..n` (entries from [`Geometry::initial_entry`]).
+        pub(crate) fn new_full(g: Geometry) -> Self {
+            Self::with(0, g.capacity(), g.threshold())
+        }
     }
 
     /// As `new_empty` / `new_full`, with the first ticket `start` (tests of
@@ -110,12 +93,13 @@ impl IndexRing {
         }
     }
 
-    #[cfg(evlatch_loom)]
-    fn with(head: usize, tail: usize, threshold: isize) -> Self {
-        IndexRing {
-            head: CachePadded::new(AtomicUsize::new(head)),
-            tail: CachePadded::new(AtomicUsize::new(tail)),
-            threshold: CachePadded::new(AtomicUsize::new(threshold as usize)),
+    const_unless_loom! {
+        fn with(head: usize, tail: usize, threshold: isize) -> Self {
+            IndexRing {
+                head: CachePadded::new(AtomicUsize::new(head)),
+                tail: CachePadded::new(AtomicUsize::new(tail)),
+                threshold: CachePadded::new(AtomicUsize::new(threshold as usize)),
+            }
         }
     }
 
@@ -161,6 +145,10 @@ impl IndexRing {
 
     /// Removes and returns the oldest index, or `None` if the ring is empty.
     /// `at` names the stall point after a ticket is taken.
+    ///
+    /// Three steps: a read-only emptiness check ([`Self::looks_empty`]);
+    /// then per ticket, the step on its entry ([`take_entry`]), and, if it
+    /// yielded nothing, whether to stop ([`Self::spent_ticket_says_empty`]).
     pub(crate) fn dequeue(
         &self,
         entries: &[AtomicUsize],
@@ -168,83 +156,57 @@ impl IndexRing {
         at: StallPoint,
     ) -> Option<usize> {
         debug_assert_eq!(entries.len(), g.ring_len());
-        // Read-only emptiness check: every index in the ring sits at a ticket
-        // in head..tail, so if tail <= head when tail is read, the ring was
-        // empty at that moment (head never decreases).
-        let head = self.head.load(SeqCst);
-        let tail = self.tail.load(SeqCst);
-        if !before(head, tail) {
-            return None;
-        }
-        // Likewise if the only ticket in head..tail is `head` and its entry
-        // is still unwritten (its enqueuer is in flight): taking the ticket
-        // would only make that enqueuer retry. Read-only, so no one waits.
-        if tail == head.wrapping_add(1) {
-            let e = entry(entries, g, head).load(SeqCst);
-            if g.index(e) == g.bottom() && older(g.cycle(e), g.ticket_cycle(head)) {
-                return None;
-            }
-        }
-        if (self.threshold.load(SeqCst) as isize) < 0 {
+        if self.looks_empty(entries, g) {
             return None;
         }
         loop {
             let h = self.head.fetch_add(1, SeqCst);
             stall::point(at);
-            let slot = entry(entries, g, h);
-            let cycle = g.ticket_cycle(h);
-            let mut spins = 0;
-            let mut e = slot.load(SeqCst);
-            loop {
-                if g.cycle(e) == cycle {
-                    // {c(h), s, i} → {c(h), s, ⊥}. The index is the one our
-                    // fetch_or removed, so no one else can also get it.
-                    let i = g.index(slot.fetch_or(g.bottom(), SeqCst));
-                    if i != g.bottom() {
-                        debug_assert!(i < g.capacity());
-                        return Some(i);
-                    }
-                    // Already consumed: only possible after the counters
-                    // wrapped around a stopped thread. This ticket is spent.
-                    break;
-                }
-                if !older(g.cycle(e), cycle) {
-                    // The entry is ahead of us: this ticket is stale.
-                    break;
-                }
-                let new = if g.index(e) == g.bottom() {
-                    if spins < EMPTY_ENTRY_SPINS {
-                        // The enqueuer of ticket h may be about to write.
-                        spins += 1;
-                        spin_hint();
-                        e = slot.load(SeqCst);
-                        continue;
-                    }
-                    // {c < c(h), s, ⊥} → {c(h), s, ⊥}: the late enqueuer fails.
-                    cycle | (e & g.safe()) | g.bottom()
-                } else if g.is_safe(e) {
-                    // {c < c(h), 1, i} → {c, 0, i}: its dequeuer is late.
-                    e & !g.safe()
-                } else {
-                    break;
-                };
-                match slot.compare_exchange(e, new, SeqCst, SeqCst) {
-                    Ok(_) => break,
-                    Err(now) => e = now,
-                }
+            if let Some(i) = take_entry(entry(entries, g, h), g, h) {
+                return Some(i);
             }
-            // This ticket yielded nothing.
-            let next = h.wrapping_add(1);
-            let tail = self.tail.load(SeqCst);
-            if !before(next, tail) {
-                self.catch_up(tail, next);
-                self.threshold.fetch_sub(1, SeqCst);
-                return None;
-            }
-            if (self.threshold.fetch_sub(1, SeqCst) as isize) <= 0 {
+            if self.spent_ticket_says_empty(h) {
                 return None;
             }
         }
+    }
+
+    /// Whether the ring can be reported empty without taking a ticket
+    /// (read-only, so no one waits).
+    fn looks_empty(&self, entries: &[AtomicUsize], g: Geometry) -> bool {
+        // Every index in the ring sits at a ticket in head..tail, so if
+        // tail <= head when tail is read, the ring was empty at that moment
+        // (head never decreases).
+        let head = self.head.load(SeqCst);
+        let tail = self.tail.load(SeqCst);
+        if !before(head, tail) {
+            return true;
+        }
+        // Likewise if the only ticket in head..tail is `head` and its entry
+        // is still unwritten (its enqueuer is in flight): taking the ticket
+        // would only make that enqueuer retry.
+        if tail == head.wrapping_add(1) {
+            let e = entry(entries, g, head).load(SeqCst);
+            if g.index(e) == g.bottom() && older(g.cycle(e), g.ticket_cycle(head)) {
+                return true;
+            }
+        }
+        // The threshold says so: enough failed tickets since the last enqueue.
+        (self.threshold.load(SeqCst) as isize) < 0
+    }
+
+    /// After ticket `h` yielded nothing: whether the ring is empty now. It
+    /// is if no enqueue ticket lies beyond `h` (then `tail` is pulled up to
+    /// `h + 1`) or the threshold of failed tickets is used up.
+    fn spent_ticket_says_empty(&self, h: usize) -> bool {
+        let next = h.wrapping_add(1);
+        let tail = self.tail.load(SeqCst);
+        if !before(next, tail) {
+            self.catch_up(tail, next);
+            self.threshold.fetch_sub(1, SeqCst);
+            return true;
+        }
+        (self.threshold.fetch_sub(1, SeqCst) as isize) <= 0
     }
 
     /// Number of indices in the ring: `tail - head`, clamped to `0..=n`.
@@ -269,6 +231,59 @@ impl IndexRing {
             if !before(tail, head) {
                 break;
             }
+        }
+    }
+}
+
+/// The step of dequeue ticket `h` on its entry `slot`: the index it
+/// consumed, or `None` if the ticket yields nothing (the entry was left so
+/// that late threads of older cycles fail, or the ticket was stale).
+///
+/// - `{c(h), s, i}` → `{c(h), s, ⊥}`, returning `i`;
+/// - `{c < c(h), s, ⊥}`: re-read up to `EMPTY_ENTRY_SPINS` times (its
+///   enqueuer may be about to write), then → `{c(h), s, ⊥}` (it will fail);
+/// - `{c < c(h), 1, i}` → `{c, 0, i}` (unsafe: its dequeuer is late);
+/// - anything else (ahead of `h`, or already unsafe): nothing to do.
+fn take_entry(slot: &AtomicUsize, g: Geometry, h: usize) -> Option<usize> {
+    let cycle = g.ticket_cycle(h);
+    let mut spins = 0;
+    let mut e = slot.load(SeqCst);
+    loop {
+        if g.cycle(e) == cycle {
+            // {c(h), s, i} → {c(h), s, ⊥}. The index is the one our
+            // fetch_or removed, so no one else can also get it.
+            let i = g.index(slot.fetch_or(g.bottom(), SeqCst));
+            if i != g.bottom() {
+                debug_assert!(i < g.capacity());
+                return Some(i);
+            }
+            // Already consumed: only possible after the counters
+            // wrapped around a stopped thread. This ticket is spent.
+            return None;
+        }
+        if !older(g.cycle(e), cycle) {
+            // The entry is ahead of us: this ticket is stale.
+            return None;
+        }
+        let new = if g.index(e) == g.bottom() {
+            if spins < EMPTY_ENTRY_SPINS {
+                // The enqueuer of ticket h may be about to write.
+                spins += 1;
+                spin_hint();
+                e = slot.load(SeqCst);
+                continue;
+            }
+            // {c < c(h), s, ⊥} → {c(h), s, ⊥}: the late enqueuer fails.
+            cycle | (e & g.safe()) | g.bottom()
+        } else if g.is_safe(e) {
+            // {c < c(h), 1, i} → {c, 0, i}: its dequeuer is late.
+            e & !g.safe()
+        } else {
+            return None;
+        };
+        match slot.compare_exchange(e, new, SeqCst, SeqCst) {
+            Ok(_) => return None,
+            Err(now) => e = now,
         }
     }
 }

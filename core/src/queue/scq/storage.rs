@@ -1,47 +1,77 @@
-//! Where a queue keeps its ring entries and value slots: inline arrays sized
-//! by a const generic, or boxed slices sized at run time. The algorithm
-//! (`raw`) is written once against [`Storage`].
+//! Where an SCQ ring keeps its ring entries and value slots: inline arrays
+//! sized by a const generic ([`Inline`]), or boxed slices sized at run time
+//! (`Heap`). The algorithm (`super`) is written once against [`Storage`].
 
 use core::mem::MaybeUninit;
 
 use super::entry::{Geometry, EMPTY_ENTRY};
+use crate::queue::slot::Slot;
 use crate::sync::{AtomicUsize, UnsafeCell};
 
-/// One value slot. Initialised exactly while its index is in the ready ring
-/// or held by a producer that wrote it or a consumer about to read it.
-pub(crate) type Slot<T> = UnsafeCell<MaybeUninit<T>>;
+/// The memory of one [`ScqRing`](crate::queue::ScqRing): [`Inline`] or
+/// `Heap`. Sealed: the ring indexes this memory without bounds checks, so
+/// only the crate's own storages may implement it.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::queue::{scq, ScqRing};
+/// fn capacity_of<S: scq::Storage<u8>>(q: &ScqRing<u8, S>) -> usize {
+///     q.capacity()
+/// }
+/// assert_eq!(capacity_of(&evlatch::EventQueue::<u8, 4>::new()), 4);
+/// ```
+pub trait Storage<T>: sealed::Memory<T> {}
 
-/// The memory of one queue.
-///
-/// # Contract
-///
-/// An implementation MUST return slices of exactly `geometry().ring_len()`
-/// entries from `free_entries` and `ready_entries` and exactly
-/// `geometry().capacity()` slots from `slots`, the same slices on every call,
-/// and MUST start with `free_entries` holding every slot index (as built by
-/// `Geometry::initial_entry`) and `ready_entries` all `EMPTY_ENTRY`.
-/// `raw` indexes these slices without bounds checks.
-pub(crate) trait Storage<T> {
-    /// The queue's shape.
-    fn geometry(&self) -> Geometry;
-    /// Entries of the free-slot ring.
-    fn free_entries(&self) -> &[AtomicUsize];
-    /// Entries of the ready ring.
-    fn ready_entries(&self) -> &[AtomicUsize];
-    /// The value slots.
-    fn slots(&self) -> &[Slot<T>];
+pub(crate) mod sealed {
+    use super::{AtomicUsize, Geometry, Slot};
+
+    /// What the ring needs from its memory.
+    ///
+    /// # Contract
+    ///
+    /// An implementation MUST return slices of exactly
+    /// `geometry().ring_len()` entries from `free_entries` and
+    /// `ready_entries` and exactly `geometry().capacity()` slots from
+    /// `slots`, the same slices on every call, and MUST start with
+    /// `free_entries` holding every slot index (as built by
+    /// `Geometry::initial_entry`) and `ready_entries` all `EMPTY_ENTRY`.
+    pub trait Memory<T> {
+        /// The name the queue's `Debug` output shows.
+        const NAME: &'static str;
+        /// The queue's shape.
+        fn geometry(&self) -> Geometry;
+        /// Entries of the free-slot ring.
+        fn free_entries(&self) -> &[AtomicUsize];
+        /// Entries of the ready ring.
+        fn ready_entries(&self) -> &[AtomicUsize];
+        /// The value slots.
+        fn slots(&self) -> &[Slot<T>];
+    }
 }
 
-/// Inline storage for `N` values (`N` a valid capacity, checked by
-/// `EventQueue::new`). `[[_; 2]; N]` stands for the `2N` entries a ring needs,
-/// which a const generic cannot spell.
-pub(crate) struct Inline<T, const N: usize> {
+/// Inline storage for `N` values, the storage of
+/// [`EventQueue`](crate::EventQueue). `[[_; 2]; N]` stands for the `2N`
+/// entries a ring needs, which a const generic cannot spell.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::queue::{scq, ScqRing};
+/// let q: ScqRing<u8, scq::Inline<u8, 4>> = evlatch::EventQueue::new();
+/// assert_eq!(q.capacity(), 4);
+/// ```
+pub struct Inline<T, const N: usize> {
     free: [[AtomicUsize; 2]; N],
     ready: [[AtomicUsize; 2]; N],
     slots: [Slot<T>; N],
 }
 
 impl<T, const N: usize> Inline<T, N> {
+    /// Storage for rings whose first ticket is 0; `N` a valid capacity.
+    /// (Not `const_unless_loom!`: the array-repeat `const` blocks need const
+    /// constructors, which loom's atomics lack, so loom builds the same
+    /// storage through `starting_at`.)
     #[cfg(not(evlatch_loom))]
     pub(crate) const fn new() -> Self {
         let g = Geometry::for_capacity(N);
@@ -87,7 +117,11 @@ impl<T, const N: usize> Inline<T, N> {
     }
 }
 
-impl<T, const N: usize> Storage<T> for Inline<T, N> {
+impl<T, const N: usize> Storage<T> for Inline<T, N> {}
+
+impl<T, const N: usize> sealed::Memory<T> for Inline<T, N> {
+    const NAME: &'static str = "EventQueue";
+
     #[inline]
     fn geometry(&self) -> Geometry {
         Geometry::for_capacity(N)
@@ -110,7 +144,7 @@ impl<T, const N: usize> Storage<T> for Inline<T, N> {
 }
 
 #[cfg(feature = "alloc")]
-pub(crate) use heap::Heap;
+pub use heap::Heap;
 
 #[cfg(feature = "alloc")]
 mod heap {
@@ -118,13 +152,22 @@ mod heap {
     use alloc::vec::Vec;
     use core::mem::MaybeUninit;
 
-    use super::{Slot, Storage};
-    use crate::queue::entry::{Geometry, EMPTY_ENTRY};
+    use super::{sealed, Slot, Storage};
     use crate::queue::error::CapacityError;
+    use crate::queue::scq::entry::{Geometry, EMPTY_ENTRY};
     use crate::sync::{AtomicUsize, UnsafeCell};
 
-    /// Boxed storage for a capacity chosen at run time.
-    pub(crate) struct Heap<T> {
+    /// Boxed storage for a capacity chosen at run time, the storage of
+    /// `HeapEventQueue`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch::queue::{scq, ScqRing};
+    /// let q: ScqRing<u8, scq::Heap<u8>> = evlatch::HeapEventQueue::with_capacity(8).unwrap();
+    /// assert_eq!(q.capacity(), 8);
+    /// ```
+    pub struct Heap<T> {
         geometry: Geometry,
         free: Box<[AtomicUsize]>,
         ready: Box<[AtomicUsize]>,
@@ -165,7 +208,11 @@ mod heap {
         Ok(v)
     }
 
-    impl<T> Storage<T> for Heap<T> {
+    impl<T> Storage<T> for Heap<T> {}
+
+    impl<T> sealed::Memory<T> for Heap<T> {
+        const NAME: &'static str = "HeapEventQueue";
+
         #[inline]
         fn geometry(&self) -> Geometry {
             self.geometry

@@ -9,9 +9,8 @@ use std::sync::Arc;
 use std::vec::Vec;
 use std::{format, thread};
 
-use super::stamp_raw::RawStampQueue;
-use super::stamp_storage::InlineStamps;
-use super::*;
+use super::{Inline, PopPoll, PushPoll, StampRing};
+use crate::queue::*;
 
 /// Counts drops through a shared counter.
 struct Tracked(Arc<StdAtomicUsize>);
@@ -31,8 +30,8 @@ const fn scaled(n: usize) -> usize {
 }
 
 /// A raw ring of `N` slots whose counters start at `start`.
-fn raw_at<const N: usize>(start: usize) -> RawStampQueue<usize, InlineStamps<usize, N>> {
-    RawStampQueue::starting_at(InlineStamps::starting_at(start), start)
+fn raw_at<const N: usize>(start: usize) -> StampRing<usize, Inline<usize, N>> {
+    StampRing::starting_at(Inline::starting_at(start), start)
 }
 
 #[test]
@@ -331,7 +330,9 @@ fn counters_wrapping_past_usize_max_keep_fifo() {
 
 /// Not lock-free, producer side: a push that claimed its position and
 /// stopped before publishing hides every value pushed after it, although
-/// `len` counts them; once it completes, all come out in order.
+/// `len` counts them: no pop gets past it (each attempt finds it in flight,
+/// so `try_pop` waits); once it completes, all come out in order, the
+/// waiting pop first.
 #[test]
 fn stalled_push_blocks_every_pop_past_it() {
     for start in [0, usize::MAX - 1] {
@@ -344,23 +345,34 @@ fn stalled_push_blocks_every_pop_past_it() {
         }
         assert_eq!(q.len(), 4, "values 1..=3 are in the queue");
         for _ in 0..scaled(1_000) {
-            assert_eq!(q.try_pop(), None, "a pop got past the stalled push");
+            assert_eq!(
+                q.poll_pop(),
+                PopPoll::InFlight,
+                "a pop got past the stalled push"
+            );
         }
         assert!(
             q.try_push(4).is_err(),
             "the queue holds 4 (3 + the stalled one)"
         );
-        // SAFETY: `stalled` was claimed above and not committed.
-        unsafe { q.commit_push(stalled, 0) };
+        let first = thread::scope(|s| {
+            // This pop waits for the stalled push rather than say empty.
+            let waiter = s.spawn(|| q.try_pop());
+            // SAFETY: `stalled` was claimed above and not committed.
+            unsafe { q.commit_push(stalled, 0) };
+            waiter.join().unwrap()
+        });
+        assert_eq!(first, Some(0));
         let mut out = Vec::new();
         q.pop_batch(&mut out, 10);
-        assert_eq!(out, [0, 1, 2, 3]);
+        assert_eq!(out, [1, 2, 3]);
     }
 }
 
 /// Not lock-free, consumer side: a pop that claimed its position and stopped
-/// before freeing the slot makes every push fail once the ring wraps to that
-/// slot, although the queue is empty; other slots stay usable until then.
+/// before freeing the slot stops every push once the ring wraps to that
+/// slot, although the queue is empty (each attempt finds it in flight, so
+/// `try_push` waits); other slots stay usable until then.
 #[test]
 fn stalled_pop_blocks_every_push_once_the_ring_wraps() {
     for start in [0, usize::MAX - 2] {
@@ -377,47 +389,62 @@ fn stalled_pop_blocks_every_push_once_the_ring_wraps() {
         assert_eq!(q.len(), 0, "nothing is queued");
         // Position 4 wraps to the stalled pop's slot.
         for _ in 0..scaled(1_000) {
-            assert_eq!(q.try_push(4), Err(4), "a push got past the stalled pop");
+            assert_eq!(
+                q.poll_push(),
+                PushPoll::InFlight,
+                "a push got past the stalled pop"
+            );
         }
         // force_push cannot make room either: it gives up and displaces
         // its own value, counted.
         assert_eq!(q.force_push(5), Some(5));
         assert_eq!(q.dropped(), 1);
-        // SAFETY: `stalled` was claimed above and not committed.
-        assert_eq!(unsafe { q.commit_pop(stalled) }, 100);
-        q.try_push(4).unwrap();
+        let pushed = thread::scope(|s| {
+            // This push waits for the stalled pop rather than say full.
+            let waiter = s.spawn(|| q.try_push(4));
+            // SAFETY: `stalled` was claimed above and not committed.
+            assert_eq!(unsafe { q.commit_pop(stalled) }, 100);
+            waiter.join().unwrap()
+        });
+        assert_eq!(pushed, Ok(()));
         assert_eq!(q.try_pop(), Some(4));
         assert_eq!(q.try_pop(), None);
     }
 }
 
-/// What `Full` means for the stamp ring (heapless #583): it is reported
-/// when the *next* slot in ring order is not yet free, so a pop in flight on
-/// that slot makes `try_push` fail even right after this thread popped a
-/// value itself; a pop in flight on any other slot does not.
+/// What `Full` means for the stamp ring: the queue was full. heapless #583's
+/// case — a pop in flight on the *next* slot in ring order, right after this
+/// thread popped a value itself — is not `Full`: the push waits for that pop
+/// (it finds the slot in flight), then goes through; a pop in flight on any
+/// other slot does not even make it wait.
 #[test]
-fn full_means_the_next_slot_is_not_yet_free() {
+fn full_means_the_queue_was_full() {
     let q = raw_at::<4>(0);
     for v in 0..4 {
         q.try_push(v).unwrap();
     }
+    assert_eq!(q.try_push(9), Err(Full(9)), "really full");
     // Another thread claims position 0 (the oldest) and is mid-pop...
     let other = q.claim_pop().unwrap();
     // ...this thread pops position 1 and pushes: the next slot is 0's.
     assert_eq!(q.try_pop(), Some(1));
     assert_eq!(q.len(), 2, "two values queued, two slots not holding one");
     assert_eq!(
-        q.try_push(9),
-        Err(9),
-        "Full while a pop is in flight on the next slot"
+        q.poll_push(),
+        PushPoll::InFlight,
+        "not Full while a pop is in flight on the next slot"
     );
-    // SAFETY: `other` was claimed above and not committed.
-    assert_eq!(unsafe { q.commit_pop(other) }, 0);
-    q.try_push(9).unwrap();
+    let pushed = thread::scope(|s| {
+        let waiter = s.spawn(|| q.try_push(9));
+        // SAFETY: `other` was claimed above and not committed.
+        assert_eq!(unsafe { q.commit_pop(other) }, 0);
+        waiter.join().unwrap()
+    });
+    assert_eq!(pushed, Ok(()));
     q.try_push(10).unwrap();
-    assert_eq!(q.try_push(11), Err(11), "really full");
+    assert_eq!(q.try_push(11), Err(Full(11)), "really full");
 
-    // A pop in flight on a slot that is not next does not cause Full.
+    // A pop in flight on a slot that is not next does not get in the way.
     let q = raw_at::<4>(0);
     for v in 0..3 {
         q.try_push(v).unwrap();
@@ -427,6 +454,22 @@ fn full_means_the_next_slot_is_not_yet_free() {
     // SAFETY: `other` was claimed above and not committed.
     assert_eq!(unsafe { q.commit_pop(other) }, 0);
     q.try_push(4).unwrap();
+}
+
+/// What `None` means for the stamp ring: the queue was empty. With no push
+/// claimed (`tail == head`) a pop says so at once; with a push claimed at
+/// the head but not yet published, one attempt finds it in flight (so
+/// `try_pop` would wait for it), and once it is published the pop gets it.
+#[test]
+fn none_means_the_queue_was_empty() {
+    let q = raw_at::<2>(0);
+    assert_eq!(q.poll_pop(), PopPoll::Empty);
+    let claimed = q.claim_push().unwrap();
+    assert_eq!(q.poll_pop(), PopPoll::InFlight);
+    // SAFETY: `claimed` was claimed above and not committed.
+    unsafe { q.commit_push(claimed, 7) };
+    assert_eq!(q.try_pop(), Some(7));
+    assert_eq!(q.try_pop(), None);
 }
 
 /// force_push displaces only on a really full queue: with a pop in flight

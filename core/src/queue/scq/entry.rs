@@ -30,23 +30,18 @@
 /// The all-ones word: an empty, safe entry of cycle −1.
 pub(crate) const EMPTY_ENTRY: usize = usize::MAX;
 
+use crate::queue::capacity::capacity_is_valid;
+
 /// `log2` of the number of `usize` entries in one 64-byte cache line.
 ///
 /// Consecutive tickets are spread over different cache lines ([`Geometry::position`]).
 const ENTRIES_PER_LINE_LOG2: u32 = 6 - (usize::BITS / 8).trailing_zeros();
 
-/// The largest capacity a queue accepts.
-///
-/// Each ring entry packs a cycle number, a flag and a `log2(2N)`-bit index
-/// into one `usize`; this limit keeps at least `usize::BITS / 2` bits for the
-/// cycle: 2^14 (16 384) on 32-bit targets, 2^30 on 64-bit ones.
-pub const MAX_QUEUE_CAPACITY: usize = 1 << (usize::BITS / 2 - 2);
-
 /// Shape of one queue: its capacity `n = 2^order`, hence the ring size and
 /// the entry layout. Copy, computed from the capacity (a constant for the
 /// inline queue, so every helper folds away).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Geometry {
+pub struct Geometry {
     /// `log2(capacity)`; `capacity <= MAX_QUEUE_CAPACITY`.
     order: u32,
 }
@@ -172,13 +167,6 @@ impl Geometry {
     }
 }
 
-/// Whether `capacity` is one a queue can take: a power of two in
-/// `1..=MAX_QUEUE_CAPACITY`.
-#[inline]
-pub(crate) const fn capacity_is_valid(capacity: usize) -> bool {
-    capacity.is_power_of_two() && capacity <= MAX_QUEUE_CAPACITY
-}
-
 /// Whether cycle `a` is older than cycle `b` (both in place), modulo the
 /// cycle field.
 #[inline]
@@ -206,6 +194,7 @@ const fn rotate(x: usize, bits: u32) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::capacity::{capacity_is_valid, MAX_QUEUE_CAPACITY};
 
     #[test]
     fn position_is_a_bijection() {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::vec::Vec;
 use std::{format, thread};
 
-use super::*;
+use crate::queue::*;
 
 /// Counts drops through a shared counter.
 struct Tracked(Arc<StdAtomicUsize>);
@@ -285,11 +285,10 @@ fn threads_lose_and_duplicate_nothing() {
 
 #[test]
 fn counters_wrapping_past_usize_max_keep_fifo() {
-    use super::raw::RawQueue;
-    use super::storage::Inline;
+    use super::{Inline, ScqRing};
     for back in [1usize, 3, 8, 17] {
         let start = usize::MAX - back;
-        let q = RawQueue::<usize, Inline<usize, 4>>::starting_at(Inline::starting_at(start), start);
+        let q = ScqRing::<usize, Inline<usize, 4>>::starting_at(Inline::starting_at(start), start);
         let (mut next_in, mut next_out) = (0, 0);
         for round in 0..scaled(300) {
             for _ in 0..round % 6 {
