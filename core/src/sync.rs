@@ -66,7 +66,7 @@ pub(crate) mod statics {
 /// The one way to write a constructor that is `const` except under loom
 /// (whose atomics and cells are not `const`): wrap the whole `fn` item.
 ///
-/// ```ignore
+/// ```text
 /// const_unless_loom! {
 ///     /// An empty queue.
 ///     pub(crate) fn new() -> Self { Self { head: AtomicUsize::new(0) } }

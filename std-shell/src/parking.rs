@@ -265,6 +265,9 @@ pub(crate) fn install() {
         if let Err(e) = register_wake_hook(&HOOK) {
             panic!("evlatch-std cannot register its wake hook: {e}");
         }
+        // The core's stamp ring (under the channels) yields instead of
+        // spinning while it waits out a preempted neighbour.
+        evlatch::queue::register_yield(crate::sync::thread::yield_now);
         // Another crate may have registered a CPU->CPU wait already; that
         // one serves equally, so the error is not a failure.
         let _ = evlatch::backend::register_wait(

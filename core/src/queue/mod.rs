@@ -13,8 +13,8 @@
 //! Modules: `scq/` and `stamp/` (one per ring: the algorithm in `mod.rs`,
 //! its memory in `storage.rs`), and what they share: `capacity` (which
 //! capacities a queue takes), `slot` (a value slot), `error`, `counter` (the
-//! drop count), `batch` (batch pop), `stall` (the test-only stall hook), and
-//! `priority`. Nothing below imports the modules above it.
+//! drop count), `batch` (batch pop), `stall` (the test-only stall hook), `relax`
+//! (how the stamp ring yields while it waits), and `priority`. Nothing below imports the modules above it.
 //!
 //! # Two rings, two guarantees
 //!
@@ -36,6 +36,7 @@ mod capacity;
 mod counter;
 mod error;
 mod priority;
+mod relax;
 pub mod scq;
 mod slot;
 #[cfg(evlatch_stall_hook)]
@@ -47,6 +48,7 @@ pub mod stamp;
 pub use capacity::MAX_QUEUE_CAPACITY;
 pub use error::{CapacityError, Full};
 pub use priority::{Level, Prioritized, Priority, PriorityQueue, LOW_AFTER};
+pub use relax::register_yield;
 #[cfg(feature = "alloc")]
 pub use scq::HeapEventQueue;
 pub use scq::{EventQueue, ScqRing};

@@ -20,11 +20,13 @@
 //! times the atomic operations (see `benches/RESULTS.md`). What the stamp
 //! ring's in-flight states mean here:
 //!
-//! - `try_recv` may report `Empty` while a send is still completing, and
-//!   `try_send` may report `Full` while a receive is still completing; the
-//!   blocking and async forms simply wait for that operation, which wakes
-//!   them when it completes (no wake-up is lost: the completing operation
-//!   notifies after it publishes);
+//! - the channel is linearizable: `try_recv` reports `Empty` only if the
+//!   channel was empty at some instant of the call, and `try_send` reports
+//!   `Full` only if it was full. Where a neighbour's send or receive is in
+//!   flight on the slot an operation needs, the operation waits it out
+//!   (spinning briefly, then yielding its core), so a thread preempted in the
+//!   middle of an operation delays its neighbours but never makes them
+//!   answer wrongly;
 //! - once every sender is gone no send is in flight, so receivers drain
 //!   exactly what is left before they see `Disconnected`;
 //! - a lossy send whose slot stays held by in-flight operations for long
@@ -166,6 +168,9 @@ pub fn bounded_priority<T: Send>(
 }
 
 fn make<T>(store: Store<T>, lossy: bool) -> Result<(Sender<T>, Receiver<T>), CapacityError> {
+    // The ring yields (instead of spinning) while it waits out a preempted
+    // neighbour once the std shell is installed.
+    crate::parking::install();
     let chan = Arc::new(Chan {
         store,
         lossy,

@@ -805,9 +805,12 @@ pub(crate) enum PopPoll {
 }
 
 /// Waiting out a neighbour's operation in flight: spins `2^step` hints,
-/// doubling up to `2^SPIN_LIMIT`, then stays at that (crossbeam's `Backoff`
-/// shape, without its `yield_now`, which `no_std` does not have). The wait is
-/// not bounded: it lasts as long as the neighbour takes to finish.
+/// doubling up to `2^SPIN_LIMIT`, then yields its core on every later round
+/// if the program registered a yield function
+/// ([`register_yield`](crate::queue::register_yield); `evlatch-std` does),
+/// else keeps spinning `2^SPIN_LIMIT` hints a round (crossbeam's `Backoff`
+/// shape). The wait is not bounded: it lasts as long as the neighbour takes
+/// to finish.
 pub(crate) struct Backoff {
     step: u32,
 }
@@ -827,6 +830,9 @@ impl Backoff {
     #[cold]
     pub(crate) fn wait(&mut self) {
         stall::point(StallPoint::WaitsForNeighbour);
+        if self.step >= Self::SPIN_LIMIT && crate::queue::relax::yield_now() {
+            return;
+        }
         for _ in 0..1u32 << self.step {
             spin_hint();
         }
