@@ -13,6 +13,7 @@ use core::any::Any;
 use core::cell::RefCell;
 use core::panic::AssertUnwindSafe;
 use core::time::Duration;
+use std::collections::VecDeque;
 use std::panic::catch_unwind;
 use std::sync::Arc as StdArc;
 use std::time::Instant;
@@ -64,7 +65,17 @@ pub(super) struct Consumer {
     /// Synchronous mode: an event whose delivery stopped at a full `Block`
     /// subscription, with the targets still to serve, starting with it.
     pending: Option<Pending>,
+    /// Items taken off the queue in one go and not yet delivered, oldest
+    /// first (see [`BATCH`]). After `pending`, they are next.
+    batch: VecDeque<Item>,
 }
+
+/// The most items a consumer takes off its service queue at once: one
+/// receive, one wake-up of blocked publishers and one check of the gate
+/// per batch instead of per event. Items keep their order; a `Block`
+/// subscription that stops delivery leaves the rest of the batch for the
+/// next round.
+const BATCH: usize = 32;
 
 struct Pending {
     event: StdArc<Delivery>,
@@ -80,7 +91,15 @@ impl Consumer {
             targets: Vec::new(),
             cached: None,
             pending: None,
+            batch: VecDeque::with_capacity(BATCH),
         }
+    }
+
+    /// Refills the (empty) batch from the queue, blocking until there is an
+    /// item; `false` if the queue is disconnected.
+    fn refill(&mut self) -> bool {
+        debug_assert!(self.batch.is_empty());
+        self.rx.recv_batch(&mut self.batch, BATCH).is_ok()
     }
 
     /// Lets go of every route (so ended subscriptions see `Closed`).
@@ -128,16 +147,18 @@ pub(super) fn run_dispatcher(core: Arc<Core>, mut c: Consumer) {
     let _mark = DeliveringGuard::enter(core.addr());
     let q = c.queue;
     loop {
-        // Closed and idle first, then empty: nothing can arrive after that.
-        if core.queues[q].gate.is_closed_and_idle() && c.rx.is_empty() {
-            break;
-        }
-        match next_item(&c.rx) {
-            Ok(item) => {
-                // `Wait` never stops delivery.
-                let _ = core.handle(&mut c, item, OnFull::Wait);
+        if c.batch.is_empty() {
+            // Closed and idle first, then empty: nothing can arrive after that.
+            if core.queues[q].gate.is_closed_and_idle() && c.rx.is_empty() {
+                break;
             }
-            Err(_) => break,
+            if !c.refill() {
+                break;
+            }
+        }
+        while let Some(item) = c.batch.pop_front() {
+            // `Wait` never stops delivery.
+            let _ = core.handle(&mut c, item, OnFull::Wait);
         }
     }
     c.forget_routes();
@@ -194,11 +215,21 @@ impl Core {
                 .map_err(|b| stopped(b, processed))?;
             processed += 1;
         }
-        while let Ok(item) = c.rx.try_recv() {
-            let counts = !matches!(item, Item::Wake);
-            self.handle(&mut c, item, on_full)
-                .map_err(|b| stopped(b, processed))?;
-            processed += usize::from(counts);
+        loop {
+            if c.batch.is_empty() {
+                // One consumer at a time: items only arrive meanwhile, so a
+                // queue that is not empty has an item for `refill`.
+                if c.rx.is_empty() || !c.refill() {
+                    break;
+                }
+            }
+            while let Some(item) = c.batch.pop_front() {
+                let counts = !matches!(item, Item::Wake);
+                // A stop leaves the rest of the batch for the next call.
+                self.handle(&mut c, item, on_full)
+                    .map_err(|b| stopped(b, processed))?;
+                processed += usize::from(counts);
+            }
         }
         if self.is_closing() {
             c.forget_routes();
@@ -382,8 +413,9 @@ impl Core {
         }
         let handed_over = match shared.overflow {
             Overflow::DropOldest => {
-                // A lossy queue never refuses for lack of room.
-                let sent = route.tx.send(event.clone()).is_ok();
+                // A lossy queue never refuses for lack of room: it only
+                // fails once the subscription is gone.
+                let sent = route.tx.try_send(event.clone()).is_ok();
                 if sent {
                     self.fold_lossy_drops(route, sys_event);
                 }

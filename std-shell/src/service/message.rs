@@ -254,27 +254,24 @@ impl Message {
 
     /// Turns the message into what subscribers receive: `topic` (already
     /// validated), the publisher id stamped into the header.
-    pub(super) fn into_delivery(self, topic: &str, publisher: u64) -> Delivery {
-        let Message {
-            mut header,
-            body,
-            priority,
-            ttl,
-        } = self;
-        header.remove(PUBLISHER_HEADER);
-        header.reserve(1);
-        header.push_unique(PUBLISHER_HEADER, Value::I64(id_value(publisher)));
+    pub(super) fn into_delivery(mut self, topic: &str, publisher: u64) -> Delivery {
+        self.stamp(publisher);
         // A time-to-live too long to represent never runs out.
-        let expires_at = ttl.and_then(|ttl| Instant::now().checked_add(ttl));
+        let expires_at = self.ttl.and_then(|ttl| Instant::now().checked_add(ttl));
         Delivery {
             topic: TopicText::new(topic),
-            header,
-            body,
+            message: self,
             publisher,
-            priority,
-            ttl,
             expires_at,
         }
+    }
+
+    /// Puts `publisher` under [`PUBLISHER_HEADER`], last, in place of any
+    /// value there.
+    fn stamp(&mut self, publisher: u64) {
+        self.header.remove(PUBLISHER_HEADER);
+        self.header
+            .push_unique(PUBLISHER_HEADER, Value::I64(id_value(publisher)));
     }
 }
 
@@ -305,11 +302,10 @@ pub(super) fn id_value(id: u64) -> i64 {
 /// ```
 pub struct Delivery {
     topic: TopicText,
-    header: Fields,
-    body: Fields,
+    /// The message as published, its header stamped: moved in whole, so
+    /// building a delivery copies it once.
+    message: Message,
     publisher: u64,
-    priority: Priority,
-    ttl: Option<Duration>,
     expires_at: Option<Instant>,
 }
 
@@ -317,20 +313,9 @@ impl Delivery {
     /// The message again, for a publish that failed after it was built
     /// (the stamped publisher id removed).
     pub(super) fn into_message(self) -> Message {
-        let Delivery {
-            mut header,
-            body,
-            priority,
-            ttl,
-            ..
-        } = self;
-        header.remove(PUBLISHER_HEADER);
-        Message {
-            header,
-            body,
-            priority,
-            ttl,
-        }
+        let mut message = self.message;
+        message.header.remove(PUBLISHER_HEADER);
+        message
     }
 
     /// An event of the service itself (publisher 0) on a `sys.…` topic.
@@ -375,7 +360,7 @@ impl Delivery {
     /// ```
     #[must_use]
     pub fn header(&self) -> &Fields {
-        &self.header
+        &self.message.header
     }
 
     /// The body.
@@ -392,7 +377,7 @@ impl Delivery {
     /// ```
     #[must_use]
     pub fn body(&self) -> &Fields {
-        &self.body
+        &self.message.body
     }
 
     /// The id of the [`Publisher`](super::Publisher) that published it; 0
@@ -428,7 +413,7 @@ impl Delivery {
     /// ```
     #[must_use]
     pub fn priority(&self) -> Priority {
-        self.priority
+        self.message.priority
     }
 
     /// When its time-to-live runs out, if it has one.
@@ -475,9 +460,9 @@ impl fmt::Debug for Delivery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Delivery")
             .field("topic", &self.topic.as_str())
-            .field("header", &self.header)
-            .field("body", &self.body)
-            .field("priority", &self.priority)
+            .field("header", &self.message.header)
+            .field("body", &self.message.body)
+            .field("priority", &self.message.priority)
             .field("expires_at", &self.expires_at)
             .finish()
     }

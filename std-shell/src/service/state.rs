@@ -86,7 +86,9 @@ impl Gate {
     }
 }
 
-/// One service queue and its gate.
+/// One service queue and its gate, alone on its cache line (its publishers
+/// bump the gate twice per event).
+#[repr(align(128))]
 pub(super) struct Queue {
     pub(super) tx: Sender<Item>,
     pub(super) gate: Gate,

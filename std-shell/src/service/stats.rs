@@ -123,7 +123,10 @@ pub(super) struct SubCounters {
     pub(super) filtered: Counter,
 }
 
-/// One monotonic event counter.
+/// One monotonic event counter, alone on its cache line: the publishing,
+/// delivering and receiving threads each bump their own counters once per
+/// event, and counters sharing a line would bounce it between them.
+#[repr(align(128))]
 pub(super) struct Counter(AtomicUsize);
 
 impl Default for Counter {
