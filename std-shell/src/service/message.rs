@@ -256,13 +256,20 @@ impl Message {
     /// validated), the publisher id stamped into the header.
     pub(super) fn into_delivery(mut self, topic: &str, publisher: u64) -> Delivery {
         self.stamp(publisher);
-        // A time-to-live too long to represent never runs out.
-        let expires_at = self.ttl.and_then(|ttl| Instant::now().checked_add(ttl));
+        let Message {
+            header,
+            body,
+            priority,
+            ttl,
+        } = self;
         Delivery {
             topic: TopicText::new(topic),
-            message: self,
+            header,
+            body,
             publisher,
-            expires_at,
+            priority,
+            // A time-to-live too long to represent never runs out.
+            expires_at: ttl.and_then(|ttl| Instant::now().checked_add(ttl)),
         }
     }
 
@@ -302,20 +309,31 @@ pub(super) fn id_value(id: u64) -> i64 {
 /// ```
 pub struct Delivery {
     topic: TopicText,
-    /// The message as published, its header stamped: moved in whole, so
-    /// building a delivery copies it once.
-    message: Message,
+    header: Fields,
+    body: Fields,
     publisher: u64,
+    priority: Priority,
     expires_at: Option<Instant>,
 }
 
 impl Delivery {
     /// The message again, for a publish that failed after it was built
-    /// (the stamped publisher id removed).
-    pub(super) fn into_message(self) -> Message {
-        let mut message = self.message;
-        message.header.remove(PUBLISHER_HEADER);
-        message
+    /// (the stamped publisher id removed; `ttl` as it was published with:
+    /// a delivery keeps only the expiry time).
+    pub(super) fn into_message(self, ttl: Option<Duration>) -> Message {
+        let Delivery {
+            mut header,
+            body,
+            priority,
+            ..
+        } = self;
+        header.remove(PUBLISHER_HEADER);
+        Message {
+            header,
+            body,
+            priority,
+            ttl,
+        }
     }
 
     /// An event of the service itself (publisher 0) on a `sys.…` topic.
@@ -360,7 +378,7 @@ impl Delivery {
     /// ```
     #[must_use]
     pub fn header(&self) -> &Fields {
-        &self.message.header
+        &self.header
     }
 
     /// The body.
@@ -377,7 +395,7 @@ impl Delivery {
     /// ```
     #[must_use]
     pub fn body(&self) -> &Fields {
-        &self.message.body
+        &self.body
     }
 
     /// The id of the [`Publisher`](super::Publisher) that published it; 0
@@ -413,7 +431,7 @@ impl Delivery {
     /// ```
     #[must_use]
     pub fn priority(&self) -> Priority {
-        self.message.priority
+        self.priority
     }
 
     /// When its time-to-live runs out, if it has one.
@@ -460,9 +478,9 @@ impl fmt::Debug for Delivery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Delivery")
             .field("topic", &self.topic.as_str())
-            .field("header", &self.message.header)
-            .field("body", &self.message.body)
-            .field("priority", &self.message.priority)
+            .field("header", &self.header)
+            .field("body", &self.body)
+            .field("priority", &self.priority)
             .field("expires_at", &self.expires_at)
             .finish()
     }
@@ -480,7 +498,7 @@ enum TopicText {
 }
 
 /// The longest topic stored in place.
-const INLINE_TOPIC: usize = 46;
+const INLINE_TOPIC: usize = 30;
 
 impl TopicText {
     fn new(topic: &str) -> Self {

@@ -1,13 +1,14 @@
 //! [`Publisher`]: the publishing side of a service.
 
 use core::fmt;
+use core::time::Duration;
 use std::sync::Arc as StdArc;
 
 use evlatch::topic::Topic;
 
 use super::dispatch::is_delivering;
 use super::error::{PublishError, PublishErrorKind};
-use super::message::{Delivery, Message};
+use super::message::Message;
 use super::state::{Core, Item};
 use crate::channel::TrySendError;
 use crate::sync::{Arc, Ordering};
@@ -152,7 +153,7 @@ impl Publisher {
                 return fail(PublishErrorKind::Rejected, message);
             }
         }
-        let priority = message.priority();
+        let (priority, ttl) = (message.priority(), message.ttl());
         let item = Item::Event(StdArc::new(message.into_delivery(topic, self.id)));
         let sent = core.through_gate(self.queue, item, |tx, item| {
             // Room is the common case: try first, and only a full queue
@@ -171,8 +172,8 @@ impl Publisher {
                 core.counters.published.incr();
                 Ok(())
             }
-            Ok(Err((item, kind))) => fail(kind, take_back(item)),
-            Err(item) => fail(PublishErrorKind::Closed, take_back(item)),
+            Ok(Err((item, kind))) => fail(kind, take_back(item, ttl)),
+            Err(item) => fail(PublishErrorKind::Closed, take_back(item, ttl)),
         }
     }
 }
@@ -209,10 +210,10 @@ mod topic_cache {
 }
 
 /// The message inside an item that could not be queued.
-fn take_back(item: Item) -> Message {
+fn take_back(item: Item, ttl: Option<Duration>) -> Message {
     match item {
         Item::Event(event) => StdArc::try_unwrap(event)
-            .map(Delivery::into_message)
+            .map(|event| event.into_message(ttl))
             .unwrap_or_default(),
         _ => Message::new(),
     }
