@@ -50,6 +50,30 @@ pub(super) enum OnFull {
     Drop,
 }
 
+/// How [`Core::deliver_to`] gets the event: a reference to clone from, or,
+/// for the last target, the consumer's own reference to hand over.
+enum Handoff<'a> {
+    Shared(&'a StdArc<Delivery>),
+    Last(StdArc<Delivery>),
+}
+
+impl Handoff<'_> {
+    fn get(&self) -> &StdArc<Delivery> {
+        match self {
+            Handoff::Shared(event) => event,
+            Handoff::Last(event) => event,
+        }
+    }
+
+    /// A reference of the queue's own.
+    fn into_arc(self) -> StdArc<Delivery> {
+        match self {
+            Handoff::Shared(event) => event.clone(),
+            Handoff::Last(event) => event,
+        }
+    }
+}
+
 /// Delivery stopped at a full `Block` subscription (its id).
 pub(super) struct Blocked(u64);
 
@@ -295,14 +319,25 @@ impl Core {
         // Counted once per event, not per subscription: one shared
         // read-modify-write instead of a hundred for a wide fan-out.
         let mut delivered = 0;
+        let mut event = Some(event);
+        let n = targets.len();
         for (i, route) in targets.iter().enumerate().skip(start) {
-            match self.deliver_to(route, &event, sys_event, on_full) {
+            // The last target gets the service's own reference (unless it
+            // may stop delivery and the event has to be kept): one clone
+            // and one release fewer on the event's counts per event.
+            let give = i + 1 == n && route.shared.overflow != Overflow::Block;
+            let handoff = match (&event, give) {
+                (Some(_), true) => Handoff::Last(event.take().expect("checked just now")),
+                (Some(e), false) => Handoff::Shared(e),
+                (None, _) => unreachable!("the event is given away only to the last target"),
+            };
+            match self.deliver_to(route, handoff, sys_event, on_full) {
                 Ok(handed_over) => delivered += usize::from(handed_over),
                 Err(blocked) => {
                     self.counters.delivered.add(delivered);
                     c.cached = None;
                     c.pending = Some(Pending {
-                        event,
+                        event: event.expect("kept: a target that stops is never handed it"),
                         targets,
                         next: i,
                     });
@@ -376,7 +411,7 @@ impl Core {
     fn deliver_to(
         &self,
         route: &Route,
-        event: &StdArc<Delivery>,
+        event: Handoff<'_>,
         sys_event: bool,
         on_full: OnFull,
     ) -> Result<bool, Blocked> {
@@ -385,7 +420,7 @@ impl Core {
             return Ok(false);
         }
         if let Some(filter) = &route.filter {
-            match catch_unwind(AssertUnwindSafe(|| filter(event))) {
+            match catch_unwind(AssertUnwindSafe(|| filter(event.get()))) {
                 Ok(true) => {}
                 Ok(false) => {
                     shared.counters.filtered.incr();
@@ -393,14 +428,14 @@ impl Core {
                     return Ok(false);
                 }
                 Err(payload) => {
-                    self.report_panic(shared, None, event, sys_event, &*payload);
+                    self.report_panic(shared, None, event.get(), sys_event, &*payload);
                     return Ok(false);
                 }
             }
         }
         if shared.listeners.is_active() {
-            let called = shared.listeners.call(event, |id, payload| {
-                self.report_panic(shared, Some(id), event, sys_event, &*payload);
+            let called = shared.listeners.call(event.get(), |id, payload| {
+                self.report_panic(shared, Some(id), event.get(), sys_event, &*payload);
             });
             match called {
                 Called::Ran => {
@@ -415,13 +450,13 @@ impl Core {
             Overflow::DropOldest => {
                 // A lossy queue never refuses for lack of room: it only
                 // fails once the subscription is gone.
-                let sent = route.tx.try_send(event.clone()).is_ok();
+                let sent = route.tx.try_send(event.into_arc()).is_ok();
                 if sent {
                     self.fold_lossy_drops(route, sys_event);
                 }
                 sent
             }
-            Overflow::DropNewest => match route.tx.try_send(event.clone()) {
+            Overflow::DropNewest => match route.tx.try_send(event.into_arc()) {
                 Ok(()) => true,
                 Err(TrySendError::Full(_)) => {
                     self.note_dropped(shared, 1, sys_event);
@@ -429,7 +464,7 @@ impl Core {
                 }
                 Err(TrySendError::Disconnected(_)) => false,
             },
-            Overflow::Block => match route.tx.try_send(event.clone()) {
+            Overflow::Block => match route.tx.try_send(event.into_arc()) {
                 Ok(()) => true,
                 Err(TrySendError::Full(back)) => {
                     return self.wait_for_room(route, back, sys_event, on_full);
