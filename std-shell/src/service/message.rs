@@ -276,7 +276,9 @@ impl Message {
     /// Puts `publisher` under [`PUBLISHER_HEADER`], last, in place of any
     /// value there.
     fn stamp(&mut self, publisher: u64) {
-        self.header.remove(PUBLISHER_HEADER);
+        if !self.header.is_empty() {
+            self.header.remove(PUBLISHER_HEADER);
+        }
         self.header
             .push_unique(PUBLISHER_HEADER, Value::I64(id_value(publisher)));
     }
