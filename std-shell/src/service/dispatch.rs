@@ -4,7 +4,8 @@
 //!
 //! Each service queue has exactly one consumer at a time (its dispatcher
 //! thread, or whoever holds the synchronous consumer's lock), and that
-//! consumer delivers one event to all its targets before taking the next.
+//! consumer takes items off it in order, a batch at a time, and delivers
+//! one event to all its targets before delivering the next.
 //! That is where the order guarantee comes from: two events of one
 //! publisher, same priority, are taken in publish order and reach every
 //! subscription in that order.
