@@ -51,26 +51,74 @@ pub(super) enum OnFull {
     Drop,
 }
 
-/// How [`Core::deliver_to`] gets the event: a reference to clone from, or,
-/// for the last target, the consumer's own reference to hand over.
+/// An event being delivered. It arrives by value and stays on the
+/// consumer's stack while it goes to listeners and filters; the first
+/// subscription queue that needs it moves it into the one `Arc` that every
+/// queue then shares. An event only listeners (or nobody) get is never
+/// allocated.
+struct Held {
+    /// The event until it is shared; `None` after.
+    local: Option<Delivery>,
+    shared: Option<StdArc<Delivery>>,
+}
+
+impl Held {
+    fn new(event: Delivery) -> Self {
+        Held {
+            local: Some(event),
+            shared: None,
+        }
+    }
+
+    fn get(&self) -> &Delivery {
+        match (&self.shared, &self.local) {
+            (Some(shared), _) => shared,
+            (None, Some(local)) => local,
+            (None, None) => unreachable!("a held event is local until shared"),
+        }
+    }
+
+    /// The shared `Arc`, made on first use.
+    fn share(&mut self) -> &StdArc<Delivery> {
+        let local = &mut self.local;
+        self.shared.get_or_insert_with(|| {
+            StdArc::new(local.take().expect("a held event is local until shared"))
+        })
+    }
+
+    /// The shared `Arc`, without a clone if it was not made yet.
+    fn into_arc(mut self) -> StdArc<Delivery> {
+        match self.shared.take() {
+            Some(shared) => shared,
+            None => StdArc::new(
+                self.local
+                    .take()
+                    .expect("a held event is local until shared"),
+            ),
+        }
+    }
+}
+
+/// How [`Core::deliver_to`] gets the event: to share (a clone of the
+/// `Arc`), or, for the last target, the consumer's own, to hand over.
 enum Handoff<'a> {
-    Shared(&'a StdArc<Delivery>),
-    Last(StdArc<Delivery>),
+    Shared(&'a mut Held),
+    Last(Held),
 }
 
 impl Handoff<'_> {
-    fn get(&self) -> &StdArc<Delivery> {
+    fn get(&self) -> &Delivery {
         match self {
-            Handoff::Shared(event) => event,
-            Handoff::Last(event) => event,
+            Handoff::Shared(event) => event.get(),
+            Handoff::Last(event) => event.get(),
         }
     }
 
     /// A reference of the queue's own.
     fn into_arc(self) -> StdArc<Delivery> {
         match self {
-            Handoff::Shared(event) => event.clone(),
-            Handoff::Last(event) => event,
+            Handoff::Shared(event) => event.share().clone(),
+            Handoff::Last(event) => event.into_arc(),
         }
     }
 }
@@ -103,7 +151,7 @@ pub(super) struct Consumer {
 const BATCH: usize = 32;
 
 struct Pending {
-    event: StdArc<Delivery>,
+    event: Held,
     targets: Vec<Arc<Route>>,
     next: usize,
 }
@@ -268,19 +316,19 @@ impl Core {
             Item::Wake => return Ok(()),
             Item::Event(event) => {
                 let sys_event = event.publisher() == super::SERVICE_PUBLISHER;
-                (event, sys_event)
+                (Held::new(event), sys_event)
             }
             Item::DropNotice(shared) => match self.drop_notice(&shared) {
-                Some(event) => (event, true),
+                Some(event) => (Held::new(event), true),
                 None => return Ok(()),
             },
         };
         self.counters.dispatched.incr();
-        if event.is_expired() {
+        if event.get().is_expired() {
             self.counters.expired.incr();
             return Ok(());
         }
-        self.match_targets(c, event.topic(), sys_event);
+        self.match_targets(c, event.get().topic(), sys_event);
         let targets = core::mem::take(&mut c.targets);
         self.deliver_from(c, event, sys_event, targets, 0, on_full)
     }
@@ -292,7 +340,7 @@ impl Core {
             targets,
             next,
         } = p;
-        if event.is_expired() {
+        if event.get().is_expired() {
             // Too late for the subscriptions still waiting for it.
             for route in &targets[next..] {
                 route.shared.counters.expired.incr();
@@ -300,7 +348,7 @@ impl Core {
             }
             return Ok(());
         }
-        let sys_event = event.publisher() == super::SERVICE_PUBLISHER;
+        let sys_event = event.get().publisher() == super::SERVICE_PUBLISHER;
         // The cached list was handed to `pending`; it no longer matches.
         c.cached = None;
         self.deliver_from(c, event, sys_event, targets, next, on_full)
@@ -311,7 +359,7 @@ impl Core {
     fn deliver_from(
         &self,
         c: &mut Consumer,
-        event: StdArc<Delivery>,
+        event: Held,
         sys_event: bool,
         targets: Vec<Arc<Route>>,
         start: usize,
@@ -323,11 +371,11 @@ impl Core {
         let mut event = Some(event);
         let n = targets.len();
         for (i, route) in targets.iter().enumerate().skip(start) {
-            // The last target gets the service's own reference (unless it
-            // may stop delivery and the event has to be kept): one clone
-            // and one release fewer on the event's counts per event.
+            // The last target gets the consumer's own (unless it may stop
+            // delivery and the event has to be kept): no clone, and no
+            // release of the event's counts here.
             let give = i + 1 == n && route.shared.overflow != Overflow::Block;
-            let handoff = match (&event, give) {
+            let handoff = match (&mut event, give) {
                 (Some(_), true) => Handoff::Last(event.take().expect("checked just now")),
                 (Some(e), false) => Handoff::Shared(e),
                 (None, _) => unreachable!("the event is given away only to the last target"),
@@ -355,20 +403,13 @@ impl Core {
 
     /// Builds the `sys.drops` notice for `shared`, if it dropped anything
     /// since the last one.
-    fn drop_notice(&self, shared: &SubShared) -> Option<StdArc<Delivery>> {
+    fn drop_notice(&self, shared: &SubShared) -> Option<Delivery> {
         // Cleared before reading the count: a drop counted after this
         // queues a new notice.
         shared.notice_pending.store(false, Ordering::Release);
         let total = shared.counters.dropped.get_usize();
         let before = shared.announced.swap(total, Ordering::AcqRel);
-        (total > before).then(|| {
-            StdArc::new(sys::drops(
-                shared.id,
-                &shared.pattern,
-                total - before,
-                total,
-            ))
-        })
+        (total > before).then(|| sys::drops(shared.id, &shared.pattern, total - before, total))
     }
 
     /// Fills `c.targets` with the routes whose pattern matches `topic`,

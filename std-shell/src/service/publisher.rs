@@ -2,7 +2,6 @@
 
 use core::fmt;
 use core::time::Duration;
-use std::sync::Arc as StdArc;
 
 use evlatch::topic::Topic;
 
@@ -154,26 +153,34 @@ impl Publisher {
             }
         }
         let (priority, ttl) = (message.priority(), message.ttl());
-        let item = Item::Event(StdArc::new(message.into_delivery(topic, self.id)));
+        let item = Item::Event(message.into_delivery(topic, self.id));
+        // What the queue refused comes back here (kept out of the closure's
+        // result: an item is large).
+        let mut refused = None;
         let sent = core.through_gate(self.queue, item, |tx, item| {
             // Room is the common case: try first, and only a full queue
             // pays for a wait (and for the check that it may wait here).
-            match tx.try_send_with_priority(item, priority) {
-                Ok(()) => Ok(()),
-                Err(TrySendError::Full(item)) if wait && !is_delivering(core.addr()) => tx
-                    .send_with_priority(item, priority)
-                    .map_err(|e| (e.into_inner(), PublishErrorKind::Closed)),
-                Err(TrySendError::Full(item)) => Err((item, PublishErrorKind::Full)),
-                Err(TrySendError::Disconnected(item)) => Err((item, PublishErrorKind::Closed)),
-            }
+            let (item, kind) = match tx.try_send_with_priority(item, priority) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(item)) if wait && !is_delivering(core.addr()) => {
+                    match tx.send_with_priority(item, priority) {
+                        Ok(()) => return Ok(()),
+                        Err(e) => (e.into_inner(), PublishErrorKind::Closed),
+                    }
+                }
+                Err(TrySendError::Full(item)) => (item, PublishErrorKind::Full),
+                Err(TrySendError::Disconnected(item)) => (item, PublishErrorKind::Closed),
+            };
+            refused = Some(item);
+            Err(kind)
         });
         match sent {
             Ok(Ok(())) => {
                 core.counters.published.incr();
                 Ok(())
             }
-            Ok(Err((item, kind))) => fail(kind, take_back(item, ttl)),
-            Err(item) => fail(PublishErrorKind::Closed, take_back(item, ttl)),
+            Ok(Err(kind)) => fail(kind, take_back(refused, ttl)),
+            Err(item) => fail(PublishErrorKind::Closed, take_back(Some(item), ttl)),
         }
     }
 }
@@ -210,11 +217,9 @@ mod topic_cache {
 }
 
 /// The message inside an item that could not be queued.
-fn take_back(item: Item, ttl: Option<Duration>) -> Message {
+fn take_back(item: Option<Item>, ttl: Option<Duration>) -> Message {
     match item {
-        Item::Event(event) => StdArc::try_unwrap(event)
-            .map(|event| event.into_message(ttl))
-            .unwrap_or_default(),
+        Some(Item::Event(event)) => event.into_message(ttl),
         _ => Message::new(),
     }
 }

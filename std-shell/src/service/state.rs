@@ -15,8 +15,11 @@ use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// What travels through a service queue.
 pub(super) enum Item {
-    /// An event to deliver (a user event, or a `sys` event already built).
-    Event(StdArc<Delivery>),
+    /// An event to deliver (a user event, or a `sys` event already built),
+    /// by value in the queue's slot: a publish allocates nothing, and the
+    /// consumer allocates the shared `Arc` only if a subscription queue
+    /// needs one.
+    Event(Delivery),
     /// "This subscription dropped events": the `sys.drops` notice is built
     /// when the item is dispatched, so it reports every drop up to then.
     DropNotice(Arc<SubShared>),
@@ -306,7 +309,7 @@ impl Core {
     /// Queues a built `sys` event, if anyone subscribes to `sys`.
     pub(super) fn emit_event(&self, build: impl FnOnce() -> Delivery) {
         if self.has_sys_subs() {
-            self.emit(Item::Event(StdArc::new(build())));
+            self.emit(Item::Event(build()));
         }
     }
 
