@@ -56,6 +56,7 @@ pub(super) enum OnFull {
 /// subscription queue that needs it moves it into the one `Arc` that every
 /// queue then shares. An event only listeners (or nobody) get is never
 /// allocated.
+#[derive(Default)]
 struct Held {
     /// The event until it is shared; `None` after.
     local: Option<Delivery>,
@@ -86,8 +87,9 @@ impl Held {
         })
     }
 
-    /// The shared `Arc`, without a clone if it was not made yet.
-    fn into_arc(mut self) -> StdArc<Delivery> {
+    /// The shared `Arc`, taken out (without a clone if it was not made
+    /// yet); nothing is held after this.
+    fn take_arc(&mut self) -> StdArc<Delivery> {
         match self.shared.take() {
             Some(shared) => shared,
             None => StdArc::new(
@@ -103,7 +105,7 @@ impl Held {
 /// `Arc`), or, for the last target, the consumer's own, to hand over.
 enum Handoff<'a> {
     Shared(&'a mut Held),
-    Last(Held),
+    Last(&'a mut Held),
 }
 
 impl Handoff<'_> {
@@ -118,7 +120,7 @@ impl Handoff<'_> {
     fn into_arc(self) -> StdArc<Delivery> {
         match self {
             Handoff::Shared(event) => event.share().clone(),
-            Handoff::Last(event) => event.into_arc(),
+            Handoff::Last(event) => event.take_arc(),
         }
     }
 }
@@ -312,7 +314,9 @@ impl Core {
 
     /// Delivers one item.
     fn handle(&self, c: &mut Consumer, item: Item, on_full: OnFull) -> Result<(), Blocked> {
-        let (event, sys_event) = match item {
+        // The event stays in this frame; delivery works on it by reference
+        // (it is large: every move is a copy).
+        let (mut event, sys_event) = match item {
             Item::Wake => return Ok(()),
             Item::Event(event) => {
                 let sys_event = event.publisher() == super::SERVICE_PUBLISHER;
@@ -330,13 +334,13 @@ impl Core {
         }
         self.match_targets(c, event.get().topic(), sys_event);
         let targets = core::mem::take(&mut c.targets);
-        self.deliver_from(c, event, sys_event, targets, 0, on_full)
+        self.deliver_from(c, &mut event, sys_event, targets, 0, on_full)
     }
 
     /// Resumes an event whose delivery stopped at a full `Block` queue.
     fn resume(&self, c: &mut Consumer, p: Pending, on_full: OnFull) -> Result<(), Blocked> {
         let Pending {
-            event,
+            mut event,
             targets,
             next,
         } = p;
@@ -351,7 +355,7 @@ impl Core {
         let sys_event = event.get().publisher() == super::SERVICE_PUBLISHER;
         // The cached list was handed to `pending`; it no longer matches.
         c.cached = None;
-        self.deliver_from(c, event, sys_event, targets, next, on_full)
+        self.deliver_from(c, &mut event, sys_event, targets, next, on_full)
     }
 
     /// Delivers `event` to `targets[start..]`, then gives `targets` back to
@@ -359,7 +363,7 @@ impl Core {
     fn deliver_from(
         &self,
         c: &mut Consumer,
-        event: Held,
+        event: &mut Held,
         sys_event: bool,
         targets: Vec<Arc<Route>>,
         start: usize,
@@ -368,25 +372,25 @@ impl Core {
         // Counted once per event, not per subscription: one shared
         // read-modify-write instead of a hundred for a wide fan-out.
         let mut delivered = 0;
-        let mut event = Some(event);
         let n = targets.len();
         for (i, route) in targets.iter().enumerate().skip(start) {
             // The last target gets the consumer's own (unless it may stop
             // delivery and the event has to be kept): no clone, and no
             // release of the event's counts here.
-            let give = i + 1 == n && route.shared.overflow != Overflow::Block;
-            let handoff = match (&mut event, give) {
-                (Some(_), true) => Handoff::Last(event.take().expect("checked just now")),
-                (Some(e), false) => Handoff::Shared(e),
-                (None, _) => unreachable!("the event is given away only to the last target"),
+            let handoff = if i + 1 == n && route.shared.overflow != Overflow::Block {
+                Handoff::Last(event)
+            } else {
+                Handoff::Shared(event)
             };
             match self.deliver_to(route, handoff, sys_event, on_full) {
                 Ok(handed_over) => delivered += usize::from(handed_over),
                 Err(blocked) => {
+                    // Only a `Block` target stops, and it was not handed
+                    // the consumer's own: the event is still held.
                     self.counters.delivered.add(delivered);
                     c.cached = None;
                     c.pending = Some(Pending {
-                        event: event.expect("kept: a target that stops is never handed it"),
+                        event: core::mem::take(event),
                         targets,
                         next: i,
                     });
