@@ -345,3 +345,16 @@ impl Core {
         drop((user, sys));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Item;
+
+    /// Events travel the service queues by value: the slot size is the
+    /// memory each queued event takes (and copies) there.
+    #[test]
+    fn a_queued_event_fits_in_176_bytes() {
+        let size = core::mem::size_of::<Item>();
+        assert!(size <= 176, "Item is {size} bytes");
+    }
+}
