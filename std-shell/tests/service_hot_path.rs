@@ -306,6 +306,56 @@ fn one_event_is_one_shared_delivery() {
     service.process_events().unwrap();
     let got: Vec<_> = subs.iter().map(|s| s.try_recv().unwrap()).collect();
     assert!(Arc::ptr_eq(&got[0], &got[1]) && Arc::ptr_eq(&got[1], &got[2]));
-    // The service kept no reference of its own.
+    // Three subscriptions, and at most one reference the delivering
+    // thread keeps to reuse the allocation.
+    assert!((3..=4).contains(&Arc::strong_count(&got[0])));
+    drop(got);
+
+    // An event that owns heap memory is never kept.
+    let text = Message::new().with_body("n", "some text");
+    service.publisher().publish("s", text).unwrap();
+    service.process_events().unwrap();
+    let got: Vec<_> = subs.iter().map(|s| s.try_recv().unwrap()).collect();
     assert_eq!(Arc::strong_count(&got[0]), 3);
+}
+
+#[test]
+fn a_reused_allocation_carries_the_new_event() {
+    let service = EventService::synchronous();
+    let sub = service.subscriber().subscribe("r.*").unwrap();
+    let a = service.publisher();
+    let b = service.publisher();
+    let mut held = Vec::new();
+    for n in 0..500_i64 {
+        let (publisher, topic) = if n % 3 == 0 { (&a, "r.a") } else { (&b, "r.b") };
+        let message = Message::new()
+            .with_body("n", n)
+            .with_priority(if n % 2 == 0 {
+                evlatch_std::service::Priority::Low
+            } else {
+                evlatch_std::service::Priority::High
+            });
+        publisher.publish(topic, message).unwrap();
+        service.process_events().unwrap();
+        let event = sub.try_recv().unwrap();
+        assert_eq!(event.body().get_i64("n"), Some(n));
+        assert_eq!(event.topic(), topic);
+        assert_eq!(event.publisher(), publisher.id());
+        assert_eq!(
+            event.header().get_i64(PUBLISHER_HEADER),
+            Some(publisher.id() as i64)
+        );
+        assert_eq!(event.header().len(), 1);
+        // Some are kept a while (not reusable), most dropped at once.
+        if n % 7 == 0 {
+            held.push((n, event));
+        }
+    }
+    for (n, event) in &held {
+        assert_eq!(
+            event.body().get_i64("n"),
+            Some(*n),
+            "a held event never changes"
+        );
+    }
 }

@@ -294,6 +294,12 @@ pub(super) fn id_value(id: u64) -> i64 {
 /// which always holds the publisher id under [`PUBLISHER_HEADER`] — and
 /// body, its priority and its expiry time.
 ///
+/// The delivering thread may keep one more reference to a small event (one
+/// that owns no heap memory) for a while, to reuse its allocation for a
+/// later event once every subscriber has dropped it; so do not read
+/// meaning into `Arc::strong_count`. A delivery never changes while anyone
+/// else holds it.
+///
 /// # Examples
 ///
 /// ```
@@ -468,6 +474,14 @@ impl Delivery {
     #[must_use]
     pub fn is_expired_at(&self, now: Instant) -> bool {
         self.expires_at.is_some_and(|at| now >= at)
+    }
+
+    /// Whether it owns no heap memory besides itself (so keeping it around
+    /// for reuse costs only its own size).
+    pub(super) fn owns_nothing(&self) -> bool {
+        matches!(self.topic, TopicText::Inline { .. })
+            && self.header.owns_nothing()
+            && self.body.owns_nothing()
     }
 
     /// Whether it has expired now (a clock read only if it has a TTL).

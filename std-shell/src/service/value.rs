@@ -451,6 +451,19 @@ impl Fields {
 
     /// Sets `key` without looking for an earlier entry: only for keys the
     /// caller knows are absent.
+    /// Whether the map owns no heap memory: its fields are stored in
+    /// place, with `&'static` keys and no text or bytes values.
+    pub(super) fn owns_nothing(&self) -> bool {
+        match &self.entries {
+            Entries::Inline(None) => true,
+            Entries::Inline(Some((key, value))) => {
+                matches!(key, Cow::Borrowed(_))
+                    && matches!(value, Value::I64(_) | Value::F64(_) | Value::Bool(_))
+            }
+            Entries::Heap(_) => false,
+        }
+    }
+
     pub(super) fn push_unique(&mut self, key: &'static str, value: Value) {
         debug_assert!(self.get(key).is_none(), "{key} already present");
         self.entries.push((Cow::Borrowed(key), value));
