@@ -544,7 +544,7 @@ impl Core {
             });
             match called {
                 Called::Ran => {
-                    shared.counters.received.incr();
+                    shared.counters.passed.incr();
                     return Ok(true);
                 }
                 Called::Closed => return Ok(false),

@@ -117,18 +117,28 @@ pub(super) struct Counters {
     pub(super) sys_dropped: Line<Counter>,
 }
 
-/// The per-subscription counters (`Relaxed`, like [`Counters`]), together
-/// on a cache line of their own: a subscriber bumps `received` per event,
-/// and the delivering thread reads the subscription's other fields per
-/// event (a wide fan-out touches one line per subscription for them, not
-/// four).
+/// The per-subscription counters (`Relaxed`, like [`Counters`]). The
+/// delivering thread touches them per event (a wide fan-out: for every
+/// subscription), so they stay with the subscription's other fields —
+/// except `pulled`, which a receiving thread bumps per event, on a line of
+/// its own so that it does not bounce the fields the delivering thread
+/// reads. `received` in the stats is `passed + pulled`.
 #[derive(Default)]
-#[repr(align(128))]
 pub(super) struct SubCounters {
-    pub(super) received: Counter,
+    /// Events passed to the subscription's listeners.
+    pub(super) passed: Counter,
+    /// Events received from the subscription's queue.
+    pub(super) pulled: Line<Counter>,
     pub(super) dropped: Counter,
     pub(super) expired: Counter,
     pub(super) filtered: Counter,
+}
+
+impl SubCounters {
+    /// Events received: from the queue, or by the listeners.
+    pub(super) fn received(&self) -> u64 {
+        self.passed.get().saturating_add(self.pulled.get())
+    }
 }
 
 /// A value alone on its cache line (128 bytes: two lines, for the adjacent
