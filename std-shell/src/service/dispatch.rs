@@ -4,7 +4,8 @@
 //!
 //! Each service queue has exactly one consumer at a time (its dispatcher
 //! thread, or whoever holds the synchronous consumer's lock), and that
-//! consumer delivers one event to all its targets before taking the next.
+//! consumer takes items off it in order, a batch at a time, and delivers
+//! one event to all its targets before delivering the next.
 //! That is where the order guarantee comes from: two events of one
 //! publisher, same priority, are taken in publish order and reach every
 //! subscription in that order.
@@ -13,6 +14,7 @@ use core::any::Any;
 use core::cell::RefCell;
 use core::panic::AssertUnwindSafe;
 use core::time::Duration;
+use std::collections::VecDeque;
 use std::panic::catch_unwind;
 use std::sync::Arc as StdArc;
 use std::time::Instant;
@@ -49,6 +51,139 @@ pub(super) enum OnFull {
     Drop,
 }
 
+/// An event being delivered. It arrives by value and stays on the
+/// consumer's stack while it goes to listeners and filters; the first
+/// subscription queue that needs it moves it into the one `Arc` that every
+/// queue then shares. An event only listeners (or nobody) get is never
+/// allocated.
+#[derive(Default)]
+struct Held {
+    /// The event until it is shared; `None` after.
+    local: Option<Delivery>,
+    shared: Option<StdArc<Delivery>>,
+}
+
+impl Held {
+    fn new(event: Delivery) -> Self {
+        Held {
+            local: Some(event),
+            shared: None,
+        }
+    }
+
+    fn get(&self) -> &Delivery {
+        match (&self.shared, &self.local) {
+            (Some(shared), _) => shared,
+            (None, Some(local)) => local,
+            (None, None) => unreachable!("a held event is local until shared"),
+        }
+    }
+
+    /// The shared `Arc`, made on first use.
+    fn share(&mut self) -> &StdArc<Delivery> {
+        let local = &mut self.local;
+        self.shared.get_or_insert_with(|| {
+            recycler::make(local.take().expect("a held event is local until shared"))
+        })
+    }
+
+    /// The shared `Arc`, taken out (without a clone if it was not made
+    /// yet); nothing is held after this.
+    fn take_arc(&mut self) -> StdArc<Delivery> {
+        match self.shared.take() {
+            Some(shared) => shared,
+            None => recycler::make(
+                self.local
+                    .take()
+                    .expect("a held event is local until shared"),
+            ),
+        }
+    }
+}
+
+/// The allocations of events shared lately by this thread, to reuse once
+/// every subscriber has dropped them: a subscriber that keeps up hands its
+/// event's memory back to the delivering thread (hot in cache, and without
+/// a trip through the allocator on either side).
+///
+/// The thread keeps one reference to each of its last [`KEPT`] shared
+/// events that own no heap memory (inline topic and fields, no text or
+/// bytes values), so such a delivery's `Arc::strong_count` counts one more
+/// while it is among them, and up to [`KEPT`] of them (a few hundred bytes
+/// each) stay allocated until reused or the thread ends.
+mod recycler {
+    use core::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::sync::Arc as StdArc;
+
+    use super::Delivery;
+
+    /// Events a thread keeps for reuse.
+    pub(super) const KEPT: usize = 64;
+
+    std::thread_local! {
+        static KEEP: RefCell<VecDeque<StdArc<Delivery>>> = const { RefCell::new(VecDeque::new()) };
+    }
+
+    /// `event` in an `Arc`: the oldest kept one if nobody else holds it any
+    /// more, else a new one.
+    pub(super) fn make(event: Delivery) -> StdArc<Delivery> {
+        let mut event = Some(event);
+        let made = KEEP.try_with(|keep| {
+            let Ok(mut keep) = keep.try_borrow_mut() else {
+                return None;
+            };
+            if let Some(slot) = keep.front_mut().and_then(StdArc::get_mut) {
+                // Unique: no subscriber, queue or user holds it.
+                *slot = event.take().expect("not taken yet");
+            }
+            let arc = if event.is_none() {
+                keep.pop_front().expect("the slot just reused")
+            } else {
+                if keep.len() >= KEPT {
+                    keep.pop_front();
+                }
+                StdArc::new(event.take().expect("not taken yet"))
+            };
+            // Only events that own no heap memory are kept: what a kept
+            // event holds on to is bounded by `KEPT` times its size.
+            if arc.owns_nothing() {
+                keep.push_back(arc.clone());
+            }
+            Some(arc)
+        });
+        match made {
+            Ok(Some(arc)) => arc,
+            // Thread-local gone (thread exit) or busy: a plain allocation.
+            _ => StdArc::new(event.take().expect("not taken when not made")),
+        }
+    }
+}
+
+/// How [`Core::deliver_to`] gets the event: to share (a clone of the
+/// `Arc`), or, for the last target, the consumer's own, to hand over.
+enum Handoff<'a> {
+    Shared(&'a mut Held),
+    Last(&'a mut Held),
+}
+
+impl Handoff<'_> {
+    fn get(&self) -> &Delivery {
+        match self {
+            Handoff::Shared(event) => event.get(),
+            Handoff::Last(event) => event.get(),
+        }
+    }
+
+    /// A reference of the queue's own.
+    fn into_arc(self) -> StdArc<Delivery> {
+        match self {
+            Handoff::Shared(event) => event.share().clone(),
+            Handoff::Last(event) => event.take_arc(),
+        }
+    }
+}
+
 /// Delivery stopped at a full `Block` subscription (its id).
 pub(super) struct Blocked(u64);
 
@@ -64,10 +199,20 @@ pub(super) struct Consumer {
     /// Synchronous mode: an event whose delivery stopped at a full `Block`
     /// subscription, with the targets still to serve, starting with it.
     pending: Option<Pending>,
+    /// Items taken off the queue in one go and not yet delivered, oldest
+    /// first (see [`BATCH`]). After `pending`, they are next.
+    batch: VecDeque<Item>,
 }
 
+/// The most items a consumer takes off its service queue at once: one
+/// receive, one wake-up of blocked publishers and one check of the gate
+/// per batch instead of per event. Items keep their order; a `Block`
+/// subscription that stops delivery leaves the rest of the batch for the
+/// next round.
+const BATCH: usize = 32;
+
 struct Pending {
-    event: StdArc<Delivery>,
+    event: Held,
     targets: Vec<Arc<Route>>,
     next: usize,
 }
@@ -80,7 +225,15 @@ impl Consumer {
             targets: Vec::new(),
             cached: None,
             pending: None,
+            batch: VecDeque::with_capacity(BATCH),
         }
+    }
+
+    /// Refills the (empty) batch from the queue, blocking until there is an
+    /// item; `false` if the queue is disconnected.
+    fn refill(&mut self) -> bool {
+        debug_assert!(self.batch.is_empty());
+        self.rx.recv_batch(&mut self.batch, BATCH).is_ok()
     }
 
     /// Lets go of every route (so ended subscriptions see `Closed`).
@@ -128,16 +281,18 @@ pub(super) fn run_dispatcher(core: Arc<Core>, mut c: Consumer) {
     let _mark = DeliveringGuard::enter(core.addr());
     let q = c.queue;
     loop {
-        // Closed and idle first, then empty: nothing can arrive after that.
-        if core.queues[q].gate.is_closed_and_idle() && c.rx.is_empty() {
-            break;
-        }
-        match next_item(&c.rx) {
-            Ok(item) => {
-                // `Wait` never stops delivery.
-                let _ = core.handle(&mut c, item, OnFull::Wait);
+        if c.batch.is_empty() {
+            // Closed and idle first, then empty: nothing can arrive after that.
+            if core.queues[q].gate.is_closed_and_idle() && c.rx.is_empty() {
+                break;
             }
-            Err(_) => break,
+            if !c.refill() {
+                break;
+            }
+        }
+        while let Some(item) = c.batch.pop_front() {
+            // `Wait` never stops delivery.
+            let _ = core.handle(&mut c, item, OnFull::Wait);
         }
     }
     c.forget_routes();
@@ -194,11 +349,21 @@ impl Core {
                 .map_err(|b| stopped(b, processed))?;
             processed += 1;
         }
-        while let Ok(item) = c.rx.try_recv() {
-            let counts = !matches!(item, Item::Wake);
-            self.handle(&mut c, item, on_full)
-                .map_err(|b| stopped(b, processed))?;
-            processed += usize::from(counts);
+        loop {
+            if c.batch.is_empty() {
+                // One consumer at a time: items only arrive meanwhile, so a
+                // queue that is not empty has an item for `refill`.
+                if c.rx.is_empty() || !c.refill() {
+                    break;
+                }
+            }
+            while let Some(item) = c.batch.pop_front() {
+                let counts = !matches!(item, Item::Wake);
+                // A stop leaves the rest of the batch for the next call.
+                self.handle(&mut c, item, on_full)
+                    .map_err(|b| stopped(b, processed))?;
+                processed += usize::from(counts);
+            }
         }
         if self.is_closing() {
             c.forget_routes();
@@ -208,35 +373,37 @@ impl Core {
 
     /// Delivers one item.
     fn handle(&self, c: &mut Consumer, item: Item, on_full: OnFull) -> Result<(), Blocked> {
-        let (event, sys_event) = match item {
+        // The event stays in this frame; delivery works on it by reference
+        // (it is large: every move is a copy).
+        let (mut event, sys_event) = match item {
             Item::Wake => return Ok(()),
             Item::Event(event) => {
                 let sys_event = event.publisher() == super::SERVICE_PUBLISHER;
-                (event, sys_event)
+                (Held::new(event), sys_event)
             }
             Item::DropNotice(shared) => match self.drop_notice(&shared) {
-                Some(event) => (event, true),
+                Some(event) => (Held::new(event), true),
                 None => return Ok(()),
             },
         };
         self.counters.dispatched.incr();
-        if event.is_expired() {
+        if event.get().is_expired() {
             self.counters.expired.incr();
             return Ok(());
         }
-        self.match_targets(c, event.topic(), sys_event);
+        self.match_targets(c, event.get().topic(), sys_event);
         let targets = core::mem::take(&mut c.targets);
-        self.deliver_from(c, event, sys_event, targets, 0, on_full)
+        self.deliver_from(c, &mut event, sys_event, targets, 0, on_full)
     }
 
     /// Resumes an event whose delivery stopped at a full `Block` queue.
     fn resume(&self, c: &mut Consumer, p: Pending, on_full: OnFull) -> Result<(), Blocked> {
         let Pending {
-            event,
+            mut event,
             targets,
             next,
         } = p;
-        if event.is_expired() {
+        if event.get().is_expired() {
             // Too late for the subscriptions still waiting for it.
             for route in &targets[next..] {
                 route.shared.counters.expired.incr();
@@ -244,10 +411,10 @@ impl Core {
             }
             return Ok(());
         }
-        let sys_event = event.publisher() == super::SERVICE_PUBLISHER;
+        let sys_event = event.get().publisher() == super::SERVICE_PUBLISHER;
         // The cached list was handed to `pending`; it no longer matches.
         c.cached = None;
-        self.deliver_from(c, event, sys_event, targets, next, on_full)
+        self.deliver_from(c, &mut event, sys_event, targets, next, on_full)
     }
 
     /// Delivers `event` to `targets[start..]`, then gives `targets` back to
@@ -255,7 +422,7 @@ impl Core {
     fn deliver_from(
         &self,
         c: &mut Consumer,
-        event: StdArc<Delivery>,
+        event: &mut Held,
         sys_event: bool,
         targets: Vec<Arc<Route>>,
         start: usize,
@@ -264,14 +431,25 @@ impl Core {
         // Counted once per event, not per subscription: one shared
         // read-modify-write instead of a hundred for a wide fan-out.
         let mut delivered = 0;
+        let n = targets.len();
         for (i, route) in targets.iter().enumerate().skip(start) {
-            match self.deliver_to(route, &event, sys_event, on_full) {
+            // The last target gets the consumer's own (unless it may stop
+            // delivery and the event has to be kept): no clone, and no
+            // release of the event's counts here.
+            let handoff = if i + 1 == n && route.shared.overflow != Overflow::Block {
+                Handoff::Last(event)
+            } else {
+                Handoff::Shared(event)
+            };
+            match self.deliver_to(route, handoff, sys_event, on_full) {
                 Ok(handed_over) => delivered += usize::from(handed_over),
                 Err(blocked) => {
+                    // Only a `Block` target stops, and it was not handed
+                    // the consumer's own: the event is still held.
                     self.counters.delivered.add(delivered);
                     c.cached = None;
                     c.pending = Some(Pending {
-                        event,
+                        event: core::mem::take(event),
                         targets,
                         next: i,
                     });
@@ -288,20 +466,13 @@ impl Core {
 
     /// Builds the `sys.drops` notice for `shared`, if it dropped anything
     /// since the last one.
-    fn drop_notice(&self, shared: &SubShared) -> Option<StdArc<Delivery>> {
+    fn drop_notice(&self, shared: &SubShared) -> Option<Delivery> {
         // Cleared before reading the count: a drop counted after this
         // queues a new notice.
         shared.notice_pending.store(false, Ordering::Release);
         let total = shared.counters.dropped.get_usize();
         let before = shared.announced.swap(total, Ordering::AcqRel);
-        (total > before).then(|| {
-            StdArc::new(sys::drops(
-                shared.id,
-                &shared.pattern,
-                total - before,
-                total,
-            ))
-        })
+        (total > before).then(|| sys::drops(shared.id, &shared.pattern, total - before, total))
     }
 
     /// Fills `c.targets` with the routes whose pattern matches `topic`,
@@ -345,7 +516,7 @@ impl Core {
     fn deliver_to(
         &self,
         route: &Route,
-        event: &StdArc<Delivery>,
+        event: Handoff<'_>,
         sys_event: bool,
         on_full: OnFull,
     ) -> Result<bool, Blocked> {
@@ -354,7 +525,7 @@ impl Core {
             return Ok(false);
         }
         if let Some(filter) = &route.filter {
-            match catch_unwind(AssertUnwindSafe(|| filter(event))) {
+            match catch_unwind(AssertUnwindSafe(|| filter(event.get()))) {
                 Ok(true) => {}
                 Ok(false) => {
                     shared.counters.filtered.incr();
@@ -362,18 +533,18 @@ impl Core {
                     return Ok(false);
                 }
                 Err(payload) => {
-                    self.report_panic(shared, None, event, sys_event, &*payload);
+                    self.report_panic(shared, None, event.get(), sys_event, &*payload);
                     return Ok(false);
                 }
             }
         }
         if shared.listeners.is_active() {
-            let called = shared.listeners.call(event, |id, payload| {
-                self.report_panic(shared, Some(id), event, sys_event, &*payload);
+            let called = shared.listeners.call(event.get(), |id, payload| {
+                self.report_panic(shared, Some(id), event.get(), sys_event, &*payload);
             });
             match called {
                 Called::Ran => {
-                    shared.counters.received.incr();
+                    shared.counters.passed.incr();
                     return Ok(true);
                 }
                 Called::Closed => return Ok(false),
@@ -382,14 +553,15 @@ impl Core {
         }
         let handed_over = match shared.overflow {
             Overflow::DropOldest => {
-                // A lossy queue never refuses for lack of room.
-                let sent = route.tx.send(event.clone()).is_ok();
+                // A lossy queue never refuses for lack of room: it only
+                // fails once the subscription is gone.
+                let sent = route.tx.try_send(event.into_arc()).is_ok();
                 if sent {
                     self.fold_lossy_drops(route, sys_event);
                 }
                 sent
             }
-            Overflow::DropNewest => match route.tx.try_send(event.clone()) {
+            Overflow::DropNewest => match route.tx.try_send(event.into_arc()) {
                 Ok(()) => true,
                 Err(TrySendError::Full(_)) => {
                     self.note_dropped(shared, 1, sys_event);
@@ -397,7 +569,7 @@ impl Core {
                 }
                 Err(TrySendError::Disconnected(_)) => false,
             },
-            Overflow::Block => match route.tx.try_send(event.clone()) {
+            Overflow::Block => match route.tx.try_send(event.into_arc()) {
                 Ok(()) => true,
                 Err(TrySendError::Full(back)) => {
                     return self.wait_for_room(route, back, sys_event, on_full);

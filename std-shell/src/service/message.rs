@@ -254,27 +254,33 @@ impl Message {
 
     /// Turns the message into what subscribers receive: `topic` (already
     /// validated), the publisher id stamped into the header.
-    pub(super) fn into_delivery(self, topic: &str, publisher: u64) -> Delivery {
+    pub(super) fn into_delivery(mut self, topic: &str, publisher: u64) -> Delivery {
+        self.stamp(publisher);
         let Message {
-            mut header,
+            header,
             body,
             priority,
             ttl,
         } = self;
-        header.remove(PUBLISHER_HEADER);
-        header.reserve(1);
-        header.push_unique(PUBLISHER_HEADER, Value::I64(id_value(publisher)));
-        // A time-to-live too long to represent never runs out.
-        let expires_at = ttl.and_then(|ttl| Instant::now().checked_add(ttl));
         Delivery {
             topic: TopicText::new(topic),
             header,
             body,
             publisher,
             priority,
-            ttl,
-            expires_at,
+            // A time-to-live too long to represent never runs out.
+            expires_at: ttl.and_then(|ttl| Instant::now().checked_add(ttl)),
         }
+    }
+
+    /// Puts `publisher` under [`PUBLISHER_HEADER`], last, in place of any
+    /// value there.
+    fn stamp(&mut self, publisher: u64) {
+        if !self.header.is_empty() {
+            self.header.remove(PUBLISHER_HEADER);
+        }
+        self.header
+            .push_unique(PUBLISHER_HEADER, Value::I64(id_value(publisher)));
     }
 }
 
@@ -287,6 +293,12 @@ pub(super) fn id_value(id: u64) -> i64 {
 /// subscription it reaches: the topic it was published under, its header —
 /// which always holds the publisher id under [`PUBLISHER_HEADER`] — and
 /// body, its priority and its expiry time.
+///
+/// The delivering thread may keep one more reference to a small event (one
+/// that owns no heap memory) for a while, to reuse its allocation for a
+/// later event once every subscriber has dropped it; so do not read
+/// meaning into `Arc::strong_count`. A delivery never changes while anyone
+/// else holds it.
 ///
 /// # Examples
 ///
@@ -309,19 +321,18 @@ pub struct Delivery {
     body: Fields,
     publisher: u64,
     priority: Priority,
-    ttl: Option<Duration>,
     expires_at: Option<Instant>,
 }
 
 impl Delivery {
     /// The message again, for a publish that failed after it was built
-    /// (the stamped publisher id removed).
-    pub(super) fn into_message(self) -> Message {
+    /// (the stamped publisher id removed; `ttl` as it was published with:
+    /// a delivery keeps only the expiry time).
+    pub(super) fn into_message(self, ttl: Option<Duration>) -> Message {
         let Delivery {
             mut header,
             body,
             priority,
-            ttl,
             ..
         } = self;
         header.remove(PUBLISHER_HEADER);
@@ -465,6 +476,14 @@ impl Delivery {
         self.expires_at.is_some_and(|at| now >= at)
     }
 
+    /// Whether it owns no heap memory besides itself (so keeping it around
+    /// for reuse costs only its own size).
+    pub(super) fn owns_nothing(&self) -> bool {
+        matches!(self.topic, TopicText::Inline { .. })
+            && self.header.owns_nothing()
+            && self.body.owns_nothing()
+    }
+
     /// Whether it has expired now (a clock read only if it has a TTL).
     pub(super) fn is_expired(&self) -> bool {
         self.expires_at.is_some_and(|at| Instant::now() >= at)
@@ -495,7 +514,7 @@ enum TopicText {
 }
 
 /// The longest topic stored in place.
-const INLINE_TOPIC: usize = 46;
+const INLINE_TOPIC: usize = 30;
 
 impl TopicText {
     fn new(topic: &str) -> Self {

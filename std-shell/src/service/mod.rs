@@ -40,8 +40,9 @@
 //!   round-robin as they are created (`Publisher` 1 to queue 0, 2 to 1, …);
 //!   the service's own `sys` events use queue 0.
 //!
-//! Each queue has one consumer at a time, which delivers one event to all
-//! its subscriptions before taking the next. An event reaches every
+//! Each queue has one consumer at a time, which takes events off it in
+//! order (up to 32 at a time) and delivers each to all its subscriptions
+//! before delivering the next. An event reaches every
 //! subscription that exists *when it is delivered* (not when published):
 //! a subscription receives every event delivered between its `subscribe`
 //! returning and its end, and nothing after
@@ -77,7 +78,8 @@
 //! - [`Overflow::Block`]: nothing is dropped; delivery waits. In
 //!   asynchronous mode the dispatcher waits — a slow `Block` subscriber
 //!   back-pressures every subscription that dispatcher serves and, once its
-//!   queue fills, its publishers. In synchronous mode `process_events` never
+//!   queue fills (the dispatcher may hold up to 31 events it has taken
+//!   but not yet delivered), its publishers. In synchronous mode `process_events` never
 //!   waits: it stops with [`ProcessError::Blocked`] and resumes there next
 //!   time (so a thread that both calls `process_events` and drains the
 //!   subscription cannot deadlock itself); [`EventService::process_events_timeout`]

@@ -1,13 +1,13 @@
 //! [`Publisher`]: the publishing side of a service.
 
 use core::fmt;
-use std::sync::Arc as StdArc;
+use core::time::Duration;
 
 use evlatch::topic::Topic;
 
 use super::dispatch::is_delivering;
 use super::error::{PublishError, PublishErrorKind};
-use super::message::{Delivery, Message};
+use super::message::Message;
 use super::state::{Core, Item};
 use crate::channel::TrySendError;
 use crate::sync::{Arc, Ordering};
@@ -126,12 +126,19 @@ impl Publisher {
     fn send(&self, topic: &str, message: Message, wait: bool) -> Result<(), PublishError> {
         let core = &*self.core;
         let fail = |kind, message| Err(PublishError::new(kind, topic, message));
-        let parsed = match Topic::new(topic) {
-            Ok(t) => t,
-            Err(e) => return fail(PublishErrorKind::InvalidTopic(e), message),
-        };
-        if parsed.is_reserved() {
-            return fail(PublishErrorKind::ReservedTopic, message);
+        // A publish filter needs the parsed topic; otherwise a topic this
+        // thread published a moment ago needs no second look.
+        let mut parsed = None;
+        if core.publish_filter.is_some() || !topic_cache::is_valid(topic) {
+            let topic = match Topic::new(topic) {
+                Ok(t) => t,
+                Err(e) => return fail(PublishErrorKind::InvalidTopic(e), message),
+            };
+            if topic.is_reserved() {
+                return fail(PublishErrorKind::ReservedTopic, message);
+            }
+            topic_cache::remember(topic.as_str());
+            parsed = Some(topic);
         }
         if let Some(limit) = core.max_message_bytes {
             let size = message.weight();
@@ -139,44 +146,80 @@ impl Publisher {
                 return fail(PublishErrorKind::TooLarge { size, limit }, message);
             }
         }
-        if let Some(filter) = &core.publish_filter {
-            if !filter(&parsed, &message) {
+        if let (Some(filter), Some(parsed)) = (&core.publish_filter, &parsed) {
+            if !filter(parsed, &message) {
                 core.counters.rejected.incr();
                 return fail(PublishErrorKind::Rejected, message);
             }
         }
-        let priority = message.priority();
-        let item = Item::Event(StdArc::new(message.into_delivery(topic, self.id)));
-        let wait = wait && !is_delivering(core.addr());
+        let (priority, ttl) = (message.priority(), message.ttl());
+        let item = Item::Event(message.into_delivery(topic, self.id));
+        // What the queue refused comes back here (kept out of the closure's
+        // result: an item is large).
+        let mut refused = None;
         let sent = core.through_gate(self.queue, item, |tx, item| {
-            if wait {
-                tx.send_with_priority(item, priority)
-                    .map_err(|e| (e.into_inner(), PublishErrorKind::Closed))
-            } else {
-                tx.try_send_with_priority(item, priority)
-                    .map_err(|e| match e {
-                        TrySendError::Full(item) => (item, PublishErrorKind::Full),
-                        TrySendError::Disconnected(item) => (item, PublishErrorKind::Closed),
-                    })
-            }
+            // Room is the common case: try first, and only a full queue
+            // pays for a wait (and for the check that it may wait here).
+            let (item, kind) = match tx.try_send_with_priority(item, priority) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(item)) if wait && !is_delivering(core.addr()) => {
+                    match tx.send_with_priority(item, priority) {
+                        Ok(()) => return Ok(()),
+                        Err(e) => (e.into_inner(), PublishErrorKind::Closed),
+                    }
+                }
+                Err(TrySendError::Full(item)) => (item, PublishErrorKind::Full),
+                Err(TrySendError::Disconnected(item)) => (item, PublishErrorKind::Closed),
+            };
+            refused = Some(item);
+            Err(kind)
         });
         match sent {
             Ok(Ok(())) => {
                 core.counters.published.incr();
                 Ok(())
             }
-            Ok(Err((item, kind))) => fail(kind, take_back(item)),
-            Err(item) => fail(PublishErrorKind::Closed, take_back(item)),
+            Ok(Err(kind)) => fail(kind, take_back(refused, ttl)),
+            Err(item) => fail(PublishErrorKind::Closed, take_back(Some(item), ttl)),
         }
     }
 }
 
+/// The last topic this thread published that was valid and not reserved.
+/// Validity depends on the text alone, so one cache serves every service;
+/// a repeated topic then costs a comparison instead of a parse.
+mod topic_cache {
+    use core::cell::RefCell;
+
+    std::thread_local! {
+        /// Empty (never a valid topic) until the first remembered publish.
+        static LAST: RefCell<String> = const { RefCell::new(String::new()) };
+    }
+
+    /// Whether `topic` is the topic remembered last: valid, not reserved.
+    pub(super) fn is_valid(topic: &str) -> bool {
+        LAST.try_with(|last| {
+            last.try_borrow()
+                .is_ok_and(|t| !t.is_empty() && *t == topic)
+        })
+        .unwrap_or(false)
+    }
+
+    /// Remembers `topic`, checked valid and not reserved.
+    pub(super) fn remember(topic: &str) {
+        let _ = LAST.try_with(|last| {
+            if let Ok(mut t) = last.try_borrow_mut() {
+                t.clear();
+                t.push_str(topic);
+            }
+        });
+    }
+}
+
 /// The message inside an item that could not be queued.
-fn take_back(item: Item) -> Message {
+fn take_back(item: Option<Item>, ttl: Option<Duration>) -> Message {
     match item {
-        Item::Event(event) => StdArc::try_unwrap(event)
-            .map(Delivery::into_message)
-            .unwrap_or_default(),
+        Some(Item::Event(event)) => event.into_message(ttl),
         _ => Message::new(),
     }
 }

@@ -98,29 +98,61 @@ pub struct SubscriptionStats {
     pub queued: u64,
 }
 
-/// The service-wide counters. Every update is `Relaxed`: counters order
-/// nothing, and a reader wants each exact value, not a consistent set.
+/// The service-wide counters, each alone on its cache line: the
+/// publishing, delivering and receiving threads each bump their own once
+/// per event, and counters sharing a line would bounce it between them.
+/// Every update is `Relaxed`: counters order nothing, and a reader wants
+/// each exact value, not a consistent set.
 #[derive(Default)]
 pub(super) struct Counters {
-    pub(super) published: Counter,
-    pub(super) rejected: Counter,
-    pub(super) dispatched: Counter,
-    pub(super) delivered: Counter,
-    pub(super) dropped: Counter,
-    pub(super) expired: Counter,
-    pub(super) filtered: Counter,
-    pub(super) listener_panics: Counter,
-    pub(super) sys_published: Counter,
-    pub(super) sys_dropped: Counter,
+    pub(super) published: Line<Counter>,
+    pub(super) rejected: Line<Counter>,
+    pub(super) dispatched: Line<Counter>,
+    pub(super) delivered: Line<Counter>,
+    pub(super) dropped: Line<Counter>,
+    pub(super) expired: Line<Counter>,
+    pub(super) filtered: Line<Counter>,
+    pub(super) listener_panics: Line<Counter>,
+    pub(super) sys_published: Line<Counter>,
+    pub(super) sys_dropped: Line<Counter>,
 }
 
-/// The per-subscription counters (`Relaxed`, like [`Counters`]).
+/// The per-subscription counters (`Relaxed`, like [`Counters`]). The
+/// delivering thread touches them per event (a wide fan-out: for every
+/// subscription), so they stay with the subscription's other fields —
+/// except `pulled`, which a receiving thread bumps per event, on a line of
+/// its own so that it does not bounce the fields the delivering thread
+/// reads. `received` in the stats is `passed + pulled`.
 #[derive(Default)]
 pub(super) struct SubCounters {
-    pub(super) received: Counter,
+    /// Events passed to the subscription's listeners.
+    pub(super) passed: Counter,
+    /// Events received from the subscription's queue.
+    pub(super) pulled: Line<Counter>,
     pub(super) dropped: Counter,
     pub(super) expired: Counter,
     pub(super) filtered: Counter,
+}
+
+impl SubCounters {
+    /// Events received: from the queue, or by the listeners.
+    pub(super) fn received(&self) -> u64 {
+        self.passed.get().saturating_add(self.pulled.get())
+    }
+}
+
+/// A value alone on its cache line (128 bytes: two lines, for the adjacent
+/// line prefetcher).
+#[derive(Default)]
+#[repr(align(128))]
+pub(super) struct Line<T>(T);
+
+impl<T> core::ops::Deref for Line<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 /// One monotonic event counter.

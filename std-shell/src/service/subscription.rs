@@ -327,7 +327,7 @@ impl Subscription {
     pub fn stats(&self) -> SubscriptionStats {
         let c = &self.shared.counters;
         SubscriptionStats {
-            received: c.received.get(),
+            received: c.received(),
             dropped: c.dropped.get(),
             expired: c.expired.get(),
             filtered: c.filtered.get(),
@@ -602,7 +602,7 @@ impl Subscription {
             self.core.counters.expired.incr();
             return None;
         }
-        self.shared.counters.received.incr();
+        self.shared.counters.pulled.incr();
         Some(event)
     }
 

@@ -244,8 +244,8 @@ pub struct Fields {
 }
 
 impl Fields {
-    /// An empty map. Allocates nothing until the third key: the first
-    /// [`INLINE_FIELDS`] are stored in place.
+    /// An empty map. Allocates nothing until the second key: the first
+    /// [`INLINE_FIELDS`] (one) is stored in place.
     ///
     /// # Examples
     ///
@@ -451,6 +451,19 @@ impl Fields {
 
     /// Sets `key` without looking for an earlier entry: only for keys the
     /// caller knows are absent.
+    /// Whether the map owns no heap memory: its fields are stored in
+    /// place, with `&'static` keys and no text or bytes values.
+    pub(super) fn owns_nothing(&self) -> bool {
+        match &self.entries {
+            Entries::Inline(None) => true,
+            Entries::Inline(Some((key, value))) => {
+                matches!(key, Cow::Borrowed(_))
+                    && matches!(value, Value::I64(_) | Value::F64(_) | Value::Bool(_))
+            }
+            Entries::Heap(_) => false,
+        }
+    }
+
     pub(super) fn push_unique(&mut self, key: &'static str, value: Value) {
         debug_assert!(self.get(key).is_none(), "{key} already present");
         self.entries.push((Cow::Borrowed(key), value));
@@ -461,87 +474,110 @@ impl Fields {
     }
 }
 
-/// Keys stored in place by [`Fields`] before it allocates.
+/// Keys stored in place by [`Fields`] before it allocates: an event's
+/// header holds the publisher id, so a header without fields of its own,
+/// and a body of one field, allocate nothing; more fields go to the heap,
+/// all of them together.
 ///
 /// # Examples
 ///
 /// ```
-/// assert_eq!(evlatch_std::service::INLINE_FIELDS, 2);
+/// assert_eq!(evlatch_std::service::INLINE_FIELDS, 1);
 /// ```
-pub const INLINE_FIELDS: usize = 2;
+pub const INLINE_FIELDS: usize = 1;
 
 type Entry = (Cow<'static, str>, Value);
 
-/// The entries of a [`Fields`], in insertion order: the first
-/// [`INLINE_FIELDS`] in `head`, the rest in `tail`.
+/// The entries of a [`Fields`], in insertion order: up to
+/// [`INLINE_FIELDS`] (one) in place, more on the heap.
 ///
-/// Invariant: `head` is `Some` up to some `k` and `None` after it, and
-/// `tail` is empty unless `k == INLINE_FIELDS`. So the order is `head`
-/// then `tail`, and an event with few fields allocates nothing for them.
-#[derive(Clone, Default, PartialEq)]
-struct Entries {
-    head: [Option<Entry>; INLINE_FIELDS],
-    tail: Vec<Entry>,
+/// `Inline(None)` is empty; `Heap` may hold any number, even 0 or 1 (after
+/// removals or a `reserve`): the variant is about storage, not content, so
+/// equality compares the entries.
+#[derive(Clone)]
+enum Entries {
+    Inline(Option<Entry>),
+    Heap(Vec<Entry>),
+}
+
+const _: () = assert!(INLINE_FIELDS == 1, "Entries::Inline holds one entry");
+
+impl Default for Entries {
+    fn default() -> Self {
+        Entries::new()
+    }
+}
+
+impl PartialEq for Entries {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
 }
 
 impl Entries {
     const fn new() -> Self {
-        Entries {
-            head: [const { None }; INLINE_FIELDS],
-            tail: Vec::new(),
-        }
-    }
-
-    fn head_len(&self) -> usize {
-        self.head.iter().take_while(|e| e.is_some()).count()
+        Entries::Inline(None)
     }
 
     fn len(&self) -> usize {
-        self.head_len() + self.tail.len()
+        match self {
+            Entries::Inline(e) => usize::from(e.is_some()),
+            Entries::Heap(v) => v.len(),
+        }
     }
 
     fn is_empty(&self) -> bool {
-        self.head[0].is_none()
+        self.len() == 0
     }
 
     fn push(&mut self, entry: Entry) {
-        match self.head.iter_mut().find(|slot| slot.is_none()) {
-            Some(slot) => *slot = Some(entry),
-            None => self.tail.push(entry),
+        match self {
+            Entries::Inline(slot @ None) => *slot = Some(entry),
+            Entries::Inline(first @ Some(_)) => {
+                let mut v = Vec::with_capacity(2);
+                v.extend(first.take());
+                v.push(entry);
+                *self = Entries::Heap(v);
+            }
+            Entries::Heap(v) => v.push(entry),
         }
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Entry> + '_ {
-        self.head.iter().flatten().chain(&self.tail)
+    fn iter(&self) -> core::slice::Iter<'_, Entry> {
+        match self {
+            Entries::Inline(e) => e.as_slice().iter(),
+            Entries::Heap(v) => v.iter(),
+        }
     }
 
-    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> + '_ {
-        self.head.iter_mut().flatten().chain(&mut self.tail)
+    fn iter_mut(&mut self) -> core::slice::IterMut<'_, Entry> {
+        match self {
+            Entries::Inline(e) => e.as_mut_slice().iter_mut(),
+            Entries::Heap(v) => v.iter_mut(),
+        }
     }
 
     /// Removes the entry at position `i` (of [`iter`](Self::iter)), keeping
-    /// the order and the invariant; `None` if there is no such entry.
+    /// the order; `None` if there is no such entry.
     fn remove(&mut self, i: usize) -> Option<Entry> {
-        if i >= INLINE_FIELDS {
-            return (i - INLINE_FIELDS < self.tail.len())
-                .then(|| self.tail.remove(i - INLINE_FIELDS));
+        match self {
+            Entries::Inline(e) if i == 0 => e.take(),
+            Entries::Inline(_) => None,
+            Entries::Heap(v) => (i < v.len()).then(|| v.remove(i)),
         }
-        let removed = self.head[i].take()?;
-        // Close the gap: shift the later head slots left, then refill the
-        // last one from the tail.
-        for j in i..INLINE_FIELDS - 1 {
-            self.head[j] = self.head[j + 1].take();
-        }
-        if !self.tail.is_empty() {
-            self.head[INLINE_FIELDS - 1] = Some(self.tail.remove(0));
-        }
-        Some(removed)
     }
 
     fn reserve(&mut self, additional: usize) {
-        let room = INLINE_FIELDS - self.head_len();
-        if additional > room {
-            self.tail.reserve(additional - room);
+        if self.len() + additional <= INLINE_FIELDS {
+            return;
+        }
+        match self {
+            Entries::Heap(v) => v.reserve(additional),
+            Entries::Inline(e) => {
+                let mut v = Vec::with_capacity(usize::from(e.is_some()) + additional);
+                v.extend(e.take());
+                *self = Entries::Heap(v);
+            }
         }
     }
 }
