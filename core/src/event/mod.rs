@@ -847,6 +847,17 @@ impl Event {
     #[cold]
     fn finish_slow(&self, old: u32, new: u32) {
         let outcome = status(new);
+        let completion = Completion {
+            generation: generation(new),
+            status: outcome,
+        };
+        if old & (CALLBACKS | SLOT_READY) == 0 {
+            // Armed waiters and no callback: nothing runs after the hooks,
+            // so there is nothing for a guard to finish (the hot path of
+            // every wake-up).
+            wake::notify(self, completion);
+            return;
+        }
         let slot = if old & SLOT_READY != 0 {
             // SAFETY: our finishing CAS started from `old`, with SLOT_READY.
             Some(unsafe { self.slot.take() })
@@ -869,13 +880,7 @@ impl Event {
         if old & WAITERS != 0 {
             // A panicking hook unwinds through here and drops `pending`,
             // which runs the callbacks.
-            wake::notify(
-                self,
-                Completion {
-                    generation: generation(new),
-                    status: outcome,
-                },
-            );
+            wake::notify(self, completion);
         }
         pending.run();
     }
