@@ -21,7 +21,7 @@
 //! | false | free     | any thread (acquiring CAS)                        |
 //! | true  | held     | the holder only (release store, also on unwind)   |
 
-use crate::sync::{thread, AtomicBool, Ordering, UnsafeCell};
+use crate::sync::{AtomicBool, Backoff, Ordering, UnsafeCell};
 
 /// The lock the wait lists use: the spin lock below, except under loom,
 /// where a spinning thread multiplies the interleavings loom must explore
@@ -91,11 +91,11 @@ impl<T> SpinLock<T> {
 
     #[cold]
     fn acquire_contended(&self) {
-        let mut step = 0u32;
+        let mut backoff = Backoff::new();
         loop {
             // Test before test-and-set: wait on a shared copy of the line.
             while self.locked.load(Ordering::Relaxed) {
-                backoff(&mut step);
+                backoff.snooze();
             }
             if self
                 .locked
@@ -120,23 +120,6 @@ impl<T> LoomMutex<T> {
 
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         f(&mut self.0.lock().unwrap())
-    }
-}
-
-/// Spins 1, 2, 4 … 64 hints, then yields the core on every later call.
-#[cfg_attr(
-    evlatch_loom,
-    allow(dead_code, reason = "under loom only its own model uses it")
-)]
-fn backoff(step: &mut u32) {
-    const SPIN_STEPS: u32 = 7;
-    if cfg!(evlatch_loom) || *step >= SPIN_STEPS {
-        thread::yield_now();
-    } else {
-        for _ in 0..1u32 << *step {
-            core::hint::spin_loop();
-        }
-        *step += 1;
     }
 }
 

@@ -84,3 +84,44 @@ impl<T> UnsafeCell<T> {
         return f(self.0.get());
     }
 }
+
+/// A bounded wait before a thread commits to parking (or, in a lock, between
+/// attempts): spins of 1, 2, 4 … 32 hints, then yields the core (crossbeam's
+/// `Backoff` shape). A peer that is mid-operation usually finishes within
+/// the spins; a yield lets a preempted peer run on this core.
+pub(crate) struct Backoff {
+    step: u32,
+}
+
+impl Backoff {
+    /// Spin rounds before the yielding ones (`2^5` = 32 hints at most).
+    const SPIN_STEPS: u32 = 6;
+    /// Rounds before a waiter should stop backing off and park: the spins,
+    /// then four yields. Under loom every re-check is a modelled step, so
+    /// none are spent there.
+    #[cfg(not(evlatch_loom))]
+    const PARK_AFTER: u32 = 10;
+    #[cfg(evlatch_loom)]
+    const PARK_AFTER: u32 = 0;
+
+    pub(crate) fn new() -> Self {
+        Self { step: 0 }
+    }
+
+    /// One round of waiting.
+    pub(crate) fn snooze(&mut self) {
+        if cfg!(evlatch_loom) || self.step >= Self::SPIN_STEPS {
+            thread::yield_now();
+        } else {
+            for _ in 0..1u32 << self.step {
+                core::hint::spin_loop();
+            }
+        }
+        self.step = self.step.saturating_add(1);
+    }
+
+    /// Whether a waiter has backed off long enough and should park now.
+    pub(crate) fn should_park(&self) -> bool {
+        self.step >= Self::PARK_AFTER
+    }
+}

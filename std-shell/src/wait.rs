@@ -10,17 +10,8 @@ use evlatch::backend::{BackendError, DeviceEvent};
 use evlatch::{Event, EventStatus};
 
 use crate::parking::Waiter;
-use crate::sync::{park_until, thread};
+use crate::sync::{park_until, thread, Backoff};
 use crate::wake_list::WakeBy;
-
-/// How many times a blocking waiter re-checks the status, with a spin hint,
-/// before it parks: a short bounded backoff that catches completions already
-/// in flight without burning a core.
-#[cfg(not(evlatch_loom))]
-const SPINS_BEFORE_PARK: u32 = 4;
-/// Under loom every re-check is a modelled step; spinning adds nothing.
-#[cfg(evlatch_loom)]
-const SPINS_BEFORE_PARK: u32 = 0;
 
 /// A wait ran out of time before the event finished.
 ///
@@ -120,13 +111,12 @@ impl EventExt for Event {
 }
 
 fn block(event: &Event, deadline: Option<Instant>) -> Result<EventStatus, Timeout> {
+    // A short bounded backoff (spins, then a few yields) catches a finish
+    // already in flight without a park/unpark round trip.
     let mut seen = event.snapshot();
-    #[allow(clippy::reversed_empty_ranges, reason = "the bound is 0 under loom")]
-    for _ in 0..SPINS_BEFORE_PARK {
-        if seen.status().is_final() {
-            return Ok(seen.status());
-        }
-        core::hint::spin_loop();
+    let mut backoff = Backoff::new();
+    while !seen.status().is_final() && !backoff.should_park() {
+        backoff.snooze();
         let now = event.snapshot();
         if now.generation() != seen.generation() {
             break; // let `register` report the lapped generation's outcome

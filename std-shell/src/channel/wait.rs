@@ -7,36 +7,22 @@ use core::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::notify::{Listener, Notify};
-use crate::sync::{park_until, thread};
+use crate::sync::{park_until, thread, Backoff};
 use crate::wake_list::WakeBy;
 
 /// Outcome of one attempt: done (`Some`), or try again later (`None`).
 pub(crate) type Attempt<R> = Option<R>;
 
-/// Retries before a blocking operation registers and parks: spins of
-/// 1, 2, 4 … 32 hints, then yields. A peer that is mid-operation usually
-/// finishes within that, which saves a park/unpark round trip (crossbeam's
-/// `Backoff` does the same).
-#[cfg(not(evlatch_loom))]
-const BACKOFF_STEPS: u32 = 10;
-/// Under loom every attempt is a modelled step; backing off adds nothing.
-#[cfg(evlatch_loom)]
-const BACKOFF_STEPS: u32 = 0;
-const SPIN_STEPS: u32 = 6;
-
+/// Retries before a blocking operation registers and parks (see
+/// [`Backoff`]): a peer that is mid-operation usually finishes within that,
+/// which saves a park/unpark round trip.
 fn with_backoff<R>(attempt: &mut impl FnMut() -> Attempt<R>) -> Attempt<R> {
-    #[allow(clippy::reversed_empty_ranges, reason = "the bound is 0 under loom")]
-    for step in 0..BACKOFF_STEPS {
+    let mut backoff = Backoff::new();
+    while !backoff.should_park() {
         if let Some(r) = attempt() {
             return Some(r);
         }
-        if step < SPIN_STEPS {
-            for _ in 0..1u32 << step {
-                core::hint::spin_loop();
-            }
-        } else {
-            thread::yield_now();
-        }
+        backoff.snooze();
     }
     None
 }
