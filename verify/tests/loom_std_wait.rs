@@ -26,6 +26,22 @@ fn noop_waker() -> Waker {
     Waker::from(StdArc::new(Noop))
 }
 
+/// The outcome of a future whose `first` poll raced a finish that has since
+/// completed: `first` if it was ready, else a second poll, which must be.
+fn resolved(
+    first: std::task::Poll<EventStatus>,
+    fut: std::pin::Pin<&mut impl Future<Output = EventStatus>>,
+    cx: &mut Context<'_>,
+) -> EventStatus {
+    match first {
+        std::task::Poll::Ready(s) => s,
+        std::task::Poll::Pending => match fut.poll(cx) {
+            std::task::Poll::Ready(s) => s,
+            std::task::Poll::Pending => panic!("finished event still pending: lost wake-up"),
+        },
+    }
+}
+
 /// A blocking waiter registering while another thread finishes: the waiter
 /// either sees the final status before registering, or its arm lands before
 /// the finish and the hook unparks it — it never parks forever.
@@ -162,13 +178,7 @@ fn async_poll_racing_finish() {
         let mut fut = pin!(e.wait_async());
         let first = fut.as_mut().poll(&mut cx);
         finisher.join().unwrap();
-        let status = match first {
-            std::task::Poll::Ready(s) => s,
-            std::task::Poll::Pending => match fut.as_mut().poll(&mut cx) {
-                std::task::Poll::Ready(s) => s,
-                std::task::Poll::Pending => panic!("finished event still pending: lost wake-up"),
-            },
-        };
+        let status = resolved(first, fut.as_mut(), &mut cx);
         assert_eq!(status, EventStatus::Success);
         assert_eq!(registered_waiters(), 0);
     });
@@ -194,13 +204,7 @@ fn two_waiters_racing_finish() {
         let mut fut = pin!(e.wait_async());
         let first = fut.as_mut().poll(&mut cx);
         finisher.join().unwrap();
-        let status = match first {
-            std::task::Poll::Ready(s) => s,
-            std::task::Poll::Pending => match fut.as_mut().poll(&mut cx) {
-                std::task::Poll::Ready(s) => s,
-                std::task::Poll::Pending => panic!("finished event still pending: lost wake-up"),
-            },
-        };
+        let status = resolved(first, fut.as_mut(), &mut cx);
         assert_eq!(status, EventStatus::Failed);
         assert_eq!(blocking.join().unwrap(), EventStatus::Failed);
         assert_eq!(registered_waiters(), 0);
