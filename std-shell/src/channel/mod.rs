@@ -260,7 +260,8 @@ impl<T> Chan<T> {
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
         let mut slot = Some(value);
-        match block_until(&self.not_full, deadline, || {
+        let ready = || self.store.push_may_succeed() || self.receivers_gone();
+        match block_until(&self.not_full, deadline, ready, || {
             self.send_attempt(&mut slot, priority)
         }) {
             Some(Ok(())) => Ok(()),
@@ -272,7 +273,8 @@ impl<T> Chan<T> {
     }
 
     fn recv_blocking(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        match block_until(&self.not_empty, deadline, || self.recv_attempt()) {
+        let ready = || self.store.pop_may_succeed() || self.senders_gone();
+        match block_until(&self.not_empty, deadline, ready, || self.recv_attempt()) {
             Some(Ok(v)) => Ok(v),
             Some(Err(RecvError)) => Err(RecvTimeoutError::Disconnected),
             None => Err(RecvTimeoutError::Timeout),

@@ -72,6 +72,23 @@ impl<T> Store<T> {
         }
     }
 
+    /// Whether a pop may succeed now: the ring's cheap hint for retry
+    /// loops (the priority store gives none, so it says "maybe").
+    pub(crate) fn pop_may_succeed(&self) -> bool {
+        match self {
+            Store::Fifo(q) => q.pop_may_succeed(),
+            Store::Priority(_) => true,
+        }
+    }
+
+    /// Whether a push may succeed now (see `pop_may_succeed`).
+    pub(crate) fn push_may_succeed(&self) -> bool {
+        match self {
+            Store::Fifo(q) => q.push_may_succeed(),
+            Store::Priority(_) => true,
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         match self {
             Store::Fifo(q) => q.len(),

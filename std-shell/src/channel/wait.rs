@@ -15,12 +15,19 @@ pub(crate) type Attempt<R> = Option<R>;
 
 /// Retries before a blocking operation registers and parks (see
 /// [`Backoff`]): a peer that is mid-operation usually finishes within that,
-/// which saves a park/unpark round trip.
-fn with_backoff<R>(attempt: &mut impl FnMut() -> Attempt<R>) -> Attempt<R> {
+/// which saves a park/unpark round trip. A retry runs `attempt` (exact,
+/// linearizable) only when the cheap `ready` hint says it may succeed, so a
+/// waiting thread does not keep reading the other side's counter.
+fn with_backoff<R>(
+    ready: &impl Fn() -> bool,
+    attempt: &mut impl FnMut() -> Attempt<R>,
+) -> Attempt<R> {
     let mut backoff = Backoff::new();
     while !backoff.should_park() {
-        if let Some(r) = attempt() {
-            return Some(r);
+        if ready() {
+            if let Some(r) = attempt() {
+                return Some(r);
+            }
         }
         backoff.snooze();
     }
@@ -28,17 +35,20 @@ fn with_backoff<R>(attempt: &mut impl FnMut() -> Attempt<R>) -> Attempt<R> {
 }
 
 /// Blocks until `attempt` returns `Some`, or the deadline passes (then one
-/// last attempt decides, and `None` means timed out).
+/// last attempt decides, and `None` means timed out). `ready` is a cheap,
+/// possibly stale hint that `attempt` may succeed; it only decides which
+/// backoff retries run, never whether to park (an exact `attempt` does).
 pub(crate) fn block_until<R>(
     notify: &Notify,
     deadline: Option<Instant>,
+    ready: impl Fn() -> bool,
     mut attempt: impl FnMut() -> Attempt<R>,
 ) -> Option<R> {
     // The listener lives in this stack frame; its `Drop` withdraws it (or
     // passes on an unused notification) on every way out.
     let listener = pin!(Listener::new(notify));
     loop {
-        if let Some(r) = with_backoff(&mut attempt).or_else(&mut attempt) {
+        if let Some(r) = with_backoff(&ready, &mut attempt).or_else(&mut attempt) {
             return Some(r);
         }
         listener.as_ref().listen(WakeBy::Thread(thread::current()));

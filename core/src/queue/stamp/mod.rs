@@ -385,6 +385,49 @@ impl<T, S: Storage<T>> StampRing<T, S> {
         self.pop_raw()
     }
 
+    /// A hint for a caller that retries anyway (a backoff loop): `false`
+    /// while the slot at the head holds no published value, so that a
+    /// [`try_pop`](Self::try_pop) now would wait or report empty. It reads
+    /// the head counter and that slot's stamp only — not the producers'
+    /// counter, and no fence — so it is not linearizable: `false` may be
+    /// stale, and `true` promises nothing (another consumer may take the
+    /// value first). Decide with `try_pop`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = evlatch::StampQueue::<u32, 2>::new();
+    /// assert!(!q.pop_may_succeed());
+    /// q.try_push(1).unwrap();
+    /// assert!(q.pop_may_succeed());
+    /// ```
+    #[inline]
+    pub fn pop_may_succeed(&self) -> bool {
+        // Relaxed: a hint; `try_pop` does the ordered reads.
+        let head = self.head.load(Relaxed);
+        lag(self.slot(head).stamp.load(Relaxed), full_for(head)) >= 0
+    }
+
+    /// The push-side hint, like [`pop_may_succeed`](Self::pop_may_succeed):
+    /// `false` while the slot at the tail still holds a value of the
+    /// previous lap (the queue looks full), so that a
+    /// [`try_push`](Self::try_push) now would wait or report `Full`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = evlatch::StampQueue::<u32, 1>::new();
+    /// assert!(q.push_may_succeed());
+    /// q.try_push(1).unwrap();
+    /// assert!(!q.push_may_succeed());
+    /// ```
+    #[inline]
+    pub fn push_may_succeed(&self) -> bool {
+        // Relaxed: a hint; `try_push` does the ordered reads.
+        let tail = self.tail.load(Relaxed);
+        lag(self.slot(tail).stamp.load(Relaxed), empty_for(tail)) >= 0
+    }
+
     /// Pops up to `max` values, oldest first, into `out`; returns how
     /// many. Values are popped one by one as `out` takes them (an
     /// `Extend` that stops early leaves the rest queued); the batch is
