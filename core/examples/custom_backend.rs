@@ -81,7 +81,7 @@ impl DeviceEvent for DspEvent {
     }
 
     fn finish(&self) -> Result<EventStatus, BackendError> {
-        wait(self, DeviceType::CPU, &())?;
+        wait(DeviceType::CPU, self, &())?;
         Ok(self.query())
     }
 
@@ -105,15 +105,15 @@ impl DeviceEvent for DspEvent {
         true
     }
 
-    fn on_complete_fn(
+    fn on_finished_fn(
         &self,
         f: fn(EventStatus, usize),
         context: usize,
     ) -> Result<(), BackendError> {
-        Ok(self.completion.on_complete_fn(f, context)?)
+        Ok(self.completion.on_finished_fn(f, context)?)
     }
 
-    fn completion(&self) -> Option<&Event> {
+    fn core_event(&self) -> Option<&Event> {
         Some(&self.completion)
     }
 }
@@ -122,11 +122,11 @@ impl DeviceEvent for DspEvent {
 /// blocking primitive, so this toy parks through a callback and a channel;
 /// with evlatch-std you would call its `wait()`).
 fn cpu_waits_for_dsp(event: &dyn DeviceEvent, _context: &dyn Any) -> Result<(), BackendError> {
-    let core = event.completion().ok_or(BackendError::Unsupported {
+    let core = event.core_event().ok_or(BackendError::Unsupported {
         operation: "waiting without a completion event",
     })?;
     let (tx, rx) = mpsc::sync_channel::<()>(1);
-    core.on_complete(move |_| {
+    core.on_finished(move |_| {
         let _ = tx.send(());
     });
     let _ = rx.recv();
@@ -141,11 +141,11 @@ fn dsp_waits_for_cpu(event: &dyn DeviceEvent, context: &dyn Any) -> Result<(), B
         .ok_or(BackendError::WrongContext {
             expected: "DspQueue",
         })?;
-    let core = event.completion().ok_or(BackendError::Unsupported {
+    let core = event.core_event().ok_or(BackendError::Unsupported {
         operation: "waiting without a completion event",
     })?;
     let (tx, rx) = mpsc::sync_channel::<()>(1);
-    core.on_complete(move |_| {
+    core.on_finished(move |_| {
         let _ = tx.send(());
     });
     queue.submit(move || {
@@ -169,7 +169,7 @@ fn main() -> Result<(), BackendError> {
     let kernel_done = DspEvent {
         completion: Arc::new(Event::new()),
     };
-    kernel_done.on_complete_fn(|status, _| println!("callback: DSP kernel {status}"), 0)?;
+    kernel_done.on_finished_fn(|status, _| println!("callback: DSP kernel {status}"), 0)?;
 
     // The wrong context is a clear error, not undefined behaviour.
     assert!(matches!(

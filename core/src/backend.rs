@@ -12,6 +12,11 @@
 //!   an occupied slot with an error rather than overwrite it.
 //! - [`wait`] dispatches "make `waiter` wait for `event`" through the matrix.
 //!
+//! One argument order everywhere, the matrix's: the waiter first, then the
+//! event (or the event's device), then what is specific to the call — the
+//! function in [`register_wait`]`(waiter, event, f)`, the waiter's context
+//! in [`wait`]`(waiter, event, context)`; [`has_wait`]`(waiter, event)`.
+//!
 //! See `core/examples/custom_backend.rs` for a backend written from scratch.
 
 use core::any::Any;
@@ -104,7 +109,7 @@ impl fmt::Display for DeviceType {
 /// - `set_finished` / `set_failed` MUST follow [`Event`]'s transition table.
 /// - `reset` MUST follow the table: `Err` while scheduled, and the event
 ///   MUST be recordable again afterwards.
-/// - `supports_callbacks` MUST be `true` exactly when `on_complete_fn` can
+/// - `supports_callbacks` MUST be `true` exactly when `on_finished_fn` can
 ///   succeed; callbacks MUST run exactly once, with the outcome, and never
 ///   under a lock held by the backend.
 /// - `completion` MUST return the core event that mirrors this one's
@@ -126,13 +131,13 @@ pub trait DeviceEvent: Sync {
     fn set_failed(&self, msg: &str) -> Result<(), BackendError>;
     /// Makes a finished event reusable.
     fn reset(&self) -> Result<(), BackendError>;
-    /// Whether [`on_complete_fn`](Self::on_complete_fn) is supported.
+    /// Whether [`on_finished_fn`](Self::on_finished_fn) is supported.
     fn supports_callbacks(&self) -> bool;
     /// Runs `f(outcome, context)` once when the event finishes.
-    fn on_complete_fn(&self, f: fn(EventStatus, usize), context: usize)
+    fn on_finished_fn(&self, f: fn(EventStatus, usize), context: usize)
         -> Result<(), BackendError>;
     /// The core event mirroring this one, if any.
-    fn completion(&self) -> Option<&Event>;
+    fn core_event(&self) -> Option<&Event>;
 
     /// The event as `Any`, so that a wait function can get back to the
     /// backend's concrete type. Implementors whose type is `'static` should
@@ -148,7 +153,7 @@ pub trait DeviceEvent: Sync {
     where
         Self: Sized,
     {
-        wait(self, waiter, context)
+        wait(waiter, self, context)
     }
 }
 
@@ -170,7 +175,7 @@ impl DeviceEvent for Event {
     /// Blocks through the `(CPU, CPU)` wait function, which the std shell
     /// registers; the no_std core cannot block by itself.
     fn finish(&self) -> Result<EventStatus, BackendError> {
-        wait(self, DeviceType::CPU, &())?;
+        wait(DeviceType::CPU, self, &())?;
         Ok(self.status())
     }
 
@@ -194,15 +199,15 @@ impl DeviceEvent for Event {
         true
     }
 
-    fn on_complete_fn(
+    fn on_finished_fn(
         &self,
         f: fn(EventStatus, usize),
         context: usize,
     ) -> Result<(), BackendError> {
-        Event::on_complete_fn(self, f, context).map_err(BackendError::Event)
+        Event::on_finished_fn(self, f, context).map_err(BackendError::Event)
     }
 
-    fn completion(&self) -> Option<&Event> {
+    fn core_event(&self) -> Option<&Event> {
         Some(self)
     }
 
@@ -441,13 +446,13 @@ pub fn lookup(device: DeviceType) -> Option<&'static Backend> {
 /// use evlatch::backend::{register_wait, wait, DeviceEvent, DeviceType, BackendError};
 /// let d = DeviceType::custom(6).unwrap();
 /// fn spin_wait(event: &dyn DeviceEvent, _: &dyn core::any::Any) -> Result<(), BackendError> {
-///     while !event.query().is_final() { core::hint::spin_loop() }
+///     while !event.query().is_finished() { core::hint::spin_loop() }
 ///     Ok(())
 /// }
 /// register_wait(d, DeviceType::CPU, spin_wait).unwrap();
 /// let event = evlatch::Event::new();
 /// event.set_finished().unwrap();
-/// wait(&event, d, &()).unwrap();
+/// wait(d, &event, &()).unwrap();
 /// ```
 pub fn register_wait(waiter: DeviceType, event: DeviceType, f: WaitFn) -> Result<(), BackendError> {
     let cell = &WAITS[waiter.index()][event.index()];
@@ -477,7 +482,8 @@ pub fn has_wait(waiter: DeviceType, event: DeviceType) -> bool {
         .is_null()
 }
 
-/// Makes `waiter` wait for `event` through the wait matrix.
+/// Makes `waiter` (with its `context`, e.g. a stream) wait for `event`
+/// through the wait matrix cell `[waiter][event.device_type()]`.
 ///
 /// # Errors
 ///
@@ -490,11 +496,11 @@ pub fn has_wait(waiter: DeviceType, event: DeviceType) -> bool {
 /// use evlatch::backend::{wait, BackendError, DeviceType};
 /// let d = DeviceType::custom(4).unwrap();
 /// let event = evlatch::Event::new();
-/// assert!(matches!(wait(&event, d, &()), Err(BackendError::NoWaitFunction { .. })));
+/// assert!(matches!(wait(d, &event, &()), Err(BackendError::NoWaitFunction { .. })));
 /// ```
 pub fn wait(
-    event: &dyn DeviceEvent,
     waiter: DeviceType,
+    event: &dyn DeviceEvent,
     context: &dyn Any,
 ) -> Result<(), BackendError> {
     let device = event.device_type();

@@ -25,7 +25,7 @@
 //!
 //! ## Features
 //!
-//! - `alloc`: boxed-closure callbacks (`Event::on_complete`), `HeapEventQueue`,
+//! - `alloc`: boxed-closure callbacks (`Event::on_finished`), `HeapEventQueue`,
 //!   the topic index; without it an
 //!   event holds [`INLINE_CALLBACKS`] function-pointer callbacks per
 //!   generation.
@@ -47,7 +47,7 @@
 //!
 //! let event = Event::new();
 //! event.record().unwrap();
-//! event.on_complete_fn(|status, _| assert_eq!(status, EventStatus::Success), 0).unwrap();
+//! event.on_finished_fn(|status, _| assert_eq!(status, EventStatus::Success), 0).unwrap();
 //! event.set_finished().unwrap();
 //! assert!(event.is_finished());
 //! ```
@@ -73,9 +73,7 @@ pub mod topic;
 pub mod wake;
 
 pub use error::EventError;
-pub use event::{
-    ErrorMessage, Event, EventStatus, Snapshot, WakeArm, INLINE_CALLBACKS, MESSAGE_CAPACITY,
-};
+pub use event::{ErrorMessage, Event, EventStatus, INLINE_CALLBACKS, MESSAGE_CAPACITY};
 #[cfg(evlatch_stall_hook)]
 pub use queue::stall;
 #[cfg(feature = "alloc")]

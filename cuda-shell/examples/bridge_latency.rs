@@ -1,4 +1,4 @@
-//! Completion-to-wake latency of the completion bridge, against
+//! Finish-to-wake latency of the completion bridge, against
 //! `cuEventSynchronize` (default and blocking-sync events) and against
 //! polling `cuEventQuery`, and the host CPU time each burns while waiting.
 //!
@@ -31,7 +31,7 @@
 //! - `bridge_wait`: `CudaEvent::record`, then evlatch-std's blocking
 //!   `completion().wait()` (a short bounded spin, then park; woken by the
 //!   stream callback);
-//! - `bridge_callback`: in the same rounds, when the `on_complete` callback
+//! - `bridge_callback`: in the same rounds, when the `on_finished` callback
 //!   ran on the driver's callback thread (a lower bound for any bridge
 //!   waiter).
 //!
@@ -90,7 +90,7 @@ struct Bench {
     bridge: CudaEvent,
     kernel_ns: u64,
     base: Instant,
-    /// When the bridge's `on_complete` callback last ran, ns since `base`,
+    /// When the bridge's `on_finished` callback last ran, ns since `base`,
     /// and for which round (stored after the time, with Release).
     callback_at: Arc<AtomicU64>,
     callback_round: Arc<AtomicU64>,
@@ -219,7 +219,7 @@ fn latency_pass(bench: &Bench, rounds: u32) {
     observer.join().expect("observer");
 
     println!();
-    println!("## Completion-to-wake latency (µs; wake − host-observed kernel end)");
+    println!("## Finish-to-wake latency (µs; wake − host-observed kernel end)");
     println!();
     println!("| method | median | p10 | p90 | p99 | max |");
     println!("|---|---:|---:|---:|---:|---:|");
@@ -336,13 +336,13 @@ impl Bench {
                 let _ = self.bridge.reset();
                 let (at, round) = (self.callback_at.clone(), self.callback_round.clone());
                 let base = self.base;
-                self.bridge.completion().on_complete(move |_| {
+                self.bridge.core_event().on_finished(move |_| {
                     at.store(nanos_since(base), Ordering::Relaxed);
                     // Release: publishes `at` with the round.
                     round.store(u64::from(id), Ordering::Release);
                 });
                 self.bridge.record(&self.stream).expect("record");
-                let status = self.bridge.completion().wait(); // bounded by the heartbeat
+                let status = self.bridge.core_event().wait(); // bounded by the heartbeat
                 assert!(status == evlatch::EventStatus::Success, "{status}");
             }
         }

@@ -37,7 +37,7 @@ fn main() {
         let event = Arc::clone(&event);
         thread::spawn(move || {
             let status = event
-                .completion()
+                .core_event()
                 .wait_timeout(WAIT)
                 .expect("the completion did not arrive (stream callback never ran)");
             (status, start.elapsed())
@@ -48,7 +48,7 @@ fn main() {
         let event = Arc::clone(&event);
         thread::spawn(move || {
             support::block_on("the async task's completion", async {
-                let status = event.completion().wait_async().await;
+                let status = event.core_event().wait_async().await;
                 (status, start.elapsed())
             })
         })
@@ -59,5 +59,5 @@ fn main() {
     println!("kernel of {kernel:?} launched");
     println!("CPU thread woke after {cpu_at:?}: {cpu_status}");
     println!("async task woke after {task_at:?}: {task_status}");
-    assert!(cpu_status.is_final() && task_status.is_final());
+    assert!(cpu_status.is_finished() && task_status.is_finished());
 }

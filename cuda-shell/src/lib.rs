@@ -13,9 +13,9 @@
 //!   and blocking sync.
 //! - **The completion bridge**, which Caffe2 and PyTorch lack: recording
 //!   also enqueues a stream callback that finishes a core [`evlatch::Event`]
-//!   ([`CudaEvent::completion`]) when the GPU reaches it — with the CUDA
+//!   ([`CudaEvent::core_event`]) when the GPU reaches it — with the CUDA
 //!   error's name and text if the stream failed. Blocking waits, `.await`
-//!   and `on_complete` callbacks on that event wake on GPU completion, with
+//!   and `on_finished` callbacks on that event wake on GPU completion, with
 //!   no polling thread and no busy wait.
 //! - [`register`]: the CUDA backend in the core registry, with the wait
 //!   matrix entries CUDA→CUDA (device-side), CPU→CUDA and CUDA→CPU
@@ -86,7 +86,7 @@
 //! let stream = ctx.new_stream().unwrap();
 //! let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
 //! let (tx, rx) = mpsc::channel();
-//! event.completion().on_complete(move |status| {
+//! event.core_event().on_finished(move |status| {
 //!     let _ = tx.send(status);
 //! });
 //! event.record(&stream).unwrap(); // after the kernels you launched on `stream`
@@ -97,7 +97,9 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod bridge;
 mod codes;
+pub mod diagnostics;
 mod driver;
 mod error;
 mod event;
@@ -106,7 +108,7 @@ mod flags;
 pub use backend::{register, BACKEND};
 pub use driver::{availability, context, driver_exports, is_available, DRIVER_SYMBOLS};
 pub use error::CudaError;
-pub use event::{live_events, pending_callbacks, CudaEvent};
+pub use event::CudaEvent;
 pub use flags::EventFlags;
 
 /// The cudarc this crate is built on (driver API, loaded at run time), for

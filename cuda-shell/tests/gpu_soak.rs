@@ -8,7 +8,8 @@ mod support;
 use evlatch::EventStatus;
 use std::time::Instant;
 
-use evlatch_cuda::{live_events, pending_callbacks, CudaEvent, EventFlags};
+use evlatch_cuda::diagnostics::{live_events, pending_callbacks};
+use evlatch_cuda::{CudaEvent, EventFlags};
 use support::{finish, gpu, sync, WAIT};
 
 const CYCLES: usize = 10_000;
@@ -36,7 +37,7 @@ fn ten_thousand_cycles_leak_nothing() {
             finish(event).unwrap()
         } else {
             waiters += 1;
-            support::wait(event.completion(), "a soak cycle's completion")
+            support::wait(event.core_event(), "a soak cycle's completion")
         };
         assert_eq!(status, EventStatus::Success, "cycle {i}");
         // Once a completion is final, its callback no longer counts.

@@ -80,10 +80,10 @@ fn a_completion_that_never_comes_is_a_failure_naming_it() {
 #[test]
 fn a_message_that_never_comes_is_a_failure_naming_it() {
     let (tx, rx) = mpsc::channel::<u32>();
-    let msg = recv_within(&rx, "the on_complete callback", Duration::from_millis(20))
+    let msg = recv_within(&rx, "the on_finished callback", Duration::from_millis(20))
         .expect_err("nothing is sent");
     assert!(
-        msg.starts_with("the on_complete callback: did not arrive"),
+        msg.starts_with("the on_finished callback: did not arrive"),
         "{msg}"
     );
     tx.send(7).unwrap();

@@ -78,7 +78,7 @@ pub use wait::{EventExt, Timeout, WaitFuture};
 /// evlatch_std::install();
 /// let event = evlatch::Event::new();
 /// event.set_finished().unwrap();
-/// wait(&event, DeviceType::CPU, &()).unwrap();
+/// wait(DeviceType::CPU, &event, &()).unwrap();
 /// ```
 pub fn install() {
     parking::install();

@@ -15,7 +15,7 @@
 //! 1. `snapshot()`; a final status returns at once (one load).
 //! 2. Link the waiter `(event address, generation, wake-by)` at the back of
 //!    its bucket (under the bucket lock).
-//! 3. `arm_wake(snapshot)`. `Completed(s)`: no hook call will come for that
+//! 3. `arm_wake(snapshot)`. `Finished(s)`: no hook call will come for that
 //!    generation; unlink (or find the hook of an earlier-armed waiter
 //!    already completed us) and return `s`. `Armed`: the finisher of that
 //!    generation calls the hook after its finishing CAS, which reads from
@@ -42,8 +42,8 @@ use core::marker::PhantomPinned;
 use core::pin::Pin;
 use std::task::Waker;
 
-use evlatch::wake::{register_wake_hook, Completion, WakeHook};
-use evlatch::{Event, EventStatus, Snapshot, WakeArm};
+use evlatch::wake::{register_wake_hook, Finished, Snapshot, WakeArm, WakeHook};
+use evlatch::{Event, EventStatus};
 
 use crate::list::{Linked, Links, List};
 use crate::list_lock::ListLock;
@@ -111,11 +111,8 @@ impl Waiter {
         // Acquire: pairs with the hook's release store, so the owner sees
         // everything the finisher did before finishing, and the hook is done
         // with the node.
-        match self.outcome.load(Ordering::Acquire) {
-            2 => Some(EventStatus::Success),
-            3 => Some(EventStatus::Failed),
-            _ => None,
-        }
+        // 0 (`Initialized`) while pending; only finished statuses are stored.
+        EventStatus::from_u8(self.outcome.load(Ordering::Acquire)).filter(|s| s.is_finished())
     }
 
     /// Steps 2–3 of the protocol. `Err(status)` when the generation `seen`
@@ -140,11 +137,11 @@ impl Waiter {
             // moves or dies.
             unsafe { bucket.push_back(&self) };
         });
-        match event.arm_wake(seen) {
+        match evlatch::wake::arm(&event, seen) {
             WakeArm::Armed => Ok(()),
             // Another waiter's arm may have made the hook complete us
             // already; either way the outcome is that generation's.
-            WakeArm::Completed(status) => Err(self.cancel().unwrap_or(status)),
+            WakeArm::Finished(status) => Err(self.cancel().unwrap_or(status)),
         }
     }
 
@@ -281,7 +278,7 @@ pub(crate) fn install() {
 /// Step 4: releases every waiter of `event`'s finished generation, oldest
 /// first. A panicking waker does not stop the others; the first such panic
 /// continues once all are woken.
-fn wake_hook(event: &Event, done: Completion) {
+fn wake_hook(event: &Event, done: Finished) {
     let addr = event as *const Event as usize;
     let mut wakes = WakeList::new();
     loop {
@@ -296,7 +293,7 @@ fn wake_hook(event: &Event, done: Completion) {
 
 /// Completes up to one round of matching waiters under the bucket lock;
 /// `true` if the round filled up before the walk reached the end.
-fn complete_round(addr: usize, done: Completion, wakes: &mut WakeList) -> bool {
+fn complete_round(addr: usize, done: Finished, wakes: &mut WakeList) -> bool {
     table()
         .bucket(addr)
         .with(|bucket| complete_locked(bucket, addr, done, wakes))
@@ -305,7 +302,7 @@ fn complete_round(addr: usize, done: Completion, wakes: &mut WakeList) -> bool {
 fn complete_locked(
     bucket: &mut List<Waiter>,
     addr: usize,
-    done: Completion,
+    done: Finished,
     wakes: &mut WakeList,
 ) -> bool {
     let mut cur = bucket.front();
@@ -328,7 +325,7 @@ fn complete_locked(
             bucket.remove(w);
             w.wake.with_mut(|p| (*p).take())
         };
-        debug_assert!(done.status.is_final());
+        debug_assert!(done.status.is_finished());
         // Release: the owner acquires this and may free the node at once;
         // nothing below touches `w`.
         w.outcome.store(done.status as u8, Ordering::Release);

@@ -115,7 +115,7 @@ fn block(event: &Event, deadline: Option<Instant>) -> Result<EventStatus, Timeou
     // already in flight without a park/unpark round trip.
     let mut seen = event.snapshot();
     let mut backoff = Backoff::new();
-    while !seen.status().is_final() && !backoff.should_park() {
+    while !seen.status().is_finished() && !backoff.should_park() {
         backoff.snooze();
         let now = event.snapshot();
         if now.generation() != seen.generation() {
@@ -123,7 +123,7 @@ fn block(event: &Event, deadline: Option<Instant>) -> Result<EventStatus, Timeou
         }
         seen = now;
     }
-    if seen.status().is_final() {
+    if seen.status().is_finished() {
         return Ok(seen.status());
     }
     // The waiter lives in this stack frame; its `Drop` unlinks it on every
@@ -207,7 +207,7 @@ impl Future for WaitFuture<'_> {
             FutureState::Done(status) => return Poll::Ready(status),
             FutureState::Idle => {
                 let seen = this.event.snapshot();
-                if seen.status().is_final() {
+                if seen.status().is_finished() {
                     Some(seen.status())
                 } else {
                     match waiter.register(this.event, seen, WakeBy::Task(cx.waker().clone())) {
@@ -245,7 +245,7 @@ pub(crate) fn cpu_wait(
     event: &dyn DeviceEvent,
     _context: &dyn core::any::Any,
 ) -> Result<(), BackendError> {
-    match event.completion() {
+    match event.core_event() {
         Some(core) => {
             EventExt::wait(core);
             Ok(())

@@ -233,7 +233,7 @@ fn waiters_across_many_generations() {
                 let s = e
                     .wait_timeout(Duration::from_secs(10))
                     .expect("no lost wake-up");
-                assert!(s.is_final());
+                assert!(s.is_finished());
                 n += 1;
             }
             n
@@ -455,7 +455,7 @@ fn a_panicking_waker_releases_every_other_waiter() {
     let ran = Arc::new(AtomicUsize::new(0));
     {
         let ran = ran.clone();
-        e.on_complete(move |_| {
+        e.on_finished(move |_| {
             ran.fetch_add(1, Ordering::SeqCst);
         });
     }

@@ -16,8 +16,9 @@
 //! lib tests (core/src/event/loom_pool.rs).
 #![cfg(evlatch_loom)]
 
-use evlatch::wake::{register_wake_hook, Completion, WakeHook};
-use evlatch::{Event, EventError, EventStatus, WakeArm};
+use evlatch::wake::{register_wake_hook, Finished, WakeHook};
+use evlatch::wake::WakeArm;
+use evlatch::{Event, EventError, EventStatus};
 use loom::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use loom::sync::{Arc, Notify};
 use loom::thread;
@@ -46,7 +47,7 @@ impl Runs {
     /// Registers a closure on `event` that records its run in `this`.
     fn register(this: &Arc<Self>, event: &Event) {
         let runs = this.clone();
-        event.on_complete(move |status| {
+        event.on_finished(move |status| {
             runs.outcome.store(code(status), Ordering::Relaxed);
             runs.count.fetch_add(1, Ordering::Relaxed);
         });
@@ -95,18 +96,19 @@ impl Watched {
     /// The shell's wait, for waiter `i` that saw `seen` (unfinished):
     /// publish the table slot, arm; on `Armed`, block until the hook wakes
     /// this slot.
-    fn wait_from(&self, i: usize, seen: evlatch::Snapshot) -> EventStatus {
+    fn wait_from(&self, i: usize, seen: evlatch::wake::Snapshot) -> EventStatus {
         // Release: the hook's acquire load sees this entry if it runs after
         // our arm (the core promises that edge).
         self.slots[i].store(seen.generation() + 1, Ordering::Release);
-        match self.event.arm_wake(seen) {
-            WakeArm::Completed(status) => status,
+        match evlatch::wake::arm(&self.event, seen) {
+            WakeArm::Finished(status) => status,
             WakeArm::Armed => loop {
                 match self.woken[i].load(Ordering::Acquire) {
                     0 => self.parked[i].wait(),
-                    2 => return EventStatus::Success,
-                    3 => return EventStatus::Failed,
-                    other => panic!("bad outcome code {other}"),
+                    code => match EventStatus::from_u8(code as u8) {
+                        Some(status) if status.is_finished() => return status,
+                        _ => panic!("bad outcome code {code}"),
+                    },
                 }
             },
         }
@@ -114,7 +116,7 @@ impl Watched {
 }
 
 /// The wake hook of this test binary.
-fn watched_hook(event: &Event, done: Completion) {
+fn watched_hook(event: &Event, done: Finished) {
     // SAFETY: in this test binary only the `event` field of a `Watched` is
     // ever armed (every `arm_wake` call below goes through `Watched`), and
     // the core calls hooks only for armed events. `Watched` is `#[repr(C)]`
@@ -262,7 +264,7 @@ fn later_registration_racing_finish() {
             let (ran, on_finisher, ticket) = (ran.clone(), on_finisher.clone(), ticket.clone());
             move |i: usize, e: &Event| {
                 let (ran, on_finisher, ticket) = (ran.clone(), on_finisher.clone(), ticket.clone());
-                e.on_complete(move |_| {
+                e.on_finished(move |_| {
                     let here = usize::from(thread::current().id() == finisher);
                     on_finisher[i].store(here, Ordering::Relaxed);
                     ran[i].store(ticket.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
@@ -316,7 +318,7 @@ fn slot_registration_racing_finish() {
         let registrar = {
             let (e, data, runs) = (e.clone(), data.clone(), runs.clone());
             thread::spawn(move || {
-                e.on_complete(move |status| {
+                e.on_finished(move |status| {
                     assert_eq!(status, EventStatus::Success);
                     // SAFETY: the finisher's write happens-before every
                     // callback of the finish (the event's contract).
@@ -419,7 +421,7 @@ fn panicking_callback_racing_registration() {
     loom::model(|| {
         let e = Arc::new(Event::new());
         e.record().unwrap();
-        e.on_complete(|_| std::panic::panic_any(ON_PURPOSE)); // the slot
+        e.on_finished(|_| std::panic::panic_any(ON_PURPOSE)); // the slot
         let before = Runs::new();
         Runs::register(&before, &e); // the list
         let racing = Runs::new();
@@ -565,7 +567,7 @@ fn waiter_racing_finish_reset_record() {
 
 /// Race: a waiter arming a snapshot taken before a finish + reset (the
 /// generation check). The stale snapshot never arms the new generation:
-/// the answer is `Completed(outcome of the old one)` and no hook call
+/// the answer is `Finished(outcome of the old one)` and no hook call
 /// is made for it.
 #[test]
 fn stale_snapshot_arm_racing_reset() {

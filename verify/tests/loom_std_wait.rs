@@ -231,7 +231,7 @@ fn stale_hook_racing_waiter_of_next_generation() {
             let e = e.clone();
             thread::spawn(move || e.set_finished().unwrap())
         };
-        while !e.status().is_final() {
+        while !e.status().is_finished() {
             thread::yield_now();
         }
         e.reset().unwrap();

@@ -83,7 +83,7 @@ pub(crate) const fn status(s: u32) -> EventStatus {
 
 /// Success or Failed (bit 1 of the status field).
 #[inline]
-pub(crate) const fn is_final(s: u32) -> bool {
+pub(crate) const fn is_finished(s: u32) -> bool {
     s & SUCCESS != 0
 }
 
@@ -119,7 +119,7 @@ pub(crate) const fn finished_word(s: u32, outcome: u32) -> u32 {
 /// The word a reset moves the final word `s` to.
 #[inline]
 pub(crate) const fn reset_word(s: u32) -> u32 {
-    debug_assert!(is_final(s));
+    debug_assert!(is_finished(s));
     let next_gen = (generation(s) + 1) % GEN_MODULUS;
     let prev = if status_bits(s) == FAILED {
         PREV_FAILED

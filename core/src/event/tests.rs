@@ -21,7 +21,7 @@ use super::state::{GEN_MODULUS, GEN_SHIFT, PREV_FAILED};
 use super::*;
 use crate::backend::{self, Backend, BackendError, DeviceEvent, DeviceType, MAX_DEVICE_TYPES};
 use crate::sync::AtomicUsize;
-use crate::wake::{register_wake_hook, Completion, HookError, WakeHook};
+use crate::wake::{register_wake_hook, Finished, HookError, WakeHook};
 
 /// Repetitions of each multi-thread race (miri runs far fewer).
 const RACE_ITERS: usize = if cfg!(miri) { 4 } else { 2_000 };
@@ -159,9 +159,9 @@ const SLOT_PANIC_FN: usize = 10;
 const SLOT_PANIC_HOOK: usize = 11;
 
 /// Every wake-hook call: (event address, completion).
-static HOOK_LOG: Mutex<Vec<(usize, Completion)>> = Mutex::new(Vec::new());
+static HOOK_LOG: Mutex<Vec<(usize, Finished)>> = Mutex::new(Vec::new());
 
-fn logging_hook(event: &Event, done: Completion) {
+fn logging_hook(event: &Event, done: Finished) {
     HOOK_LOG
         .lock()
         .unwrap()
@@ -175,7 +175,7 @@ fn install_hook() {
 }
 
 /// The hook calls made so far for `event`.
-fn hook_calls(event: &Event) -> Vec<Completion> {
+fn hook_calls(event: &Event) -> Vec<Finished> {
     let addr = event as *const Event as usize;
     HOOK_LOG
         .lock()
@@ -296,7 +296,7 @@ fn queries_and_formatting_agree() {
     for status in STATUSES {
         let event_for = Event::new();
         drive_to(&event_for, status);
-        assert_eq!(event_for.is_finished(), status.is_final());
+        assert_eq!(event_for.is_finished(), status.is_finished());
         assert_eq!(event_for.is_scheduled(), status == EventStatus::Scheduled);
         assert_eq!(event_for.snapshot().status(), status);
         let debug = format!("{event_for:?}");
@@ -475,7 +475,7 @@ fn callbacks_run_once_in_order_with_outcome() {
         }
         for i in 0..per_event {
             event
-                .on_complete_fn(log_cb, ctx(slot, round * 10 + i))
+                .on_finished_fn(log_cb, ctx(slot, round * 10 + i))
                 .unwrap();
         }
         assert_eq!(log_of(slot), expected, "ran before the finish");
@@ -505,12 +505,12 @@ fn callback_on_finished_event_runs_immediately() {
     event.set_finished().unwrap();
     // More than the inline capacity: immediate runs take no storage.
     for i in 0..INLINE_CALLBACKS + 3 {
-        event.on_complete_fn(log_cb, ctx(slot, i)).unwrap();
+        event.on_finished_fn(log_cb, ctx(slot, i)).unwrap();
         assert_eq!(log_of(slot).len(), i + 1);
     }
     event.reset().unwrap();
     event.set_failed("bad").unwrap();
-    event.on_complete_fn(log_cb, ctx(slot, 99)).unwrap();
+    event.on_finished_fn(log_cb, ctx(slot, 99)).unwrap();
     let log = log_of(slot);
     assert!(log[..INLINE_CALLBACKS + 3]
         .iter()
@@ -525,7 +525,7 @@ fn callback_on_finished_event_runs_immediately() {
 fn registration_around_noop_reset() {
     let slot = SLOT_INIT_RESET;
     let event = Event::new();
-    event.on_complete_fn(log_cb, ctx(slot, 1)).unwrap();
+    event.on_finished_fn(log_cb, ctx(slot, 1)).unwrap();
     event.reset().unwrap(); // Initialized: no change
     assert!(log_of(slot).is_empty());
     event.set_failed("late").unwrap();
@@ -534,7 +534,7 @@ fn registration_around_noop_reset() {
     let slot = SLOT_FAILED_REG;
     let event = Event::new();
     event.set_failed("already").unwrap();
-    event.on_complete_fn(log_cb, ctx(slot, 2)).unwrap();
+    event.on_finished_fn(log_cb, ctx(slot, 2)).unwrap();
     assert_eq!(log_of(slot), [(2, EventStatus::Failed)]);
 }
 
@@ -547,7 +547,7 @@ fn reset_and_rerecord(status: EventStatus, context: usize) {
     RESET_INSIDE.reset().unwrap();
     RESET_INSIDE.record().unwrap();
     RESET_INSIDE
-        .on_complete_fn(log_cb, ctx(SLOT_RESET_INSIDE, 100))
+        .on_finished_fn(log_cb, ctx(SLOT_RESET_INSIDE, 100))
         .unwrap();
 }
 
@@ -559,11 +559,11 @@ fn callback_resets_its_own_event() {
     let slot = SLOT_RESET_INSIDE;
     let event = &RESET_INSIDE;
     event.record().unwrap();
-    event.on_complete_fn(log_cb, ctx(slot, 1)).unwrap();
+    event.on_finished_fn(log_cb, ctx(slot, 1)).unwrap();
     event
-        .on_complete_fn(reset_and_rerecord, ctx(slot, 2))
+        .on_finished_fn(reset_and_rerecord, ctx(slot, 2))
         .unwrap();
-    event.on_complete_fn(log_cb, ctx(slot, 3)).unwrap();
+    event.on_finished_fn(log_cb, ctx(slot, 3)).unwrap();
     event.set_finished().unwrap();
     assert_eq!(
         log_of(slot),
@@ -587,11 +587,11 @@ fn reset_and_refinish(status: EventStatus, context: usize) {
     log_cb(status, context);
     if status == EventStatus::Success {
         NESTED.reset().unwrap();
-        NESTED.on_complete_fn(log_cb, ctx(SLOT_NESTED, 50)).unwrap();
+        NESTED.on_finished_fn(log_cb, ctx(SLOT_NESTED, 50)).unwrap();
         // Runs the new generation's callback, nested in this one.
         NESTED.set_failed("nested").unwrap();
         // Already finished: runs at once, nested as well.
-        NESTED.on_complete_fn(log_cb, ctx(SLOT_NESTED, 51)).unwrap();
+        NESTED.on_finished_fn(log_cb, ctx(SLOT_NESTED, 51)).unwrap();
     }
 }
 
@@ -601,9 +601,9 @@ fn reset_and_refinish(status: EventStatus, context: usize) {
 fn callback_refinishes_its_own_event() {
     let slot = SLOT_NESTED;
     NESTED
-        .on_complete_fn(reset_and_refinish, ctx(slot, 1))
+        .on_finished_fn(reset_and_refinish, ctx(slot, 1))
         .unwrap();
-    NESTED.on_complete_fn(log_cb, ctx(slot, 2)).unwrap();
+    NESTED.on_finished_fn(log_cb, ctx(slot, 2)).unwrap();
     NESTED.set_finished().unwrap();
     assert_eq!(
         log_of(slot),
@@ -626,18 +626,18 @@ fn callbacks_across_reset_belong_to_their_generation() {
     let slot = SLOT_GENERATIONS;
     let event = Event::new();
     event.record().unwrap();
-    event.on_complete_fn(log_cb, ctx(slot, 0)).unwrap();
+    event.on_finished_fn(log_cb, ctx(slot, 0)).unwrap();
     event.set_failed("gen 0").unwrap();
     event.reset().unwrap();
-    event.on_complete_fn(log_cb, ctx(slot, 1)).unwrap();
+    event.on_finished_fn(log_cb, ctx(slot, 1)).unwrap();
     assert_eq!(log_of(slot), [(0, EventStatus::Failed)]);
     event.record().unwrap();
-    event.on_complete_fn(log_cb, ctx(slot, 2)).unwrap();
+    event.on_finished_fn(log_cb, ctx(slot, 2)).unwrap();
     event.set_finished().unwrap();
     event.reset().unwrap();
     event.set_finished().unwrap(); // a generation with no callbacks
     event.reset().unwrap();
-    event.on_complete_fn(log_cb, ctx(slot, 3)).unwrap();
+    event.on_finished_fn(log_cb, ctx(slot, 3)).unwrap();
     event.set_failed("gen 3").unwrap();
     assert_eq!(
         log_of(slot),
@@ -662,16 +662,16 @@ fn inline_callback_limit() {
         event.record().unwrap();
         for i in 0..INLINE_CALLBACKS {
             event
-                .on_complete_fn(log_cb, ctx(slot, generation * 10 + i))
+                .on_finished_fn(log_cb, ctx(slot, generation * 10 + i))
                 .unwrap();
         }
         let status_before = event.status();
         assert_eq!(
-            event.on_complete_fn(log_cb, ctx(slot, 999)),
+            event.on_finished_fn(log_cb, ctx(slot, 999)),
             Err(EventError::CallbacksFull)
         );
         assert_eq!(
-            event.on_complete_fn(log_cb, ctx(slot, 998)),
+            event.on_finished_fn(log_cb, ctx(slot, 998)),
             Err(EventError::CallbacksFull)
         );
         assert_eq!(event.status(), status_before);
@@ -685,7 +685,7 @@ fn inline_callback_limit() {
         );
         // Finished: registration runs at once, whatever the storage holds.
         event
-            .on_complete_fn(log_cb, ctx(slot, generation * 10 + 9))
+            .on_finished_fn(log_cb, ctx(slot, generation * 10 + 9))
             .unwrap();
         assert_eq!(log_of(slot).len(), (generation + 1) * INLINE_CALLBACKS + 1);
         LOGS[slot].lock().unwrap().pop();
@@ -701,7 +701,7 @@ fn no_callback_limit_with_alloc() {
     let event = Event::new();
     let n = INLINE_CALLBACKS * 8;
     for i in 0..n {
-        event.on_complete_fn(log_cb, ctx(slot, i)).unwrap();
+        event.on_finished_fn(log_cb, ctx(slot, i)).unwrap();
     }
     event.set_finished().unwrap();
     let log = log_of(slot);
@@ -719,18 +719,18 @@ fn closures_run_once_in_order() {
     event.record().unwrap();
     for i in 0..10 {
         let seen = seen.clone();
-        event.on_complete(move |status| seen.lock().unwrap().push((i, status)));
+        event.on_finished(move |status| seen.lock().unwrap().push((i, status)));
     }
     // Mixed with the function-pointer form, order is still registration order.
-    event.on_complete_fn(|_, _| {}, 0).unwrap();
+    event.on_finished_fn(|_, _| {}, 0).unwrap();
     let seen2 = seen.clone();
-    event.on_complete(move |status| seen2.lock().unwrap().push((10, status)));
+    event.on_finished(move |status| seen2.lock().unwrap().push((10, status)));
     assert!(seen.lock().unwrap().is_empty());
     event.set_failed("closure test").unwrap();
     let expected: Vec<_> = (0..11).map(|i| (i, EventStatus::Failed)).collect();
     assert_eq!(*seen.lock().unwrap(), expected);
     let seen3 = seen.clone();
-    event.on_complete(move |status| seen3.lock().unwrap().push((11, status)));
+    event.on_finished(move |status| seen3.lock().unwrap().push((11, status)));
     assert_eq!(
         seen.lock().unwrap().last(),
         Some(&(11, EventStatus::Failed))
@@ -753,14 +753,14 @@ fn slot_holds_small_and_large_closures() {
         let (m, seen2) = (marker.clone(), seen.clone());
         if generation % 2 == 0 {
             // Two words: inline.
-            event.on_complete(move |status| {
+            event.on_finished(move |status| {
                 drop(m);
                 seen2.lock().unwrap().push((generation, status));
             });
         } else {
             // Far more than two words: boxed.
             let big = [generation as u64; 16];
-            event.on_complete(move |status| {
+            event.on_finished(move |status| {
                 drop(m);
                 let sum: u64 = big.iter().sum();
                 assert_eq!(sum, 16 * generation as u64);
@@ -778,13 +778,13 @@ fn slot_holds_small_and_large_closures() {
         let m = marker.clone();
         if big {
             let payload = [7u64; 16];
-            event.on_complete(move |_| {
+            event.on_finished(move |_| {
                 drop(m);
                 assert_eq!(payload.len(), 16);
                 unreachable!("dropped unrun");
             });
         } else {
-            event.on_complete(move |_| {
+            event.on_finished(move |_| {
                 drop(m);
                 unreachable!("dropped unrun");
             });
@@ -804,7 +804,7 @@ fn dropping_an_unfinished_event_drops_callbacks_unrun() {
         let event = Event::new();
         event.record().unwrap();
         for i in 0..INLINE_CALLBACKS {
-            event.on_complete_fn(log_cb, ctx(slot, i)).unwrap();
+            event.on_finished_fn(log_cb, ctx(slot, i)).unwrap();
         }
     }
     assert!(log_of(slot).is_empty());
@@ -815,7 +815,7 @@ fn dropping_an_unfinished_event_drops_callbacks_unrun() {
             let event = Event::new();
             for _ in 0..3 {
                 let m = marker.clone();
-                event.on_complete(move |_| drop(m));
+                event.on_finished(move |_| drop(m));
             }
             assert_eq!(Arc::strong_count(&marker), 4);
         }
@@ -860,7 +860,7 @@ fn panicking_fn_callback_loses_nothing() {
         event.record().unwrap();
         for i in 0..3 {
             let tag = if i == panicking { 900 } else { i };
-            event.on_complete_fn(log_or_panic, ctx(slot, tag)).unwrap();
+            event.on_finished_fn(log_or_panic, ctx(slot, tag)).unwrap();
         }
         expect_panic(|| event.set_finished().unwrap());
         let expected: Vec<_> = (0..3)
@@ -871,11 +871,11 @@ fn panicking_fn_callback_loses_nothing() {
         assert_eq!(event.status(), EventStatus::Success);
         assert_eq!(event.set_finished(), Err(EventError::AlreadyFinished));
         // A late registration runs at once (and its panic is its own).
-        event.on_complete_fn(log_cb, ctx(slot, 7)).unwrap();
-        expect_panic(|| event.on_complete_fn(log_or_panic, ctx(slot, 900)).unwrap());
+        event.on_finished_fn(log_cb, ctx(slot, 7)).unwrap();
+        expect_panic(|| event.on_finished_fn(log_or_panic, ctx(slot, 900)).unwrap());
         event.reset().unwrap();
         event.record().unwrap();
-        event.on_complete_fn(log_cb, ctx(slot, 8)).unwrap();
+        event.on_finished_fn(log_cb, ctx(slot, 8)).unwrap();
         event.set_failed("next generation").unwrap();
         let log = log_of(slot);
         assert_eq!(
@@ -897,7 +897,7 @@ fn panicking_closure_loses_nothing() {
     event.record().unwrap();
     for i in 0..3 {
         let ran = ran.clone();
-        event.on_complete(move |status| {
+        event.on_finished(move |status| {
             if i == 1 {
                 panic!("{}", ON_PURPOSE);
             }
@@ -914,7 +914,7 @@ fn panicking_closure_loses_nothing() {
     event.reset().unwrap();
     event.record().unwrap();
     let again = ran.clone();
-    event.on_complete(move |status| again.lock().unwrap().push((3, status)));
+    event.on_finished(move |status| again.lock().unwrap().push((3, status)));
     event.set_finished().unwrap();
     assert_eq!(ran.lock().unwrap().last(), Some(&(3, EventStatus::Success)));
 }
@@ -933,10 +933,10 @@ fn second_panic_while_unwinding_aborts() {
         // The child: two panicking callbacks, then a finish.
         let event = Event::new();
         event
-            .on_complete_fn(log_or_panic, ctx(SLOT_PANIC_FN, 900))
+            .on_finished_fn(log_or_panic, ctx(SLOT_PANIC_FN, 900))
             .unwrap();
         event
-            .on_complete_fn(log_or_panic, ctx(SLOT_PANIC_FN, 900))
+            .on_finished_fn(log_or_panic, ctx(SLOT_PANIC_FN, 900))
             .unwrap();
         let _ = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| event.set_finished()));
         // Not reached: the second panic aborts.
@@ -965,7 +965,7 @@ fn second_panic_while_unwinding_aborts() {
 static PANIC_HOOK_EVENT: Event = Event::new();
 
 /// Panics for [`PANIC_HOOK_EVENT`] only; every other event passes.
-fn panicking_hook(event: &Event, _: Completion) {
+fn panicking_hook(event: &Event, _: Finished) {
     if core::ptr::eq(event, &PANIC_HOOK_EVENT) {
         panic!("{}", ON_PURPOSE);
     }
@@ -973,7 +973,7 @@ fn panicking_hook(event: &Event, _: Completion) {
 
 /// Counts its calls for [`PANIC_HOOK_EVENT`]; registered after
 /// [`panicking_hook`], so it sits in a later slot.
-fn after_panicking_hook(event: &Event, done: Completion) {
+fn after_panicking_hook(event: &Event, done: Finished) {
     if core::ptr::eq(event, &PANIC_HOOK_EVENT) {
         LOGS[SLOT_PANIC_HOOK]
             .lock()
@@ -994,9 +994,9 @@ fn panicking_wake_hook_loses_nothing() {
     register_wake_hook(&AFTER).unwrap();
     let event = &PANIC_HOOK_EVENT;
     event.record().unwrap();
-    assert_eq!(event.arm_wake(event.snapshot()), WakeArm::Armed);
-    event.on_complete_fn(log_cb, ctx(slot, 0)).unwrap();
-    event.on_complete_fn(log_cb, ctx(slot, 1)).unwrap();
+    assert_eq!(crate::wake::arm(&event, event.snapshot()), WakeArm::Armed);
+    event.on_finished_fn(log_cb, ctx(slot, 0)).unwrap();
+    event.on_finished_fn(log_cb, ctx(slot, 1)).unwrap();
     expect_panic(|| event.set_failed("hook test").unwrap());
     assert_eq!(
         log_of(slot),
@@ -1010,7 +1010,7 @@ fn panicking_wake_hook_loses_nothing() {
     assert_eq!(event.error_message().unwrap().as_str(), "hook test");
     event.reset().unwrap();
     // Not armed: no hook call, no panic.
-    event.on_complete_fn(log_cb, ctx(slot, 2)).unwrap();
+    event.on_finished_fn(log_cb, ctx(slot, 2)).unwrap();
     event.set_finished().unwrap();
     assert_eq!(log_of(slot).last(), Some(&(2, EventStatus::Success)));
 }
@@ -1023,15 +1023,15 @@ static WAKE_BASIC: Event = Event::new();
 
 /// `Armed` on an unfinished generation; the finish then calls the hook once
 /// with that generation and the outcome; arming again (another waiter)
-/// still gives one call; afterwards `Completed(outcome)`.
+/// still gives one call; afterwards `Finished(outcome)`.
 #[test]
 fn armed_wake_calls_hook_once_with_generation_and_status() {
     install_hook();
     let event = &WAKE_BASIC;
     event.record().unwrap();
     let seen = event.snapshot();
-    assert_eq!(event.arm_wake(seen), WakeArm::Armed);
-    assert_eq!(event.arm_wake(seen), WakeArm::Armed);
+    assert_eq!(crate::wake::arm(&event, seen), WakeArm::Armed);
+    assert_eq!(crate::wake::arm(&event, seen), WakeArm::Armed);
     assert!(
         hook_calls(event).is_empty(),
         "hook called before the finish"
@@ -1039,31 +1039,31 @@ fn armed_wake_calls_hook_once_with_generation_and_status() {
     event.set_failed("wake me").unwrap();
     assert_eq!(
         hook_calls(event),
-        [Completion {
+        [Finished {
             generation: 0,
             status: EventStatus::Failed
         }]
     );
     assert_eq!(
-        event.arm_wake(seen),
-        WakeArm::Completed(EventStatus::Failed)
+        crate::wake::arm(&event, seen),
+        WakeArm::Finished(EventStatus::Failed)
     );
     // Next generation, armed from Initialized (never recorded).
     event.reset().unwrap();
     let seen1 = event.snapshot();
     assert_eq!(seen1.generation(), 1);
-    assert_eq!(event.arm_wake(seen1), WakeArm::Armed);
+    assert_eq!(crate::wake::arm(&event, seen1), WakeArm::Armed);
     event.set_finished().unwrap();
     assert_eq!(
         hook_calls(event)[1..],
-        [Completion {
+        [Finished {
             generation: 1,
             status: EventStatus::Success
         }]
     );
     assert_eq!(
-        event.arm_wake(seen1),
-        WakeArm::Completed(EventStatus::Success)
+        crate::wake::arm(&event, seen1),
+        WakeArm::Finished(EventStatus::Success)
     );
 }
 
@@ -1079,10 +1079,10 @@ fn unarmed_finish_calls_no_hook() {
         event.set_finished().unwrap();
         event.reset().unwrap();
         event.set_failed("x").unwrap();
-        // Arming a finished generation gives `Completed` and no call.
+        // Arming a finished generation gives `Finished` and no call.
         assert_eq!(
-            event.arm_wake(event.snapshot()),
-            WakeArm::Completed(EventStatus::Failed)
+            crate::wake::arm(&event, event.snapshot()),
+            WakeArm::Finished(EventStatus::Failed)
         );
         event.reset().unwrap();
     }
@@ -1092,7 +1092,7 @@ fn unarmed_finish_calls_no_hook() {
 static WAKE_AFTER_RESET: Event = Event::new();
 
 /// A snapshot of a generation that finished and was reset (and recorded
-/// again) gives `Completed(outcome of that generation)`, for both outcomes,
+/// again) gives `Finished(outcome of that generation)`, for both outcomes,
 /// and never arms the new generation.
 #[test]
 fn arm_wake_after_reset_reports_previous_outcome() {
@@ -1110,9 +1110,9 @@ fn arm_wake_after_reset_reports_previous_outcome() {
             _ => event.set_failed("gone").unwrap(),
         }
         event.reset().unwrap();
-        assert_eq!(event.arm_wake(seen), WakeArm::Completed(outcome));
+        assert_eq!(crate::wake::arm(&event, seen), WakeArm::Finished(outcome));
         event.record().unwrap();
-        assert_eq!(event.arm_wake(seen), WakeArm::Completed(outcome));
+        assert_eq!(crate::wake::arm(&event, seen), WakeArm::Finished(outcome));
         // The new generation was not armed by the stale snapshot.
         assert_eq!(word(event) & super::state::WAITERS, 0);
         event.set_finished().unwrap();
@@ -1129,19 +1129,19 @@ fn noop_reset_keeps_the_arm() {
     install_hook();
     let event = &WAKE_INIT_RESET;
     let seen = event.snapshot();
-    assert_eq!(event.arm_wake(seen), WakeArm::Armed);
+    assert_eq!(crate::wake::arm(&event, seen), WakeArm::Armed);
     event.reset().unwrap();
     event.set_finished().unwrap();
     assert_eq!(
         hook_calls(event),
-        [Completion {
+        [Finished {
             generation: 0,
             status: EventStatus::Success
         }]
     );
 }
 
-fn other_hook(_: &Event, _: Completion) {}
+fn other_hook(_: &Event, _: Finished) {}
 
 /// Registering the same hook twice is fine; `HookError` explains itself.
 #[test]
@@ -1211,7 +1211,7 @@ fn race_registrations_against_finish() {
                     b.wait();
                     for i in 0..per_thread {
                         let runs = runs.clone();
-                        e.on_complete(move |s| runs.lock().unwrap().push((t, i, s)));
+                        e.on_finished(move |s| runs.lock().unwrap().push((t, i, s)));
                     }
                 })
             })
@@ -1289,8 +1289,8 @@ fn race_waiter_against_finish_reset_record() {
                 // finish, reset and record may all land before the arm.
                 let seen = event.snapshot();
                 barrier.wait();
-                match event.arm_wake(seen) {
-                    WakeArm::Completed(status) => (seen.generation(), status),
+                match crate::wake::arm(&event, seen) {
+                    WakeArm::Finished(status) => (seen.generation(), status),
                     WakeArm::Armed => {
                         let mut spins = 0;
                         loop {
@@ -1344,7 +1344,7 @@ fn race_reset_against_registration() {
         let (e, b, r) = (event.clone(), barrier.clone(), ran.clone());
         let registrar = thread::spawn(move || {
             b.wait();
-            e.on_complete(move |s| r.lock().unwrap().push(s));
+            e.on_finished(move |s| r.lock().unwrap().push(s));
         });
         barrier.wait();
         event.set_failed("gen a").unwrap();
@@ -1390,7 +1390,7 @@ fn race_fn_registrations_against_finish() {
                 thread::spawn(move || {
                     b.wait();
                     (0..INLINE_CALLBACKS / 2 + 1)
-                        .filter(|_| e.on_complete_fn(count, outcome as usize).is_ok())
+                        .filter(|_| e.on_finished_fn(count, outcome as usize).is_ok())
                         .count()
                 })
             })
@@ -1465,7 +1465,7 @@ fn counting_wait(
         });
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    if event.query().is_final() {
+    if event.query().is_finished() {
         Ok(())
     } else {
         Err(BackendError::Unsupported {
@@ -1489,7 +1489,7 @@ fn wait_matrix() {
     let event = Event::new();
     let counter = AtomicUsize::new(0);
     assert_eq!(
-        backend::wait(&event, d3, &counter),
+        backend::wait(d3, &event, &counter),
         Err(BackendError::NoWaitFunction {
             waiter: d3,
             event: DeviceType::CPU
@@ -1507,15 +1507,15 @@ fn wait_matrix() {
     // The transposed cell is a different cell.
     assert!(!backend::has_wait(DeviceType::CPU, d3));
     event.set_finished().unwrap();
-    backend::wait(&event, d3, &counter).unwrap();
-    backend::wait(&event, d3, &counter).unwrap();
+    backend::wait(d3, &event, &counter).unwrap();
+    backend::wait(d3, &event, &counter).unwrap();
     assert_eq!(
         counter.load(Ordering::Relaxed),
         2,
         "the first function stays"
     );
     assert_eq!(
-        backend::wait(&event, d3, &()),
+        backend::wait(d3, &event, &()),
         Err(BackendError::WrongContext {
             expected: "AtomicUsize"
         })
@@ -1623,7 +1623,7 @@ fn cpu_backend_through_the_trait() {
     let dev_event: &dyn DeviceEvent = &event;
     assert_eq!(dev_event.device_type(), DeviceType::CPU);
     assert!(dev_event.supports_callbacks());
-    assert!(core::ptr::eq(dev_event.completion().unwrap(), &event));
+    assert!(core::ptr::eq(dev_event.core_event().unwrap(), &event));
     // The CPU takes any context.
     dev_event.record(&42u32).unwrap();
     assert_eq!(
@@ -1635,7 +1635,7 @@ fn cpu_backend_through_the_trait() {
         dev_event.reset(),
         Err(BackendError::Event(EventError::InFlight))
     );
-    dev_event.on_complete_fn(log_cb, ctx(slot, 7)).unwrap();
+    dev_event.on_finished_fn(log_cb, ctx(slot, 7)).unwrap();
     assert!(dev_event.error_message().is_none());
     dev_event.set_failed("trait failure").unwrap();
     assert_eq!(log_of(slot), [(7, EventStatus::Failed)]);
