@@ -23,6 +23,7 @@ use core::any::Any;
 use core::fmt;
 
 use crate::sync::statics::AtomicPtr;
+use crate::wake::{self, Snapshot, WakeArm};
 use crate::{ErrorMessage, Event, EventError, EventStatus};
 use core::sync::atomic::Ordering;
 
@@ -94,34 +95,67 @@ impl fmt::Display for DeviceType {
 
 /// The event of one device: the one trait a backend implements.
 ///
-/// Contract (each a MUST for implementors; callers may rely on it):
+/// Contract (each a MUST for implementors; callers may rely on it). The
+/// state machine is [`Event`]'s transition table, with the two refinements
+/// marked *device rule*: a backend whose device finishes recorded work
+/// itself (CUDA) may take them, and must say so in its docs; the CPU
+/// backend takes neither.
 ///
 /// - `device_type` MUST return the same value for the event's whole life.
 /// - `record(context)` MUST move `Initialized → Scheduled` exactly as
 ///   [`Event::record`] does, returning its errors for the other states; a
 ///   `context` of a type the backend does not take MUST give
 ///   [`BackendError::WrongContext`], never undefined behaviour.
-/// - `query` MUST NOT block and MUST report a final status only once the
-///   work is complete; once final, it MUST stay final until `reset`.
-/// - `finish` MUST block the calling thread until the status is final and
-///   return it (or an error saying why it cannot block).
+/// - `query` MUST NOT block and MUST report a finished status only once the
+///   work is finished; once finished, it MUST stay finished until `reset`.
+/// - `finish` MUST block the calling thread until the status is finished and
+///   return the outcome of the generation current when it was called, or
+///   return an error saying why it cannot block. *Device rule:* on an
+///   `Initialized` event, which only a host call could ever finish, it MAY
+///   return an error instead of waiting (the CPU backend waits, as Caffe2's
+///   CPU `Finish` does).
 /// - `error_message` MUST be `Some` exactly when `query` is `Failed`.
-/// - `set_finished` / `set_failed` MUST follow [`Event`]'s transition table.
+/// - `set_finished` / `set_failed` MUST follow the table. *Device rule:* on
+///   a `Scheduled` (recorded) event, whose finish is the device's, they MAY
+///   refuse with `BackendError::Event(EventError::AlreadyRecorded)` and
+///   leave the event unchanged; from `Initialized` they MUST finish it.
 /// - `reset` MUST follow the table: `Err` while scheduled, and the event
 ///   MUST be recordable again afterwards.
 /// - `supports_callbacks` MUST be `true` exactly when `on_finished_fn` can
 ///   succeed; callbacks MUST run exactly once, with the outcome, and never
 ///   under a lock held by the backend.
-/// - `completion` MUST return the core event that mirrors this one's
+/// - `core_event` MUST return the core event that mirrors this one's
 ///   outcome, if the backend keeps one (the CPU backend returns itself).
+///
+/// # Examples
+///
+/// The CPU backend is the core [`Event`]; its `finish` blocks (see its
+/// docs for how):
+///
+/// ```
+/// use evlatch::backend::{DeviceEvent, DeviceType};
+/// use evlatch::{Event, EventStatus};
+///
+/// let event = Event::new();
+/// let device: &dyn DeviceEvent = &event;
+/// assert_eq!(device.device_type(), DeviceType::CPU);
+/// device.record(&()).unwrap();
+/// device.set_failed("no input").unwrap(); // the CPU takes no device rule
+/// assert_eq!(device.finish(), Ok(EventStatus::Failed));
+/// assert_eq!(device.error_message().unwrap().as_str(), "no input");
+/// assert!(device.set_finished().is_err());
+/// device.reset().unwrap();
+/// assert_eq!(device.query(), EventStatus::Initialized);
+/// ```
 pub trait DeviceEvent: Sync {
     /// The device this event belongs to.
     fn device_type(&self) -> DeviceType;
-    /// Marks the point of completion (e.g. on a stream given as `context`).
+    /// Marks the point whose finish the event reports (e.g. on a stream
+    /// given as `context`).
     fn record(&self, context: &dyn Any) -> Result<(), BackendError>;
     /// The status now, without blocking.
     fn query(&self) -> EventStatus;
-    /// Blocks until the event is final.
+    /// Blocks until the event is finished.
     fn finish(&self) -> Result<EventStatus, BackendError>;
     /// The failure message, if failed.
     fn error_message(&self) -> Option<ErrorMessage>;
@@ -172,11 +206,28 @@ impl DeviceEvent for Event {
         self.status()
     }
 
-    /// Blocks through the `(CPU, CPU)` wait function, which the std shell
-    /// registers; the no_std core cannot block by itself.
+    /// Blocks until the generation current at the call finishes, and
+    /// returns its outcome (even if the event is reset meanwhile).
+    ///
+    /// An event already finished answers at once (one load). Otherwise the
+    /// wait goes through the `(CPU, CPU)` cell of the wait matrix, which
+    /// evlatch-std fills (`evlatch_std::install()`, or its first wait) with a
+    /// wait that parks the thread. While that cell is empty — a `no_std`
+    /// program, or evlatch-std not installed yet — the no_std core has no
+    /// way to park, so it waits by spinning (spin hints, and the yield
+    /// function registered with [`register_yield`](crate::queue::register_yield)
+    /// once it has spun a while). Either way the answer is the same: it never
+    /// depends on what evlatch-std did before.
     fn finish(&self) -> Result<EventStatus, BackendError> {
-        wait(DeviceType::CPU, self, &())?;
-        Ok(self.status())
+        let seen = self.snapshot();
+        if seen.status().is_finished() {
+            return Ok(seen.status());
+        }
+        match wait(DeviceType::CPU, self, &()) {
+            Err(BackendError::NoWaitFunction { .. }) => spin_until_finished(self, seen),
+            other => other?,
+        }
+        Ok(outcome_of(self, seen))
     }
 
     fn error_message(&self) -> Option<ErrorMessage> {
@@ -213,6 +264,40 @@ impl DeviceEvent for Event {
 
     fn as_any(&self) -> Option<&dyn Any> {
         Some(self)
+    }
+}
+
+/// The outcome of the generation `seen` came from, which has finished (the
+/// event may have moved on since).
+fn outcome_of(event: &Event, seen: Snapshot) -> EventStatus {
+    match wake::arm(event, seen) {
+        WakeArm::Finished(status) => status,
+        // Unreachable once that generation finished; a stray arm asks only
+        // for a harmless hook call, and the status now is the best answer.
+        WakeArm::Armed => event.status(),
+    }
+}
+
+/// `finish`'s wait when no `(CPU, CPU)` wait function is registered: spin
+/// until the generation `seen` came from has finished, yielding (if a yield
+/// function is registered) once the spin backoff is at its limit.
+fn spin_until_finished(event: &Event, seen: Snapshot) {
+    /// Spin hints per round at the backoff's limit.
+    const MAX_SPINS: u32 = 64;
+    let mut spins = 1;
+    loop {
+        let now = event.snapshot();
+        if now.generation() != seen.generation() || now.status().is_finished() {
+            return;
+        }
+        if spins < MAX_SPINS {
+            spins *= 2;
+        } else if crate::queue::yield_now() {
+            continue;
+        }
+        for _ in 0..spins {
+            crate::sync::spin_hint();
+        }
     }
 }
 

@@ -64,6 +64,9 @@ pub static BACKEND: Backend = Backend::new("cuda", DeviceType::CUDA, true);
 pub fn register() -> Result<(), BackendError> {
     static RESULT: OnceLock<Result<(), BackendError>> = OnceLock::new();
     *RESULT.get_or_init(|| {
+        // The host-side waits below block through evlatch-std: install it
+        // now, so a CPU wait on a CUDA event parks from the first call.
+        evlatch_std::install();
         register_backend(&BACKEND)?;
         register_wait(DeviceType::CUDA, DeviceType::CUDA, wait_cuda_on_cuda)?;
         register_wait(DeviceType::CPU, DeviceType::CUDA, wait_cpu_on_cuda)?;

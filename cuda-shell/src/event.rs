@@ -664,10 +664,12 @@ impl fmt::Debug for CudaEvent {
 
 /// The CUDA backend's event, for the core registry and wait matrix.
 ///
-/// Differences from the core `Event`'s table, both Caffe2's:
-/// `set_finished` / `set_failed` on a recorded event give an error (only
-/// the device finishes it), and `finish` on an unrecorded event gives an
-/// error instead of waiting forever.
+/// Follows the [`DeviceEvent`] contract, taking both of its *device
+/// rules* (Caffe2's): `set_finished` / `set_failed` on a recorded event
+/// refuse with `BackendError::Event(EventError::AlreadyRecorded)` (only the
+/// device finishes it; the event is unchanged), and `finish` on an
+/// unrecorded event answers `BackendError::Unsupported` instead of waiting
+/// for a finish that nothing would bring.
 impl DeviceEvent for CudaEvent {
     fn device_type(&self) -> DeviceType {
         DeviceType::CUDA

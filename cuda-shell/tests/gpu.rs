@@ -374,10 +374,17 @@ fn the_device_event_trait_reports_like_the_inherent_methods() {
     assert_eq!(dyn_event.error_message().unwrap().as_str(), "host says no");
     dyn_event.reset().unwrap();
     dyn_event.record(&gpu.ctx.default_stream()).unwrap();
+    // The contract's device rule: a recorded event is the device's to
+    // finish; the host's finishes are refused and change nothing.
     assert_eq!(
         dyn_event.set_finished(),
         Err(BackendError::Event(EventError::AlreadyRecorded))
     );
+    assert_eq!(
+        dyn_event.set_failed("host says no again"),
+        Err(BackendError::Event(EventError::AlreadyRecorded))
+    );
+    assert_ne!(dyn_event.query(), EventStatus::Failed);
     assert_eq!(
         bounded("DeviceEvent::finish", || dyn_event.finish()),
         Ok(EventStatus::Success)

@@ -67,9 +67,11 @@ pub use wait::{EventExt, Timeout, WaitFuture};
 /// Registers this crate's wake hook and its CPU→CPU wait function with the
 /// core now, rather than at the first wait. Idempotent.
 ///
-/// Call it before relying on `DeviceEvent::finish` for CPU events or on
-/// `evlatch::backend::wait(.., DeviceType::CPU, ..)` when nothing has waited
-/// through this crate yet.
+/// `DeviceEvent::finish` on a CPU event works without it (before anything
+/// waited through this crate, the core waits by spinning); after it, that
+/// finish and `evlatch::backend::wait(DeviceType::CPU, ..)` on CPU events
+/// park the thread instead. Call it at start-up in a program that waits
+/// through the backend traits.
 ///
 /// # Examples
 ///
