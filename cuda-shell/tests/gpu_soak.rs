@@ -44,7 +44,7 @@ fn ten_thousand_cycles_leak_nothing() {
         assert_eq!(pending_callbacks(), 0, "cycle {i}");
         event.reset().unwrap();
     }
-    assert_eq!(evlatch_std::registered_waiters(), 0);
+    assert_eq!(evlatch_std::diagnostics::registered_waiters(), 0);
     drop(events);
     assert_eq!(live_events(), 0, "CUDA events leaked");
 

@@ -51,6 +51,7 @@
 
 pub mod channel;
 mod deps;
+pub mod diagnostics;
 mod list;
 mod list_lock;
 mod notify;
@@ -84,17 +85,4 @@ pub use wait::{EventExt, Timeout, WaitFuture};
 /// ```
 pub fn install() {
     parking::install();
-}
-
-/// The number of waiters (blocked threads and pending futures) registered
-/// in the waiter table right now, across all events. For leak checks in
-/// tests: it returns to zero when every wait has returned or been dropped.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(evlatch_std::registered_waiters(), 0);
-/// ```
-pub fn registered_waiters() -> usize {
-    parking::waiter_count()
 }

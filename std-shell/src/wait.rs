@@ -37,6 +37,9 @@ impl std::error::Error for Timeout {}
 
 /// Waiting on an [`Event`]: blocking and async.
 ///
+/// Sealed: implemented for the core [`Event`] only (so methods can be added
+/// to it later without breaking anyone).
+///
 /// Every wait returns the outcome of the generation that was current when
 /// the wait began, even if the event is reset and recorded again before the
 /// waiter wakes. Waiting on an `Initialized` event waits for its next
@@ -57,7 +60,7 @@ impl std::error::Error for Timeout {}
 /// assert_eq!(event.wait(), EventStatus::Success);
 /// worker.join().unwrap();
 /// ```
-pub trait EventExt {
+pub trait EventExt: sealed::Sealed {
     /// Blocks until the event finishes; returns its outcome.
     fn wait(&self) -> EventStatus;
 
@@ -79,6 +82,14 @@ pub trait EventExt {
     /// allocates nothing (its waiter lives inside the future), and dropping
     /// it before it resolves unlinks that waiter in O(1).
     fn wait_async(&self) -> WaitFuture<'_>;
+}
+
+/// `EventExt` is implemented for the core [`Event`] only: its waits rely on
+/// the wake protocol of that type, so no other type could keep its promises.
+/// Sealing it lets new methods be added without breaking anyone.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for evlatch::Event {}
 }
 
 impl EventExt for Event {

@@ -11,8 +11,9 @@ use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use evlatch_std::diagnostics::registered_waiters;
 use evlatch_std::{
-    chain, registered_waiters, wait_all, wait_all_async, wait_any, wait_any_async, Event, EventExt,
+    chain, wait_all, wait_all_async, wait_any, wait_any_async, Event, EventExt,
     EventStatus,
 };
 

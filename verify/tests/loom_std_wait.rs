@@ -9,7 +9,8 @@ use std::task::{Context, Wake, Waker};
 use std::time::Duration;
 
 use evlatch::{Event, EventStatus};
-use evlatch_std::{registered_waiters, EventExt};
+use evlatch_std::diagnostics::registered_waiters;
+use evlatch_std::EventExt;
 use loom::sync::Arc;
 use loom::thread;
 
