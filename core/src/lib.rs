@@ -77,8 +77,10 @@ pub use event::{ErrorMessage, Event, EventStatus, INLINE_CALLBACKS, MESSAGE_CAPA
 #[cfg(evlatch_stall_hook)]
 pub use queue::stall;
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use queue::HeapEventQueue;
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use queue::HeapStampQueue;
 pub use queue::StampQueue;
 pub use queue::{CapacityError, EventQueue, Full, Priority, PriorityQueue, MAX_QUEUE_CAPACITY};

@@ -564,6 +564,7 @@ impl Event {
     /// assert_eq!(seen.lock().unwrap().len(), 4);
     /// ```
     #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     pub fn on_finished<F>(&self, f: F)
     where
         F: FnOnce(EventStatus) + Send + 'static,
