@@ -601,3 +601,6 @@ pub fn wait(
     let f: WaitFn = unsafe { core::mem::transmute::<*mut (), WaitFn>(ptr) };
     f(event, context)
 }
+
+#[cfg(test)]
+mod tests;
