@@ -1,5 +1,5 @@
 //! Lines for the core [`Event`]: the uncontended cycle against the atomic
-//! floor, and completion with one callback against `std::sync::OnceLock`.
+//! floor, and a finish with one callback against `std::sync::OnceLock`.
 
 use core::hint::black_box;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -68,12 +68,12 @@ fn cycle(h: &mut Harness) {
 }
 
 /// Record, one callback, finish, reset — against a fresh `OnceLock` set and
-/// read per iteration (the one-shot completion std users reach for).
+/// read per iteration (the one-shot "done" signal std users reach for).
 fn callback(h: &mut Harness) {
     let event = Event::new();
     h.group(
         "event.callback",
-        "one completion with one callback (record → on_finished → set_finished → reset)",
+        "one finish with one callback (record → on_finished → set_finished → reset)",
     )
     .note(
         "OnceLock: a fresh cell per iteration, set(token) then get(); \

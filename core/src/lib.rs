@@ -2,10 +2,10 @@
 //!
 //! A `#![no_std]`, lock-free event core for people who build runtimes:
 //!
-//! - [`Event`]: a completion event with Caffe2's state machine
+//! - [`Event`]: an event with Caffe2's state machine
 //!   (`Initialized → Scheduled → Success | Failed`), record / query / reset,
 //!   callbacks, an inline error message and a generation counter, so that
-//!   waiters never miss a completion across reset and re-record;
+//!   waiters never miss a finish across reset and re-record;
 //! - [`backend`]: per-device event backends, a static registry and a wait
 //!   matrix;
 //! - [`wake`]: the hooks through which shells (`evlatch-std`,

@@ -279,10 +279,10 @@ pub fn register_wake_hook(hook: &'static WakeHook) -> Result<(), HookError> {
 /// the panic unwinds (a second panic among those aborts the process, as any
 /// panic escaping a destructor during unwinding does), then the panic goes on
 /// to the finisher, which still runs the event's callbacks.
-pub(crate) fn notify(event: &Event, completion: Finished) {
+pub(crate) fn notify(event: &Event, finished: Finished) {
     let mut rest = Rest {
         event,
-        completion,
+        finished,
         next: 0,
     };
     rest.call_all();
@@ -291,7 +291,7 @@ pub(crate) fn notify(event: &Event, completion: Finished) {
 /// The hooks not yet called by one `notify`: slots `next..`.
 struct Rest<'a> {
     event: &'a Event,
-    completion: Finished,
+    finished: Finished,
     /// The next slot to call, `0..=MAX_WAKE_HOOKS`.
     next: usize,
 }
@@ -310,7 +310,7 @@ impl Rest<'_> {
             }
             // SAFETY: only `&'static WakeHook`s are stored in the slots.
             let hook = unsafe { &*ptr };
-            (hook.wake)(self.event, self.completion);
+            (hook.wake)(self.event, self.finished);
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Finish-to-wake latency of the completion bridge, against
+//! Finish-to-wake latency of the bridge, against
 //! `cuEventSynchronize` (default and blocking-sync events) and against
 //! polling `cuEventQuery`, and the host CPU time each burns while waiting.
 //!
@@ -20,7 +20,7 @@
 //! waits with one of the methods below and timestamps its wake-up; the
 //! latency is `wake − observed`. Methods rotate round by round, so drift
 //! hits all of them alike. Latencies are a few microseconds above the true
-//! completion-to-wake time (the kernel's exit and the completion signal come
+//! finish-to-wake time (the kernel's exit and the finish signal come
 //! after its store); the *differences* between methods are what matter.
 //!
 //! - `sync_spin`: `cuEventSynchronize` on a default event (the driver spins,
@@ -29,7 +29,7 @@
 //!   event (the driver sleeps on an interrupt);
 //! - `poll_query`: `cuEventQuery` in a tight loop;
 //! - `bridge_wait`: `CudaEvent::record`, then evlatch-std's blocking
-//!   `completion().wait()` (a short bounded spin, then park; woken by the
+//!   `core_event().wait()` (a short bounded spin, then park; woken by the
 //!   stream callback);
 //! - `bridge_callback`: in the same rounds, when the `on_finished` callback
 //!   ran on the driver's callback thread (a lower bound for any bridge
@@ -148,7 +148,7 @@ fn main() {
 
 /// Bounds every wait of the benchmark without touching its timed paths:
 /// each round ends by storing the time in `heartbeat`; if none ends for
-/// `WAIT` (a completion, a callback or a synchronize that never returns),
+/// `WAIT` (a finish, a callback or a synchronize that never returns),
 /// this thread prints so and ends the process with `WATCHDOG_EXIT`.
 fn watchdog(heartbeat: Arc<AtomicU64>, base: Instant) {
     heartbeat.store(nanos_since(base), Ordering::Relaxed);

@@ -1,4 +1,4 @@
-//! The completion bridge: a stream callback that finishes a [`CudaEvent`]'s
+//! The bridge: a stream callback that finishes a [`CudaEvent`]'s
 //! core [`Event`] with the stream's outcome, so every waiter on the core
 //! event — evlatch-std's blocking waits and `.await`, `on_finished`
 //! callbacks — wakes when the GPU reaches the recorded point, with no

@@ -66,7 +66,7 @@ use crate::{bridge, CudaError, EventFlags};
 /// Do not finish or reset the core event directly; use this type's methods.
 ///
 /// Dropping a recorded event is fine: the driver releases a recorded
-/// `CUevent` once its work completes, and the pending stream callback keeps
+/// `CUevent` once its work finishes, and the pending stream callback keeps
 /// the core event alive until it has run.
 ///
 /// # Examples
@@ -417,7 +417,7 @@ impl CudaEvent {
     /// [`CudaError::NotRecorded`] if either was not recorded on a stream *in
     /// its current generation* (never recorded, or finished from the host
     /// with `set_finished` / `set_failed`: its `CUevent` holds no time, or a
-    /// stale one); [`CudaError::NotReady`] until both completed (call
+    /// stale one); [`CudaError::NotReady`] until both finished (call
     /// [`finish`](Self::finish) first); [`CudaError::MissingSymbol`] if the
     /// driver exports neither `cuEventElapsedTime_v2` (preferred, driver
     /// 12.8+) nor `cuEventElapsedTime`.
@@ -809,7 +809,7 @@ impl Drop for Inner {
         let _ = bind(&self.ctx);
         // SAFETY: `raw` came from cuEventCreate in `CudaEvent::new` and is
         // destroyed only here, once. A recorded, incomplete event may be
-        // destroyed: the driver releases it when its work completes. No
+        // destroyed: the driver releases it when its work finishes. No
         // stream callback touches `raw`.
         let _ = unsafe { sys::cuEventDestroy_v2(self.raw) };
         LIVE_EVENTS.fetch_sub(1, Ordering::Relaxed);

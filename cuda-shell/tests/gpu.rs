@@ -234,7 +234,7 @@ fn the_wait_matrix_has_caffe2s_entries() {
     wait(DeviceType::CUDA, &event, &b).unwrap();
     gpu.copy_u32(&b, &words, 0, 1);
 
-    // CUDA waits for the CPU: the host blocks until the CPU event is final.
+    // CUDA waits for the CPU: the host blocks until the CPU event is finished.
     let cpu = Arc::new(Event::new());
     cpu.record().unwrap();
     let opener = {
@@ -251,7 +251,7 @@ fn the_wait_matrix_has_caffe2s_entries() {
     .unwrap();
     assert!(cpu.is_finished());
 
-    // The CPU waits for CUDA: the host blocks until the event is final.
+    // The CPU waits for CUDA: the host blocks until the event is finished.
     bounded("the CPU-waits-for-CUDA wait", || {
         wait(DeviceType::CPU, &event, &())
     })
@@ -313,7 +313,7 @@ fn blocking_sync_events_finish() {
         event.record(&stream).unwrap();
         assert_eq!(finish(&event), Ok(EventStatus::Success));
         assert_eq!(
-            support::wait(event.core_event(), "the completion"),
+            support::wait(event.core_event(), "the core event"),
             EventStatus::Success
         );
     }
@@ -336,10 +336,10 @@ fn dropping_a_recorded_event_keeps_the_bridge_alive() {
     drop(event);
     assert!(
         rx.try_recv().is_err(),
-        "dropping must not finish the completion"
+        "dropping must not finish the core event"
     );
     gate.set(1);
-    // The stream callback still runs, on the completion it kept alive.
+    // The stream callback still runs, on the core event it kept alive.
     assert_eq!(
         recv(&rx, "the callback of a dropped event"),
         EventStatus::Success

@@ -46,7 +46,7 @@ fn a_faulting_kernel_fails_the_event_with_its_message() {
 
     // The blocking waiter, the callback and finish() all see the failure.
     assert_eq!(
-        support::wait(event.core_event(), "the faulting stream's completion"),
+        support::wait(event.core_event(), "the faulting stream's finish"),
         EventStatus::Failed
     );
     assert_eq!(

@@ -37,10 +37,10 @@ fn ten_thousand_cycles_leak_nothing() {
             finish(event).unwrap()
         } else {
             waiters += 1;
-            support::wait(event.core_event(), "a soak cycle's completion")
+            support::wait(event.core_event(), "a soak cycle's finish")
         };
         assert_eq!(status, EventStatus::Success, "cycle {i}");
-        // Once a completion is final, its callback no longer counts.
+        // Once a core event is finished, its callback no longer counts.
         assert_eq!(pending_callbacks(), 0, "cycle {i}");
         event.reset().unwrap();
     }

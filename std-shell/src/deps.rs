@@ -225,7 +225,7 @@ impl core::fmt::Debug for WaitAny<'_> {
 /// finished at once when `preconditions` is empty or already decided.
 ///
 /// Each precondition's current generation counts: its next finish (or its
-/// current outcome, if already final).
+/// current outcome, if already finished).
 ///
 /// # Examples
 ///

@@ -13,7 +13,7 @@
 //!   wildcard subscriptions, synchronous or dispatcher-thread delivery,
 //!   bounded queues with counted drops, TTL, filters, `sys` events;
 //! - [`wait_all`], [`wait_any`] (and async forms) and [`chain`]: an event
-//!   that completes when its preconditions complete.
+//!   that finishes when its preconditions finish.
 //!
 //! Waiters never burn a core: after a short bounded spin they park (threads)
 //! or return `Pending` (tasks) and are woken by the core's wake hook, which

@@ -262,7 +262,7 @@ pub(crate) fn cpu_wait(
             Ok(())
         }
         None => Err(BackendError::Unsupported {
-            operation: "a blocking CPU wait on an event without a core completion event",
+            operation: "a blocking CPU wait on an event without a core event",
         }),
     }
 }

@@ -465,7 +465,7 @@ fn a_panicking_waker_releases_every_other_waiter() {
         finish.is_err(),
         "the waker's panic continues on the finisher's thread"
     );
-    assert_eq!(e.status(), EventStatus::Success, "the status is final");
+    assert_eq!(e.status(), EventStatus::Success, "the status is finished");
     assert_eq!(blocked.join().unwrap(), EventStatus::Success);
     assert_eq!(*log.lock().unwrap(), [0, 2], "every waker was called once");
     assert_eq!(

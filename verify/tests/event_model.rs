@@ -60,7 +60,7 @@ thread_local! {
     /// Callback runs on this thread: (callback id, outcome). The model runs
     /// on one thread, so callbacks run here too (finisher or registrant).
     static RUNS: RefCell<Vec<(u64, EventStatus)>> = const { RefCell::new(Vec::new()) };
-    /// Wake-hook calls made on this thread: (event address, completion).
+    /// Wake-hook calls made on this thread: (event address, what finished).
     static HOOK_CALLS: RefCell<Vec<(usize, Finished)>> = const { RefCell::new(Vec::new()) };
 }
 

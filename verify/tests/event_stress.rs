@@ -1,7 +1,7 @@
 //! Stress test of `evlatch::Event`: many threads race record / finish /
 //! fail / reset / callback registration / arming / message reads on a few
-//! shared events. At the end every accepted callback ran exactly once with a
-//! final outcome, every armed generation got exactly one wake-hook call (and
+//! shared events. At the end every accepted callback ran exactly once with its
+//! generation's outcome, every armed generation got exactly one wake-hook call (and
 //! no other generation got one), and no message read was torn.
 //!
 //! `EVLATCH_STRESS_OPS` sets the operations per thread (default 200 000;
@@ -33,7 +33,7 @@ const _: () =
 
 /// Per callback id: how many times it ran.
 static RUN_COUNTS: OnceLock<Box<[AtomicU8]>> = OnceLock::new();
-/// Set when a callback ran twice or saw a non-final status.
+/// Set when a callback ran twice or saw a unfinished status.
 static BAD_RUN: AtomicBool = AtomicBool::new(false);
 /// Ids handed out so far.
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
@@ -197,7 +197,7 @@ fn events_under_contention() {
 
     assert!(
         !BAD_RUN.load(Ordering::Relaxed),
-        "a callback ran twice or saw a non-final status"
+        "a callback ran twice or saw a unfinished status"
     );
     let registered = NEXT_ID.load(Ordering::Relaxed);
     let counts = RUN_COUNTS.get().unwrap();

@@ -1,4 +1,4 @@
-//! Loom models of the core completion event (`evlatch::Event`): one race per
+//! Loom models of the core event (`evlatch::Event`): one race per
 //! test, each named after the race it checks.
 //!
 //! Run with
@@ -27,7 +27,7 @@ use loom::thread;
 // Helpers
 // ---------------------------------------------------------------------------
 
-/// Encodes a final status for an atomic (0 = nothing yet).
+/// Encodes a finished status for an atomic (0 = nothing yet).
 fn code(status: EventStatus) -> usize {
     status as usize
 }
@@ -305,7 +305,7 @@ unsafe impl<T: Send> Sync for Shared<T> {}
 /// registered while another thread finishes the event. Two hand-overs: if
 /// the finisher's CAS starts from a published slot, it reads the entry
 /// (needs the publish's release and the finisher's acquire); if the
-/// registrant's publish finds the event final, it runs the callback itself
+/// registrant's publish finds the event finished, it runs the callback itself
 /// and must see the finisher's writes (needs the publish's acquire). Either
 /// way the callback runs exactly once and sees what the finisher wrote.
 #[test]
@@ -350,7 +350,7 @@ fn slot_reuse_racing_previous_finisher() {
             let e = e.clone();
             thread::spawn(move || e.set_finished().unwrap())
         };
-        // As soon as generation 0 is final, reset and fill the slot again.
+        // As soon as generation 0 is finished, reset and fill the slot again.
         while !e.is_finished() {
             thread::yield_now();
         }
@@ -412,7 +412,7 @@ fn quiet_on_purpose_panics() {
 /// another thread (list push, or — if it comes after the finish — an
 /// immediate run). The panic comes out of the finisher's `set_finished`
 /// (caught here with `catch_unwind`, which loom threads support); every other
-/// callback still runs exactly once with `Success`; the event is final, and
+/// callback still runs exactly once with `Success`; the event is finished, and
 /// reset and a new generation work. (A second panic during the unwind would
 /// abort the process, so none of the other callbacks panics.)
 #[test]

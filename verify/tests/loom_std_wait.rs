@@ -28,7 +28,7 @@ fn noop_waker() -> Waker {
 }
 
 /// The outcome of a future whose `first` poll raced a finish that has since
-/// completed: `first` if it was ready, else a second poll, which must be.
+/// happened: `first` if it was ready, else a second poll, which must be.
 fn resolved(
     first: std::task::Poll<EventStatus>,
     fut: std::pin::Pin<&mut impl Future<Output = EventStatus>>,
@@ -44,7 +44,7 @@ fn resolved(
 }
 
 /// A blocking waiter registering while another thread finishes: the waiter
-/// either sees the final status before registering, or its arm lands before
+/// either sees the finished status before registering, or its arm lands before
 /// the finish and the hook unparks it — it never parks forever.
 #[test]
 fn finish_racing_waiter_registration() {

@@ -1,4 +1,4 @@
-//! The completion event: Caffe2's `Initialized → Scheduled → Success | Failed`
+//! The event: Caffe2's `Initialized → Scheduled → Success | Failed`
 //! state machine, lock-free.
 
 mod callbacks;
@@ -113,7 +113,7 @@ impl fmt::Display for EventStatus {
     }
 }
 
-/// A completion event: `Initialized → Scheduled → Success | Failed`.
+/// An event: `Initialized → Scheduled → Success | Failed`.
 ///
 /// One atomic state word holds the status, a generation counter and the
 /// flags of the protocol (the full table is in `event/state.rs`). The legal
@@ -150,7 +150,7 @@ impl fmt::Display for EventStatus {
 ///   (a handful of atomic operations); and a `record` / `set_finished` /
 ///   `set_failed` that loses to a concurrent `set_failed` waits until that
 ///   one has copied its message and published `Failed` (so the loser, told
-///   `AlreadyFinished`, then sees a final status). Registering a callback
+///   `AlreadyFinished`, then sees a finished status). Registering a callback
 ///   is lock-free too, with two more such windows: while 15 registrations
 ///   are in flight on one event, a 16th waits for one; and the first
 ///   registration of a generation waits, if the previous generation's
@@ -506,7 +506,7 @@ impl Event {
                     self.callbacks.reopen();
                     // Release: publishes the reopened list with the new
                     // generation. A plain store is enough: while RESETTING is
-                    // set (and the status final) no other thread writes.
+                    // set (and the status finished) no other thread writes.
                     self.state.store(reset_word(s), Ordering::Release);
                     return Ok(());
                 }
@@ -529,7 +529,7 @@ impl Event {
     /// A panicking callback loses nothing: the finisher still runs every
     /// other callback of the generation exactly once (the ones after it from
     /// a drop guard, while the panic unwinds), armed waiters are woken before
-    /// any callback runs, the status is final and the event can be reset;
+    /// any callback runs, the status is finished and the event can be reset;
     /// then the panic continues out of `set_finished` / `set_failed` on the
     /// finishing thread. A callback that runs at once (the event already
     /// finished) panics out of `on_finished` itself.
@@ -579,7 +579,7 @@ impl Event {
     /// # Panics
     ///
     /// As for `on_finished`: if `f` panics, every other callback of the
-    /// generation still runs exactly once and the event stays final and
+    /// generation still runs exactly once and the event stays finished and
     /// resettable, then the panic continues on the finishing thread; a second
     /// panic while the first unwinds aborts the process (the `no_std` core
     /// cannot catch a panic).
@@ -622,7 +622,7 @@ impl Event {
         let mut s = self.state.load(Ordering::Acquire);
         loop {
             if generation(s) != seen.generation() {
-                // Only a reset out of a final status moves the generation.
+                // Only a reset out of a finished status moves the generation.
                 return WakeArm::Finished(previous_outcome(s));
             }
             if is_finished(s) {
@@ -649,7 +649,7 @@ impl Event {
     }
 
     /// Registers `callback` for this generation: in the inline slot if it is
-    /// the first, else in the list; or runs it at once if the event is final.
+    /// the first, else in the list; or runs it at once if the event is finished.
     #[inline]
     fn register<C: Callback>(&self, callback: C) -> Result<(), EventError> {
         // Phase 1: claim the slot, or pin the generation for the list, or
@@ -670,7 +670,7 @@ impl Event {
             } else {
                 (s + REG_ONE) | CALLBACKS
             };
-            // Acquire: a final status read later in this call orders the
+            // Acquire: a finished status read later in this call orders the
             // finisher's writes before our callback.
             match self
                 .state
@@ -691,7 +691,7 @@ impl Event {
                 Ok(()) => Ok(()),
                 Err(node) => {
                     // The finisher of *this* generation took the list first:
-                    // the event is final and stays so while we are pinned.
+                    // the event is finished and stays so while we are pinned.
                     let outcome = status(self.state.load(Ordering::Acquire));
                     let callback = self.callbacks.reclaim(node);
                     self.unpin();
@@ -738,7 +738,7 @@ impl Event {
                 return Err(EventError::AlreadyFinished);
             }
             // AcqRel: release publishes the finisher's work to every thread
-            // that acquires the final status; acquire sees the slot entry,
+            // that acquires the finished status; acquire sees the slot entry,
             // the nodes and the hooks that set SLOT_READY / CALLBACKS /
             // WAITERS.
             match self
@@ -753,7 +753,7 @@ impl Event {
 
     /// Waits while a concurrent `set_failed` that claimed the finish copies
     /// its message (at most `MESSAGE_CAPACITY` bytes, never user code), so
-    /// that a caller told `AlreadyFinished` then sees a final status.
+    /// that a caller told `AlreadyFinished` then sees a finished status.
     #[cold]
     fn await_publication(&self) {
         while self.state.load(Ordering::Acquire) & FINISHING != 0 {
@@ -785,14 +785,14 @@ impl Event {
     }
 
     /// Unwind-safe: the slot entry is moved out, the list taken and
-    /// COLLECTING cleared before any user code runs, so the event is final
+    /// COLLECTING cleared before any user code runs, so the event is finished
     /// and resettable whatever a hook or a callback does; if a hook panics,
     /// the other hooks are still called (`wake::notify`'s guard) and the
     /// callbacks still run (`Pending`'s drop), then the panic continues.
     #[cold]
     fn finish_slow(&self, old: u32, new: u32) {
         let outcome = status(new);
-        let completion = Finished {
+        let finished = Finished {
             generation: generation(new),
             status: outcome,
         };
@@ -800,7 +800,7 @@ impl Event {
             // Armed waiters and no callback: nothing runs after the hooks,
             // so there is nothing for a guard to finish (the hot path of
             // every wake-up).
-            wake::notify(self, completion);
+            wake::notify(self, finished);
             return;
         }
         let slot = if old & SLOT_READY != 0 {
@@ -825,7 +825,7 @@ impl Event {
         if old & WAITERS != 0 {
             // A panicking hook unwinds through here and drops `pending`,
             // which runs the callbacks.
-            wake::notify(self, completion);
+            wake::notify(self, finished);
         }
         pending.run();
     }

@@ -163,7 +163,7 @@ const SLOT_FAILED_REG: usize = 9;
 const SLOT_PANIC_FN: usize = 10;
 const SLOT_PANIC_HOOK: usize = 11;
 
-/// Every wake-hook call: (event address, completion).
+/// Every wake-hook call: (event address, what finished).
 static HOOK_LOG: Mutex<Vec<(usize, Finished)>> = Mutex::new(Vec::new());
 
 fn logging_hook(event: &Event, done: Finished) {

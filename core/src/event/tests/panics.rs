@@ -28,7 +28,7 @@ fn log_or_panic(status: EventStatus, context: usize) {
 
 /// Function-pointer form: with three callbacks, whichever one panics, the
 /// other two still run exactly once, in order, on the finisher; the panic
-/// comes out of `set_finished`; the status is final, and the event resets and
+/// comes out of `set_finished`; the status is finished, and the event resets and
 /// runs the next generation's callbacks normally.
 #[test]
 fn panicking_fn_callback_loses_nothing() {
@@ -67,7 +67,7 @@ fn panicking_fn_callback_loses_nothing() {
 
 /// Closure form: three closures, the second panics; the first and third run
 /// exactly once, every closure is consumed (nothing leaked, nothing dropped
-/// unrun), the status is final and the event is reusable.
+/// unrun), the status is finished and the event is reusable.
 #[cfg(feature = "alloc")]
 #[test]
 fn panicking_closure_loses_nothing() {
@@ -163,7 +163,7 @@ fn after_panicking_hook(event: &Event, done: Finished) {
 
 /// A wake hook that panics (a waiter's wake failing) stops neither the hooks
 /// after it nor the callbacks: all still run, then the panic comes out of the
-/// finish; the status is final and the event resets.
+/// finish; the status is finished and the event resets.
 #[test]
 fn panicking_wake_hook_loses_nothing() {
     static PANICKY: WakeHook = WakeHook::new("evlatch-unit-tests-panicky", panicking_hook);
