@@ -327,7 +327,7 @@ impl CudaEvent {
         match snap.status() {
             EventStatus::Initialized => return Err(CudaError::NotRecorded),
             EventStatus::Scheduled => {}
-            done => return Ok(done),
+            finished => return Ok(finished),
         }
         if inner.is_device_recorded(snap.generation()) && bind(&inner.ctx).is_ok() {
             // SAFETY: `raw` is a live event of the now-current context. The
@@ -370,7 +370,7 @@ impl CudaEvent {
         match core.status() {
             EventStatus::Initialized => return Err(CudaError::NotRecorded),
             EventStatus::Scheduled => {}
-            done => return Ok(done),
+            finished => return Ok(finished),
         }
         // (A timeout too large to represent is no timeout.)
         core.wait_timeout(timeout).map_err(|Timeout| CudaError::Timeout)

@@ -214,7 +214,7 @@ impl core::fmt::Debug for WaitAny<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("WaitAny")
             .field("events", &self.events.len())
-            .field("done", &self.result.is_some())
+            .field("finished", &self.result.is_some())
             .finish()
     }
 }

@@ -278,11 +278,11 @@ pub(crate) fn install() {
 /// Step 4: releases every waiter of `event`'s finished generation, oldest
 /// first. A panicking waker does not stop the others; the first such panic
 /// continues once all are woken.
-fn wake_hook(event: &Event, done: Finished) {
+fn wake_hook(event: &Event, finished: Finished) {
     let addr = event as *const Event as usize;
     let mut wakes = WakeList::new();
     loop {
-        let more = release_round(addr, done, &mut wakes);
+        let more = release_round(addr, finished, &mut wakes);
         wakes.wake_all();
         if !more {
             break;
@@ -293,16 +293,16 @@ fn wake_hook(event: &Event, done: Finished) {
 
 /// Completes up to one round of matching waiters under the bucket lock;
 /// `true` if the round filled up before the walk reached the end.
-fn release_round(addr: usize, done: Finished, wakes: &mut WakeList) -> bool {
+fn release_round(addr: usize, finished: Finished, wakes: &mut WakeList) -> bool {
     table()
         .bucket(addr)
-        .with(|bucket| release_locked(bucket, addr, done, wakes))
+        .with(|bucket| release_locked(bucket, addr, finished, wakes))
 }
 
 fn release_locked(
     bucket: &mut List<Waiter>,
     addr: usize,
-    done: Finished,
+    finished: Finished,
     wakes: &mut WakeList,
 ) -> bool {
     let mut cur = bucket.front();
@@ -315,7 +315,7 @@ fn release_locked(
         cur = unsafe { bucket.next(w) };
         // Relaxed: written before linking, ordered by the lock.
         let mine = w.event.load(Ordering::Relaxed) == addr
-            && w.generation.load(Ordering::Relaxed) == done.generation;
+            && w.generation.load(Ordering::Relaxed) == finished.generation;
         if !mine {
             continue;
         }
@@ -325,10 +325,10 @@ fn release_locked(
             bucket.remove(w);
             w.wake.with_mut(|p| (*p).take())
         };
-        debug_assert!(done.status.is_finished());
+        debug_assert!(finished.status.is_finished());
         // Release: the owner acquires this and may free the node at once;
         // nothing below touches `w`.
-        w.outcome.store(done.status as u8, Ordering::Release);
+        w.outcome.store(finished.status as u8, Ordering::Release);
         if let Some(wake) = wake {
             wakes.push(wake);
         }

@@ -201,7 +201,7 @@ enum FutureState {
     /// Its waiter is registered.
     Registered,
     /// Resolved to this outcome.
-    Done(EventStatus),
+    Resolved(EventStatus),
 }
 
 impl Future for WaitFuture<'_> {
@@ -215,7 +215,7 @@ impl Future for WaitFuture<'_> {
         // SAFETY: as above, `waiter` is structurally pinned.
         let waiter = unsafe { Pin::new_unchecked(&this.waiter) };
         let outcome = match this.state {
-            FutureState::Done(status) => return Poll::Ready(status),
+            FutureState::Resolved(status) => return Poll::Ready(status),
             FutureState::Idle => {
                 let seen = this.event.snapshot();
                 if seen.status().is_finished() {
@@ -234,7 +234,7 @@ impl Future for WaitFuture<'_> {
         };
         match outcome {
             Some(status) => {
-                this.state = FutureState::Done(status);
+                this.state = FutureState::Resolved(status);
                 Poll::Ready(status)
             }
             None => Poll::Pending,

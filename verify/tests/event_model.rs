@@ -68,8 +68,8 @@ fn record_run(status: EventStatus, id: usize) {
     RUNS.with(|r| r.borrow_mut().push((id as u64, status)));
 }
 
-fn model_hook(event: &Event, done: Finished) {
-    HOOK_CALLS.with(|h| h.borrow_mut().push((event as *const Event as usize, done)));
+fn model_hook(event: &Event, finished: Finished) {
+    HOOK_CALLS.with(|h| h.borrow_mut().push((event as *const Event as usize, finished)));
 }
 
 static HOOK: WakeHook = WakeHook::new("evlatch-verify-event-model", model_hook);

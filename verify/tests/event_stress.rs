@@ -44,15 +44,15 @@ type HookCalls = HashMap<(usize, u32), (usize, EventStatus)>;
 /// Every wake-hook call, counted.
 static HOOK_CALLS: Mutex<Option<HookCalls>> = Mutex::new(None);
 
-fn stress_hook(event: &Event, done: Finished) {
+fn stress_hook(event: &Event, finished: Finished) {
     let Some(index) = EVENTS.iter().position(|e| core::ptr::eq(e, event)) else {
         return;
     };
     let mut calls = HOOK_CALLS.lock().unwrap();
     let entry = calls
         .get_or_insert_with(HashMap::new)
-        .entry((index, done.generation))
-        .or_insert((0, done.status));
+        .entry((index, finished.generation))
+        .or_insert((0, finished.status));
     entry.0 += 1;
 }
 

@@ -116,7 +116,7 @@ impl Watched {
 }
 
 /// The wake hook of this test binary.
-fn watched_hook(event: &Event, done: Finished) {
+fn watched_hook(event: &Event, finished: Finished) {
     // SAFETY: in this test binary only the `event` field of a `Watched` is
     // ever armed (every `arm_wake` call below goes through `Watched`), and
     // the core calls hooks only for armed events. `Watched` is `#[repr(C)]`
@@ -130,8 +130,8 @@ fn watched_hook(event: &Event, done: Finished) {
     let watched = unsafe { &*(event as *const Event as *const Watched) };
     watched.hook_calls.fetch_add(1, Ordering::Relaxed);
     for i in 0..2 {
-        if watched.slots[i].load(Ordering::Acquire) == done.generation + 1 {
-            watched.woken[i].store(code(done.status), Ordering::Release);
+        if watched.slots[i].load(Ordering::Acquire) == finished.generation + 1 {
+            watched.woken[i].store(code(finished.status), Ordering::Release);
             watched.parked[i].notify();
         }
     }

@@ -166,11 +166,11 @@ const SLOT_PANIC_HOOK: usize = 11;
 /// Every wake-hook call: (event address, what finished).
 static HOOK_LOG: Mutex<Vec<(usize, Finished)>> = Mutex::new(Vec::new());
 
-fn logging_hook(event: &Event, done: Finished) {
+fn logging_hook(event: &Event, finished: Finished) {
     HOOK_LOG
         .lock()
         .unwrap()
-        .push((event as *const Event as usize, done));
+        .push((event as *const Event as usize, finished));
 }
 
 static LOGGING_HOOK: WakeHook = WakeHook::new("evlatch-unit-tests", logging_hook);

@@ -152,12 +152,12 @@ fn panicking_hook(event: &Event, _: Finished) {
 
 /// Counts its calls for [`PANIC_HOOK_EVENT`]; registered after
 /// [`panicking_hook`], so it sits in a later slot.
-fn after_panicking_hook(event: &Event, done: Finished) {
+fn after_panicking_hook(event: &Event, finished: Finished) {
     if core::ptr::eq(event, &PANIC_HOOK_EVENT) {
         LOGS[SLOT_PANIC_HOOK]
             .lock()
             .unwrap()
-            .push((500 + done.generation as usize, done.status));
+            .push((500 + finished.generation as usize, finished.status));
     }
 }
 
