@@ -71,7 +71,8 @@ pub(crate) unsafe fn add_callback(
     // matches `CUstreamCallback` and upholds its contract (no CUDA calls, no
     // blocking); `pending` stays valid until the callback reclaims it, which
     // CUDA does exactly once for an accepted callback. Flags MUST be 0.
-    let rc = unsafe { sys::cuStreamAddCallback(cu_stream, Some(on_stream_done), pending.cast(), 0) };
+    let rc =
+        unsafe { sys::cuStreamAddCallback(cu_stream, Some(on_stream_done), pending.cast(), 0) };
     if rc != CUresult::CUDA_SUCCESS {
         // SAFETY: the driver refused the callback, so it never runs and the
         // box leaked above is still ours, reclaimed exactly once here.

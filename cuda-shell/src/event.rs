@@ -373,7 +373,8 @@ impl CudaEvent {
             finished => return Ok(finished),
         }
         // (A timeout too large to represent is no timeout.)
-        core.wait_timeout(timeout).map_err(|Timeout| CudaError::Timeout)
+        core.wait_timeout(timeout)
+            .map_err(|Timeout| CudaError::Timeout)
     }
 
     /// Makes `stream` wait, on the device, for the work recorded in this
@@ -534,10 +535,7 @@ impl CudaEvent {
     /// ```
     pub fn set_finished(&self) -> Result<(), CudaError> {
         self.inner.claim_for_host()?;
-        self.inner
-            .core
-            .set_finished()
-            .map_err(CudaError::Event)
+        self.inner.core.set_finished().map_err(CudaError::Event)
     }
 
     /// Finishes an *unrecorded* event with an error, from the host: Caffe2's
@@ -562,10 +560,7 @@ impl CudaEvent {
     /// ```
     pub fn set_failed(&self, msg: &str) -> Result<(), CudaError> {
         self.inner.claim_for_host()?;
-        self.inner
-            .core
-            .set_failed(msg)
-            .map_err(CudaError::Event)
+        self.inner.core.set_failed(msg).map_err(CudaError::Event)
     }
 
     /// The core event that the stream callback finishes: wait on it (blocking
@@ -871,10 +866,7 @@ mod tests {
     fn timing_needs_a_device_record_of_this_generation() {
         let core = Event::new();
         let field = AtomicU32::new(0);
-        assert_eq!(
-            timing_state(&core, &field),
-            Err(CudaError::NotRecorded)
-        );
+        assert_eq!(timing_state(&core, &field), Err(CudaError::NotRecorded));
         // Taken to Scheduled, cuEventRecord still under way.
         core.record().unwrap();
         assert_eq!(timing_state(&core, &field), Err(CudaError::NotReady));
@@ -890,19 +882,13 @@ mod tests {
         core.record().unwrap();
         field.store(0, Ordering::Release);
         core.set_finished().unwrap();
-        assert_eq!(
-            timing_state(&core, &field),
-            Err(CudaError::NotRecorded)
-        );
+        assert_eq!(timing_state(&core, &field), Err(CudaError::NotRecorded));
         // A stale field (left from an older generation) is not a record.
         core.reset().unwrap();
         core.record().unwrap();
         field.store(g.wrapping_add(1), Ordering::Release);
         core.set_failed("record failed").unwrap();
-        assert_eq!(
-            timing_state(&core, &field),
-            Err(CudaError::NotRecorded)
-        );
+        assert_eq!(timing_state(&core, &field), Err(CudaError::NotRecorded));
     }
 
     #[test]
@@ -944,5 +930,4 @@ mod tests {
             Err(BackendError::WrongContext { .. })
         ));
     }
-
 }

@@ -137,7 +137,7 @@ impl Waiter {
             // moves or dies.
             unsafe { bucket.push_back(&self) };
         });
-        match evlatch::wake::arm(&event, seen) {
+        match evlatch::wake::arm(event, seen) {
             WakeArm::Armed => Ok(()),
             // Another waiter's arm may have made the hook release us
             // already; either way the outcome is that generation's.

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use evlatch_std::diagnostics::registered_waiters;
 use evlatch_std::{
-    chain, wait_all, wait_all_async, wait_any, wait_any_async, Event, EventExt,
-    EventStatus,
+    chain, wait_all, wait_all_async, wait_any, wait_any_async, Event, EventExt, EventStatus,
 };
 
 /// Tests share one global waiter table; the leak checks need quiet.

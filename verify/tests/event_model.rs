@@ -69,7 +69,10 @@ fn record_run(status: EventStatus, id: usize) {
 }
 
 fn model_hook(event: &Event, finished: Finished) {
-    HOOK_CALLS.with(|h| h.borrow_mut().push((event as *const Event as usize, finished)));
+    HOOK_CALLS.with(|h| {
+        h.borrow_mut()
+            .push((event as *const Event as usize, finished))
+    });
 }
 
 static HOOK: WakeHook = WakeHook::new("evlatch-verify-event-model", model_hook);
@@ -262,7 +265,13 @@ fn run_ops(ops: &[Op]) -> Result<(), TestCaseError> {
                     m.armed = true;
                     WakeArm::Armed
                 };
-                prop_assert_eq!(evlatch::wake::arm(&event, seen), expected, "step {} {:?}", step, op);
+                prop_assert_eq!(
+                    evlatch::wake::arm(event, seen),
+                    expected,
+                    "step {} {:?}",
+                    step,
+                    op
+                );
             }
         }
 

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread;
 
-use evlatch::wake::{register_wake_hook, Finished, WakeHook};
 use evlatch::wake::WakeArm;
+use evlatch::wake::{register_wake_hook, Finished, WakeHook};
 use evlatch::{Event, EventError, EventStatus, MESSAGE_CAPACITY};
 
 const EVENTS_N: usize = 3;
@@ -142,7 +142,7 @@ fn worker(seed: u64, ops: usize) -> Report {
             9 | 10 => {
                 let seen = event.snapshot();
                 if !seen.status().is_finished() {
-                    if let WakeArm::Armed = evlatch::wake::arm(&event, seen) {
+                    if let WakeArm::Armed = evlatch::wake::arm(event, seen) {
                         armed.push((e, seen.generation()));
                     }
                 }

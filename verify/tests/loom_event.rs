@@ -16,8 +16,8 @@
 //! lib tests (core/src/event/loom_pool.rs).
 #![cfg(evlatch_loom)]
 
-use evlatch::wake::{register_wake_hook, Finished, WakeHook};
 use evlatch::wake::WakeArm;
+use evlatch::wake::{register_wake_hook, Finished, WakeHook};
 use evlatch::{Event, EventError, EventStatus};
 use loom::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use loom::sync::{Arc, Notify};

@@ -228,7 +228,7 @@ fn backend_error_display() {
 /// only the std shell registers).
 #[test]
 fn cpu_backend_through_the_trait() {
-        let event = Event::new();
+    let event = Event::new();
     let dev_event: &dyn DeviceEvent = &event;
     assert_eq!(dev_event.device_type(), DeviceType::CPU);
     assert!(dev_event.supports_callbacks());

@@ -13,8 +13,8 @@ fn armed_wake_calls_hook_once_with_generation_and_status() {
     let event = &WAKE_BASIC;
     event.record().unwrap();
     let seen = event.snapshot();
-    assert_eq!(crate::wake::arm(&event, seen), WakeArm::Armed);
-    assert_eq!(crate::wake::arm(&event, seen), WakeArm::Armed);
+    assert_eq!(crate::wake::arm(event, seen), WakeArm::Armed);
+    assert_eq!(crate::wake::arm(event, seen), WakeArm::Armed);
     assert!(
         hook_calls(event).is_empty(),
         "hook called before the finish"
@@ -28,14 +28,14 @@ fn armed_wake_calls_hook_once_with_generation_and_status() {
         }]
     );
     assert_eq!(
-        crate::wake::arm(&event, seen),
+        crate::wake::arm(event, seen),
         WakeArm::Finished(EventStatus::Failed)
     );
     // Next generation, armed from Initialized (never recorded).
     event.reset().unwrap();
     let seen1 = event.snapshot();
     assert_eq!(seen1.generation(), 1);
-    assert_eq!(crate::wake::arm(&event, seen1), WakeArm::Armed);
+    assert_eq!(crate::wake::arm(event, seen1), WakeArm::Armed);
     event.set_finished().unwrap();
     assert_eq!(
         hook_calls(event)[1..],
@@ -45,7 +45,7 @@ fn armed_wake_calls_hook_once_with_generation_and_status() {
         }]
     );
     assert_eq!(
-        crate::wake::arm(&event, seen1),
+        crate::wake::arm(event, seen1),
         WakeArm::Finished(EventStatus::Success)
     );
 }
@@ -64,7 +64,7 @@ fn unarmed_finish_calls_no_hook() {
         event.set_failed("x").unwrap();
         // Arming a finished generation gives `Finished` and no call.
         assert_eq!(
-            crate::wake::arm(&event, event.snapshot()),
+            crate::wake::arm(event, event.snapshot()),
             WakeArm::Finished(EventStatus::Failed)
         );
         event.reset().unwrap();
@@ -93,9 +93,9 @@ fn arm_wake_after_reset_reports_previous_outcome() {
             _ => event.set_failed("gone").unwrap(),
         }
         event.reset().unwrap();
-        assert_eq!(crate::wake::arm(&event, seen), WakeArm::Finished(outcome));
+        assert_eq!(crate::wake::arm(event, seen), WakeArm::Finished(outcome));
         event.record().unwrap();
-        assert_eq!(crate::wake::arm(&event, seen), WakeArm::Finished(outcome));
+        assert_eq!(crate::wake::arm(event, seen), WakeArm::Finished(outcome));
         // The new generation was not armed by the stale snapshot.
         assert_eq!(word(event) & super::state::WAITERS, 0);
         event.set_finished().unwrap();
@@ -112,7 +112,7 @@ fn noop_reset_keeps_the_arm() {
     install_hook();
     let event = &WAKE_INIT_RESET;
     let seen = event.snapshot();
-    assert_eq!(crate::wake::arm(&event, seen), WakeArm::Armed);
+    assert_eq!(crate::wake::arm(event, seen), WakeArm::Armed);
     event.reset().unwrap();
     event.set_finished().unwrap();
     assert_eq!(

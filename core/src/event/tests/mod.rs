@@ -29,12 +29,12 @@ const RACE_ITERS: usize = if cfg!(miri) { 4 } else { 2_000 };
 /// a timing assertion: a correct waiter is woken long before).
 const SPIN_LIMIT: usize = if cfg!(miri) { 100_000 } else { 50_000_000 };
 
-mod table;
-mod message;
 mod callbacks;
-mod panics;
 mod hooks;
+mod message;
+mod panics;
 mod races;
+mod table;
 
 // ---------------------------------------------------------------------------
 // Helpers

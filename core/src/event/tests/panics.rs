@@ -173,7 +173,7 @@ fn panicking_wake_hook_loses_nothing() {
     register_wake_hook(&AFTER).unwrap();
     let event = &PANIC_HOOK_EVENT;
     event.record().unwrap();
-    assert_eq!(crate::wake::arm(&event, event.snapshot()), WakeArm::Armed);
+    assert_eq!(crate::wake::arm(event, event.snapshot()), WakeArm::Armed);
     event.on_finished_fn(log_cb, ctx(slot, 0)).unwrap();
     event.on_finished_fn(log_cb, ctx(slot, 1)).unwrap();
     expect_panic(|| event.set_failed("hook test").unwrap());

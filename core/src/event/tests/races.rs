@@ -130,7 +130,7 @@ fn race_waiter_against_finish_reset_record() {
                 // finish, reset and record may all land before the arm.
                 let seen = event.snapshot();
                 barrier.wait();
-                match crate::wake::arm(&event, seen) {
+                match crate::wake::arm(event, seen) {
                     WakeArm::Finished(status) => (seen.generation(), status),
                     WakeArm::Armed => {
                         let mut spins = 0;
