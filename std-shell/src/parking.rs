@@ -2,7 +2,7 @@
 //! events, woken by the core's wake hook.
 //!
 //! The core never blocks and keeps no waiter lists; it offers
-//! `snapshot` + `arm_wake` and calls registered hooks when an armed
+//! `snapshot` + `wake::arm` and calls registered hooks when an armed
 //! generation finishes (see `evlatch::wake`). This module is that hook's
 //! other half, in the spirit of a parking lot: a fixed array of buckets,
 //! each a lock over an intrusive list of the [`Waiter`]s whose event hashes
@@ -15,7 +15,7 @@
 //! 1. `snapshot()`; a finished status returns at once (one load).
 //! 2. Link the waiter `(event address, generation, wake-by)` at the back of
 //!    its bucket (under the bucket lock).
-//! 3. `arm_wake(snapshot)`. `Finished(s)`: no hook call will come for that
+//! 3. `wake::arm(event, snapshot)`. `Finished(s)`: no hook call will come for that
 //!    generation; unlink (or find the hook of an earlier-armed waiter
 //!    already released us) and return `s`. `Armed`: the finisher of that
 //!    generation calls the hook after its finishing CAS, which reads from

@@ -2,7 +2,7 @@
 //! through several shared handles (`&Event`) to a few events, interleaved on
 //! one thread, checked after every step against a plain sequential model of
 //! the transition table: results, status, generation, failure message,
-//! callbacks (which ran, in which order, with which outcome), `arm_wake`
+//! callbacks (which ran, in which order, with which outcome), `wake::arm`
 //! answers and wake-hook calls.
 #![cfg(not(evlatch_loom))]
 

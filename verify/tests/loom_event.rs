@@ -118,7 +118,7 @@ impl Watched {
 /// The wake hook of this test binary.
 fn watched_hook(event: &Event, finished: Finished) {
     // SAFETY: in this test binary only the `event` field of a `Watched` is
-    // ever armed (every `arm_wake` call below goes through `Watched`), and
+    // ever armed (every `wake::arm` call below goes through `Watched`), and
     // the core calls hooks only for armed events. `Watched` is `#[repr(C)]`
     // with `event` as its first field, so the event's address is the
     // `Watched`'s address (the `container_of` pattern); the `Watched` is
@@ -539,10 +539,10 @@ fn reset_racing_reset() {
 }
 
 // ---------------------------------------------------------------------------
-// Waiting (snapshot + arm_wake + wake hook)
+// Waiting (snapshot + wake::arm + wake hook)
 // ---------------------------------------------------------------------------
 
-/// Race: a waiter (snapshot, then arm_wake, then wait for the hook) against
+/// Race: a waiter (snapshot, then wake::arm, then wait for the hook) against
 /// a thread that fails, resets and records the event again. The waiter is
 /// never stranded and learns the outcome of the generation it saw.
 #[test]

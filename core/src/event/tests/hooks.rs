@@ -78,7 +78,7 @@ static WAKE_AFTER_RESET: Event = Event::new();
 /// again) gives `Finished(outcome of that generation)`, for both outcomes,
 /// and never arms the new generation.
 #[test]
-fn arm_wake_after_reset_reports_previous_outcome() {
+fn arm_after_reset_reports_previous_outcome() {
     install_hook();
     let event = &WAKE_AFTER_RESET;
     for outcome in [

@@ -109,7 +109,7 @@ fn race_error_message_against_reset_and_fail() {
 
 static WAKE_RACE: Event = Event::new();
 
-/// A waiter (snapshot, arm_wake, wait for the hook) racing a thread that
+/// A waiter (snapshot, wake::arm, wait for the hook) racing a thread that
 /// finishes, resets and records again: the waiter is never stranded and
 /// learns the outcome of the generation it saw.
 #[test]
