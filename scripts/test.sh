@@ -37,6 +37,9 @@ cargo clippy -p evlatch --all-targets --no-default-features -- -D warnings
 step "docs build without warnings (broken links, missing docs)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 RUSTDOCFLAGS="-D warnings" cargo doc -p evlatch --no-deps --no-default-features
+# What docs.rs builds ([package.metadata.docs.rs]: all features, --cfg docsrs,
+# so items behind features carry their "Available on feature" badge).
+RUSTDOCFLAGS="--cfg docsrs -D warnings" cargo +nightly doc -p evlatch --all-features --no-deps
 
 step "tests: workspace (core with alloc, through the shells)"
 cargo test --workspace

@@ -1,5 +1,5 @@
 //! Lines for the core [`Event`]: the uncontended cycle against the atomic
-//! floor, and completion with one callback against `std::sync::OnceLock`.
+//! floor, and a finish with one callback against `std::sync::OnceLock`.
 
 use core::hint::black_box;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -68,12 +68,12 @@ fn cycle(h: &mut Harness) {
 }
 
 /// Record, one callback, finish, reset — against a fresh `OnceLock` set and
-/// read per iteration (the one-shot completion std users reach for).
+/// read per iteration (the one-shot "done" signal std users reach for).
 fn callback(h: &mut Harness) {
     let event = Event::new();
     h.group(
         "event.callback",
-        "one completion with one callback (record → on_complete → set_finished → reset)",
+        "one finish with one callback (record → on_finished → set_finished → reset)",
     )
     .note(
         "OnceLock: a fresh cell per iteration, set(token) then get(); \
@@ -86,25 +86,25 @@ fn callback(h: &mut Harness) {
             black_box(cell.get());
         }
     })
-    .line("evlatch on_complete(closure)", |iters| {
+    .line("evlatch on_finished(closure)", |iters| {
         for i in 0..iters {
             let e = black_box(&event);
             e.record().expect("record of an initialized event");
             // Captures a token, as real callbacks capture state, so the
             // closure is not zero-sized.
             let token = black_box(i);
-            e.on_complete(move |status| {
+            e.on_finished(move |status| {
                 black_box((status, token));
             });
             e.set_finished().expect("finish of a scheduled event");
             e.reset().expect("reset of a finished event");
         }
     })
-    .line("evlatch on_complete_fn(fn, ctx)", |iters| {
+    .line("evlatch on_finished_fn(fn, ctx)", |iters| {
         for i in 0..iters {
             let e = black_box(&event);
             e.record().expect("record of an initialized event");
-            e.on_complete_fn(sink, black_box(i as usize))
+            e.on_finished_fn(sink, black_box(i as usize))
                 .expect("with alloc, registration never fails");
             e.set_finished().expect("finish of a scheduled event");
             e.reset().expect("reset of a finished event");

@@ -1,9 +1,9 @@
 //! Writing a backend for your own device, from scratch: a made-up "DSP"
-//! accelerator whose work completes on a worker thread.
+//! accelerator whose work finishes on a worker thread.
 //!
 //! A backend is three things:
 //! 1. an event type implementing [`DeviceEvent`] (here `DspEvent`, which
-//!    keeps a core [`Event`] as its completion so callbacks come for free);
+//!    keeps a core [`Event`] as its core event so callbacks come for free);
 //! 2. a [`Backend`] entry in the registry under a custom [`DeviceType`];
 //! 3. wait functions in the wait matrix: how a CPU waits for a DSP event,
 //!    and how the DSP waits for a CPU event.
@@ -51,9 +51,9 @@ impl DspQueue {
 }
 
 /// A DSP event: recording it on a `DspQueue` enqueues a marker job that
-/// finishes the completion event when the queue reaches it.
+/// finishes the core event when the queue reaches it.
 struct DspEvent {
-    completion: Arc<Event>,
+    core: Arc<Event>,
 }
 
 impl DeviceEvent for DspEvent {
@@ -67,8 +67,8 @@ impl DeviceEvent for DspEvent {
             .ok_or(BackendError::WrongContext {
                 expected: "DspQueue",
             })?;
-        self.completion.record()?;
-        let done = self.completion.clone();
+        self.core.record()?;
+        let done = self.core.clone();
         queue.submit(move || {
             thread::sleep(Duration::from_millis(5)); // the "kernel"
             let _ = done.set_finished();
@@ -77,56 +77,56 @@ impl DeviceEvent for DspEvent {
     }
 
     fn query(&self) -> EventStatus {
-        self.completion.status()
+        self.core.status()
     }
 
     fn finish(&self) -> Result<EventStatus, BackendError> {
-        wait(self, DeviceType::CPU, &())?;
+        wait(DeviceType::CPU, self, &())?;
         Ok(self.query())
     }
 
     fn error_message(&self) -> Option<ErrorMessage> {
-        self.completion.error_message()
+        self.core.error_message()
     }
 
     fn set_finished(&self) -> Result<(), BackendError> {
-        Ok(self.completion.set_finished()?)
+        Ok(self.core.set_finished()?)
     }
 
     fn set_failed(&self, msg: &str) -> Result<(), BackendError> {
-        Ok(self.completion.set_failed(msg)?)
+        Ok(self.core.set_failed(msg)?)
     }
 
     fn reset(&self) -> Result<(), BackendError> {
-        Ok(self.completion.reset()?)
+        Ok(self.core.reset()?)
     }
 
     fn supports_callbacks(&self) -> bool {
         true
     }
 
-    fn on_complete_fn(
+    fn on_finished_fn(
         &self,
         f: fn(EventStatus, usize),
         context: usize,
     ) -> Result<(), BackendError> {
-        Ok(self.completion.on_complete_fn(f, context)?)
+        Ok(self.core.on_finished_fn(f, context)?)
     }
 
-    fn completion(&self) -> Option<&Event> {
-        Some(&self.completion)
+    fn core_event(&self) -> Option<&Event> {
+        Some(&self.core)
     }
 }
 
-/// CPU waits for a DSP event: block on the completion (a no_std core has no
+/// CPU waits for a DSP event: block on the core event (a no_std core has no
 /// blocking primitive, so this toy parks through a callback and a channel;
 /// with evlatch-std you would call its `wait()`).
 fn cpu_waits_for_dsp(event: &dyn DeviceEvent, _context: &dyn Any) -> Result<(), BackendError> {
-    let core = event.completion().ok_or(BackendError::Unsupported {
-        operation: "waiting without a completion event",
+    let core = event.core_event().ok_or(BackendError::Unsupported {
+        operation: "waiting without an event",
     })?;
     let (tx, rx) = mpsc::sync_channel::<()>(1);
-    core.on_complete(move |_| {
+    core.on_finished(move |_| {
         let _ = tx.send(());
     });
     let _ = rx.recv();
@@ -141,11 +141,11 @@ fn dsp_waits_for_cpu(event: &dyn DeviceEvent, context: &dyn Any) -> Result<(), B
         .ok_or(BackendError::WrongContext {
             expected: "DspQueue",
         })?;
-    let core = event.completion().ok_or(BackendError::Unsupported {
-        operation: "waiting without a completion event",
+    let core = event.core_event().ok_or(BackendError::Unsupported {
+        operation: "waiting without an event",
     })?;
     let (tx, rx) = mpsc::sync_channel::<()>(1);
-    core.on_complete(move |_| {
+    core.on_finished(move |_| {
         let _ = tx.send(());
     });
     queue.submit(move || {
@@ -167,9 +167,9 @@ fn main() -> Result<(), BackendError> {
 
     let queue = DspQueue::new();
     let kernel_done = DspEvent {
-        completion: Arc::new(Event::new()),
+        core: Arc::new(Event::new()),
     };
-    kernel_done.on_complete_fn(|status, _| println!("callback: DSP kernel {status}"), 0)?;
+    kernel_done.on_finished_fn(|status, _| println!("callback: DSP kernel {status}"), 0)?;
 
     // The wrong context is a clear error, not undefined behaviour.
     assert!(matches!(
@@ -189,7 +189,7 @@ fn main() -> Result<(), BackendError> {
     cpu_ready.record()?;
     cpu_ready.device_wait(DSP, &queue)?;
     let after = DspEvent {
-        completion: Arc::new(Event::new()),
+        core: Arc::new(Event::new()),
     };
     after.record(&queue)?;
     thread::sleep(Duration::from_millis(20));

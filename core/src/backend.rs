@@ -12,12 +12,18 @@
 //!   an occupied slot with an error rather than overwrite it.
 //! - [`wait`] dispatches "make `waiter` wait for `event`" through the matrix.
 //!
+//! One argument order everywhere, the matrix's: the waiter first, then the
+//! event (or the event's device), then what is specific to the call — the
+//! function in [`register_wait`]`(waiter, event, f)`, the waiter's context
+//! in [`wait`]`(waiter, event, context)`; [`has_wait`]`(waiter, event)`.
+//!
 //! See `core/examples/custom_backend.rs` for a backend written from scratch.
 
 use core::any::Any;
 use core::fmt;
 
 use crate::sync::statics::AtomicPtr;
+use crate::wake::{self, Snapshot, WakeArm};
 use crate::{ErrorMessage, Event, EventError, EventStatus};
 use core::sync::atomic::Ordering;
 
@@ -89,34 +95,67 @@ impl fmt::Display for DeviceType {
 
 /// The event of one device: the one trait a backend implements.
 ///
-/// Contract (each a MUST for implementors; callers may rely on it):
+/// Contract (each a MUST for implementors; callers may rely on it). The
+/// state machine is [`Event`]'s transition table, with the two refinements
+/// marked *device rule*: a backend whose device finishes recorded work
+/// itself (CUDA) may take them, and must say so in its docs; the CPU
+/// backend takes neither.
 ///
 /// - `device_type` MUST return the same value for the event's whole life.
 /// - `record(context)` MUST move `Initialized → Scheduled` exactly as
 ///   [`Event::record`] does, returning its errors for the other states; a
 ///   `context` of a type the backend does not take MUST give
 ///   [`BackendError::WrongContext`], never undefined behaviour.
-/// - `query` MUST NOT block and MUST report a final status only once the
-///   work is complete; once final, it MUST stay final until `reset`.
-/// - `finish` MUST block the calling thread until the status is final and
-///   return it (or an error saying why it cannot block).
+/// - `query` MUST NOT block and MUST report a finished status only once the
+///   work is finished; once finished, it MUST stay finished until `reset`.
+/// - `finish` MUST block the calling thread until the status is finished and
+///   return the outcome of the generation current when it was called, or
+///   return an error saying why it cannot block. *Device rule:* on an
+///   `Initialized` event, which only a host call could ever finish, it MAY
+///   return an error instead of waiting (the CPU backend waits, as Caffe2's
+///   CPU `Finish` does).
 /// - `error_message` MUST be `Some` exactly when `query` is `Failed`.
-/// - `set_finished` / `set_failed` MUST follow [`Event`]'s transition table.
+/// - `set_finished` / `set_failed` MUST follow the table. *Device rule:* on
+///   a `Scheduled` (recorded) event, whose finish is the device's, they MAY
+///   refuse with `BackendError::Event(EventError::AlreadyRecorded)` and
+///   leave the event unchanged; from `Initialized` they MUST finish it.
 /// - `reset` MUST follow the table: `Err` while scheduled, and the event
 ///   MUST be recordable again afterwards.
-/// - `supports_callbacks` MUST be `true` exactly when `on_complete_fn` can
+/// - `supports_callbacks` MUST be `true` exactly when `on_finished_fn` can
 ///   succeed; callbacks MUST run exactly once, with the outcome, and never
 ///   under a lock held by the backend.
-/// - `completion` MUST return the core event that mirrors this one's
+/// - `core_event` MUST return the core event that mirrors this one's
 ///   outcome, if the backend keeps one (the CPU backend returns itself).
+///
+/// # Examples
+///
+/// The CPU backend is the core [`Event`]; its `finish` blocks (see its
+/// docs for how):
+///
+/// ```
+/// use evlatch::backend::{DeviceEvent, DeviceType};
+/// use evlatch::{Event, EventStatus};
+///
+/// let event = Event::new();
+/// let device: &dyn DeviceEvent = &event;
+/// assert_eq!(device.device_type(), DeviceType::CPU);
+/// device.record(&()).unwrap();
+/// device.set_failed("no input").unwrap(); // the CPU takes no device rule
+/// assert_eq!(device.finish(), Ok(EventStatus::Failed));
+/// assert_eq!(device.error_message().unwrap().as_str(), "no input");
+/// assert!(device.set_finished().is_err());
+/// device.reset().unwrap();
+/// assert_eq!(device.query(), EventStatus::Initialized);
+/// ```
 pub trait DeviceEvent: Sync {
     /// The device this event belongs to.
     fn device_type(&self) -> DeviceType;
-    /// Marks the point of completion (e.g. on a stream given as `context`).
+    /// Marks the point whose finish the event reports (e.g. on a stream
+    /// given as `context`).
     fn record(&self, context: &dyn Any) -> Result<(), BackendError>;
     /// The status now, without blocking.
     fn query(&self) -> EventStatus;
-    /// Blocks until the event is final.
+    /// Blocks until the event is finished.
     fn finish(&self) -> Result<EventStatus, BackendError>;
     /// The failure message, if failed.
     fn error_message(&self) -> Option<ErrorMessage>;
@@ -126,13 +165,13 @@ pub trait DeviceEvent: Sync {
     fn set_failed(&self, msg: &str) -> Result<(), BackendError>;
     /// Makes a finished event reusable.
     fn reset(&self) -> Result<(), BackendError>;
-    /// Whether [`on_complete_fn`](Self::on_complete_fn) is supported.
+    /// Whether [`on_finished_fn`](Self::on_finished_fn) is supported.
     fn supports_callbacks(&self) -> bool;
     /// Runs `f(outcome, context)` once when the event finishes.
-    fn on_complete_fn(&self, f: fn(EventStatus, usize), context: usize)
+    fn on_finished_fn(&self, f: fn(EventStatus, usize), context: usize)
         -> Result<(), BackendError>;
     /// The core event mirroring this one, if any.
-    fn completion(&self) -> Option<&Event>;
+    fn core_event(&self) -> Option<&Event>;
 
     /// The event as `Any`, so that a wait function can get back to the
     /// backend's concrete type. Implementors whose type is `'static` should
@@ -148,7 +187,7 @@ pub trait DeviceEvent: Sync {
     where
         Self: Sized,
     {
-        wait(self, waiter, context)
+        wait(waiter, self, context)
     }
 }
 
@@ -167,11 +206,28 @@ impl DeviceEvent for Event {
         self.status()
     }
 
-    /// Blocks through the `(CPU, CPU)` wait function, which the std shell
-    /// registers; the no_std core cannot block by itself.
+    /// Blocks until the generation current at the call finishes, and
+    /// returns its outcome (even if the event is reset meanwhile).
+    ///
+    /// An event already finished answers at once (one load). Otherwise the
+    /// wait goes through the `(CPU, CPU)` cell of the wait matrix, which
+    /// evlatch-std fills (`evlatch_std::install()`, or its first wait) with a
+    /// wait that parks the thread. While that cell is empty — a `no_std`
+    /// program, or evlatch-std not installed yet — the no_std core has no
+    /// way to park, so it waits by spinning (spin hints, and the yield
+    /// function registered with [`register_yield`](crate::queue::register_yield)
+    /// once it has spun a while). Either way the answer is the same: it never
+    /// depends on what evlatch-std did before.
     fn finish(&self) -> Result<EventStatus, BackendError> {
-        wait(self, DeviceType::CPU, &())?;
-        Ok(self.status())
+        let seen = self.snapshot();
+        if seen.status().is_finished() {
+            return Ok(seen.status());
+        }
+        match wait(DeviceType::CPU, self, &()) {
+            Err(BackendError::NoWaitFunction { .. }) => spin_until_finished(self, seen),
+            other => other?,
+        }
+        Ok(outcome_of(self, seen))
     }
 
     fn error_message(&self) -> Option<ErrorMessage> {
@@ -194,20 +250,54 @@ impl DeviceEvent for Event {
         true
     }
 
-    fn on_complete_fn(
+    fn on_finished_fn(
         &self,
         f: fn(EventStatus, usize),
         context: usize,
     ) -> Result<(), BackendError> {
-        Event::on_complete_fn(self, f, context).map_err(BackendError::Event)
+        Event::on_finished_fn(self, f, context).map_err(BackendError::Event)
     }
 
-    fn completion(&self) -> Option<&Event> {
+    fn core_event(&self) -> Option<&Event> {
         Some(self)
     }
 
     fn as_any(&self) -> Option<&dyn Any> {
         Some(self)
+    }
+}
+
+/// The outcome of the generation `seen` came from, which has finished (the
+/// event may have moved on since).
+fn outcome_of(event: &Event, seen: Snapshot) -> EventStatus {
+    match wake::arm(event, seen) {
+        WakeArm::Finished(status) => status,
+        // Unreachable once that generation finished; a stray arm asks only
+        // for a harmless hook call, and the status now is the best answer.
+        WakeArm::Armed => event.status(),
+    }
+}
+
+/// `finish`'s wait when no `(CPU, CPU)` wait function is registered: spin
+/// until the generation `seen` came from has finished, yielding (if a yield
+/// function is registered) once the spin backoff is at its limit.
+fn spin_until_finished(event: &Event, seen: Snapshot) {
+    /// Spin hints per round at the backoff's limit.
+    const MAX_SPINS: u32 = 64;
+    let mut spins = 1;
+    loop {
+        let now = event.snapshot();
+        if now.generation() != seen.generation() || now.status().is_finished() {
+            return;
+        }
+        if spins < MAX_SPINS {
+            spins *= 2;
+        } else if crate::queue::yield_now() {
+            continue;
+        }
+        for _ in 0..spins {
+            crate::sync::spin_hint();
+        }
     }
 }
 
@@ -441,13 +531,13 @@ pub fn lookup(device: DeviceType) -> Option<&'static Backend> {
 /// use evlatch::backend::{register_wait, wait, DeviceEvent, DeviceType, BackendError};
 /// let d = DeviceType::custom(6).unwrap();
 /// fn spin_wait(event: &dyn DeviceEvent, _: &dyn core::any::Any) -> Result<(), BackendError> {
-///     while !event.query().is_final() { core::hint::spin_loop() }
+///     while !event.query().is_finished() { core::hint::spin_loop() }
 ///     Ok(())
 /// }
 /// register_wait(d, DeviceType::CPU, spin_wait).unwrap();
 /// let event = evlatch::Event::new();
 /// event.set_finished().unwrap();
-/// wait(&event, d, &()).unwrap();
+/// wait(d, &event, &()).unwrap();
 /// ```
 pub fn register_wait(waiter: DeviceType, event: DeviceType, f: WaitFn) -> Result<(), BackendError> {
     let cell = &WAITS[waiter.index()][event.index()];
@@ -477,7 +567,8 @@ pub fn has_wait(waiter: DeviceType, event: DeviceType) -> bool {
         .is_null()
 }
 
-/// Makes `waiter` wait for `event` through the wait matrix.
+/// Makes `waiter` (with its `context`, e.g. a stream) wait for `event`
+/// through the wait matrix cell `[waiter][event.device_type()]`.
 ///
 /// # Errors
 ///
@@ -490,11 +581,11 @@ pub fn has_wait(waiter: DeviceType, event: DeviceType) -> bool {
 /// use evlatch::backend::{wait, BackendError, DeviceType};
 /// let d = DeviceType::custom(4).unwrap();
 /// let event = evlatch::Event::new();
-/// assert!(matches!(wait(&event, d, &()), Err(BackendError::NoWaitFunction { .. })));
+/// assert!(matches!(wait(d, &event, &()), Err(BackendError::NoWaitFunction { .. })));
 /// ```
 pub fn wait(
-    event: &dyn DeviceEvent,
     waiter: DeviceType,
+    event: &dyn DeviceEvent,
     context: &dyn Any,
 ) -> Result<(), BackendError> {
     let device = event.device_type();
@@ -510,3 +601,6 @@ pub fn wait(
     let f: WaitFn = unsafe { core::mem::transmute::<*mut (), WaitFn>(ptr) };
     f(event, context)
 }
+
+#[cfg(test)]
+mod tests;

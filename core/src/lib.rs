@@ -2,10 +2,10 @@
 //!
 //! A `#![no_std]`, lock-free event core for people who build runtimes:
 //!
-//! - [`Event`]: a completion event with Caffe2's state machine
+//! - [`Event`]: an event with Caffe2's state machine
 //!   (`Initialized → Scheduled → Success | Failed`), record / query / reset,
 //!   callbacks, an inline error message and a generation counter, so that
-//!   waiters never miss a completion across reset and re-record;
+//!   waiters never miss a finish across reset and re-record;
 //! - [`backend`]: per-device event backends, a static registry and a wait
 //!   matrix;
 //! - [`wake`]: the hooks through which shells (`evlatch-std`,
@@ -25,7 +25,7 @@
 //!
 //! ## Features
 //!
-//! - `alloc`: boxed-closure callbacks (`Event::on_complete`), `HeapEventQueue`,
+//! - `alloc`: boxed-closure callbacks (`Event::on_finished`), `HeapEventQueue`,
 //!   the topic index; without it an
 //!   event holds [`INLINE_CALLBACKS`] function-pointer callbacks per
 //!   generation.
@@ -47,7 +47,7 @@
 //!
 //! let event = Event::new();
 //! event.record().unwrap();
-//! event.on_complete_fn(|status, _| assert_eq!(status, EventStatus::Success), 0).unwrap();
+//! event.on_finished_fn(|status, _| assert_eq!(status, EventStatus::Success), 0).unwrap();
 //! event.set_finished().unwrap();
 //! assert!(event.is_finished());
 //! ```
@@ -73,14 +73,14 @@ pub mod topic;
 pub mod wake;
 
 pub use error::EventError;
-pub use event::{
-    ErrorMessage, Event, EventStatus, Snapshot, WakeArm, INLINE_CALLBACKS, MESSAGE_CAPACITY,
-};
+pub use event::{ErrorMessage, Event, EventStatus, INLINE_CALLBACKS, MESSAGE_CAPACITY};
 #[cfg(evlatch_stall_hook)]
 pub use queue::stall;
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use queue::HeapEventQueue;
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use queue::HeapStampQueue;
 pub use queue::StampQueue;
 pub use queue::{CapacityError, EventQueue, Full, Priority, PriorityQueue, MAX_QUEUE_CAPACITY};

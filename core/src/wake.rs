@@ -4,15 +4,18 @@
 //! host callback) keeps its own waiter table and registers one
 //! [`WakeHook`]. The protocol, per waiter:
 //!
-//! 1. `let seen = event.snapshot()`; if `seen.status()` is final, done (one
-//!    load, no hook involved).
+//! 1. `let seen = event.snapshot()` (a [`Snapshot`]); if `seen.status()` is
+//!    finished, return it (one load, no hook involved).
 //! 2. Put the waiter where the hook will find it (keyed by the event's
 //!    address and `seen.generation()`).
-//! 3. `event.arm_wake(seen)`: on [`WakeArm::Completed`](crate::WakeArm),
-//!    remove the waiter and return that outcome; on `Armed`, park.
-//! 4. The finisher calls `hook(event, Completion { generation, status })`
+//! 3. [`arm(event, seen)`](arm): on [`WakeArm::Finished`], remove the
+//!    waiter and return that outcome; on [`WakeArm::Armed`], park.
+//! 4. The finisher calls `hook(event, Finished { generation, status })`
 //!    for the armed generation; the hook releases the waiters of that event
 //!    and generation with that status.
+//!
+//! Everything here is plumbing for shells: users of `evlatch-std` or
+//! `evlatch-cuda` wait through those crates and never need this module.
 //!
 //! Hooks run on the finishing thread, after the status is visible, before
 //! the event's callbacks. A hook MUST NOT block for long and SHOULD NOT
@@ -27,18 +30,131 @@
 //!
 //! Finishing an event nobody armed costs no hook call at all.
 
+use crate::event::state;
 use crate::sync::statics::AtomicPtr;
 use crate::{Event, EventStatus};
 use core::fmt;
 use core::sync::atomic::Ordering;
+
+/// What [`Event::snapshot`] saw: a status and the generation it belongs to.
+///
+/// Shells use it to wait for "the finish of the generation I saw": see
+/// [`arm`].
+///
+/// # Examples
+///
+/// ```
+/// let event = evlatch::Event::new();
+/// let before = event.snapshot();
+/// event.set_finished().unwrap();
+/// event.reset().unwrap();
+/// assert_eq!(event.snapshot().generation(), before.generation() + 1);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    word: u32,
+}
+
+impl Snapshot {
+    /// A snapshot of the state word `word`.
+    pub(crate) const fn from_word(word: u32) -> Self {
+        Self { word }
+    }
+
+    /// The status at the time of the snapshot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = evlatch::Event::new();
+    /// assert_eq!(event.snapshot().status(), evlatch::EventStatus::Initialized);
+    /// ```
+    pub fn status(self) -> EventStatus {
+        state::status(self.word)
+    }
+
+    /// The generation: 0 for a new event, +1 (mod 2^18) at every reset out
+    /// of a finished status.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(evlatch::Event::new().snapshot().generation(), 0);
+    /// ```
+    pub fn generation(self) -> u32 {
+        state::generation(self.word)
+    }
+}
+
+/// The answer of [`arm`].
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::wake::{arm, WakeArm};
+/// let event = evlatch::Event::new();
+/// let seen = event.snapshot();
+/// event.set_finished().unwrap();
+/// assert_eq!(arm(&event, seen), WakeArm::Finished(evlatch::EventStatus::Success));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WakeArm {
+    /// The finish of the snapshot's generation will call every registered
+    /// wake hook with that generation.
+    Armed,
+    /// The snapshot's generation already finished, with this outcome: no
+    /// hook call will come for it, so do not park.
+    ///
+    /// If the event has since been reset and finished again *more than once*,
+    /// the outcome of the snapshot's generation is no longer known and this
+    /// holds the outcome of the most recent earlier generation instead.
+    Finished(EventStatus),
+}
+
+/// Asks for a wake-hook call at the finish of the generation `seen` came
+/// from (step 3 of the protocol above). Shells call this after putting
+/// their waiter where their hook will find it, and park only on
+/// [`WakeArm::Armed`].
+///
+/// # Contract
+///
+/// - If it returns `Armed`, the thread that finishes that generation calls
+///   every hook registered (before this call) with
+///   `Finished { generation: seen.generation(), .. }`, after the status is
+///   visible and before running callbacks. Everything the caller wrote
+///   before an `arm` that returned `Armed` happens-before that hook call
+///   (for every armed waiter, not only the first).
+/// - If it returns `Finished(s)`, this arm asks for no hook call (one may
+///   still come for the generation if another waiter armed it).
+/// - A waiter that arms for a generation is never missed, even if the event
+///   is reset and recorded again before the waiter runs.
+///
+/// Cost: one read-modify-write on the event's state word while unfinished,
+/// one load once finished.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::wake::{arm, WakeArm};
+/// use evlatch::{Event, EventStatus};
+/// let event = Event::new();
+/// let seen = event.snapshot();
+/// assert_eq!(arm(&event, seen), WakeArm::Armed);
+/// event.set_failed("x").unwrap();
+/// assert_eq!(arm(&event, seen), WakeArm::Finished(EventStatus::Failed));
+/// ```
+#[inline]
+pub fn arm(event: &Event, seen: Snapshot) -> WakeArm {
+    event.arm_wake(seen)
+}
 
 /// How many distinct hooks can be registered in one process.
 pub const MAX_WAKE_HOOKS: usize = 4;
 
 /// What a hook is told: which generation finished, and how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Completion {
-    /// The generation that finished (as in [`Snapshot::generation`](crate::Snapshot::generation)).
+pub struct Finished {
+    /// The generation that finished (as in [`Snapshot::generation`]).
     pub generation: u32,
     /// Its outcome, `Success` or `Failed`.
     pub status: EventStatus,
@@ -49,17 +165,17 @@ pub struct Completion {
 /// # Examples
 ///
 /// ```
-/// use evlatch::wake::{register_wake_hook, Completion, WakeHook};
+/// use evlatch::wake::{register_wake_hook, Finished, WakeHook};
 /// use evlatch::Event;
 ///
-/// fn wake(_event: &Event, _done: Completion) { /* release waiters */ }
+/// fn wake(_event: &Event, _done: Finished) { /* release waiters */ }
 /// static HOOK: WakeHook = WakeHook::new("doc-example", wake);
 /// register_wake_hook(&HOOK).unwrap();
 /// register_wake_hook(&HOOK).unwrap(); // the same hook again is fine
 /// ```
 pub struct WakeHook {
     name: &'static str,
-    wake: fn(&Event, Completion),
+    wake: fn(&Event, Finished),
 }
 
 impl WakeHook {
@@ -68,11 +184,11 @@ impl WakeHook {
     /// # Examples
     ///
     /// ```
-    /// fn wake(_: &evlatch::Event, _: evlatch::wake::Completion) {}
+    /// fn wake(_: &evlatch::Event, _: evlatch::wake::Finished) {}
     /// static HOOK: evlatch::wake::WakeHook = evlatch::wake::WakeHook::new("mine", wake);
     /// assert_eq!(HOOK.name(), "mine");
     /// ```
-    pub const fn new(name: &'static str, wake: fn(&Event, Completion)) -> Self {
+    pub const fn new(name: &'static str, wake: fn(&Event, Finished)) -> Self {
         Self { name, wake }
     }
 
@@ -81,7 +197,7 @@ impl WakeHook {
     /// # Examples
     ///
     /// ```
-    /// fn wake(_: &evlatch::Event, _: evlatch::wake::Completion) {}
+    /// fn wake(_: &evlatch::Event, _: evlatch::wake::Finished) {}
     /// let hook = evlatch::wake::WakeHook::new("x", wake);
     /// assert_eq!(hook.name(), "x");
     /// ```
@@ -125,7 +241,7 @@ static HOOKS: [AtomicPtr<WakeHook>; MAX_WAKE_HOOKS] =
 /// Registers `hook` for every event in the process. Registering the same
 /// `static` again is a no-op. Lock-free; slots are never freed.
 ///
-/// Register before the first `arm_wake` that relies on the hook.
+/// Register before the first [`arm`] that relies on the hook.
 ///
 /// # Errors
 ///
@@ -134,7 +250,7 @@ static HOOKS: [AtomicPtr<WakeHook>; MAX_WAKE_HOOKS] =
 /// # Examples
 ///
 /// ```
-/// fn wake(_: &evlatch::Event, _: evlatch::wake::Completion) {}
+/// fn wake(_: &evlatch::Event, _: evlatch::wake::Finished) {}
 /// static HOOK: evlatch::wake::WakeHook = evlatch::wake::WakeHook::new("example", wake);
 /// evlatch::wake::register_wake_hook(&HOOK).unwrap();
 /// ```
@@ -163,10 +279,10 @@ pub fn register_wake_hook(hook: &'static WakeHook) -> Result<(), HookError> {
 /// the panic unwinds (a second panic among those aborts the process, as any
 /// panic escaping a destructor during unwinding does), then the panic goes on
 /// to the finisher, which still runs the event's callbacks.
-pub(crate) fn notify(event: &Event, completion: Completion) {
+pub(crate) fn notify(event: &Event, finished: Finished) {
     let mut rest = Rest {
         event,
-        completion,
+        finished,
         next: 0,
     };
     rest.call_all();
@@ -175,7 +291,7 @@ pub(crate) fn notify(event: &Event, completion: Completion) {
 /// The hooks not yet called by one `notify`: slots `next..`.
 struct Rest<'a> {
     event: &'a Event,
-    completion: Completion,
+    finished: Finished,
     /// The next slot to call, `0..=MAX_WAKE_HOOKS`.
     next: usize,
 }
@@ -194,7 +310,7 @@ impl Rest<'_> {
             }
             // SAFETY: only `&'static WakeHook`s are stored in the slots.
             let hook = unsafe { &*ptr };
-            (hook.wake)(self.event, self.completion);
+            (hook.wake)(self.event, self.finished);
         }
     }
 }

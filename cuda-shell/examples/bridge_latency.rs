@@ -1,4 +1,4 @@
-//! Completion-to-wake latency of the completion bridge, against
+//! Finish-to-wake latency of the bridge, against
 //! `cuEventSynchronize` (default and blocking-sync events) and against
 //! polling `cuEventQuery`, and the host CPU time each burns while waiting.
 //!
@@ -20,7 +20,7 @@
 //! waits with one of the methods below and timestamps its wake-up; the
 //! latency is `wake − observed`. Methods rotate round by round, so drift
 //! hits all of them alike. Latencies are a few microseconds above the true
-//! completion-to-wake time (the kernel's exit and the completion signal come
+//! finish-to-wake time (the kernel's exit and the finish signal come
 //! after its store); the *differences* between methods are what matter.
 //!
 //! - `sync_spin`: `cuEventSynchronize` on a default event (the driver spins,
@@ -29,9 +29,9 @@
 //!   event (the driver sleeps on an interrupt);
 //! - `poll_query`: `cuEventQuery` in a tight loop;
 //! - `bridge_wait`: `CudaEvent::record`, then evlatch-std's blocking
-//!   `completion().wait()` (a short bounded spin, then park; woken by the
+//!   `core_event().wait()` (a short bounded spin, then park; woken by the
 //!   stream callback);
-//! - `bridge_callback`: in the same rounds, when the `on_complete` callback
+//! - `bridge_callback`: in the same rounds, when the `on_finished` callback
 //!   ran on the driver's callback thread (a lower bound for any bridge
 //!   waiter).
 //!
@@ -90,7 +90,7 @@ struct Bench {
     bridge: CudaEvent,
     kernel_ns: u64,
     base: Instant,
-    /// When the bridge's `on_complete` callback last ran, ns since `base`,
+    /// When the bridge's `on_finished` callback last ran, ns since `base`,
     /// and for which round (stored after the time, with Release).
     callback_at: Arc<AtomicU64>,
     callback_round: Arc<AtomicU64>,
@@ -148,7 +148,7 @@ fn main() {
 
 /// Bounds every wait of the benchmark without touching its timed paths:
 /// each round ends by storing the time in `heartbeat`; if none ends for
-/// `WAIT` (a completion, a callback or a synchronize that never returns),
+/// `WAIT` (a finish, a callback or a synchronize that never returns),
 /// this thread prints so and ends the process with `WATCHDOG_EXIT`.
 fn watchdog(heartbeat: Arc<AtomicU64>, base: Instant) {
     heartbeat.store(nanos_since(base), Ordering::Relaxed);
@@ -219,7 +219,7 @@ fn latency_pass(bench: &Bench, rounds: u32) {
     observer.join().expect("observer");
 
     println!();
-    println!("## Completion-to-wake latency (µs; wake − host-observed kernel end)");
+    println!("## Finish-to-wake latency (µs; wake − host-observed kernel end)");
     println!();
     println!("| method | median | p10 | p90 | p99 | max |");
     println!("|---|---:|---:|---:|---:|---:|");
@@ -336,13 +336,13 @@ impl Bench {
                 let _ = self.bridge.reset();
                 let (at, round) = (self.callback_at.clone(), self.callback_round.clone());
                 let base = self.base;
-                self.bridge.completion().on_complete(move |_| {
+                self.bridge.core_event().on_finished(move |_| {
                     at.store(nanos_since(base), Ordering::Relaxed);
                     // Release: publishes `at` with the round.
                     round.store(u64::from(id), Ordering::Release);
                 });
                 self.bridge.record(&self.stream).expect("record");
-                let status = self.bridge.completion().wait(); // bounded by the heartbeat
+                let status = self.bridge.core_event().wait(); // bounded by the heartbeat
                 assert!(status == evlatch::EventStatus::Success, "{status}");
             }
         }

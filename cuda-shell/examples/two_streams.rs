@@ -36,7 +36,7 @@ fn main() {
     gpu.copy_u32(&b, &words, 0, 1);
     b_done.record(&b).expect("record on b");
 
-    let status = support::wait(b_done.completion(), "stream b's completion");
+    let status = support::wait(b_done.core_event(), "stream b's finish");
     println!("host enqueued everything in {enqueued:?} (no blocking)");
     println!("b finished after {:?}: {status}", start.elapsed());
     let out = words.read();

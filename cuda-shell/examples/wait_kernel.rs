@@ -1,5 +1,5 @@
 //! A CPU thread and an async task each wait for a kernel, and both wake when
-//! the GPU finishes it — through the completion bridge, with no polling
+//! the GPU finishes it — through the bridge, with no polling
 //! thread and no busy wait.
 //!
 //! ```text
@@ -32,14 +32,14 @@ fn main() {
     event.record(&stream).expect("record");
 
     // A CPU thread blocks (it parks: no core burnt while it waits), at most
-    // `WAIT`, so a lost completion fails the example instead of hanging it.
+    // `WAIT`, so a lost finish fails the example instead of hanging it.
     let cpu_waiter = {
         let event = Arc::clone(&event);
         thread::spawn(move || {
             let status = event
-                .completion()
+                .core_event()
                 .wait_timeout(WAIT)
-                .expect("the completion did not arrive (stream callback never ran)");
+                .expect("the finish did not arrive (stream callback never ran)");
             (status, start.elapsed())
         })
     };
@@ -47,8 +47,8 @@ fn main() {
     let async_waiter = {
         let event = Arc::clone(&event);
         thread::spawn(move || {
-            support::block_on("the async task's completion", async {
-                let status = event.completion().wait_async().await;
+            support::block_on("the async task's wake-up", async {
+                let status = event.core_event().wait_async().await;
                 (status, start.elapsed())
             })
         })
@@ -59,5 +59,5 @@ fn main() {
     println!("kernel of {kernel:?} launched");
     println!("CPU thread woke after {cpu_at:?}: {cpu_status}");
     println!("async task woke after {task_at:?}: {task_status}");
-    assert!(cpu_status.is_final() && task_status.is_final());
+    assert!(cpu_status.is_finished() && task_status.is_finished());
 }

@@ -4,7 +4,7 @@
 //! | waiter \ event | CPU (core `Event`)          | CUDA ([`CudaEvent`])                   |
 //! |----------------|-----------------------------|----------------------------------------|
 //! | CPU            | evlatch-std                 | host blocks: the event's `finish`      |
-//! | CUDA           | host blocks until it is final, then the stream's later work follows | device-side: `cuStreamWaitEvent`, the host does not block |
+//! | CUDA           | host blocks until it is finished, then the stream's later work follows | device-side: `cuStreamWaitEvent`, the host does not block |
 //!
 //! A CUDA waiter's context is its stream: a `cudarc::driver::CudaStream` or
 //! an `Arc` of one. A CPU waiter takes no context (any value).
@@ -22,7 +22,9 @@ use evlatch::backend::{
     register_backend, register_wait, Backend, BackendError, DeviceEvent, DeviceType,
 };
 
-use crate::event::{park_until_final, stream_of};
+use evlatch_std::EventExt;
+
+use crate::event::stream_of;
 use crate::{CudaError, CudaEvent};
 
 /// The CUDA backend's registry entry: name `"cuda"`, callbacks supported.
@@ -62,6 +64,9 @@ pub static BACKEND: Backend = Backend::new("cuda", DeviceType::CUDA, true);
 pub fn register() -> Result<(), BackendError> {
     static RESULT: OnceLock<Result<(), BackendError>> = OnceLock::new();
     *RESULT.get_or_init(|| {
+        // The host-side waits below block through evlatch-std: install it
+        // now, so a CPU wait on a CUDA event parks from the first call.
+        evlatch_std::install();
         register_backend(&BACKEND)?;
         register_wait(DeviceType::CUDA, DeviceType::CUDA, wait_cuda_on_cuda)?;
         register_wait(DeviceType::CPU, DeviceType::CUDA, wait_cpu_on_cuda)?;
@@ -88,13 +93,13 @@ fn wait_cpu_on_cuda(event: &dyn DeviceEvent, _context: &dyn Any) -> Result<(), B
     event.finish().map(|_| ())
 }
 
-/// CUDA waits for a CPU event: the host blocks until it is final, so work
+/// CUDA waits for a CPU event: the host blocks until it is finished, so work
 /// the caller enqueues on the stream afterwards follows it.
 fn wait_cuda_on_cpu(event: &dyn DeviceEvent, context: &dyn Any) -> Result<(), BackendError> {
     stream_of(context)?;
-    match event.completion() {
-        Some(completion) => {
-            park_until_final(completion);
+    match event.core_event() {
+        Some(core) => {
+            core.wait();
             Ok(())
         }
         None => event.finish().map(|_| ()),
@@ -109,7 +114,7 @@ mod tests {
 
     /// A `DeviceEvent` that claims to be CUDA but is not a `CudaEvent`.
     struct Impostor {
-        completion: Event,
+        core: Event,
         finishes: AtomicUsize,
         /// Whether `as_any` gives `Some(self)` (else the trait's default).
         any: bool,
@@ -123,7 +128,7 @@ mod tests {
             Ok(())
         }
         fn query(&self) -> EventStatus {
-            self.completion.status()
+            self.core.status()
         }
         fn finish(&self) -> Result<EventStatus, BackendError> {
             self.finishes.fetch_add(1, Ordering::Relaxed);
@@ -144,13 +149,13 @@ mod tests {
         fn supports_callbacks(&self) -> bool {
             false
         }
-        fn on_complete_fn(&self, _: fn(EventStatus, usize), _: usize) -> Result<(), BackendError> {
+        fn on_finished_fn(&self, _: fn(EventStatus, usize), _: usize) -> Result<(), BackendError> {
             Err(BackendError::Unsupported {
                 operation: "callbacks",
             })
         }
-        fn completion(&self) -> Option<&Event> {
-            Some(&self.completion)
+        fn core_event(&self) -> Option<&Event> {
+            Some(&self.core)
         }
         fn as_any(&self) -> Option<&dyn Any> {
             self.any.then_some(self as &dyn Any)
@@ -159,7 +164,7 @@ mod tests {
 
     fn impostor() -> Impostor {
         Impostor {
-            completion: Event::new(),
+            core: Event::new(),
             finishes: AtomicUsize::new(0),
             any: false,
         }

@@ -62,7 +62,7 @@ pub enum CudaError {
     NotRecorded,
     /// `elapsed_ms` on an event created without timing.
     TimingDisabled,
-    /// `elapsed_ms` before both events completed.
+    /// `elapsed_ms` before both events finished.
     NotReady,
     /// The event waited on (device-side) finished as `Failed`; its
     /// `error_message()` says why.
@@ -195,7 +195,7 @@ impl fmt::Display for CudaError {
                  EventFlags::new().timing(true)",
             ),
             CudaError::NotReady => f.write_str(
-                "the CUDA events have not completed yet: call finish() on both before timing them",
+                "the CUDA events have not finished yet: call finish() on both before timing them",
             ),
             CudaError::Failed => f.write_str(
                 "the CUDA event failed, so there is no work to wait for: see its error_message() \
@@ -208,7 +208,7 @@ impl fmt::Display for CudaError {
                  evlatch_cuda::DRIVER_SYMBOLS against it"
             ),
             CudaError::Timeout => f.write_str(
-                "the CUDA event's completion did not arrive in time: its stream callback has \
+                "the CUDA event did not finish in time: its stream callback has \
                  not run (the GPU work is still running or stuck); the event is still in \
                  flight, wait again or investigate the stream",
             ),

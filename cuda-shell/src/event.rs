@@ -1,58 +1,42 @@
-//! The CUDA event and its completion bridge.
+//! The CUDA event: a `CUevent` plus the core [`evlatch::Event`] that the
+//! bridge ([`crate::bridge`]) finishes when the GPU reaches the
+//! recorded point.
 //!
-//! A [`CudaEvent`] owns a `CUevent` and a core [`evlatch::Event`], its
-//! *completion*. Recording does two things on the stream, in order:
-//! `cuEventRecord`, then a stream callback (`cuStreamAddCallback`) that
-//! finishes the completion with the stream's outcome. Everything that waits
-//! on a core event — evlatch-std's blocking waits and `.await`, `on_complete`
-//! callbacks — therefore wakes on GPU completion, with no polling thread and
-//! no busy wait.
+//! # Who finishes the core event
 //!
-//! # Who finishes the completion
+//! For a recorded generation, only the bridge's stream callback does. That
+//! single finisher is what makes the bridge race-free: the callback checks
+//! nothing but its own generation, and by the time anyone can `reset` the
+//! event (which needs a finished status) the callback has done everything it
+//! will do to the event. `set_finished` / `set_failed` therefore refuse a
+//! recorded event ([`CudaError::Recorded`], Caffe2's rule; the
+//! [`DeviceEvent`] contract allows it), and they take the event through
+//! `record` of the core event themselves so a concurrent CUDA record cannot
+//! slip in between.
 //!
-//! For a recorded generation, only the stream callback does. That single
-//! finisher is what makes the bridge race-free: the callback checks nothing
-//! but its own generation, and by the time anyone can `reset` the event
-//! (which needs a final status) the callback has done everything it will do
-//! to the event. `set_finished` / `set_failed` therefore refuse a recorded
-//! event ([`CudaError::Recorded`], Caffe2's rule), and they take the event
-//! through `record` of the core event themselves so a concurrent CUDA record
-//! cannot slip in between.
+//! # Waiting
 //!
-//! # The stream callback
-//!
-//! It runs on a thread owned by the CUDA driver. It MUST NOT call CUDA and
-//! MUST NOT block: it only reads a table and finishes the core event. What it
-//! touches — the core event — it holds alive itself through an `Arc`, passed
-//! as the callback's `userData` and reclaimed in the callback. It holds no
-//! CUDA handle, so dropping the last reference there never calls CUDA.
-//!
-//! Why `cuStreamAddCallback` and not `cuLaunchHostFunc`: CUDA documents that
-//! a host function is *not* called once the context has an error, while a
-//! stream callback is called exactly once, with the error. With
-//! `cuLaunchHostFunc`, a faulting kernel would strand every waiter and leak
-//! the callback's state; with the stream callback it finishes the event as
-//! `Failed` with the error's name and text. The price (see the crate docs):
-//! no stream capture, and CUDA's notice that `cuStreamAddCallback` is slated
-//! for eventual deprecation.
+//! Host waits are evlatch-std's ([`EventExt`]) on the core event: woken by
+//! the bridge's finish through the std shell's wake hook, never polling.
 
 use core::any::Any;
-use core::ffi::c_void;
 use core::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::thread::{self, Thread};
-use std::time::{Duration, Instant};
+use std::thread;
+use std::time::Duration;
 
-use cudarc::driver::sys::{self, CUresult, CUstream};
+use cudarc::driver::sys::{self, CUresult};
 use cudarc::driver::{CudaContext, CudaStream};
 use evlatch::backend::{BackendError, DeviceEvent, DeviceType};
-use evlatch::{ErrorMessage, Event, EventError, EventStatus, Snapshot, WakeArm};
+use evlatch::{ErrorMessage, Event, EventError, EventStatus};
+use evlatch_std::{EventExt, Timeout};
 
+use crate::diagnostics::LIVE_EVENTS;
 use crate::driver::{self, bind, check, code_message, query_status, ElapsedTime};
-use crate::{CudaError, EventFlags};
+use crate::{bridge, CudaError, EventFlags};
 
-/// A CUDA event on a context: Caffe2's CUDA event, plus a completion bridge
+/// A CUDA event on a context: Caffe2's CUDA event, plus a bridge
 /// to a core [`Event`].
 ///
 /// - [`record`](Self::record) on a stream of the event's context, once per
@@ -61,10 +45,10 @@ use crate::{CudaError, EventFlags};
 ///   (blocking host wait; [`finish_timeout`](Self::finish_timeout) for a
 ///   bounded one), [`wait_on`](Self::wait_on) (a stream waits,
 ///   device-side), [`elapsed_ms`](Self::elapsed_ms), [`reset`](Self::reset);
-/// - [`completion`](Self::completion): the core event the stream callback
+/// - [`core_event`](Self::core_event): the core event the stream callback
 ///   finishes — wait on it, `.await` it, or register callbacks on it.
 ///
-/// Callbacks registered on the completion run on the CUDA driver's callback
+/// Callbacks registered on the core event run on the CUDA driver's callback
 /// thread when the event is finished by the GPU: they MUST NOT call CUDA
 /// (the driver may deadlock or refuse with `CUDA_ERROR_NOT_PERMITTED`) and
 /// should hand long work to another thread. Two ways to call CUDA there
@@ -74,16 +58,16 @@ use crate::{CudaError, EventFlags};
 ///   or a `CudaContext` destroys it when it runs (or is dropped), and the
 ///   destroy (`cuEventDestroy`, `cuStreamDestroy`, the context release) runs
 ///   on the driver's callback thread. Keep another owner alive until the
-///   completion is final, or send the value to another thread to drop;
+///   core event is finished, or send the value to another thread to drop;
 /// - the driver may hold an internal lock while stream callbacks run: a
 ///   callback MUST NOT block on a lock (or channel) that a thread inside a
 ///   CUDA call may hold (or be waiting to send on).
 ///
-/// Do not finish or reset the completion directly; use this type's methods.
+/// Do not finish or reset the core event directly; use this type's methods.
 ///
 /// Dropping a recorded event is fine: the driver releases a recorded
-/// `CUevent` once its work completes, and the pending stream callback keeps
-/// the completion alive until it has run.
+/// `CUevent` once its work finishes, and the pending stream callback keeps
+/// the core event alive until it has run.
 ///
 /// # Examples
 ///
@@ -101,7 +85,7 @@ use crate::{CudaError, EventFlags};
 /// event.record(&stream).unwrap();
 /// let status = event.finish_timeout(Duration::from_secs(30)).expect("the GPU finishes");
 /// assert_eq!(status, evlatch::EventStatus::Success);
-/// assert!(event.completion().is_finished());
+/// assert!(event.core_event().is_finished());
 /// event.reset().unwrap();
 /// ```
 pub struct CudaEvent {
@@ -118,7 +102,7 @@ struct Inner {
     raw: sys::CUevent,
     flags: EventFlags,
     /// The core event; the stream callback holds its own `Arc` to it.
-    completion: Arc<Event>,
+    core: Arc<Event>,
     /// `generation + 1` of the last generation taken through `record`, once
     /// its `cuEventRecord` has succeeded; `0` for "none" (also stored by a
     /// generation that finished without a device record).
@@ -138,19 +122,6 @@ unsafe impl Send for Inner {}
 // SAFETY: as above; the driver API is thread-safe for these calls, and the
 // only shared mutable state is atomic.
 unsafe impl Sync for Inner {}
-
-/// What a stream callback owns: the completion to finish, and the generation
-/// it was enqueued for. Boxed, leaked into `userData`, reclaimed once by the
-/// callback (or by `enqueue` if the driver refused the callback).
-struct Pending {
-    completion: Arc<Event>,
-    generation: u32,
-}
-
-/// `CUevent`s created by this crate and not yet destroyed.
-static LIVE_EVENTS: AtomicUsize = AtomicUsize::new(0);
-/// Stream callbacks enqueued and not yet run.
-static PENDING_CALLBACKS: AtomicUsize = AtomicUsize::new(0);
 
 impl CudaEvent {
     /// A new event on `ctx`, `Initialized`, with `flags`. The first one also
@@ -193,14 +164,14 @@ impl CudaEvent {
                 ctx: Arc::clone(ctx),
                 raw,
                 flags,
-                completion: Arc::new(Event::new()),
+                core: Arc::new(Event::new()),
                 device_recorded: AtomicU32::new(0),
             },
         })
     }
 
     /// Records the stream's current work into this event, and enqueues the
-    /// stream callback that finishes [`completion`](Self::completion) when
+    /// stream callback that finishes [`core_event`](Self::core_event) when
     /// that work is done. Once per generation, as Caffe2 enforces.
     ///
     /// # Errors
@@ -238,28 +209,28 @@ impl CudaEvent {
             });
         }
         // Claim the generation: Initialized → Scheduled. From here until the
-        // completion is final, no one else records, resets or finishes it.
-        inner.completion.record()?;
-        let generation = inner.completion.snapshot().generation();
+        // core event is finished, no one else records, resets or finishes it.
+        inner.core.record()?;
+        let generation = inner.core.snapshot().generation();
         if let Err(err) = inner.enqueue(stream, generation) {
             inner.device_recorded.store(0, Ordering::Release);
             let mut msg = driver::StackMessage::<{ evlatch::MESSAGE_CAPACITY }>::new();
             let _ = fmt::write(&mut msg, format_args!("{err}"));
             // We own the generation, so this finish cannot be refused.
-            let _ = inner.completion.set_failed(msg.as_str());
+            let _ = inner.core.set_failed(msg.as_str());
             return Err(err);
         }
         Ok(())
     }
 
-    /// The status now, without blocking: the completion's status when it is
-    /// `Initialized` or final; while it is `Scheduled`, `cuEventQuery` mapped
+    /// The status now, without blocking: the core event's status when it is
+    /// `Initialized` or finished; while it is `Scheduled`, `cuEventQuery` mapped
     /// — `CUDA_SUCCESS` → `Success`, `CUDA_ERROR_NOT_READY` → `Scheduled`,
     /// any other code → `Failed` (see [`error_message`](Self::error_message)).
     ///
-    /// `Success` here means the GPU work is done; the completion (and its
+    /// `Success` here means the GPU work is done; the core event (and its
     /// waiters and callbacks) follows when the stream callback runs, moments
-    /// later. [`reset`](Self::reset) needs the completion to be final.
+    /// later. [`reset`](Self::reset) needs the core event to be finished.
     ///
     /// `Failed` only ever comes from the event itself (its stream's error,
     /// or a host `set_failed`): if the context cannot be made current for the
@@ -305,26 +276,27 @@ impl CudaEvent {
             (EventStatus::Failed, Some(code)) => {
                 Some(ErrorMessage::new(code_message(code).as_str()))
             }
-            (EventStatus::Failed, None) => self.inner.completion.error_message(),
+            (EventStatus::Failed, None) => self.inner.core.error_message(),
             _ => None,
         }
     }
 
-    /// Blocks the calling thread until the event is final, and returns the
+    /// Blocks the calling thread until the event is finished, and returns the
     /// outcome: `cuEventSynchronize` (spinning, or sleeping in the driver
     /// with [`EventFlags::blocking_sync`]), then — if the stream callback has
-    /// not run yet — parks until it has. Afterwards the completion is final
-    /// and [`reset`](Self::reset) succeeds. Caffe2's `Finish`.
+    /// not run yet — waits for it with evlatch-std's blocking
+    /// [`EventExt::wait`] on the core event (a short spin, then a park, woken
+    /// by the callback's finish). Afterwards the core event is finished and
+    /// [`reset`](Self::reset) succeeds. Caffe2's `Finish`.
     ///
     /// For a wait that never burns a core, wait on
-    /// [`completion`](Self::completion) instead; for a bounded one,
+    /// [`core_event`](Self::core_event) instead; for a bounded one,
     /// [`finish_timeout`](Self::finish_timeout).
     ///
-    /// The park re-checks the event every few milliseconds on its own, so
-    /// it returns even if the wake-up never comes (a panicking `on_complete`
-    /// callback registered earlier can make the core skip the rest). It
-    /// does not return while the stream callback has not run: if the GPU
-    /// work never completes, neither does `finish`.
+    /// The wake-up comes from evlatch-std's wake hook, which the core calls
+    /// before any `on_finished` callback, so a panicking callback cannot
+    /// strand the waiter. It does not return while the stream callback has
+    /// not run: if the GPU work never finishes, neither does `finish`.
     ///
     /// # Errors
     ///
@@ -347,35 +319,35 @@ impl CudaEvent {
     /// // (Bounded first, so this example cannot hang; `finish` then
     /// // answers at once.)
     /// event.finish_timeout(Duration::from_secs(30)).unwrap();
-    /// assert!(event.finish().unwrap().is_final());
+    /// assert!(event.finish().unwrap().is_finished());
     /// ```
     pub fn finish(&self) -> Result<EventStatus, CudaError> {
         let inner = &self.inner;
-        let snap = inner.completion.snapshot();
+        let snap = inner.core.snapshot();
         match snap.status() {
             EventStatus::Initialized => return Err(CudaError::NotRecorded),
             EventStatus::Scheduled => {}
-            done => return Ok(done),
+            finished => return Ok(finished),
         }
         if inner.is_device_recorded(snap.generation()) && bind(&inner.ctx).is_ok() {
             // SAFETY: `raw` is a live event of the now-current context. The
             // result is not needed: the stream callback reports the outcome.
             let _ = unsafe { sys::cuEventSynchronize(inner.raw) };
         }
-        Ok(park_until_final(&inner.completion))
+        Ok(inner.core.wait())
     }
 
-    /// Like [`finish`](Self::finish), but gives up after `timeout`: parks
-    /// until the stream callback has finished the completion (no
-    /// `cuEventSynchronize`, which cannot be bounded), re-checking the event
-    /// every few milliseconds.
+    /// Like [`finish`](Self::finish), but gives up after `timeout`: waits
+    /// with [`EventExt::wait_timeout`] until the stream callback has
+    /// finished the core event (no `cuEventSynchronize`, which cannot be
+    /// bounded).
     ///
     /// # Errors
     ///
     /// [`CudaError::NotRecorded`] on an `Initialized` event;
-    /// [`CudaError::Timeout`] if the completion was still not final after
-    /// `timeout` (the event is unchanged; a small callback stays registered
-    /// on it until it finishes).
+    /// [`CudaError::Timeout`] if the core event was still not finished after
+    /// `timeout` (the event is unchanged, and nothing of the wait is left
+    /// behind).
     ///
     /// # Examples
     ///
@@ -391,18 +363,18 @@ impl CudaEvent {
     /// let limit = Duration::from_secs(30);
     /// assert_eq!(event.finish_timeout(limit), Err(CudaError::NotRecorded));
     /// event.record(&ctx.default_stream()).unwrap();
-    /// assert!(event.finish_timeout(limit).unwrap().is_final());
+    /// assert!(event.finish_timeout(limit).unwrap().is_finished());
     /// ```
     pub fn finish_timeout(&self, timeout: Duration) -> Result<EventStatus, CudaError> {
-        let completion = &self.inner.completion;
-        match completion.status() {
+        let core = &self.inner.core;
+        match core.status() {
             EventStatus::Initialized => return Err(CudaError::NotRecorded),
             EventStatus::Scheduled => {}
-            done => return Ok(done),
+            finished => return Ok(finished),
         }
-        // A timeout too large to represent is no timeout.
-        let deadline = Instant::now().checked_add(timeout);
-        wait_final(completion, deadline).ok_or(CudaError::Timeout)
+        // (A timeout too large to represent is no timeout.)
+        core.wait_timeout(timeout)
+            .map_err(|Timeout| CudaError::Timeout)
     }
 
     /// Makes `stream` wait, on the device, for the work recorded in this
@@ -446,7 +418,7 @@ impl CudaEvent {
     /// [`CudaError::NotRecorded`] if either was not recorded on a stream *in
     /// its current generation* (never recorded, or finished from the host
     /// with `set_finished` / `set_failed`: its `CUevent` holds no time, or a
-    /// stale one); [`CudaError::NotReady`] until both completed (call
+    /// stale one); [`CudaError::NotReady`] until both finished (call
     /// [`finish`](Self::finish) first); [`CudaError::MissingSymbol`] if the
     /// driver exports neither `cuEventElapsedTime_v2` (preferred, driver
     /// 12.8+) nor `cuEventElapsedTime`.
@@ -484,8 +456,8 @@ impl CudaEvent {
                 other_device: start.ctx.ordinal(),
             });
         }
-        timing_state(&start.completion, &start.device_recorded)?;
-        timing_state(&end.completion, &end.device_recorded)?;
+        timing_state(&start.core, &start.device_recorded)?;
+        timing_state(&end.core, &end.device_recorded)?;
         let entry = driver::elapsed_time_entry()?;
         bind(&end.ctx)?;
         let mut ms = 0.0f32;
@@ -508,13 +480,13 @@ impl CudaEvent {
         }
     }
 
-    /// Makes a finished event recordable again: the completion goes
+    /// Makes a finished event recordable again: the core event goes
     /// `Success | Failed → Initialized`, generation + 1. On an `Initialized`
     /// event it does nothing.
     ///
     /// # Errors
     ///
-    /// `CudaError::Event(EventError::InFlight)` while the completion is
+    /// `CudaError::Event(EventError::InFlight)` while the core event is
     /// `Scheduled` — including the moment between the GPU finishing and the
     /// stream callback running; [`finish`](Self::finish) first.
     ///
@@ -537,7 +509,7 @@ impl CudaEvent {
     /// }
     /// ```
     pub fn reset(&self) -> Result<(), CudaError> {
-        self.inner.completion.reset().map_err(CudaError::Event)
+        self.inner.core.reset().map_err(CudaError::Event)
     }
 
     /// Finishes an *unrecorded* event with success, from the host: Caffe2's
@@ -559,14 +531,11 @@ impl CudaEvent {
     /// # };
     /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
     /// event.set_finished().unwrap();
-    /// assert!(event.completion().is_finished());
+    /// assert!(event.core_event().is_finished());
     /// ```
     pub fn set_finished(&self) -> Result<(), CudaError> {
         self.inner.claim_for_host()?;
-        self.inner
-            .completion
-            .set_finished()
-            .map_err(CudaError::Event)
+        self.inner.core.set_finished().map_err(CudaError::Event)
     }
 
     /// Finishes an *unrecorded* event with an error, from the host: Caffe2's
@@ -591,14 +560,11 @@ impl CudaEvent {
     /// ```
     pub fn set_failed(&self, msg: &str) -> Result<(), CudaError> {
         self.inner.claim_for_host()?;
-        self.inner
-            .completion
-            .set_failed(msg)
-            .map_err(CudaError::Event)
+        self.inner.core.set_failed(msg).map_err(CudaError::Event)
     }
 
     /// The core event that the stream callback finishes: wait on it (blocking
-    /// or `.await` with evlatch-std), or register `on_complete` callbacks —
+    /// or `.await` with evlatch-std), or register `on_finished` callbacks —
     /// which then run on the CUDA driver's callback thread and MUST NOT call
     /// CUDA. Do not finish or reset it directly.
     ///
@@ -614,14 +580,14 @@ impl CudaEvent {
     /// # };
     /// let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
     /// let (tx, rx) = mpsc::channel();
-    /// event.completion().on_complete(move |status| { let _ = tx.send(status); });
+    /// event.core_event().on_finished(move |status| { let _ = tx.send(status); });
     /// event.record(&ctx.default_stream()).unwrap();
     /// // No polling: the GPU's stream callback sends it.
-    /// let status = rx.recv_timeout(Duration::from_secs(30)).expect("the completion arrives");
-    /// assert!(status.is_final());
+    /// let status = rx.recv_timeout(Duration::from_secs(30)).expect("the core event arrives");
+    /// assert!(status.is_finished());
     /// ```
-    pub fn completion(&self) -> &Event {
-        &self.inner.completion
+    pub fn core_event(&self) -> &Event {
+        &self.inner.core
     }
 
     /// The context the event belongs to.
@@ -661,7 +627,7 @@ impl CudaEvent {
 
     /// The raw `CUevent`, for driver calls this crate does not wrap. It stays
     /// owned by this event: do not destroy it, and do not record it yourself
-    /// (that would bypass the completion bridge).
+    /// (that would bypass the bridge).
     ///
     /// # Examples
     ///
@@ -681,11 +647,11 @@ impl CudaEvent {
 
 impl fmt::Debug for CudaEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let snap = self.inner.completion.snapshot();
+        let snap = self.inner.core.snapshot();
         f.debug_struct("CudaEvent")
             .field("device", &self.inner.ctx.ordinal())
             .field("flags", &self.inner.flags)
-            .field("completion", &snap.status())
+            .field("core_event", &snap.status())
             .field("generation", &snap.generation())
             .finish_non_exhaustive()
     }
@@ -693,10 +659,12 @@ impl fmt::Debug for CudaEvent {
 
 /// The CUDA backend's event, for the core registry and wait matrix.
 ///
-/// Differences from the core `Event`'s table, both Caffe2's:
-/// `set_finished` / `set_failed` on a recorded event give an error (only
-/// the device finishes it), and `finish` on an unrecorded event gives an
-/// error instead of waiting forever.
+/// Follows the [`DeviceEvent`] contract, taking both of its *device
+/// rules* (Caffe2's): `set_finished` / `set_failed` on a recorded event
+/// refuse with `BackendError::Event(EventError::AlreadyRecorded)` (only the
+/// device finishes it; the event is unchanged), and `finish` on an
+/// unrecorded event answers `BackendError::Unsupported` instead of waiting
+/// for a finish that nothing would bring.
 impl DeviceEvent for CudaEvent {
     fn device_type(&self) -> DeviceType {
         DeviceType::CUDA
@@ -736,19 +704,19 @@ impl DeviceEvent for CudaEvent {
         true
     }
 
-    fn on_complete_fn(
+    fn on_finished_fn(
         &self,
         f: fn(EventStatus, usize),
         context: usize,
     ) -> Result<(), BackendError> {
         self.inner
-            .completion
-            .on_complete_fn(f, context)
+            .core
+            .on_finished_fn(f, context)
             .map_err(BackendError::Event)
     }
 
-    fn completion(&self) -> Option<&Event> {
-        Some(&self.inner.completion)
+    fn core_event(&self) -> Option<&Event> {
+        Some(&self.inner.core)
     }
 
     /// `Some(self)`: the CUDA wait functions downcast a `&dyn DeviceEvent`
@@ -765,7 +733,7 @@ impl Inner {
 
     /// The status, and the failing code when it comes from `cuEventQuery`.
     fn status(&self) -> (EventStatus, Option<CUresult>) {
-        let snap = self.completion.snapshot();
+        let snap = self.core.snapshot();
         if snap.status() != EventStatus::Scheduled || !self.is_device_recorded(snap.generation()) {
             return (snap.status(), None);
         }
@@ -778,7 +746,7 @@ impl Inner {
     /// Takes an `Initialized` event to `Scheduled` for a host-side finish,
     /// so no CUDA record can start in between.
     fn claim_for_host(&self) -> Result<(), CudaError> {
-        match self.completion.record() {
+        match self.core.record() {
             Ok(()) => {
                 // This generation has no device record.
                 self.device_recorded.store(0, Ordering::Release);
@@ -802,34 +770,15 @@ impl Inner {
         // Release: a reader that sees this also sees the record.
         self.device_recorded
             .store(generation.wrapping_add(1), Ordering::Release);
-        let pending = Box::into_raw(Box::new(Pending {
-            completion: Arc::clone(&self.completion),
-            generation,
-        }));
-        PENDING_CALLBACKS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `cu_stream` is live (above); `on_stream_done` matches
-        // `CUstreamCallback` and upholds its contract (no CUDA calls, no
-        // blocking); `pending` stays valid until the callback reclaims it,
-        // which CUDA does exactly once for an accepted callback. Flags MUST
-        // be 0.
-        let rc =
-            unsafe { sys::cuStreamAddCallback(cu_stream, Some(on_stream_done), pending.cast(), 0) };
-        if rc != CUresult::CUDA_SUCCESS {
-            // SAFETY: the driver refused the callback, so it never runs and
-            // the box leaked above is still ours, reclaimed exactly once here.
-            drop(unsafe { Box::from_raw(pending) });
-            PENDING_CALLBACKS.fetch_sub(1, Ordering::Relaxed);
-            return Err(CudaError::Driver {
-                call: "cuStreamAddCallback",
-                code: rc,
-            });
-        }
+        // SAFETY: `cu_stream` is a live stream of the now-current context
+        // (above), borrowed for this call.
+        unsafe { bridge::add_callback(cu_stream, &self.core, generation) }?;
         Ok(())
     }
 
     fn wait_on(&self, stream: &CudaStream) -> Result<(), CudaError> {
         loop {
-            let snap = self.completion.snapshot();
+            let snap = self.core.snapshot();
             match snap.status() {
                 EventStatus::Initialized => return Err(CudaError::NotRecorded),
                 EventStatus::Success => return Ok(()),
@@ -855,93 +804,11 @@ impl Drop for Inner {
         let _ = bind(&self.ctx);
         // SAFETY: `raw` came from cuEventCreate in `CudaEvent::new` and is
         // destroyed only here, once. A recorded, incomplete event may be
-        // destroyed: the driver releases it when its work completes. No
+        // destroyed: the driver releases it when its work finishes. No
         // stream callback touches `raw`.
         let _ = unsafe { sys::cuEventDestroy_v2(self.raw) };
         LIVE_EVENTS.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-/// The stream callback: finishes the completion with the stream's outcome.
-///
-/// Runs on a CUDA driver thread. Contract (CUDA's, and ours): no CUDA call,
-/// no blocking, no unwinding out. It reads the description table (never
-/// written after the probe) and finishes the core event, which runs wake
-/// hooks and callbacks on this thread.
-///
-/// # Safety
-///
-/// `user` MUST be a pointer from `Box::<Pending>::into_raw` in
-/// `Inner::enqueue` that nothing else reclaims; CUDA calls each accepted
-/// callback exactly once.
-unsafe extern "C" fn on_stream_done(_stream: CUstream, status: CUresult, user: *mut c_void) {
-    // SAFETY: per this function's contract, `user` is our leaked box and
-    // this is its only reclamation.
-    let pending = unsafe { Box::from_raw(user.cast::<Pending>()) };
-    PENDING_CALLBACKS.fetch_sub(1, Ordering::Relaxed);
-    // A panicking user callback must not unwind into the driver (that would
-    // abort the process). The status is already final when callbacks run.
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        pending.finish(status);
-    }));
-}
-
-impl Pending {
-    fn finish(&self, status: CUresult) {
-        let event = &*self.completion;
-        let snap = event.snapshot();
-        // Only this callback finishes a recorded generation; a different
-        // generation or a final status means someone finished or reset the
-        // completion directly (misuse): leave it alone.
-        if snap.generation() != self.generation || snap.status() != EventStatus::Scheduled {
-            return;
-        }
-        match status {
-            CUresult::CUDA_SUCCESS => {
-                let _ = event.set_finished();
-            }
-            code => {
-                let _ = event.set_failed(code_message(code).as_str());
-            }
-        }
-    }
-}
-
-/// How many `CUevent`s this crate created and has not destroyed yet.
-///
-/// For leak checks (the soak test): after every [`CudaEvent`] is dropped it
-/// is back where it started.
-///
-/// # Examples
-///
-/// ```
-/// let before = evlatch_cuda::live_events();
-/// # let ctx = match evlatch_cuda::context(0) {
-/// #     Ok(ctx) => ctx,
-/// #     Err(why) if why.is_no_gpu() => return, // no GPU here
-/// #     Err(why) => panic!("CUDA is there but broken: {why}"),
-/// # };
-/// let e = evlatch_cuda::CudaEvent::new(&ctx, Default::default()).unwrap();
-/// assert!(evlatch_cuda::live_events() >= 1);
-/// drop(e);
-/// # let _ = before;
-/// ```
-pub fn live_events() -> usize {
-    LIVE_EVENTS.load(Ordering::Relaxed)
-}
-
-/// How many stream callbacks were enqueued by [`CudaEvent::record`] and have
-/// not run yet. A callback decrements it before finishing its event, so once
-/// a completion is observed final its callback no longer counts.
-///
-/// # Examples
-///
-/// ```
-/// // Nothing recorded yet in this process:
-/// assert_eq!(evlatch_cuda::pending_callbacks(), 0);
-/// ```
-pub fn pending_callbacks() -> usize {
-    PENDING_CALLBACKS.load(Ordering::Relaxed)
 }
 
 /// The stream in a backend `context`: a `CudaStream` or an `Arc` of one.
@@ -955,114 +822,6 @@ pub(crate) fn stream_of(context: &dyn Any) -> Result<&CudaStream, BackendError> 
     Err(BackendError::WrongContext {
         expected: "a cudarc::driver::CudaStream or Arc<CudaStream>",
     })
-}
-
-/// How long a parked waiter sleeps at most before it looks at the event
-/// itself: the bound that makes a lost wake-up cost a few milliseconds
-/// instead of a hang (a panicking callback registered before the waiter's
-/// can make the core skip the waiter's, until the core's fix).
-const RECHECK: Duration = Duration::from_millis(10);
-
-/// Blocks the calling thread until `event` is final; returns the outcome of
-/// the generation it was waiting on. Parks (no spinning): the finisher's
-/// `on_complete` callback unparks it, and every [`RECHECK`] it re-checks the
-/// event on its own. A stand-in until evlatch-std's waits.
-pub(crate) fn park_until_final(event: &Event) -> EventStatus {
-    loop {
-        // Without a deadline `wait_final` only returns with an outcome.
-        if let Some(status) = wait_final(event, None) {
-            return status;
-        }
-    }
-}
-
-/// The outcome of the generation current at the call, or `None` once
-/// `deadline` has passed without one.
-fn wait_final(event: &Event, deadline: Option<Instant>) -> Option<EventStatus> {
-    let seen = event.snapshot();
-    if seen.status().is_final() {
-        return Some(seen.status());
-    }
-    let signal = Arc::new(Signal {
-        outcome: AtomicU8::new(0),
-        thread: thread::current(),
-    });
-    let theirs = Arc::clone(&signal);
-    event.on_complete(move |status| {
-        // Release: pairs with the waiter's Acquire load in `wait_signalled`.
-        theirs.outcome.store(status as u8 + 1, Ordering::Release);
-        theirs.thread.unpark();
-    });
-    // If `seen`'s generation finished (and the event moved on) before the
-    // callback was registered, the callback belongs to a later generation:
-    // answer from the event. Otherwise it belongs to `seen`'s.
-    if let Some(status) = outcome_since(event, seen) {
-        return Some(status);
-    }
-    wait_signalled(event, seen, &signal, deadline)
-}
-
-/// What a waiter shares with the callback that wakes it.
-struct Signal {
-    /// 0 while waiting; `status as u8 + 1` once the outcome is known.
-    outcome: AtomicU8,
-    thread: Thread,
-}
-
-/// Parks until `signal` carries the outcome of `seen`'s generation, or the
-/// event itself shows it, or `deadline` passes (`None`). Every park is
-/// bounded by [`RECHECK`], so a signal that never comes costs a few
-/// milliseconds, never a hang.
-fn wait_signalled(
-    event: &Event,
-    seen: Snapshot,
-    signal: &Signal,
-    deadline: Option<Instant>,
-) -> Option<EventStatus> {
-    loop {
-        match signal.outcome.load(Ordering::Acquire) {
-            0 => {}
-            v => return Some(decode_status(v - 1)),
-        }
-        if let Some(status) = outcome_since(event, seen) {
-            return Some(status);
-        }
-        let pause = match deadline {
-            None => RECHECK,
-            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => left.min(RECHECK),
-                _ => return None,
-            },
-        };
-        thread::park_timeout(pause);
-    }
-}
-
-/// The outcome of `seen`'s generation if the event shows it finished:
-/// final in that generation, or moved on (only a reset out of a final
-/// status moves the generation; the core remembers that outcome). `None`
-/// while it is still unfinished. Never arms a wake-up: `arm_wake` is asked
-/// only once its answer is `Completed`.
-fn outcome_since(event: &Event, seen: Snapshot) -> Option<EventStatus> {
-    let now = event.snapshot();
-    if now.generation() == seen.generation() && !now.status().is_final() {
-        return None;
-    }
-    match event.arm_wake(seen) {
-        WakeArm::Completed(status) => Some(status),
-        // Unreachable (a generation never goes back to unfinished); if it
-        // were reached, the armed hook call is harmless.
-        WakeArm::Armed => None,
-    }
-}
-
-fn decode_status(v: u8) -> EventStatus {
-    match v {
-        0 => EventStatus::Initialized,
-        1 => EventStatus::Scheduled,
-        2 => EventStatus::Success,
-        _ => EventStatus::Failed,
-    }
 }
 
 /// Whether `field` (an `Inner::device_recorded`) says `generation` was
@@ -1084,14 +843,14 @@ fn scheduled_status(query: Result<CUresult, CudaError>) -> (EventStatus, Option<
     }
 }
 
-/// Whether an event (its completion and `device_recorded` field) holds a
+/// Whether an event (its core event and `device_recorded` field) holds a
 /// time `cuEventElapsedTime` may read: recorded on a stream in the current
 /// generation. Never recorded → `NotRecorded`; finished from the host, or
 /// after a failed record → `NotRecorded` (its `CUevent` is unrecorded or
 /// stale); taken to `Scheduled` but `cuEventRecord` still under way →
 /// `NotReady`.
-fn timing_state(completion: &Event, device_recorded: &AtomicU32) -> Result<(), CudaError> {
-    let snap = completion.snapshot();
+fn timing_state(core: &Event, device_recorded: &AtomicU32) -> Result<(), CudaError> {
+    let snap = core.snapshot();
     match snap.status() {
         EventStatus::Initialized => Err(CudaError::NotRecorded),
         _ if device_recorded_in(device_recorded, snap.generation()) => Ok(()),
@@ -1103,166 +862,35 @@ fn timing_state(completion: &Event, device_recorded: &AtomicU32) -> Result<(), C
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn park_returns_at_once_when_final() {
-        let e = Event::new();
-        e.set_failed("x").unwrap();
-        assert_eq!(park_until_final(&e), EventStatus::Failed);
-    }
-
-    #[test]
-    fn park_wakes_on_finish_from_another_thread() {
-        for outcome in [EventStatus::Success, EventStatus::Failed] {
-            let e = Arc::new(Event::new());
-            e.record().unwrap();
-            let finisher = {
-                let e = Arc::clone(&e);
-                thread::spawn(move || {
-                    thread::sleep(std::time::Duration::from_millis(20));
-                    match outcome {
-                        EventStatus::Success => e.set_finished().unwrap(),
-                        _ => e.set_failed("boom").unwrap(),
-                    }
-                })
-            };
-            assert_eq!(park_until_final(&e), outcome);
-            finisher.join().unwrap();
-        }
-    }
-
-    /// Item: a wake-up that never comes (the core skipping our callback after
-    /// an earlier one panicked) must not strand the waiter. Here no callback
-    /// is registered at all: only the bounded re-check can see the finish.
-    #[test]
-    fn a_lost_wake_up_costs_a_recheck_not_a_hang() {
-        for outcome in [EventStatus::Success, EventStatus::Failed] {
-            let e = Arc::new(Event::new());
-            e.record().unwrap();
-            let seen = e.snapshot();
-            let never = Signal {
-                outcome: AtomicU8::new(0),
-                thread: thread::current(),
-            };
-            let finisher = {
-                let e = Arc::clone(&e);
-                thread::spawn(move || {
-                    thread::sleep(Duration::from_millis(20));
-                    match outcome {
-                        EventStatus::Success => e.set_finished().unwrap(),
-                        _ => e.set_failed("boom").unwrap(),
-                    }
-                })
-            };
-            assert_eq!(wait_signalled(&e, seen, &never, None), Some(outcome));
-            finisher.join().unwrap();
-        }
-    }
-
-    /// The re-check answers for the generation waited on, even when the
-    /// event was reset (and recorded again) before the waiter looked.
-    #[test]
-    fn a_recheck_after_a_reset_reports_the_waited_generation() {
-        let e = Event::new();
-        e.record().unwrap();
-        let seen = e.snapshot();
-        e.set_failed("first").unwrap();
-        e.reset().unwrap();
-        e.record().unwrap();
-        let never = Signal {
-            outcome: AtomicU8::new(0),
-            thread: thread::current(),
-        };
-        assert_eq!(
-            wait_signalled(&e, seen, &never, None),
-            Some(EventStatus::Failed)
-        );
-        // The new generation is still in flight: nothing to report for it.
-        assert_eq!(outcome_since(&e, e.snapshot()), None);
-    }
-
-    /// With a panicking callback registered first, the finisher's panic
-    /// propagates (caught here, as the stream callback catches it) and the
-    /// parked waiter still returns.
-    #[test]
-    fn park_returns_even_after_an_earlier_callback_panics() {
-        let e = Arc::new(Event::new());
-        e.record().unwrap();
-        e.on_complete(|_| panic!("user callback panics (expected in this test)"));
-        let finisher = {
-            let e = Arc::clone(&e);
-            thread::spawn(move || {
-                thread::sleep(Duration::from_millis(20));
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    e.set_finished().unwrap();
-                }));
-            })
-        };
-        assert_eq!(park_until_final(&e), EventStatus::Success);
-        finisher.join().unwrap();
-    }
-
-    /// A timed wait that runs out maps to `None` (`CudaError::Timeout` in
-    /// `finish_timeout`), and leaves the event as it was.
-    #[test]
-    fn a_timed_wait_on_a_stuck_event_times_out() {
-        let e = Event::new();
-        e.record().unwrap();
-        let start = Instant::now();
-        let deadline = start + Duration::from_millis(30);
-        assert_eq!(wait_final(&e, Some(deadline)), None);
-        assert!(Instant::now() >= deadline);
-        assert_eq!(e.status(), EventStatus::Scheduled);
-        assert_eq!(
-            wait_final(&e, Some(Instant::now())).ok_or(CudaError::Timeout),
-            Err(CudaError::Timeout)
-        );
-        // Finished meanwhile: the timed wait answers at once.
-        e.set_finished().unwrap();
-        assert_eq!(wait_final(&e, Some(start)), Some(EventStatus::Success));
-    }
-
-    /// elapsed_ms may only read a `CUevent` recorded on a stream in the
-    /// current generation.
     #[test]
     fn timing_needs_a_device_record_of_this_generation() {
-        let completion = Event::new();
+        let core = Event::new();
         let field = AtomicU32::new(0);
-        assert_eq!(
-            timing_state(&completion, &field),
-            Err(CudaError::NotRecorded)
-        );
+        assert_eq!(timing_state(&core, &field), Err(CudaError::NotRecorded));
         // Taken to Scheduled, cuEventRecord still under way.
-        completion.record().unwrap();
-        assert_eq!(timing_state(&completion, &field), Err(CudaError::NotReady));
+        core.record().unwrap();
+        assert_eq!(timing_state(&core, &field), Err(CudaError::NotReady));
         // Recorded on the device (what `enqueue` stores).
-        let g = completion.snapshot().generation();
+        let g = core.snapshot().generation();
         field.store(g.wrapping_add(1), Ordering::Release);
-        assert_eq!(timing_state(&completion, &field), Ok(()));
-        completion.set_finished().unwrap();
-        assert_eq!(timing_state(&completion, &field), Ok(()));
+        assert_eq!(timing_state(&core, &field), Ok(()));
+        core.set_finished().unwrap();
+        assert_eq!(timing_state(&core, &field), Ok(()));
         // Next generation, finished from the host (`claim_for_host` stores 0):
         // the CUevent holds the previous generation's time.
-        completion.reset().unwrap();
-        completion.record().unwrap();
+        core.reset().unwrap();
+        core.record().unwrap();
         field.store(0, Ordering::Release);
-        completion.set_finished().unwrap();
-        assert_eq!(
-            timing_state(&completion, &field),
-            Err(CudaError::NotRecorded)
-        );
+        core.set_finished().unwrap();
+        assert_eq!(timing_state(&core, &field), Err(CudaError::NotRecorded));
         // A stale field (left from an older generation) is not a record.
-        completion.reset().unwrap();
-        completion.record().unwrap();
+        core.reset().unwrap();
+        core.record().unwrap();
         field.store(g.wrapping_add(1), Ordering::Release);
-        completion.set_failed("record failed").unwrap();
-        assert_eq!(
-            timing_state(&completion, &field),
-            Err(CudaError::NotRecorded)
-        );
+        core.set_failed("record failed").unwrap();
+        assert_eq!(timing_state(&core, &field), Err(CudaError::NotRecorded));
     }
 
-    /// A failure to bind the context is not the event's failure.
     #[test]
     fn a_bind_failure_never_reports_failed() {
         let bind_failed = Err(CudaError::Driver {
@@ -1289,87 +917,6 @@ mod tests {
                 Some(CUresult::CUDA_ERROR_ILLEGAL_ADDRESS)
             )
         );
-    }
-
-    #[test]
-    fn status_codes_round_trip() {
-        for s in [
-            EventStatus::Initialized,
-            EventStatus::Scheduled,
-            EventStatus::Success,
-            EventStatus::Failed,
-        ] {
-            assert_eq!(decode_status(s as u8), s);
-        }
-    }
-
-    #[test]
-    fn callback_finishes_its_generation_and_frees_its_box() {
-        // The stream callback's logic, driven by hand (no GPU): the box is
-        // reclaimed, the counter drops, the outcome and message land.
-        let completion = Arc::new(Event::new());
-        completion.record().unwrap();
-        let generation = completion.snapshot().generation();
-        let user = Box::into_raw(Box::new(Pending {
-            completion: Arc::clone(&completion),
-            generation,
-        }));
-        PENDING_CALLBACKS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `user` is a leaked `Box<Pending>`, reclaimed only here.
-        unsafe {
-            on_stream_done(
-                core::ptr::null_mut(),
-                CUresult::CUDA_ERROR_ILLEGAL_ADDRESS,
-                user.cast(),
-            )
-        };
-        assert_eq!(Arc::strong_count(&completion), 1, "callback leaked its Arc");
-        assert_eq!(completion.status(), EventStatus::Failed);
-        let msg = completion.error_message().unwrap();
-        assert!(
-            msg.starts_with("CUDA_ERROR_ILLEGAL_ADDRESS: "),
-            "{}",
-            msg.as_str()
-        );
-    }
-
-    #[test]
-    fn callback_success_and_stale_generation() {
-        let completion = Arc::new(Event::new());
-        completion.record().unwrap();
-        let g = completion.snapshot().generation();
-        Pending {
-            completion: Arc::clone(&completion),
-            generation: g,
-        }
-        .finish(CUresult::CUDA_SUCCESS);
-        assert_eq!(completion.status(), EventStatus::Success);
-
-        // A callback of an older generation must not finish a newer one.
-        completion.reset().unwrap();
-        completion.record().unwrap();
-        Pending {
-            completion: Arc::clone(&completion),
-            generation: g,
-        }
-        .finish(CUresult::CUDA_ERROR_LAUNCH_FAILED);
-        assert_eq!(completion.status(), EventStatus::Scheduled);
-    }
-
-    #[test]
-    fn callback_survives_a_panicking_user_callback() {
-        let completion = Arc::new(Event::new());
-        completion.record().unwrap();
-        completion.on_complete(|_| panic!("user callback panics (expected in this test)"));
-        let user = Box::into_raw(Box::new(Pending {
-            completion: Arc::clone(&completion),
-            generation: completion.snapshot().generation(),
-        }));
-        PENDING_CALLBACKS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `user` is a leaked `Box<Pending>`, reclaimed only here.
-        unsafe { on_stream_done(core::ptr::null_mut(), CUresult::CUDA_SUCCESS, user.cast()) };
-        assert_eq!(completion.status(), EventStatus::Success);
-        assert_eq!(Arc::strong_count(&completion), 1);
     }
 
     #[test]

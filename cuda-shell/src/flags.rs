@@ -13,7 +13,7 @@ use cudarc::driver::sys::CUevent_flags;
 ///   `CU_EVENT_DISABLE_TIMING`: cheaper record and query, no `elapsed_ms`.
 /// - `blocking_sync(true)` adds `CU_EVENT_BLOCKING_SYNC`: a thread in
 ///   [`CudaEvent::finish`](crate::CudaEvent::finish) sleeps in the driver
-///   instead of spinning. It does not affect the completion bridge, whose
+///   instead of spinning. It does not affect the bridge, whose
 ///   waiters never spin.
 ///
 /// # Examples

@@ -11,11 +11,11 @@
 //!   generation, query (`cuEventQuery`), blocking finish, device-side waits
 //!   between streams, elapsed time, reset — with [`EventFlags`] for timing
 //!   and blocking sync.
-//! - **The completion bridge**, which Caffe2 and PyTorch lack: recording
+//! - **The bridge**, which Caffe2 and PyTorch lack: recording
 //!   also enqueues a stream callback that finishes a core [`evlatch::Event`]
-//!   ([`CudaEvent::completion`]) when the GPU reaches it — with the CUDA
+//!   ([`CudaEvent::core_event`]) when the GPU reaches it — with the CUDA
 //!   error's name and text if the stream failed. Blocking waits, `.await`
-//!   and `on_complete` callbacks on that event wake on GPU completion, with
+//!   and `on_finished` callbacks on that event wake when the GPU finishes, with
 //!   no polling thread and no busy wait.
 //! - [`register`]: the CUDA backend in the core registry, with the wait
 //!   matrix entries CUDA→CUDA (device-side), CPU→CUDA and CUDA→CPU
@@ -23,15 +23,15 @@
 //!
 //! ## Why a stream callback, not a host function
 //!
-//! The bridge enqueues its completion with `cuStreamAddCallback`, not
+//! The bridge enqueues its finish with `cuStreamAddCallback`, not
 //! `cuLaunchHostFunc`, because of what each does after a device error. The
 //! CUDA driver API reference says of `cuLaunchHostFunc` that, in contrast to
 //! `cuStreamAddCallback`, the function is *not called* in the event of an
 //! error in the CUDA context; of `cuStreamAddCallback`, that each callback is
 //! executed exactly once and, after a device error, receives the error code.
-//! With a host function a faulting kernel would leave the completion
+//! With a host function a faulting kernel would leave the core event
 //! `Scheduled` forever — every waiter stranded, the callback's state leaked;
-//! with the stream callback the completion finishes as `Failed` with the
+//! with the stream callback the core event finishes as `Failed` with the
 //! error's name and text.
 //!
 //! The costs, both from the same reference's note on `cuStreamAddCallback`:
@@ -40,12 +40,12 @@
 //!   [`CudaEvent::record`] on a capturing stream fails (and finishes the
 //!   event as `Failed`, so nobody waits on it); record outside capture;
 //! - it is "slated for eventual deprecation and removal". Should it go, the
-//!   bridge needs a host function plus another way to finish the completion
+//!   bridge needs a host function plus another way to finish the core event
 //!   after a context error.
 //!
 //! ## Threads
 //!
-//! Callbacks on a completion run on the CUDA driver's callback thread: they
+//! Callbacks on a core event run on the CUDA driver's callback thread: they
 //! MUST NOT call CUDA and should not block. Waking threads and tasks (what
 //! evlatch-std's hook does) is fine. Two traps:
 //!
@@ -53,7 +53,7 @@
 //!   [`CudaEvent`], a `CudaStream` or a `CudaContext` runs its CUDA destroy
 //!   (`cuEventDestroy`, `cuStreamDestroy`, the context release) on the
 //!   driver's callback thread when it drops it. Keep another owner alive
-//!   until the completion is final.
+//!   until the core event is finished.
 //! - **Driver locks.** The driver may hold an internal lock while stream
 //!   callbacks run: a callback MUST NOT block on a lock or channel shared
 //!   with a thread that is (or may be) inside a CUDA call.
@@ -86,7 +86,7 @@
 //! let stream = ctx.new_stream().unwrap();
 //! let event = CudaEvent::new(&ctx, EventFlags::new()).unwrap();
 //! let (tx, rx) = mpsc::channel();
-//! event.completion().on_complete(move |status| {
+//! event.core_event().on_finished(move |status| {
 //!     let _ = tx.send(status);
 //! });
 //! event.record(&stream).unwrap(); // after the kernels you launched on `stream`
@@ -97,7 +97,9 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod bridge;
 mod codes;
+pub mod diagnostics;
 mod driver;
 mod error;
 mod event;
@@ -106,7 +108,7 @@ mod flags;
 pub use backend::{register, BACKEND};
 pub use driver::{availability, context, driver_exports, is_available, DRIVER_SYMBOLS};
 pub use error::CudaError;
-pub use event::{live_events, pending_callbacks, CudaEvent};
+pub use event::CudaEvent;
 pub use flags::EventFlags;
 
 /// The cudarc this crate is built on (driver API, loaded at run time), for

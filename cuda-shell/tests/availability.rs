@@ -82,7 +82,7 @@ fn registration_needs_no_gpu() {
     let cpu = Event::new();
     cpu.set_finished().unwrap();
     assert!(matches!(
-        wait(&cpu, DeviceType::CUDA, &()),
+        wait(DeviceType::CUDA, &cpu, &()),
         Err(BackendError::WrongContext { .. })
     ));
 }

@@ -44,7 +44,7 @@ fn record_status_finish_reset_cycle() {
     // Gated: deterministically in flight.
     assert_eq!(event.status(), EventStatus::Scheduled);
     assert!(event.error_message().is_none());
-    assert!(!event.completion().is_finished());
+    assert!(!event.core_event().is_finished());
     assert_eq!(
         event.record(&stream),
         Err(CudaError::Event(EventError::AlreadyRecorded))
@@ -64,7 +64,7 @@ fn record_status_finish_reset_cycle() {
     gate.set(1);
     assert_eq!(finish(&event), Ok(EventStatus::Success));
     assert_eq!(event.status(), EventStatus::Success);
-    assert!(event.completion().is_finished());
+    assert!(event.core_event().is_finished());
     assert_eq!(
         event.record(&stream),
         Err(CudaError::Event(EventError::AlreadyFinished))
@@ -154,25 +154,25 @@ fn a_cpu_thread_and_an_async_task_wake_on_gpu_completion() {
     event.record(&stream).unwrap();
 
     let (tx, rx) = mpsc::channel();
-    event.completion().on_complete(move |status| {
+    event.core_event().on_finished(move |status| {
         let _ = tx.send(status);
     });
     let blocking = {
         let event = Arc::clone(&event);
-        thread::spawn(move || support::wait(event.completion(), "the blocking waiter's wake-up"))
+        thread::spawn(move || support::wait(event.core_event(), "the blocking waiter's wake-up"))
     };
     let task = {
         let event = Arc::clone(&event);
         thread::spawn(move || {
             block_on("the async task's wake-up", async {
-                event.completion().wait_async().await
+                event.core_event().wait_async().await
             })
         })
     };
     gate.set(1);
     assert_eq!(blocking.join().unwrap(), EventStatus::Success);
     assert_eq!(task.join().unwrap(), EventStatus::Success);
-    assert_eq!(recv(&rx, "the on_complete callback"), EventStatus::Success);
+    assert_eq!(recv(&rx, "the on_finished callback"), EventStatus::Success);
     assert_eq!(finish(&event), Ok(EventStatus::Success));
 }
 
@@ -228,13 +228,13 @@ fn the_wait_matrix_has_caffe2s_entries() {
     // CUDA waits for CUDA, device-side: returns at once. The event is found
     // through `as_any`; the waiter's context must be its stream.
     assert!(matches!(
-        wait(&event, DeviceType::CUDA, &()),
+        wait(DeviceType::CUDA, &event, &()),
         Err(BackendError::WrongContext { .. })
     ));
-    wait(&event, DeviceType::CUDA, &b).unwrap();
+    wait(DeviceType::CUDA, &event, &b).unwrap();
     gpu.copy_u32(&b, &words, 0, 1);
 
-    // CUDA waits for the CPU: the host blocks until the CPU event is final.
+    // CUDA waits for the CPU: the host blocks until the CPU event is finished.
     let cpu = Arc::new(Event::new());
     cpu.record().unwrap();
     let opener = {
@@ -246,14 +246,14 @@ fn the_wait_matrix_has_caffe2s_entries() {
         })
     };
     bounded("the CUDA-waits-for-CPU wait", || {
-        wait(&*cpu, DeviceType::CUDA, &b)
+        wait(DeviceType::CUDA, &*cpu, &b)
     })
     .unwrap();
     assert!(cpu.is_finished());
 
-    // The CPU waits for CUDA: the host blocks until the event is final.
+    // The CPU waits for CUDA: the host blocks until the event is finished.
     bounded("the CPU-waits-for-CUDA wait", || {
-        wait(&event, DeviceType::CPU, &())
+        wait(DeviceType::CPU, &event, &())
     })
     .unwrap();
     assert_eq!(event.query(), EventStatus::Success);
@@ -313,7 +313,7 @@ fn blocking_sync_events_finish() {
         event.record(&stream).unwrap();
         assert_eq!(finish(&event), Ok(EventStatus::Success));
         assert_eq!(
-            support::wait(event.completion(), "the completion"),
+            support::wait(event.core_event(), "the core event"),
             EventStatus::Success
         );
     }
@@ -330,16 +330,16 @@ fn dropping_a_recorded_event_keeps_the_bridge_alive() {
     gpu.gate_wait(&stream, &gate, WATCHDOG_NS);
     event.record(&stream).unwrap();
     let (tx, rx) = mpsc::channel();
-    event.completion().on_complete(move |status| {
+    event.core_event().on_finished(move |status| {
         let _ = tx.send(status);
     });
     drop(event);
     assert!(
         rx.try_recv().is_err(),
-        "dropping must not finish the completion"
+        "dropping must not finish the core event"
     );
     gate.set(1);
-    // The stream callback still runs, on the completion it kept alive.
+    // The stream callback still runs, on the core event it kept alive.
     assert_eq!(
         recv(&rx, "the callback of a dropped event"),
         EventStatus::Success
@@ -357,8 +357,8 @@ fn the_device_event_trait_reports_like_the_inherent_methods() {
     assert_eq!(dyn_event.device_type(), DeviceType::CUDA);
     assert!(dyn_event.supports_callbacks());
     assert!(std::ptr::eq(
-        dyn_event.completion().unwrap(),
-        event.completion()
+        dyn_event.core_event().unwrap(),
+        event.core_event()
     ));
     // `as_any` downcasts back to this very event (the wait matrix relies on it).
     let back = dyn_event
@@ -374,10 +374,17 @@ fn the_device_event_trait_reports_like_the_inherent_methods() {
     assert_eq!(dyn_event.error_message().unwrap().as_str(), "host says no");
     dyn_event.reset().unwrap();
     dyn_event.record(&gpu.ctx.default_stream()).unwrap();
+    // The contract's device rule: a recorded event is the device's to
+    // finish; the host's finishes are refused and change nothing.
     assert_eq!(
         dyn_event.set_finished(),
         Err(BackendError::Event(EventError::AlreadyRecorded))
     );
+    assert_eq!(
+        dyn_event.set_failed("host says no again"),
+        Err(BackendError::Event(EventError::AlreadyRecorded))
+    );
+    assert_ne!(dyn_event.query(), EventStatus::Failed);
     assert_eq!(
         bounded("DeviceEvent::finish", || dyn_event.finish()),
         Ok(EventStatus::Success)

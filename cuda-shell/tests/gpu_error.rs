@@ -31,7 +31,7 @@ fn a_faulting_kernel_fails_the_event_with_its_message() {
     let gate = HostWord::new(&gpu);
     let event = CudaEvent::new(&gpu.ctx, EventFlags::new()).unwrap();
     let (tx, rx) = mpsc::channel();
-    event.completion().on_complete(move |status| {
+    event.core_event().on_finished(move |status| {
         let _ = tx.send(status);
     });
 
@@ -41,16 +41,16 @@ fn a_faulting_kernel_fails_the_event_with_its_message() {
     event
         .record(&stream)
         .expect("record behind a closed gate: nothing has failed yet");
-    assert_eq!(event.completion().status(), EventStatus::Scheduled);
+    assert_eq!(event.core_event().status(), EventStatus::Scheduled);
     gate.set(1);
 
     // The blocking waiter, the callback and finish() all see the failure.
     assert_eq!(
-        support::wait(event.completion(), "the faulting stream's completion"),
+        support::wait(event.core_event(), "the faulting stream's finish"),
         EventStatus::Failed
     );
     assert_eq!(
-        recv(&rx, "the on_complete callback after the fault"),
+        recv(&rx, "the on_finished callback after the fault"),
         EventStatus::Failed
     );
     assert_eq!(finish(&event), Ok(EventStatus::Failed));
@@ -66,8 +66,8 @@ fn a_faulting_kernel_fails_the_event_with_its_message() {
         !msg.contains("no description"),
         "the driver's text is missing: {msg}"
     );
-    assert_eq!(event.completion().error_message(), Some(msg));
-    assert_eq!(evlatch_cuda::pending_callbacks(), 0);
+    assert_eq!(event.core_event().error_message(), Some(msg));
+    assert_eq!(evlatch_cuda::diagnostics::pending_callbacks(), 0);
 
     // The context is poisoned now. A new record either fails at once (and
     // fails the event with the reason) or is reported by the stream
@@ -76,15 +76,15 @@ fn a_faulting_kernel_fails_the_event_with_its_message() {
     match event.record(&stream) {
         Err(CudaError::Driver { call, code }) => {
             eprintln!("record on the poisoned context: {call} -> {code:?}");
-            assert_eq!(event.completion().status(), EventStatus::Failed);
+            assert_eq!(event.core_event().status(), EventStatus::Failed);
             let msg = event.error_message().unwrap();
             assert!(msg.contains(call), "{msg}");
         }
         Err(other) => panic!("unexpected record error: {other}"),
         Ok(()) => assert_eq!(
-            support::wait(event.completion(), "a record on the poisoned context"),
+            support::wait(event.core_event(), "a record on the poisoned context"),
             EventStatus::Failed
         ),
     }
-    assert_eq!(evlatch_cuda::pending_callbacks(), 0);
+    assert_eq!(evlatch_cuda::diagnostics::pending_callbacks(), 0);
 }

@@ -8,7 +8,8 @@ mod support;
 use evlatch::EventStatus;
 use std::time::Instant;
 
-use evlatch_cuda::{live_events, pending_callbacks, CudaEvent, EventFlags};
+use evlatch_cuda::diagnostics::{live_events, pending_callbacks};
+use evlatch_cuda::{CudaEvent, EventFlags};
 use support::{finish, gpu, sync, WAIT};
 
 const CYCLES: usize = 10_000;
@@ -36,14 +37,14 @@ fn ten_thousand_cycles_leak_nothing() {
             finish(event).unwrap()
         } else {
             waiters += 1;
-            support::wait(event.completion(), "a soak cycle's completion")
+            support::wait(event.core_event(), "a soak cycle's finish")
         };
         assert_eq!(status, EventStatus::Success, "cycle {i}");
-        // Once a completion is final, its callback no longer counts.
+        // Once a core event is finished, its callback no longer counts.
         assert_eq!(pending_callbacks(), 0, "cycle {i}");
         event.reset().unwrap();
     }
-    assert_eq!(evlatch_std::registered_waiters(), 0);
+    assert_eq!(evlatch_std::diagnostics::registered_waiters(), 0);
     drop(events);
     assert_eq!(live_events(), 0, "CUDA events leaked");
 

@@ -1,6 +1,6 @@
 //! The GPU tests' own rules, checked without a GPU: when a test may skip
 //! (only without a GPU, and never with `EVLATCH_CUDA_REQUIRE_GPU=1`), and
-//! that every bounded wait turns a completion that never comes into a
+//! that every bounded wait turns a finish that never comes into a
 //! failure saying what did not arrive.
 
 mod support;
@@ -64,10 +64,10 @@ fn with_require_gpu_nothing_skips() {
 fn a_completion_that_never_comes_is_a_failure_naming_it() {
     let stuck = Event::new();
     stuck.record().unwrap();
-    let msg = wait_within(&stuck, "the kernel's completion", Duration::from_millis(20))
+    let msg = wait_within(&stuck, "the kernel's finish", Duration::from_millis(20))
         .expect_err("nothing finishes it");
     assert!(
-        msg.starts_with("the kernel's completion: did not arrive"),
+        msg.starts_with("the kernel's finish: did not arrive"),
         "{msg}"
     );
     stuck.set_finished().unwrap();
@@ -80,10 +80,10 @@ fn a_completion_that_never_comes_is_a_failure_naming_it() {
 #[test]
 fn a_message_that_never_comes_is_a_failure_naming_it() {
     let (tx, rx) = mpsc::channel::<u32>();
-    let msg = recv_within(&rx, "the on_complete callback", Duration::from_millis(20))
+    let msg = recv_within(&rx, "the on_finished callback", Duration::from_millis(20))
         .expect_err("nothing is sent");
     assert!(
-        msg.starts_with("the on_complete callback: did not arrive"),
+        msg.starts_with("the on_finished callback: did not arrive"),
         "{msg}"
     );
     tx.send(7).unwrap();

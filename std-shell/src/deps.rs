@@ -100,7 +100,7 @@ fn register_all(
 ) -> Option<(usize, EventStatus)> {
     for (i, e) in events.iter().enumerate() {
         let seen = e.snapshot();
-        if seen.status().is_final() {
+        if seen.status().is_finished() {
             return Some((i, seen.status()));
         }
         if let Err(status) = pinned(waiters, i).register(e, seen, wake()) {
@@ -214,7 +214,7 @@ impl core::fmt::Debug for WaitAny<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("WaitAny")
             .field("events", &self.events.len())
-            .field("done", &self.result.is_some())
+            .field("finished", &self.result.is_some())
             .finish()
     }
 }
@@ -225,7 +225,7 @@ impl core::fmt::Debug for WaitAny<'_> {
 /// finished at once when `preconditions` is empty or already decided.
 ///
 /// Each precondition's current generation counts: its next finish (or its
-/// current outcome, if already final).
+/// current outcome, if already finished).
 ///
 /// # Examples
 ///
@@ -257,7 +257,7 @@ pub fn chain(preconditions: &[StdArc<Event>]) -> StdArc<Event> {
         // Weak: a precondition that never finishes must not be kept alive by
         // its own callback.
         let weak = StdArc::downgrade(pre);
-        pre.on_complete(move |status| match status {
+        pre.on_finished(move |status| match status {
             EventStatus::Failed => {
                 let msg = weak.upgrade().and_then(|e| e.error_message());
                 let text = msg.as_deref().unwrap_or("a precondition failed");

@@ -13,7 +13,7 @@
 //!   wildcard subscriptions, synchronous or dispatcher-thread delivery,
 //!   bounded queues with counted drops, TTL, filters, `sys` events;
 //! - [`wait_all`], [`wait_any`] (and async forms) and [`chain`]: an event
-//!   that completes when its preconditions complete.
+//!   that finishes when its preconditions finish.
 //!
 //! Waiters never burn a core: after a short bounded spin they park (threads)
 //! or return `Pending` (tasks) and are woken by the core's wake hook, which
@@ -51,6 +51,7 @@
 
 pub mod channel;
 mod deps;
+pub mod diagnostics;
 mod list;
 mod list_lock;
 mod notify;
@@ -67,9 +68,11 @@ pub use wait::{EventExt, Timeout, WaitFuture};
 /// Registers this crate's wake hook and its CPU→CPU wait function with the
 /// core now, rather than at the first wait. Idempotent.
 ///
-/// Call it before relying on `DeviceEvent::finish` for CPU events or on
-/// `evlatch::backend::wait(.., DeviceType::CPU, ..)` when nothing has waited
-/// through this crate yet.
+/// `DeviceEvent::finish` on a CPU event works without it (before anything
+/// waited through this crate, the core waits by spinning); after it, that
+/// finish and `evlatch::backend::wait(DeviceType::CPU, ..)` on CPU events
+/// park the thread instead. Call it at start-up in a program that waits
+/// through the backend traits.
 ///
 /// # Examples
 ///
@@ -78,21 +81,8 @@ pub use wait::{EventExt, Timeout, WaitFuture};
 /// evlatch_std::install();
 /// let event = evlatch::Event::new();
 /// event.set_finished().unwrap();
-/// wait(&event, DeviceType::CPU, &()).unwrap();
+/// wait(DeviceType::CPU, &event, &()).unwrap();
 /// ```
 pub fn install() {
     parking::install();
-}
-
-/// The number of waiters (blocked threads and pending futures) registered
-/// in the waiter table right now, across all events. For leak checks in
-/// tests: it returns to zero when every wait has returned or been dropped.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(evlatch_std::registered_waiters(), 0);
-/// ```
-pub fn registered_waiters() -> usize {
-    parking::waiter_count()
 }

@@ -2,7 +2,7 @@
 //! events, woken by the core's wake hook.
 //!
 //! The core never blocks and keeps no waiter lists; it offers
-//! `snapshot` + `arm_wake` and calls registered hooks when an armed
+//! `snapshot` + `wake::arm` and calls registered hooks when an armed
 //! generation finishes (see `evlatch::wake`). This module is that hook's
 //! other half, in the spirit of a parking lot: a fixed array of buckets,
 //! each a lock over an intrusive list of the [`Waiter`]s whose event hashes
@@ -10,14 +10,14 @@
 //! pending future, so a wait allocates nothing, and cancelling one unlinks
 //! it in O(1).
 //!
-//! Protocol for one waiter (the proof that no completion is missed):
+//! Protocol for one waiter (the proof that no finish is missed):
 //!
-//! 1. `snapshot()`; a final status returns at once (one load).
+//! 1. `snapshot()`; a finished status returns at once (one load).
 //! 2. Link the waiter `(event address, generation, wake-by)` at the back of
 //!    its bucket (under the bucket lock).
-//! 3. `arm_wake(snapshot)`. `Completed(s)`: no hook call will come for that
+//! 3. `wake::arm(event, snapshot)`. `Finished(s)`: no hook call will come for that
 //!    generation; unlink (or find the hook of an earlier-armed waiter
-//!    already completed us) and return `s`. `Armed`: the finisher of that
+//!    already released us) and return `s`. `Armed`: the finisher of that
 //!    generation calls the hook after its finishing CAS, which reads from
 //!    our arming RMW, which comes after our unlock: the hook, taking the
 //!    bucket lock, finds the waiter.
@@ -28,22 +28,22 @@
 //!    batch after releasing the lock (in rounds of 32 for long lists).
 //!
 //! Cancellation (a dropped future, a timed-out wait) unlinks under the
-//! lock; a waiter already unlinked was completed by the hook, and its
+//! lock; a waiter already unlinked was released by the hook, and its
 //! outcome says how. The waiter's `Drop` cancels, so a node is never freed
 //! while linked.
 //!
 //! The lock: the bucket lock (`list_lock`) is held only for list surgery (no user code,
 //! no wake-ups, no allocation), by waiters registering or cancelling and by
 //! finishers' hooks. A finisher's `record`/`set_*` CAS never takes it: only
-//! the hook, which runs after the status is already final and visible, does,
+//! the hook, which runs after the status is already finished and visible, does,
 //! and it can wait only for other holders' bounded list surgery.
 
 use core::marker::PhantomPinned;
 use core::pin::Pin;
 use std::task::Waker;
 
-use evlatch::wake::{register_wake_hook, Completion, WakeHook};
-use evlatch::{Event, EventStatus, Snapshot, WakeArm};
+use evlatch::wake::{register_wake_hook, Finished, Snapshot, WakeArm, WakeHook};
+use evlatch::{Event, EventStatus};
 
 use crate::list::{Linked, Links, List};
 use crate::list_lock::ListLock;
@@ -59,8 +59,8 @@ const BUCKETS: usize = 64;
 /// | event | linked | outcome | meaning                          | next                          |
 /// |-------|--------|---------|----------------------------------|-------------------------------|
 /// | 0     | no     | 0       | new, or cancelled by its owner   | owner: `register` (new only)  |
-/// | addr  | yes    | 0       | waiting                          | hook: complete; owner: cancel |
-/// | addr  | no     | 2 / 3   | completed: `Success` / `Failed`  | none                          |
+/// | addr  | yes    | 0       | waiting                          | hook: release; owner: cancel |
+/// | addr  | no     | 2 / 3   | released: `Success` / `Failed`  | none                          |
 pub(crate) struct Waiter {
     links: Links<Waiter>,
     /// The event's address; written by the owner before linking, read by
@@ -72,7 +72,7 @@ pub(crate) struct Waiter {
     /// under the lock (waker updates); taken by the hook or the owner's
     /// cancel under the lock.
     wake: UnsafeCell<Option<WakeBy>>,
-    /// 0 while pending, else the final status as `EventStatus as u8`.
+    /// 0 while pending, else the finished status as `EventStatus as u8`.
     /// Stored (release) by the hook as its last touch of the node.
     outcome: AtomicU8,
     _pinned: PhantomPinned,
@@ -106,20 +106,17 @@ impl Waiter {
         }
     }
 
-    /// The outcome, once the hook completed this waiter.
+    /// The outcome, once the hook released this waiter.
     pub(crate) fn outcome(&self) -> Option<EventStatus> {
         // Acquire: pairs with the hook's release store, so the owner sees
         // everything the finisher did before finishing, and the hook is done
         // with the node.
-        match self.outcome.load(Ordering::Acquire) {
-            2 => Some(EventStatus::Success),
-            3 => Some(EventStatus::Failed),
-            _ => None,
-        }
+        // 0 (`Initialized`) while pending; only finished statuses are stored.
+        EventStatus::from_u8(self.outcome.load(Ordering::Acquire)).filter(|s| s.is_finished())
     }
 
     /// Steps 2–3 of the protocol. `Err(status)` when the generation `seen`
-    /// came from has already completed (the waiter is not linked then).
+    /// came from has already finished (the waiter is not linked then).
     /// A waiter registers once.
     pub(crate) fn register(
         self: Pin<&Self>,
@@ -140,15 +137,15 @@ impl Waiter {
             // moves or dies.
             unsafe { bucket.push_back(&self) };
         });
-        match event.arm_wake(seen) {
+        match evlatch::wake::arm(event, seen) {
             WakeArm::Armed => Ok(()),
-            // Another waiter's arm may have made the hook complete us
+            // Another waiter's arm may have made the hook release us
             // already; either way the outcome is that generation's.
-            WakeArm::Completed(status) => Err(self.cancel().unwrap_or(status)),
+            WakeArm::Finished(status) => Err(self.cancel().unwrap_or(status)),
         }
     }
 
-    /// Unlinks the waiter. `Some(status)` if the hook completed it first.
+    /// Unlinks the waiter. `Some(status)` if the hook released it first.
     pub(crate) fn cancel(&self) -> Option<EventStatus> {
         let addr = self.event.load(Ordering::Relaxed);
         if addr == 0 {
@@ -180,7 +177,7 @@ impl Waiter {
     }
 
     /// Replaces the task waker if the waiter is still linked; returns the
-    /// outcome if the hook already completed it.
+    /// outcome if the hook already released it.
     pub(crate) fn update_waker(&self, waker: &Waker) -> Option<EventStatus> {
         let addr = self.event.load(Ordering::Relaxed);
         let linked = table().bucket(addr).with(|bucket| {
@@ -205,14 +202,14 @@ impl Waiter {
 
 impl Drop for Waiter {
     fn drop(&mut self) {
-        // A completed waiter is unlinked and untouched by the hook: nothing
+        // A released waiter is unlinked and untouched by the hook: nothing
         // to do (the common case, no lock).
         if self.outcome().is_none() {
             let _ = self.cancel();
             return;
         }
         self.wake.with(|w| {
-            // SAFETY: completed, so the hook is done with the node: the
+            // SAFETY: released, so the hook is done with the node: the
             // outcome's acquire load orders its taking of `wake` before this
             // read (loom checks exactly that edge here).
             let taken = unsafe { (*w).is_none() };
@@ -281,11 +278,11 @@ pub(crate) fn install() {
 /// Step 4: releases every waiter of `event`'s finished generation, oldest
 /// first. A panicking waker does not stop the others; the first such panic
 /// continues once all are woken.
-fn wake_hook(event: &Event, done: Completion) {
+fn wake_hook(event: &Event, finished: Finished) {
     let addr = event as *const Event as usize;
     let mut wakes = WakeList::new();
     loop {
-        let more = complete_round(addr, done, &mut wakes);
+        let more = release_round(addr, finished, &mut wakes);
         wakes.wake_all();
         if !more {
             break;
@@ -296,16 +293,16 @@ fn wake_hook(event: &Event, done: Completion) {
 
 /// Completes up to one round of matching waiters under the bucket lock;
 /// `true` if the round filled up before the walk reached the end.
-fn complete_round(addr: usize, done: Completion, wakes: &mut WakeList) -> bool {
+fn release_round(addr: usize, finished: Finished, wakes: &mut WakeList) -> bool {
     table()
         .bucket(addr)
-        .with(|bucket| complete_locked(bucket, addr, done, wakes))
+        .with(|bucket| release_locked(bucket, addr, finished, wakes))
 }
 
-fn complete_locked(
+fn release_locked(
     bucket: &mut List<Waiter>,
     addr: usize,
-    done: Completion,
+    finished: Finished,
     wakes: &mut WakeList,
 ) -> bool {
     let mut cur = bucket.front();
@@ -318,7 +315,7 @@ fn complete_locked(
         cur = unsafe { bucket.next(w) };
         // Relaxed: written before linking, ordered by the lock.
         let mine = w.event.load(Ordering::Relaxed) == addr
-            && w.generation.load(Ordering::Relaxed) == done.generation;
+            && w.generation.load(Ordering::Relaxed) == finished.generation;
         if !mine {
             continue;
         }
@@ -328,10 +325,10 @@ fn complete_locked(
             bucket.remove(w);
             w.wake.with_mut(|p| (*p).take())
         };
-        debug_assert!(done.status.is_final());
+        debug_assert!(finished.status.is_finished());
         // Release: the owner acquires this and may free the node at once;
         // nothing below touches `w`.
-        w.outcome.store(done.status as u8, Ordering::Release);
+        w.outcome.store(finished.status as u8, Ordering::Release);
         if let Some(wake) = wake {
             wakes.push(wake);
         }

@@ -37,6 +37,9 @@ impl std::error::Error for Timeout {}
 
 /// Waiting on an [`Event`]: blocking and async.
 ///
+/// Sealed: implemented for the core [`Event`] only (so methods can be added
+/// to it later without breaking anyone).
+///
 /// Every wait returns the outcome of the generation that was current when
 /// the wait began, even if the event is reset and recorded again before the
 /// waiter wakes. Waiting on an `Initialized` event waits for its next
@@ -57,7 +60,7 @@ impl std::error::Error for Timeout {}
 /// assert_eq!(event.wait(), EventStatus::Success);
 /// worker.join().unwrap();
 /// ```
-pub trait EventExt {
+pub trait EventExt: sealed::Sealed {
     /// Blocks until the event finishes; returns its outcome.
     fn wait(&self) -> EventStatus;
 
@@ -79,6 +82,14 @@ pub trait EventExt {
     /// allocates nothing (its waiter lives inside the future), and dropping
     /// it before it resolves unlinks that waiter in O(1).
     fn wait_async(&self) -> WaitFuture<'_>;
+}
+
+/// `EventExt` is implemented for the core [`Event`] only: its waits rely on
+/// the wake protocol of that type, so no other type could keep its promises.
+/// Sealing it lets new methods be added without breaking anyone.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for evlatch::Event {}
 }
 
 impl EventExt for Event {
@@ -115,7 +126,7 @@ fn block(event: &Event, deadline: Option<Instant>) -> Result<EventStatus, Timeou
     // already in flight without a park/unpark round trip.
     let mut seen = event.snapshot();
     let mut backoff = Backoff::new();
-    while !seen.status().is_final() && !backoff.should_park() {
+    while !seen.status().is_finished() && !backoff.should_park() {
         backoff.snooze();
         let now = event.snapshot();
         if now.generation() != seen.generation() {
@@ -123,7 +134,7 @@ fn block(event: &Event, deadline: Option<Instant>) -> Result<EventStatus, Timeou
         }
         seen = now;
     }
-    if seen.status().is_final() {
+    if seen.status().is_finished() {
         return Ok(seen.status());
     }
     // The waiter lives in this stack frame; its `Drop` unlinks it on every
@@ -190,7 +201,7 @@ enum FutureState {
     /// Its waiter is registered.
     Registered,
     /// Resolved to this outcome.
-    Done(EventStatus),
+    Resolved(EventStatus),
 }
 
 impl Future for WaitFuture<'_> {
@@ -204,10 +215,10 @@ impl Future for WaitFuture<'_> {
         // SAFETY: as above, `waiter` is structurally pinned.
         let waiter = unsafe { Pin::new_unchecked(&this.waiter) };
         let outcome = match this.state {
-            FutureState::Done(status) => return Poll::Ready(status),
+            FutureState::Resolved(status) => return Poll::Ready(status),
             FutureState::Idle => {
                 let seen = this.event.snapshot();
-                if seen.status().is_final() {
+                if seen.status().is_finished() {
                     Some(seen.status())
                 } else {
                     match waiter.register(this.event, seen, WakeBy::Task(cx.waker().clone())) {
@@ -223,7 +234,7 @@ impl Future for WaitFuture<'_> {
         };
         match outcome {
             Some(status) => {
-                this.state = FutureState::Done(status);
+                this.state = FutureState::Resolved(status);
                 Poll::Ready(status)
             }
             None => Poll::Pending,
@@ -245,13 +256,13 @@ pub(crate) fn cpu_wait(
     event: &dyn DeviceEvent,
     _context: &dyn core::any::Any,
 ) -> Result<(), BackendError> {
-    match event.completion() {
+    match event.core_event() {
         Some(core) => {
             EventExt::wait(core);
             Ok(())
         }
         None => Err(BackendError::Unsupported {
-            operation: "a blocking CPU wait on an event without a core completion event",
+            operation: "a blocking CPU wait on an event without a core event",
         }),
     }
 }

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 
-use evlatch_std::{channel, registered_waiters, Event, EventExt, EventStatus};
+use evlatch_std::diagnostics::registered_waiters;
+use evlatch_std::{channel, Event, EventExt, EventStatus};
 
 struct Counting;
 

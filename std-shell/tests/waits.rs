@@ -11,9 +11,9 @@ use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use evlatch_std::diagnostics::registered_waiters;
 use evlatch_std::{
-    chain, registered_waiters, wait_all, wait_all_async, wait_any, wait_any_async, Event, EventExt,
-    EventStatus,
+    chain, wait_all, wait_all_async, wait_any, wait_any_async, Event, EventExt, EventStatus,
 };
 
 /// Tests share one global waiter table; the leak checks need quiet.
@@ -233,7 +233,7 @@ fn waiters_across_many_generations() {
                 let s = e
                     .wait_timeout(Duration::from_secs(10))
                     .expect("no lost wake-up");
-                assert!(s.is_final());
+                assert!(s.is_finished());
                 n += 1;
             }
             n
@@ -455,7 +455,7 @@ fn a_panicking_waker_releases_every_other_waiter() {
     let ran = Arc::new(AtomicUsize::new(0));
     {
         let ran = ran.clone();
-        e.on_complete(move |_| {
+        e.on_finished(move |_| {
             ran.fetch_add(1, Ordering::SeqCst);
         });
     }
@@ -464,7 +464,7 @@ fn a_panicking_waker_releases_every_other_waiter() {
         finish.is_err(),
         "the waker's panic continues on the finisher's thread"
     );
-    assert_eq!(e.status(), EventStatus::Success, "the status is final");
+    assert_eq!(e.status(), EventStatus::Success, "the status is finished");
     assert_eq!(blocked.join().unwrap(), EventStatus::Success);
     assert_eq!(*log.lock().unwrap(), [0, 2], "every waker was called once");
     assert_eq!(

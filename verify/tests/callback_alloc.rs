@@ -47,7 +47,7 @@ fn sink(status: EventStatus, context: usize) {
     std::hint::black_box((status, context));
 }
 
-/// `on_complete_fn`, the first callback of each generation: no allocation
+/// `on_finished_fn`, the first callback of each generation: no allocation
 /// (with `alloc` enabled, as here).
 #[test]
 fn fn_pointer_callback_allocates_nothing() {
@@ -55,7 +55,7 @@ fn fn_pointer_callback_allocates_nothing() {
     let n = allocations_in(|| {
         for i in 0..CYCLES {
             event.record().unwrap();
-            event.on_complete_fn(sink, i).unwrap();
+            event.on_finished_fn(sink, i).unwrap();
             event.set_finished().unwrap();
             event.reset().unwrap();
         }
@@ -63,7 +63,7 @@ fn fn_pointer_callback_allocates_nothing() {
     assert_eq!(n, 0);
 }
 
-/// `on_complete` with a closure of at most two words, the first callback of
+/// `on_finished` with a closure of at most two words, the first callback of
 /// each generation: no allocation.
 #[test]
 fn small_closure_allocates_nothing() {
@@ -73,7 +73,7 @@ fn small_closure_allocates_nothing() {
         for i in 0..CYCLES {
             event.record().unwrap();
             let counter = counter.clone();
-            event.on_complete(move |_| {
+            event.on_finished(move |_| {
                 counter.fetch_add(i, std::sync::atomic::Ordering::Relaxed);
             });
             event.set_finished().unwrap();
@@ -95,7 +95,7 @@ fn larger_or_later_callbacks_allocate_once_each() {
     let big = [1u64; 8];
     let n = allocations_in(|| {
         for _ in 0..CYCLES {
-            event.on_complete(move |_| {
+            event.on_finished(move |_| {
                 std::hint::black_box(big);
             });
             event.set_finished().unwrap();
@@ -105,9 +105,9 @@ fn larger_or_later_callbacks_allocate_once_each() {
     assert_eq!(n, CYCLES);
     let n = allocations_in(|| {
         for i in 0..CYCLES {
-            event.on_complete_fn(sink, i).unwrap(); // the slot
-            event.on_complete_fn(sink, i).unwrap(); // a list node
-            event.on_complete(move |_| {
+            event.on_finished_fn(sink, i).unwrap(); // the slot
+            event.on_finished_fn(sink, i).unwrap(); // a list node
+            event.on_finished(move |_| {
                 std::hint::black_box(i);
             }); // a list node
             event.set_finished().unwrap();

@@ -2,15 +2,16 @@
 //! through several shared handles (`&Event`) to a few events, interleaved on
 //! one thread, checked after every step against a plain sequential model of
 //! the transition table: results, status, generation, failure message,
-//! callbacks (which ran, in which order, with which outcome), `arm_wake`
+//! callbacks (which ran, in which order, with which outcome), `wake::arm`
 //! answers and wake-hook calls.
 #![cfg(not(evlatch_loom))]
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use evlatch::wake::{register_wake_hook, Completion, WakeHook};
-use evlatch::{Event, EventError, EventStatus, Snapshot, WakeArm, MESSAGE_CAPACITY};
+use evlatch::wake::{register_wake_hook, Finished, WakeHook};
+use evlatch::wake::{Snapshot, WakeArm};
+use evlatch::{Event, EventError, EventStatus, MESSAGE_CAPACITY};
 use proptest::prelude::*;
 
 const EVENTS: usize = 3;
@@ -59,16 +60,19 @@ thread_local! {
     /// Callback runs on this thread: (callback id, outcome). The model runs
     /// on one thread, so callbacks run here too (finisher or registrant).
     static RUNS: RefCell<Vec<(u64, EventStatus)>> = const { RefCell::new(Vec::new()) };
-    /// Wake-hook calls made on this thread: (event address, completion).
-    static HOOK_CALLS: RefCell<Vec<(usize, Completion)>> = const { RefCell::new(Vec::new()) };
+    /// Wake-hook calls made on this thread: (event address, what finished).
+    static HOOK_CALLS: RefCell<Vec<(usize, Finished)>> = const { RefCell::new(Vec::new()) };
 }
 
 fn record_run(status: EventStatus, id: usize) {
     RUNS.with(|r| r.borrow_mut().push((id as u64, status)));
 }
 
-fn model_hook(event: &Event, done: Completion) {
-    HOOK_CALLS.with(|h| h.borrow_mut().push((event as *const Event as usize, done)));
+fn model_hook(event: &Event, finished: Finished) {
+    HOOK_CALLS.with(|h| {
+        h.borrow_mut()
+            .push((event as *const Event as usize, finished))
+    });
 }
 
 static HOOK: WakeHook = WakeHook::new("evlatch-verify-event-model", model_hook);
@@ -110,7 +114,7 @@ impl Model {
         outcome: EventStatus,
         addr: usize,
         runs: &mut Vec<(u64, EventStatus)>,
-        hooks: &mut Vec<(usize, Completion)>,
+        hooks: &mut Vec<(usize, Finished)>,
     ) -> Result<(), EventError> {
         match self.status {
             EventStatus::Initialized | EventStatus::Scheduled => {
@@ -119,7 +123,7 @@ impl Model {
                 if self.armed {
                     hooks.push((
                         addr,
-                        Completion {
+                        Finished {
                             generation: self.generation,
                             status: outcome,
                         },
@@ -158,7 +162,7 @@ fn run_ops(ops: &[Op]) -> Result<(), TestCaseError> {
         .collect();
     let mut models: Vec<Model> = (0..EVENTS).map(|_| Model::new()).collect();
     let mut expected_runs: Vec<(u64, EventStatus)> = Vec::new();
-    let mut expected_hooks: Vec<(usize, Completion)> = Vec::new();
+    let mut expected_hooks: Vec<(usize, Finished)> = Vec::new();
     let mut next_id: u64 = 0;
 
     for (step, op) in ops.iter().enumerate() {
@@ -228,15 +232,15 @@ fn run_ops(ops: &[Op]) -> Result<(), TestCaseError> {
                 next_id += 1;
                 // The verify crate builds evlatch with `alloc`: no limit on
                 // callbacks per generation.
-                if m.status.is_final() {
+                if m.status.is_finished() {
                     expected_runs.push((id, m.status));
                 } else {
                     m.pending.push(id);
                 }
                 if let Op::OnComplete(_) = op {
-                    event.on_complete(move |s| record_run(s, id as usize));
+                    event.on_finished(move |s| record_run(s, id as usize));
                 } else {
-                    prop_assert_eq!(event.on_complete_fn(record_run, id as usize), Ok(()));
+                    prop_assert_eq!(event.on_finished_fn(record_run, id as usize), Ok(()));
                 }
             }
             Op::Snapshot(_) => {
@@ -254,21 +258,27 @@ fn run_ops(ops: &[Op]) -> Result<(), TestCaseError> {
                 let expected = if seen.generation() != m.generation {
                     // The outcome of the generation just before the current
                     // one (the contract's "most recent earlier generation").
-                    WakeArm::Completed(m.outcomes[&(m.generation - 1)])
-                } else if m.status.is_final() {
-                    WakeArm::Completed(m.status)
+                    WakeArm::Finished(m.outcomes[&(m.generation - 1)])
+                } else if m.status.is_finished() {
+                    WakeArm::Finished(m.status)
                 } else {
                     m.armed = true;
                     WakeArm::Armed
                 };
-                prop_assert_eq!(event.arm_wake(seen), expected, "step {} {:?}", step, op);
+                prop_assert_eq!(
+                    evlatch::wake::arm(event, seen),
+                    expected,
+                    "step {} {:?}",
+                    step,
+                    op
+                );
             }
         }
 
         // After every step: the touched event agrees with its model...
         let m = &models[i];
         prop_assert_eq!(event.status(), m.status, "step {} {:?}", step, op);
-        prop_assert_eq!(event.is_finished(), m.status.is_final());
+        prop_assert_eq!(event.is_finished(), m.status.is_finished());
         prop_assert_eq!(event.snapshot().generation(), m.generation);
         let message = event
             .error_message()

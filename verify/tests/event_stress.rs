@@ -1,7 +1,7 @@
 //! Stress test of `evlatch::Event`: many threads race record / finish /
 //! fail / reset / callback registration / arming / message reads on a few
-//! shared events. At the end every accepted callback ran exactly once with a
-//! final outcome, every armed generation got exactly one wake-hook call (and
+//! shared events. At the end every accepted callback ran exactly once with its
+//! generation's outcome, every armed generation got exactly one wake-hook call (and
 //! no other generation got one), and no message read was torn.
 //!
 //! `EVLATCH_STRESS_OPS` sets the operations per thread (default 200 000;
@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread;
 
-use evlatch::wake::{register_wake_hook, Completion, WakeHook};
-use evlatch::{Event, EventError, EventStatus, WakeArm, MESSAGE_CAPACITY};
+use evlatch::wake::WakeArm;
+use evlatch::wake::{register_wake_hook, Finished, WakeHook};
+use evlatch::{Event, EventError, EventStatus, MESSAGE_CAPACITY};
 
 const EVENTS_N: usize = 3;
 static EVENTS: [Event; EVENTS_N] = [const { Event::new() }; EVENTS_N];
@@ -32,7 +33,7 @@ const _: () =
 
 /// Per callback id: how many times it ran.
 static RUN_COUNTS: OnceLock<Box<[AtomicU8]>> = OnceLock::new();
-/// Set when a callback ran twice or saw a non-final status.
+/// Set when a callback ran twice or saw a unfinished status.
 static BAD_RUN: AtomicBool = AtomicBool::new(false);
 /// Ids handed out so far.
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
@@ -43,15 +44,15 @@ type HookCalls = HashMap<(usize, u32), (usize, EventStatus)>;
 /// Every wake-hook call, counted.
 static HOOK_CALLS: Mutex<Option<HookCalls>> = Mutex::new(None);
 
-fn stress_hook(event: &Event, done: Completion) {
+fn stress_hook(event: &Event, finished: Finished) {
     let Some(index) = EVENTS.iter().position(|e| core::ptr::eq(e, event)) else {
         return;
     };
     let mut calls = HOOK_CALLS.lock().unwrap();
     let entry = calls
         .get_or_insert_with(HashMap::new)
-        .entry((index, done.generation))
-        .or_insert((0, done.status));
+        .entry((index, finished.generation))
+        .or_insert((0, finished.status));
     entry.0 += 1;
 }
 
@@ -59,7 +60,7 @@ static HOOK: WakeHook = WakeHook::new("evlatch-verify-event-stress", stress_hook
 
 fn ran(status: EventStatus, id: usize) {
     let counts = RUN_COUNTS.get().expect("run counters initialised");
-    if counts[id].fetch_add(1, Ordering::Relaxed) != 0 || !status.is_final() {
+    if counts[id].fetch_add(1, Ordering::Relaxed) != 0 || !status.is_finished() {
         BAD_RUN.store(true, Ordering::Relaxed);
     }
 }
@@ -119,18 +120,18 @@ fn worker(seed: u64, ops: usize) -> Report {
             },
             6 => {
                 let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-                event.on_complete(move |s| ran(s, id));
+                event.on_finished(move |s| ran(s, id));
             }
             7 => {
                 let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-                event.on_complete_fn(ran, id).unwrap();
+                event.on_finished_fn(ran, id).unwrap();
             }
             8 => {
                 // A callback that resets (and sometimes re-records) its own
                 // event from inside.
                 let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
                 let again = rng.below(2) == 0;
-                event.on_complete(move |s| {
+                event.on_finished(move |s| {
                     ran(s, id);
                     let _ = EVENTS[e].reset();
                     if again {
@@ -140,8 +141,8 @@ fn worker(seed: u64, ops: usize) -> Report {
             }
             9 | 10 => {
                 let seen = event.snapshot();
-                if !seen.status().is_final() {
-                    if let WakeArm::Armed = event.arm_wake(seen) {
+                if !seen.status().is_finished() {
+                    if let WakeArm::Armed = evlatch::wake::arm(event, seen) {
                         armed.push((e, seen.generation()));
                     }
                 }
@@ -196,7 +197,7 @@ fn events_under_contention() {
 
     assert!(
         !BAD_RUN.load(Ordering::Relaxed),
-        "a callback ran twice or saw a non-final status"
+        "a callback ran twice or saw a unfinished status"
     );
     let registered = NEXT_ID.load(Ordering::Relaxed);
     let counts = RUN_COUNTS.get().unwrap();
@@ -213,7 +214,7 @@ fn events_under_contention() {
     let calls = HOOK_CALLS.lock().unwrap().take().unwrap_or_default();
     for (key, (n, status)) in &calls {
         assert_eq!(*n, 1, "generation {key:?} woken {n} times");
-        assert!(status.is_final());
+        assert!(status.is_finished());
         assert!(
             armed.contains(key),
             "hook call for unarmed generation {key:?}"

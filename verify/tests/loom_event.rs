@@ -1,4 +1,4 @@
-//! Loom models of the core completion event (`evlatch::Event`): one race per
+//! Loom models of the core event (`evlatch::Event`): one race per
 //! test, each named after the race it checks.
 //!
 //! Run with
@@ -16,8 +16,9 @@
 //! lib tests (core/src/event/loom_pool.rs).
 #![cfg(evlatch_loom)]
 
-use evlatch::wake::{register_wake_hook, Completion, WakeHook};
-use evlatch::{Event, EventError, EventStatus, WakeArm};
+use evlatch::wake::WakeArm;
+use evlatch::wake::{register_wake_hook, Finished, WakeHook};
+use evlatch::{Event, EventError, EventStatus};
 use loom::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use loom::sync::{Arc, Notify};
 use loom::thread;
@@ -26,7 +27,7 @@ use loom::thread;
 // Helpers
 // ---------------------------------------------------------------------------
 
-/// Encodes a final status for an atomic (0 = nothing yet).
+/// Encodes a finished status for an atomic (0 = nothing yet).
 fn code(status: EventStatus) -> usize {
     status as usize
 }
@@ -46,7 +47,7 @@ impl Runs {
     /// Registers a closure on `event` that records its run in `this`.
     fn register(this: &Arc<Self>, event: &Event) {
         let runs = this.clone();
-        event.on_complete(move |status| {
+        event.on_finished(move |status| {
             runs.outcome.store(code(status), Ordering::Relaxed);
             runs.count.fetch_add(1, Ordering::Relaxed);
         });
@@ -95,18 +96,19 @@ impl Watched {
     /// The shell's wait, for waiter `i` that saw `seen` (unfinished):
     /// publish the table slot, arm; on `Armed`, block until the hook wakes
     /// this slot.
-    fn wait_from(&self, i: usize, seen: evlatch::Snapshot) -> EventStatus {
+    fn wait_from(&self, i: usize, seen: evlatch::wake::Snapshot) -> EventStatus {
         // Release: the hook's acquire load sees this entry if it runs after
         // our arm (the core promises that edge).
         self.slots[i].store(seen.generation() + 1, Ordering::Release);
-        match self.event.arm_wake(seen) {
-            WakeArm::Completed(status) => status,
+        match evlatch::wake::arm(&self.event, seen) {
+            WakeArm::Finished(status) => status,
             WakeArm::Armed => loop {
                 match self.woken[i].load(Ordering::Acquire) {
                     0 => self.parked[i].wait(),
-                    2 => return EventStatus::Success,
-                    3 => return EventStatus::Failed,
-                    other => panic!("bad outcome code {other}"),
+                    code => match EventStatus::from_u8(code as u8) {
+                        Some(status) if status.is_finished() => return status,
+                        _ => panic!("bad outcome code {code}"),
+                    },
                 }
             },
         }
@@ -114,9 +116,9 @@ impl Watched {
 }
 
 /// The wake hook of this test binary.
-fn watched_hook(event: &Event, done: Completion) {
+fn watched_hook(event: &Event, finished: Finished) {
     // SAFETY: in this test binary only the `event` field of a `Watched` is
-    // ever armed (every `arm_wake` call below goes through `Watched`), and
+    // ever armed (every `wake::arm` call below goes through `Watched`), and
     // the core calls hooks only for armed events. `Watched` is `#[repr(C)]`
     // with `event` as its first field, so the event's address is the
     // `Watched`'s address (the `container_of` pattern); the `Watched` is
@@ -128,8 +130,8 @@ fn watched_hook(event: &Event, done: Completion) {
     let watched = unsafe { &*(event as *const Event as *const Watched) };
     watched.hook_calls.fetch_add(1, Ordering::Relaxed);
     for i in 0..2 {
-        if watched.slots[i].load(Ordering::Acquire) == done.generation + 1 {
-            watched.woken[i].store(code(done.status), Ordering::Release);
+        if watched.slots[i].load(Ordering::Acquire) == finished.generation + 1 {
+            watched.woken[i].store(code(finished.status), Ordering::Release);
             watched.parked[i].notify();
         }
     }
@@ -262,7 +264,7 @@ fn later_registration_racing_finish() {
             let (ran, on_finisher, ticket) = (ran.clone(), on_finisher.clone(), ticket.clone());
             move |i: usize, e: &Event| {
                 let (ran, on_finisher, ticket) = (ran.clone(), on_finisher.clone(), ticket.clone());
-                e.on_complete(move |_| {
+                e.on_finished(move |_| {
                     let here = usize::from(thread::current().id() == finisher);
                     on_finisher[i].store(here, Ordering::Relaxed);
                     ran[i].store(ticket.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
@@ -303,7 +305,7 @@ unsafe impl<T: Send> Sync for Shared<T> {}
 /// registered while another thread finishes the event. Two hand-overs: if
 /// the finisher's CAS starts from a published slot, it reads the entry
 /// (needs the publish's release and the finisher's acquire); if the
-/// registrant's publish finds the event final, it runs the callback itself
+/// registrant's publish finds the event finished, it runs the callback itself
 /// and must see the finisher's writes (needs the publish's acquire). Either
 /// way the callback runs exactly once and sees what the finisher wrote.
 #[test]
@@ -316,7 +318,7 @@ fn slot_registration_racing_finish() {
         let registrar = {
             let (e, data, runs) = (e.clone(), data.clone(), runs.clone());
             thread::spawn(move || {
-                e.on_complete(move |status| {
+                e.on_finished(move |status| {
                     assert_eq!(status, EventStatus::Success);
                     // SAFETY: the finisher's write happens-before every
                     // callback of the finish (the event's contract).
@@ -348,7 +350,7 @@ fn slot_reuse_racing_previous_finisher() {
             let e = e.clone();
             thread::spawn(move || e.set_finished().unwrap())
         };
-        // As soon as generation 0 is final, reset and fill the slot again.
+        // As soon as generation 0 is finished, reset and fill the slot again.
         while !e.is_finished() {
             thread::yield_now();
         }
@@ -410,7 +412,7 @@ fn quiet_on_purpose_panics() {
 /// another thread (list push, or — if it comes after the finish — an
 /// immediate run). The panic comes out of the finisher's `set_finished`
 /// (caught here with `catch_unwind`, which loom threads support); every other
-/// callback still runs exactly once with `Success`; the event is final, and
+/// callback still runs exactly once with `Success`; the event is finished, and
 /// reset and a new generation work. (A second panic during the unwind would
 /// abort the process, so none of the other callbacks panics.)
 #[test]
@@ -419,7 +421,7 @@ fn panicking_callback_racing_registration() {
     loom::model(|| {
         let e = Arc::new(Event::new());
         e.record().unwrap();
-        e.on_complete(|_| std::panic::panic_any(ON_PURPOSE)); // the slot
+        e.on_finished(|_| std::panic::panic_any(ON_PURPOSE)); // the slot
         let before = Runs::new();
         Runs::register(&before, &e); // the list
         let racing = Runs::new();
@@ -537,10 +539,10 @@ fn reset_racing_reset() {
 }
 
 // ---------------------------------------------------------------------------
-// Waiting (snapshot + arm_wake + wake hook)
+// Waiting (snapshot + wake::arm + wake hook)
 // ---------------------------------------------------------------------------
 
-/// Race: a waiter (snapshot, then arm_wake, then wait for the hook) against
+/// Race: a waiter (snapshot, then wake::arm, then wait for the hook) against
 /// a thread that fails, resets and records the event again. The waiter is
 /// never stranded and learns the outcome of the generation it saw.
 #[test]
@@ -565,7 +567,7 @@ fn waiter_racing_finish_reset_record() {
 
 /// Race: a waiter arming a snapshot taken before a finish + reset (the
 /// generation check). The stale snapshot never arms the new generation:
-/// the answer is `Completed(outcome of the old one)` and no hook call
+/// the answer is `Finished(outcome of the old one)` and no hook call
 /// is made for it.
 #[test]
 fn stale_snapshot_arm_racing_reset() {

@@ -9,7 +9,8 @@ use std::task::{Context, Wake, Waker};
 use std::time::Duration;
 
 use evlatch::{Event, EventStatus};
-use evlatch_std::{registered_waiters, EventExt};
+use evlatch_std::diagnostics::registered_waiters;
+use evlatch_std::EventExt;
 use loom::sync::Arc;
 use loom::thread;
 
@@ -27,7 +28,7 @@ fn noop_waker() -> Waker {
 }
 
 /// The outcome of a future whose `first` poll raced a finish that has since
-/// completed: `first` if it was ready, else a second poll, which must be.
+/// happened: `first` if it was ready, else a second poll, which must be.
 fn resolved(
     first: std::task::Poll<EventStatus>,
     fut: std::pin::Pin<&mut impl Future<Output = EventStatus>>,
@@ -43,7 +44,7 @@ fn resolved(
 }
 
 /// A blocking waiter registering while another thread finishes: the waiter
-/// either sees the final status before registering, or its arm lands before
+/// either sees the finished status before registering, or its arm lands before
 /// the finish and the hook unparks it — it never parks forever.
 #[test]
 fn finish_racing_waiter_registration() {
@@ -231,7 +232,7 @@ fn stale_hook_racing_waiter_of_next_generation() {
             let e = e.clone();
             thread::spawn(move || e.set_finished().unwrap())
         };
-        while !e.status().is_final() {
+        while !e.status().is_finished() {
             thread::yield_now();
         }
         e.reset().unwrap();

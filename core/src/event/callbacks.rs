@@ -264,7 +264,7 @@ impl Slot {
     ///
     /// The caller owns the entry by the slot protocol (its finishing CAS
     /// started from a word with `SLOT_READY`, or its publish found the event
-    /// final), which also orders the entry's write before this read.
+    /// finished), which also orders the entry's write before this read.
     #[inline]
     pub(crate) unsafe fn take(&self) -> Entry {
         // SAFETY: see the contract; `busy` is 1, so the cell is initialised.

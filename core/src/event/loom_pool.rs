@@ -54,10 +54,10 @@ fn pool_push_racing_finish() {
     loom::model(|| {
         let e = Arc::new(Event::new());
         let c = counters();
-        e.on_complete_fn(count, context(&c, 0)).unwrap(); // the slot
+        e.on_finished_fn(count, context(&c, 0)).unwrap(); // the slot
         let registrar = {
             let (e, ctx) = (e.clone(), context(&c, 1));
-            thread::spawn(move || e.on_complete_fn(count, ctx).unwrap()) // the pool
+            thread::spawn(move || e.on_finished_fn(count, ctx).unwrap()) // the pool
         };
         e.set_failed("").unwrap();
         registrar.join().unwrap();

@@ -1,4 +1,4 @@
-//! The completion event: Caffe2's `Initialized → Scheduled → Success | Failed`
+//! The event: Caffe2's `Initialized → Scheduled → Success | Failed`
 //! state machine, lock-free.
 
 mod callbacks;
@@ -15,7 +15,7 @@ pub use message::{ErrorMessage, MESSAGE_CAPACITY};
 
 use crate::error::EventError;
 use crate::sync::{fence, spin_hint, AtomicU32, Ordering};
-use crate::wake::{self, Completion};
+use crate::wake::{self, Finished, Snapshot, WakeArm};
 #[cfg(feature = "alloc")]
 use callbacks::Closure;
 use callbacks::{Callback, CallbackList, Entry, FnCallback, Slot};
@@ -34,7 +34,7 @@ use state::*;
 /// assert_eq!(event.status(), EventStatus::Scheduled);
 /// event.set_finished().unwrap();
 /// assert_eq!(event.status(), EventStatus::Success);
-/// assert!(event.status().is_final());
+/// assert!(event.status().is_finished());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -56,19 +56,48 @@ impl EventStatus {
     ///
     /// ```
     /// use evlatch::EventStatus;
-    /// assert!(EventStatus::Failed.is_final());
-    /// assert!(!EventStatus::Scheduled.is_final());
+    /// assert!(EventStatus::Failed.is_finished());
+    /// assert!(!EventStatus::Scheduled.is_finished());
     /// ```
-    pub const fn is_final(self) -> bool {
+    pub const fn is_finished(self) -> bool {
         matches!(self, EventStatus::Success | EventStatus::Failed)
     }
 
+    /// The status whose `status as u8` is `byte` (`Initialized` 0,
+    /// `Scheduled` 1, `Success` 2, `Failed` 3); `None` for any other byte.
+    /// The one decoder for a status stored as a byte (in an `AtomicU8`, say):
+    /// `as u8` encodes, this decodes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch::EventStatus;
+    /// for status in [
+    ///     EventStatus::Initialized,
+    ///     EventStatus::Scheduled,
+    ///     EventStatus::Success,
+    ///     EventStatus::Failed,
+    /// ] {
+    ///     assert_eq!(EventStatus::from_u8(status as u8), Some(status));
+    /// }
+    /// assert_eq!(EventStatus::from_u8(4), None);
+    /// ```
+    pub const fn from_u8(byte: u8) -> Option<Self> {
+        match byte as u32 {
+            INITIALIZED => Some(EventStatus::Initialized),
+            SCHEDULED => Some(EventStatus::Scheduled),
+            SUCCESS => Some(EventStatus::Success),
+            FAILED => Some(EventStatus::Failed),
+            _ => None,
+        }
+    }
+
+    /// The status field of a state word.
     pub(crate) const fn from_bits(bits: u32) -> Self {
-        match bits & STATUS_MASK {
-            INITIALIZED => EventStatus::Initialized,
-            SCHEDULED => EventStatus::Scheduled,
-            SUCCESS => EventStatus::Success,
-            _ => EventStatus::Failed,
+        match Self::from_u8((bits & STATUS_MASK) as u8) {
+            Some(status) => status,
+            // Two bits hold exactly the four statuses.
+            None => unreachable!(),
         }
     }
 }
@@ -84,67 +113,7 @@ impl fmt::Display for EventStatus {
     }
 }
 
-/// What [`Event::snapshot`] saw: a status and the generation it belongs to.
-///
-/// Shells use it to wait for "the completion of the generation I saw": see
-/// [`Event::arm_wake`].
-///
-/// # Examples
-///
-/// ```
-/// let event = evlatch::Event::new();
-/// let before = event.snapshot();
-/// event.set_finished().unwrap();
-/// event.reset().unwrap();
-/// assert_eq!(event.snapshot().generation(), before.generation() + 1);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Snapshot {
-    word: u32,
-}
-
-impl Snapshot {
-    /// The status at the time of the snapshot.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let event = evlatch::Event::new();
-    /// assert_eq!(event.snapshot().status(), evlatch::EventStatus::Initialized);
-    /// ```
-    pub fn status(self) -> EventStatus {
-        status(self.word)
-    }
-
-    /// The generation: 0 for a new event, +1 (mod 2^18) at every reset out
-    /// of a final status.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(evlatch::Event::new().snapshot().generation(), 0);
-    /// ```
-    pub fn generation(self) -> u32 {
-        generation(self.word)
-    }
-}
-
-/// The answer of [`Event::arm_wake`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WakeArm {
-    /// The finish of the snapshot's generation will call every registered
-    /// wake hook with that generation.
-    Armed,
-    /// The snapshot's generation already finished, with this outcome: no
-    /// hook call will come for it, so do not park.
-    ///
-    /// If the event has since been reset and finished again *more than once*,
-    /// the outcome of the snapshot's generation is no longer known and this
-    /// holds the outcome of the most recent earlier generation instead.
-    Completed(EventStatus),
-}
-
-/// A completion event: `Initialized → Scheduled → Success | Failed`.
+/// An event: `Initialized → Scheduled → Success | Failed`.
 ///
 /// One atomic state word holds the status, a generation counter and the
 /// flags of the protocol (the full table is in `event/state.rs`). The legal
@@ -167,7 +136,7 @@ pub enum WakeArm {
 ///   callbacks: one compare-and-swap each (plus one load).
 /// - The first callback of a generation lives in an inline slot: registering
 ///   it costs two read-modify-writes and no allocation for
-///   [`on_complete_fn`](Self::on_complete_fn) and for an `on_complete`
+///   [`on_finished_fn`](Self::on_finished_fn) and for an `on_finished`
 ///   closure that captures at most two words (a larger closure: one, its
 ///   box); finishing and resetting cost no read-modify-write more for it.
 ///   Each later callback goes to a list: three read-modify-writes to register
@@ -181,7 +150,7 @@ pub enum WakeArm {
 ///   (a handful of atomic operations); and a `record` / `set_finished` /
 ///   `set_failed` that loses to a concurrent `set_failed` waits until that
 ///   one has copied its message and published `Failed` (so the loser, told
-///   `AlreadyFinished`, then sees a final status). Registering a callback
+///   `AlreadyFinished`, then sees a finished status). Registering a callback
 ///   is lock-free too, with two more such windows: while 15 registrations
 ///   are in flight on one event, a 16th waits for one; and the first
 ///   registration of a generation waits, if the previous generation's
@@ -193,8 +162,8 @@ pub enum WakeArm {
 ///
 /// # Callbacks
 ///
-/// Registered with `&self` (`on_complete` under `alloc`,
-/// [`on_complete_fn`](Self::on_complete_fn) always). Each runs exactly once,
+/// Registered with `&self` (`on_finished` under `alloc`,
+/// [`on_finished_fn`](Self::on_finished_fn) always). Each runs exactly once,
 /// with the outcome, and never while anything is locked, so a callback may
 /// call back into the event (even `reset` it):
 ///
@@ -208,13 +177,13 @@ pub enum WakeArm {
 /// - a panicking callback (or wake hook) does not lose the others: they
 ///   still run, then the panic continues on the finishing thread. A second
 ///   panic during that unwinding aborts the process (see
-///   [`on_complete_fn`](Self::on_complete_fn)).
+///   [`on_finished_fn`](Self::on_finished_fn)).
 ///
 /// # Waiting
 ///
 /// Waiting is the shells' job (`evlatch-std` blocks and awaits). The core
-/// gives them [`snapshot`](Self::snapshot) + [`arm_wake`](Self::arm_wake) and
-/// a registry of wake hooks ([`crate::wake`]); see there for the contract.
+/// gives them [`snapshot`](Self::snapshot) + [`wake::arm`](crate::wake::arm)
+/// and a registry of wake hooks ([`crate::wake`]); see there for the contract.
 ///
 /// # Examples
 ///
@@ -315,10 +284,11 @@ impl Event {
     /// ```
     #[inline]
     pub fn is_finished(&self) -> bool {
-        is_final(self.state.load(Ordering::Acquire))
+        is_finished(self.state.load(Ordering::Acquire))
     }
 
-    /// The status and generation, in one load.
+    /// The status and generation, in one load: a [`wake::Snapshot`], what
+    /// a shell hands to [`wake::arm`].
     ///
     /// # Examples
     ///
@@ -326,12 +296,11 @@ impl Event {
     /// let event = evlatch::Event::new();
     /// let snap = event.snapshot();
     /// assert_eq!(snap.status(), evlatch::EventStatus::Initialized);
+    /// assert_eq!(snap.generation(), 0);
     /// ```
     #[inline]
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            word: self.state.load(Ordering::Acquire),
-        }
+        Snapshot::from_word(self.state.load(Ordering::Acquire))
     }
 
     /// Marks the work as scheduled: `Initialized → Scheduled`.
@@ -537,7 +506,7 @@ impl Event {
                     self.callbacks.reopen();
                     // Release: publishes the reopened list with the new
                     // generation. A plain store is enough: while RESETTING is
-                    // set (and the status final) no other thread writes.
+                    // set (and the status finished) no other thread writes.
                     self.state.store(reset_word(s), Ordering::Release);
                     return Ok(());
                 }
@@ -560,10 +529,10 @@ impl Event {
     /// A panicking callback loses nothing: the finisher still runs every
     /// other callback of the generation exactly once (the ones after it from
     /// a drop guard, while the panic unwinds), armed waiters are woken before
-    /// any callback runs, the status is final and the event can be reset;
+    /// any callback runs, the status is finished and the event can be reset;
     /// then the panic continues out of `set_finished` / `set_failed` on the
     /// finishing thread. A callback that runs at once (the event already
-    /// finished) panics out of `on_complete` itself.
+    /// finished) panics out of `on_finished` itself.
     ///
     /// Only one panic per finish can be survived: if a *second* callback
     /// panics while the first panic unwinds, the process aborts. The core is
@@ -582,7 +551,7 @@ impl Event {
     /// let event = Event::new();
     /// for i in 0..3 {
     ///     let seen = seen.clone();
-    ///     event.on_complete(move |status| seen.lock().unwrap().push((i, status)));
+    ///     event.on_finished(move |status| seen.lock().unwrap().push((i, status)));
     /// }
     /// event.set_finished().unwrap();
     /// assert_eq!(
@@ -591,11 +560,12 @@ impl Event {
     /// );
     /// // Already finished: runs at once.
     /// let seen2 = seen.clone();
-    /// event.on_complete(move |status| seen2.lock().unwrap().push((3, status)));
+    /// event.on_finished(move |status| seen2.lock().unwrap().push((3, status)));
     /// assert_eq!(seen.lock().unwrap().len(), 4);
     /// ```
     #[cfg(feature = "alloc")]
-    pub fn on_complete<F>(&self, f: F)
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+    pub fn on_finished<F>(&self, f: F)
     where
         F: FnOnce(EventStatus) + Send + 'static,
     {
@@ -608,8 +578,8 @@ impl Event {
     ///
     /// # Panics
     ///
-    /// As for `on_complete`: if `f` panics, every other callback of the
-    /// generation still runs exactly once and the event stays final and
+    /// As for `on_finished`: if `f` panics, every other callback of the
+    /// generation still runs exactly once and the event stays finished and
     /// resettable, then the panic continues on the finishing thread; a second
     /// panic while the first unwinds aborts the process (the `no_std` core
     /// cannot catch a panic).
@@ -634,11 +604,11 @@ impl Event {
     /// }
     ///
     /// let event = Event::new();
-    /// event.on_complete_fn(count, 10).unwrap();
+    /// event.on_finished_fn(count, 10).unwrap();
     /// event.set_finished().unwrap();
     /// assert_eq!(HITS.load(Ordering::Relaxed), 10);
     /// ```
-    pub fn on_complete_fn(
+    pub fn on_finished_fn(
         &self,
         f: fn(EventStatus, usize),
         context: usize,
@@ -646,42 +616,17 @@ impl Event {
         self.register(FnCallback { f, context })
     }
 
-    /// Asks for a wake-hook call at the finish of the generation `seen` came
-    /// from. Shells call this after putting their waiter where their hook
-    /// will find it, and park only on [`WakeArm::Armed`].
-    ///
-    /// # Contract
-    ///
-    /// - If it returns `Armed`, the thread that finishes that generation
-    ///   calls every hook registered (before this call) with
-    ///   `Completion { generation: seen.generation(), .. }`, after the status
-    ///   is visible and before running callbacks. Everything the caller
-    ///   wrote before an `arm_wake` that returned `Armed` happens-before that
-    ///   hook call (for every armed waiter, not only the first).
-    /// - If it returns `Completed(s)`, this arm asks for no hook call (one may
-    ///   still come for the generation if another waiter armed it).
-    /// - A waiter that arms for a generation is never missed, even if the
-    ///   event is reset and recorded again before the waiter runs.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use evlatch::{Event, EventStatus, WakeArm};
-    /// let event = Event::new();
-    /// let seen = event.snapshot();
-    /// assert_eq!(event.arm_wake(seen), WakeArm::Armed);
-    /// event.set_failed("x").unwrap();
-    /// assert_eq!(event.arm_wake(seen), WakeArm::Completed(EventStatus::Failed));
-    /// ```
-    pub fn arm_wake(&self, seen: Snapshot) -> WakeArm {
+    /// The body of [`wake::arm`] (documented there): sets WAITERS for the
+    /// generation `seen` came from, or says how that generation finished.
+    pub(crate) fn arm_wake(&self, seen: Snapshot) -> WakeArm {
         let mut s = self.state.load(Ordering::Acquire);
         loop {
-            if generation(s) != generation(seen.word) {
-                // Only a reset out of a final status moves the generation.
-                return WakeArm::Completed(previous_outcome(s));
+            if generation(s) != seen.generation() {
+                // Only a reset out of a finished status moves the generation.
+                return WakeArm::Finished(previous_outcome(s));
             }
-            if is_final(s) {
-                return WakeArm::Completed(status(s));
+            if is_finished(s) {
+                return WakeArm::Finished(status(s));
             }
             // Always a read-modify-write, even when WAITERS is already set
             // (then it writes the same word): a plain load would give a
@@ -704,14 +649,14 @@ impl Event {
     }
 
     /// Registers `callback` for this generation: in the inline slot if it is
-    /// the first, else in the list; or runs it at once if the event is final.
+    /// the first, else in the list; or runs it at once if the event is finished.
     #[inline]
     fn register<C: Callback>(&self, callback: C) -> Result<(), EventError> {
         // Phase 1: claim the slot, or pin the generation for the list, or
         // find the event finished.
         let mut s = self.state.load(Ordering::Acquire);
         loop {
-            if is_final(s) {
+            if is_finished(s) {
                 callback.run(status(s));
                 return Ok(());
             }
@@ -725,7 +670,7 @@ impl Event {
             } else {
                 (s + REG_ONE) | CALLBACKS
             };
-            // Acquire: a final status read later in this call orders the
+            // Acquire: a finished status read later in this call orders the
             // finisher's writes before our callback.
             match self
                 .state
@@ -746,7 +691,7 @@ impl Event {
                 Ok(()) => Ok(()),
                 Err(node) => {
                     // The finisher of *this* generation took the list first:
-                    // the event is final and stays so while we are pinned.
+                    // the event is finished and stays so while we are pinned.
                     let outcome = status(self.state.load(Ordering::Acquire));
                     let callback = self.callbacks.reclaim(node);
                     self.unpin();
@@ -771,7 +716,7 @@ impl Event {
         // slot_registration_racing_finish).
         let old = self.state.fetch_add(SLOT_READY, Ordering::AcqRel);
         debug_assert!(slot_in_flight(old), "only the claimant publishes the slot");
-        if is_final(old) {
+        if is_finished(old) {
             // SAFETY: the finisher's CAS started from a word without
             // SLOT_READY, so it left the entry to us.
             unsafe { self.slot.take() }.run(status(old));
@@ -789,11 +734,11 @@ impl Event {
                 self.await_publication();
                 return Err(EventError::AlreadyFinished);
             }
-            if is_final(s) {
+            if is_finished(s) {
                 return Err(EventError::AlreadyFinished);
             }
             // AcqRel: release publishes the finisher's work to every thread
-            // that acquires the final status; acquire sees the slot entry,
+            // that acquires the finished status; acquire sees the slot entry,
             // the nodes and the hooks that set SLOT_READY / CALLBACKS /
             // WAITERS.
             match self
@@ -808,7 +753,7 @@ impl Event {
 
     /// Waits while a concurrent `set_failed` that claimed the finish copies
     /// its message (at most `MESSAGE_CAPACITY` bytes, never user code), so
-    /// that a caller told `AlreadyFinished` then sees a final status.
+    /// that a caller told `AlreadyFinished` then sees a finished status.
     #[cold]
     fn await_publication(&self) {
         while self.state.load(Ordering::Acquire) & FINISHING != 0 {
@@ -840,14 +785,14 @@ impl Event {
     }
 
     /// Unwind-safe: the slot entry is moved out, the list taken and
-    /// COLLECTING cleared before any user code runs, so the event is final
+    /// COLLECTING cleared before any user code runs, so the event is finished
     /// and resettable whatever a hook or a callback does; if a hook panics,
     /// the other hooks are still called (`wake::notify`'s guard) and the
     /// callbacks still run (`Pending`'s drop), then the panic continues.
     #[cold]
     fn finish_slow(&self, old: u32, new: u32) {
         let outcome = status(new);
-        let completion = Completion {
+        let finished = Finished {
             generation: generation(new),
             status: outcome,
         };
@@ -855,7 +800,7 @@ impl Event {
             // Armed waiters and no callback: nothing runs after the hooks,
             // so there is nothing for a guard to finish (the hot path of
             // every wake-up).
-            wake::notify(self, completion);
+            wake::notify(self, finished);
             return;
         }
         let slot = if old & SLOT_READY != 0 {
@@ -880,7 +825,7 @@ impl Event {
         if old & WAITERS != 0 {
             // A panicking hook unwinds through here and drops `pending`,
             // which runs the callbacks.
-            wake::notify(self, completion);
+            wake::notify(self, finished);
         }
         pending.run();
     }
@@ -924,7 +869,7 @@ impl Drop for Event {
     /// list's are dropped by the list).
     fn drop(&mut self) {
         let s = self.state.load(Ordering::Acquire);
-        if !is_final(s) && s & SLOT_READY != 0 {
+        if !is_finished(s) && s & SLOT_READY != 0 {
             // SAFETY: unfinished with SLOT_READY: the entry belongs to the
             // event, and `&mut self` excludes every other access.
             drop(unsafe { self.slot.take() });

@@ -12,20 +12,20 @@
 //! | `ST`  | 0–1  | visible status: 0 Initialized, 1 Scheduled, 2 Success, 3 Failed |
 //! | `FN`  | 2    | FINISHING: a `set_failed` has claimed the finish and is writing its message; `ST` still shows the unfinished status |
 //! | `CB`  | 3    | CALLBACKS: a callback went to the callback *list* this generation, so the list must be collected at the finish and reopened at reset |
-//! | `CO`  | 4    | COLLECTING: the finisher is taking the callback list (`ST` is already final) |
+//! | `CO`  | 4    | COLLECTING: the finisher is taking the callback list (`ST` is already finished) |
 //! | `WT`  | 5    | WAITERS: a shell armed a wake-up for this generation's finish |
-//! | `RS`  | 6    | RESETTING: a reset is reopening the callback list (`ST` still final) |
+//! | `RS`  | 6    | RESETTING: a reset is reopening the callback list (`ST` still finished) |
 //! | `PF`  | 7    | PREV_FAILED: the previous generation ended `Failed` |
 //! | `REG` | 8–11 | list registrations in progress (0..=15); while non-zero the generation cannot change |
 //! | `SC`  | 12   | SLOT_CLAIMED: the first registration of this generation owns the inline slot |
 //! | `SR`  | 13   | SLOT_READY: the slot's entry is written and published (`SC` is set too) |
-//! | `GENERATION` | 14–31 | +1 (mod 2^18) at every reset out of a final status |
+//! | `GENERATION` | 14–31 | +1 (mod 2^18) at every reset out of a finished status |
 //!
 //! The inline slot, `{SC, SR}`: `{0, 0}` free → (claim, CAS) `{1, 0}` the
 //! claimant is writing its entry (a pin: reset waits) → (publish,
 //! `fetch_add`) `{1, 1}`. Whoever moves the word second owns the entry: the
 //! finisher if its CAS starts from `{1, 1}`, the claimant if its publish
-//! finds the status already final. Only a reset clears `{SC, SR}`, and only
+//! finds the status already finished. Only a reset clears `{SC, SR}`, and only
 //! from `{0, 0}` or `{1, 1}`; the slot's own `busy` flag then keeps the next
 //! claimant from writing before the owner has moved the entry out (see
 //! `callbacks.rs`).
@@ -37,12 +37,12 @@
 //! | Initialized | `record` | Scheduled |
 //! | Initialized/Scheduled, no FN | `set_finished` | Success (+CO if CB), WT cleared |
 //! | Initialized/Scheduled, no FN | `set_failed` | same status +FN; after the message: Failed (+CO if CB), FN and WT cleared |
-//! | final +CO | the finisher, after taking the list (`fetch_and`) | final |
-//! | unfinished, no SC | the first callback registration | +SC; after writing the slot: +SR (`fetch_add`, also when final by then) |
+//! | finished +CO | the finisher, after taking the list (`fetch_and`) | finished |
+//! | unfinished, no SC | the first callback registration | +SC; after writing the slot: +SR (`fetch_add`, also when finished by then) |
 //! | unfinished, SC | a later callback registration | REG+1, +CB; later REG−1 (`fetch_sub`) |
 //! | unfinished | a shell arming a wake-up | +WT |
-//! | final, no CB/CO/RS/REG, SC = SR | `reset` | Initialized, GENERATION+1, PF = (was Failed) |
-//! | final +CB, no CO/RS/REG, SC = SR | `reset` | +RS; then (plain store, RS excludes every other writer) Initialized, GENERATION+1, PF |
+//! | finished, no CB/CO/RS/REG, SC = SR | `reset` | Initialized, GENERATION+1, PF = (was Failed) |
+//! | finished +CB, no CO/RS/REG, SC = SR | `reset` | +RS; then (plain store, RS excludes every other writer) Initialized, GENERATION+1, PF |
 
 use crate::EventStatus;
 
@@ -83,7 +83,7 @@ pub(crate) const fn status(s: u32) -> EventStatus {
 
 /// Success or Failed (bit 1 of the status field).
 #[inline]
-pub(crate) const fn is_final(s: u32) -> bool {
+pub(crate) const fn is_finished(s: u32) -> bool {
     s & SUCCESS != 0
 }
 
@@ -116,10 +116,10 @@ pub(crate) const fn finished_word(s: u32, outcome: u32) -> u32 {
     next
 }
 
-/// The word a reset moves the final word `s` to.
+/// The word a reset moves the finished word `s` to.
 #[inline]
 pub(crate) const fn reset_word(s: u32) -> u32 {
-    debug_assert!(is_final(s));
+    debug_assert!(is_finished(s));
     let next_gen = (generation(s) + 1) % GEN_MODULUS;
     let prev = if status_bits(s) == FAILED {
         PREV_FAILED

@@ -49,9 +49,12 @@ pub use capacity::MAX_QUEUE_CAPACITY;
 pub use error::{CapacityError, Full};
 pub use priority::{Level, Prioritized, Priority, PriorityQueue, LOW_AFTER};
 pub use relax::register_yield;
+pub(crate) use relax::yield_now;
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use scq::HeapEventQueue;
 pub use scq::{EventQueue, ScqRing};
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use stamp::HeapStampQueue;
 pub use stamp::{StampQueue, StampRing};

@@ -43,6 +43,7 @@ mod syntax;
 
 pub use error::{TopicError, TopicErrorKind};
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use index::{FixedHasher, FixedState, Matches, SubscriptionId, TopicIndex};
 pub use name::{Segments, Topic};
 pub use pattern::{Pattern, PatternSegment, PatternSegments};

@@ -22,7 +22,7 @@ use evlatch_std::EventExt;
 pub const REQUIRE_GPU: &str = "EVLATCH_CUDA_REQUIRE_GPU";
 
 /// How long any host wait in the tests and examples waits for the GPU (a
-/// completion, a callback, a synchronize) before failing with what did not
+/// finish, a callback, a synchronize) before failing with what did not
 /// arrive. Far above any healthy wait here (milliseconds), and below the
 /// per-process limit of `gpu/run.sh`, so a stuck wait reports itself.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -184,7 +184,7 @@ static KEEPER: OnceLock<Arc<CudaStream>> = OnceLock::new();
 ///   passed (a watchdog, so a broken test fails instead of hanging).
 /// - `spin_signal(ns, flag, value)`: spins `ns` nanoseconds, then, if `flag`
 ///   is not null, stores `value` there (volatile, system-wide fence): the
-///   benchmark's completion reference.
+///   benchmark's finish reference.
 /// - `store_u32(ptr, value)`: `*ptr = value`.
 /// - `copy_u32(src, dst)`: `*dst = *src`.
 /// - `fault(ptr)`: `*ptr = 1` — given a bad pointer, an illegal address.

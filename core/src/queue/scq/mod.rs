@@ -36,6 +36,7 @@ use self::ring::IndexRing;
 #[cfg(feature = "alloc")]
 use self::storage::sealed::Memory;
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use self::storage::Heap;
 pub use self::storage::{Inline, Storage};
 use super::batch;
@@ -141,6 +142,7 @@ pub type EventQueue<T, const N: usize> = ScqRing<T, Inline<T, N>>;
 /// assert_eq!(q.try_pop(), Some("ready"));
 /// ```
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub type HeapEventQueue<T> = ScqRing<T, Heap<T>>;
 
 /// A bounded, strictly lock-free MPMC FIFO of `T` over storage `S` (SCQ):
@@ -206,6 +208,7 @@ impl<T, const N: usize> ScqRing<T, Inline<T, N>> {
 }
 
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 impl<T> ScqRing<T, Heap<T>> {
     /// An empty queue for `capacity` values.
     ///

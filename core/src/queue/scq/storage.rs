@@ -144,6 +144,7 @@ impl<T, const N: usize> sealed::Memory<T> for Inline<T, N> {
 }
 
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use heap::Heap;
 
 #[cfg(feature = "alloc")]

@@ -19,6 +19,7 @@ use core::mem::MaybeUninit;
 use crossbeam_utils::CachePadded;
 
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use self::storage::Heap;
 use self::storage::{empty_for, full_for, StampSlot};
 pub use self::storage::{Inline, Storage};
@@ -153,6 +154,7 @@ pub type StampQueue<T, const N: usize> = StampRing<T, Inline<T, N>>;
 /// assert_eq!(q.try_pop(), Some("ready"));
 /// ```
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub type HeapStampQueue<T> = StampRing<T, Heap<T>>;
 
 /// A bounded MPMC FIFO of `T` over storage `S`, the stamp ring: one type, two
@@ -280,6 +282,7 @@ impl<T, const N: usize> StampRing<T, Inline<T, N>> {
 }
 
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 impl<T> StampRing<T, Heap<T>> {
     /// An empty queue for `capacity` values.
     ///

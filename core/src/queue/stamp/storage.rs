@@ -143,6 +143,7 @@ fn first_position(start: usize, index: usize, capacity: usize) -> usize {
 }
 
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use heap::Heap;
 
 #[cfg(feature = "alloc")]

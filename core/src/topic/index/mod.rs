@@ -1,3 +1,4 @@
+#![cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 //! [`TopicIndex`]: which subscriptions a topic reaches, at a cost that does
 //! not grow with the number of subscriptions.
 //!
