@@ -267,10 +267,10 @@ pub fn bounded_priority<T: Send>(
     make(Store::priority(capacity)?, false)
 }
 
-fn make<T, K: Kind>(
-    store: Store<T>,
-    lossy: bool,
-) -> Result<(Sender<T, K>, Receiver<T, K>), CapacityError> {
+/// Both halves of a new channel.
+type Halves<T, K> = (Sender<T, K>, Receiver<T, K>);
+
+fn make<T, K: Kind>(store: Store<T>, lossy: bool) -> Result<Halves<T, K>, CapacityError> {
     // The ring yields (instead of spinning) while it waits out a preempted
     // neighbour once the std shell is installed.
     crate::parking::install();
