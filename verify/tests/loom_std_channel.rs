@@ -224,6 +224,24 @@ fn gated_try_sends_racing_recv_never_exceed_capacity() {
     });
 }
 
+/// Two `try_send`s race for the last unit of room of a channel of
+/// capacity 3 holding 2 (its ring has room for 4): exactly one fits, so
+/// the channel never holds more than 3.
+#[test]
+fn gated_try_sends_racing_for_the_last_room_never_exceed_capacity() {
+    loom::model(|| {
+        let (tx, rx) = bounded::<u32>(3).unwrap();
+        tx.try_send(0).unwrap();
+        tx.try_send(1).unwrap();
+        let tx2 = tx.clone();
+        let a = thread::spawn(move || tx.try_send(10).is_ok());
+        let b = thread::spawn(move || tx2.try_send(11).is_ok());
+        let fitted = usize::from(a.join().unwrap()) + usize::from(b.join().unwrap());
+        assert_eq!(fitted, 1);
+        assert_eq!(rx.try_iter().count(), 3);
+    });
+}
+
 /// A lossy send on a full channel of capacity 3 racing a receive: the send
 /// either takes the room the receive gave back or displaces the oldest
 /// value; every value is received, still queued, or counted as dropped —
