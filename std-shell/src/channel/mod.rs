@@ -30,8 +30,10 @@
 //!   answer wrongly;
 //! - once every sender is gone no send is in flight, so receivers drain
 //!   exactly what is left before they see `Disconnected`;
-//! - a lossy send whose slot stays held by in-flight operations for long
-//!   drops its own (newest) value instead of the oldest, and counts it.
+//! - with a power-of-two capacity, a lossy send whose slot stays held by
+//!   in-flight operations for long drops its own (newest) value instead of
+//!   the oldest, and counts it (with any other capacity it waits for room
+//!   or an oldest value to take, as a send in flight ends in a few steps).
 //!
 //! # Capacity
 //!
