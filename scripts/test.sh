@@ -59,8 +59,8 @@ RUSTFLAGS="--cfg evlatch_stall_hook" CARGO_TARGET_DIR=target/stall \
   cargo test --release -p evlatch-verify --test queue_stress --test queue_stall --test stamp_stress \
     --test queue_linearizable
 
-step "event service: release stress (3 x 50k events, several threads); channel linearizability"
-cargo test --release -p evlatch-std --test service_stress --test channel_linearizable
+step "event service: release stress (3 x 50k events, several threads); channel linearizability and full-size channel tests"
+cargo test --release -p evlatch-std --test service_stress --test channel_linearizable --test channel
 
 step "loom models (--release, debug assertions, LOOM_MAX_PREEMPTIONS=2)"
 loom_tests=()

@@ -23,7 +23,7 @@ use std::thread;
 use std::time::Instant;
 
 use evlatch_std::service::{
-    EventService, Message, Mode, RecvError, SubscribeOptions, Subscription,
+    EventService, Message, Mode, SubscribeOptions, Subscription, SubscriptionRecvError,
 };
 use tokio::runtime::Runtime;
 use tokio::sync::broadcast;
@@ -80,7 +80,9 @@ fn pull(sub: &Subscription, k: u64) {
     for _ in 0..k {
         match sub.recv() {
             Ok(_) => {}
-            Err(RecvError::Lagged(n)) => panic!("bench queue overflowed: {n} events dropped"),
+            Err(SubscriptionRecvError::Lagged(n)) => {
+                panic!("bench queue overflowed: {n} events dropped")
+            }
             Err(e) => panic!("bench subscription: {e}"),
         }
     }

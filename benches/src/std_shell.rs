@@ -571,6 +571,28 @@ impl BlockingChan for Evlatch {
     }
 }
 
+/// evlatch's channel at one less than the capacity asked for (`CAP - 1`, not
+/// a power of two): the ring stays `CAP`, and a count of the room taken
+/// keeps the capacity exact — what that count costs.
+struct EvlatchGated;
+
+impl BlockingChan for EvlatchGated {
+    type Tx = evlatch_std::channel::Sender<u64>;
+    type Rx = evlatch_std::channel::Receiver<u64>;
+    fn bounded(cap: usize) -> (Self::Tx, Self::Rx) {
+        evlatch_std::channel::bounded(cap - 1).expect("CAP - 1 is a valid capacity")
+    }
+    fn send(tx: &Self::Tx, v: u64) {
+        <Evlatch as BlockingChan>::send(tx, v);
+    }
+    fn recv(rx: &mut Self::Rx) -> Option<u64> {
+        <Evlatch as BlockingChan>::recv(rx)
+    }
+    fn clone_rx(rx: &Self::Rx) -> Option<Self::Rx> {
+        <Evlatch as BlockingChan>::clone_rx(rx)
+    }
+}
+
 /// Producer `k` of `producers` sends `k, k + producers, …` below `n`: every
 /// value in `0..n` exactly once.
 fn share(k: usize, producers: usize, n: u64) -> impl Iterator<Item = u64> {
@@ -695,6 +717,14 @@ fn channel_blocking(h: &mut Harness, producers: usize, consumers: usize) {
         .line_timed("flume bounded", move |n| {
             at_least_min_items(n, |n| pump_blocking::<Flume>(producers, consumers, n))
         })
+        .line_timed(
+            "evlatch channel::bounded, capacity CAP - 1 (gated)",
+            move |n| {
+                at_least_min_items(n, |n| {
+                    pump_blocking::<EvlatchGated>(producers, consumers, n)
+                })
+            },
+        )
         .line_timed("evlatch channel::bounded", move |n| {
             at_least_min_items(n, |n| pump_blocking::<Evlatch>(producers, consumers, n))
         })

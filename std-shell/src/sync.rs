@@ -4,7 +4,7 @@
 #[cfg(evlatch_loom)]
 #[allow(unused_imports)]
 pub(crate) use loom::{
-    sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering},
+    sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
     sync::{Arc, Mutex, MutexGuard},
     thread::{self, Thread},
 };
@@ -12,7 +12,7 @@ pub(crate) use loom::{
 #[cfg(not(evlatch_loom))]
 #[allow(unused_imports)]
 pub(crate) use std::{
-    sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering},
+    sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
     sync::{Arc, Mutex, MutexGuard},
     thread::{self, Thread},
 };
@@ -86,42 +86,39 @@ impl<T> UnsafeCell<T> {
 }
 
 /// A bounded wait before a thread commits to parking (or, in a lock, between
-/// attempts): spins of 1, 2, 4 … 32 hints, then yields the core (crossbeam's
-/// `Backoff` shape). A peer that is mid-operation usually finishes within
-/// the spins; a yield lets a preempted peer run on this core.
+/// attempts): [`crossbeam_utils::Backoff`] — spins of 1, 2, 4 … 64 hints,
+/// then yields the core, and is done after four yields. A peer that is
+/// mid-operation usually finishes within the spins; a yield lets a preempted
+/// peer run on this core.
+///
+/// Under loom every re-check is a modelled step, so none are spent there:
+/// `should_park` is true at once and `snooze` is one loom yield.
 pub(crate) struct Backoff {
-    step: u32,
+    #[cfg(not(evlatch_loom))]
+    inner: crossbeam_utils::Backoff,
 }
 
 impl Backoff {
-    /// Spin rounds before the yielding ones (`2^5` = 32 hints at most).
-    const SPIN_STEPS: u32 = 6;
-    /// Rounds before a waiter should stop backing off and park: the spins,
-    /// then four yields. Under loom every re-check is a modelled step, so
-    /// none are spent there.
-    #[cfg(not(evlatch_loom))]
-    const PARK_AFTER: u32 = 10;
-    #[cfg(evlatch_loom)]
-    const PARK_AFTER: u32 = 0;
-
     pub(crate) fn new() -> Self {
-        Self { step: 0 }
+        Self {
+            #[cfg(not(evlatch_loom))]
+            inner: crossbeam_utils::Backoff::new(),
+        }
     }
 
     /// One round of waiting.
     pub(crate) fn snooze(&mut self) {
-        if cfg!(evlatch_loom) || self.step >= Self::SPIN_STEPS {
-            thread::yield_now();
-        } else {
-            for _ in 0..1u32 << self.step {
-                core::hint::spin_loop();
-            }
-        }
-        self.step = self.step.saturating_add(1);
+        #[cfg(evlatch_loom)]
+        thread::yield_now();
+        #[cfg(not(evlatch_loom))]
+        self.inner.snooze();
     }
 
     /// Whether a waiter has backed off long enough and should park now.
     pub(crate) fn should_park(&self) -> bool {
-        self.step >= Self::PARK_AFTER
+        #[cfg(evlatch_loom)]
+        return true;
+        #[cfg(not(evlatch_loom))]
+        return self.inner.is_completed();
     }
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use evlatch_std::service::{
     sys, Delivery, EventService, Message, Mode, Overflow, Priority, ProcessError, PublishErrorKind,
-    RecvError, RecvTimeoutError, SubscribeError, SubscribeOptions, Subscription, TryRecvError,
-    Value, PUBLISHER_HEADER,
+    SubscribeError, SubscribeOptions, Subscription, SubscriptionRecvError,
+    SubscriptionRecvTimeoutError, SubscriptionTryRecvError, Value, PUBLISHER_HEADER,
 };
 
 fn drain(sub: &Subscription) -> Vec<Arc<Delivery>> {
@@ -215,7 +215,10 @@ fn drop_oldest_keeps_the_newest_and_reports_the_lag() {
         p.publish("t", Message::new().with_body("i", i)).unwrap();
     }
     service.process_events().unwrap();
-    assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Lagged(6));
+    assert_eq!(
+        sub.try_recv().unwrap_err(),
+        SubscriptionTryRecvError::Lagged(6)
+    );
     assert_eq!(body_i64(&drain(&sub), "i"), [6, 7, 8, 9]);
     let stats = sub.stats();
     assert_eq!((stats.received, stats.dropped, stats.queued), (4, 6, 0));
@@ -235,7 +238,10 @@ fn drop_oldest_keeps_the_newest_and_reports_the_lag() {
         p.publish("t", Message::new().with_body("i", i)).unwrap();
     }
     service.process_events().unwrap();
-    assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Lagged(2));
+    assert_eq!(
+        sub.try_recv().unwrap_err(),
+        SubscriptionTryRecvError::Lagged(2)
+    );
     assert_eq!(body_i64(&drain(&sub), "i"), [12, 13, 14, 15]);
     let notices = drain(&watch);
     assert_eq!(notices.len(), 1);
@@ -255,7 +261,7 @@ fn drop_newest_keeps_the_oldest_and_reports_the_lag() {
         p.publish("t", Message::new().with_body("i", i)).unwrap();
     }
     service.process_events().unwrap();
-    assert_eq!(sub.recv().unwrap_err(), RecvError::Lagged(3));
+    assert_eq!(sub.recv().unwrap_err(), SubscriptionRecvError::Lagged(3));
     assert_eq!(body_i64(&drain(&sub), "i"), [0, 1]);
     assert_eq!(sub.stats().dropped, 3);
     assert_eq!(service.stats().dropped, 3);
@@ -773,7 +779,7 @@ fn recv_timeout_and_recv_async() {
     let sub = service.subscriber().subscribe("t").unwrap();
     assert_eq!(
         sub.recv_timeout(Duration::from_millis(1)).unwrap_err(),
-        RecvTimeoutError::Timeout
+        SubscriptionRecvTimeoutError::Timeout
     );
     service.publisher().publish("t", Message::new()).unwrap();
     assert!(sub.recv_timeout(Duration::from_secs(600)).is_ok());
@@ -791,7 +797,7 @@ fn recv_timeout_and_recv_async() {
     drop(service);
     assert_eq!(
         rt.block_on(sub.recv_async()).unwrap_err(),
-        RecvError::Closed
+        SubscriptionRecvError::Closed
     );
 }
 
@@ -808,8 +814,11 @@ fn shutdown_delivers_what_is_queued_then_closes_everything() {
         }
         service.shutdown();
         assert_eq!(sub.iter().count(), 200, "{mode:?}");
-        assert_eq!(sub.recv().unwrap_err(), RecvError::Closed);
-        assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Closed);
+        assert_eq!(sub.recv().unwrap_err(), SubscriptionRecvError::Closed);
+        assert_eq!(
+            sub.try_recv().unwrap_err(),
+            SubscriptionTryRecvError::Closed
+        );
         let err = p1.publish("t", Message::new()).unwrap_err();
         assert_eq!(err.kind(), PublishErrorKind::Closed);
         assert!(err.to_string().contains("shut down"));
@@ -834,9 +843,15 @@ fn shutdown_does_not_hang_on_an_undrained_block_subscription() {
     // Nobody receives; shutdown gives up on the full queue after the grace
     // period and counts the rest as dropped.
     service.shutdown();
-    assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Lagged(4));
+    assert_eq!(
+        sub.try_recv().unwrap_err(),
+        SubscriptionTryRecvError::Lagged(4)
+    );
     assert!(sub.try_recv().is_ok());
-    assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Closed);
+    assert_eq!(
+        sub.try_recv().unwrap_err(),
+        SubscriptionTryRecvError::Closed
+    );
 }
 
 #[test]

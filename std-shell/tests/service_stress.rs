@@ -14,8 +14,8 @@ use std::thread;
 use std::time::Duration;
 
 use evlatch_std::service::{
-    EventService, Message, Mode, Overflow, ProcessError, RecvTimeoutError, SubscribeOptions,
-    Subscription, TryRecvError,
+    EventService, Message, Mode, Overflow, ProcessError, SubscribeOptions, Subscription,
+    SubscriptionRecvTimeoutError, SubscriptionTryRecvError,
 };
 
 const PUBLISHERS: usize = 3;
@@ -66,8 +66,8 @@ fn drain_lossy(sub: &Subscription, published: &AtomicBool) -> (u64, u64) {
                     false,
                 );
             }
-            Err(RecvTimeoutError::Lagged(n)) => lagged += n,
-            Err(RecvTimeoutError::Timeout) => {
+            Err(SubscriptionRecvTimeoutError::Lagged(n)) => lagged += n,
+            Err(SubscriptionRecvTimeoutError::Timeout) => {
                 let stats = sub.stats();
                 if published.load(Ordering::SeqCst)
                     && stats.received + stats.dropped == TOTAL
@@ -86,7 +86,7 @@ fn drain_lossy(sub: &Subscription, published: &AtomicBool) -> (u64, u64) {
         }
     }
     // The last lag notice, if the loss was counted after the last receive.
-    if let Err(TryRecvError::Lagged(n)) = sub.try_recv() {
+    if let Err(SubscriptionTryRecvError::Lagged(n)) = sub.try_recv() {
         lagged += n;
     }
     (received, lagged)
@@ -296,7 +296,10 @@ fn stress(mode: Mode) {
     assert_eq!(service.stats().dropped, counted);
     assert!(sys_seen.load(Ordering::Relaxed) > 0);
     drop(service);
-    assert_eq!(block.try_recv().unwrap_err(), TryRecvError::Closed);
+    assert_eq!(
+        block.try_recv().unwrap_err(),
+        SubscriptionTryRecvError::Closed
+    );
 }
 
 #[test]

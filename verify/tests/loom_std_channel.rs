@@ -173,3 +173,129 @@ fn timed_out_receive_racing_send() {
         drop(tx);
     });
 }
+
+// The exact-capacity gate: a capacity that is not a power of two (3) sits on
+// a larger ring (4) behind a count of the room taken.
+
+/// A sender blocked on a full channel of capacity 3 and a receiver making
+/// room: the room given back and the not-full notification are never lost
+/// (the sender completes), and the channel then holds exactly 3 again — a
+/// further `try_send` is `Full`.
+#[test]
+fn gated_send_blocked_at_capacity_racing_recv() {
+    use evlatch_std::channel::TrySendError;
+    loom::model(|| {
+        let (tx, rx) = bounded::<u32>(3).unwrap();
+        for i in 0..3 {
+            tx.try_send(i).unwrap();
+        }
+        let sender = thread::spawn(move || tx.send(3).map(|()| tx));
+        let receiver = thread::spawn(move || (rx.recv(), rx));
+        let tx = sender.join().unwrap().unwrap();
+        let (first, rx) = receiver.join().unwrap();
+        assert_eq!(first, Ok(0));
+        assert_eq!(tx.try_send(9), Err(TrySendError::Full(9)));
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2, 3]);
+    });
+}
+
+/// Two `try_send`s race one receive on a full channel of capacity 3: at
+/// most one of them fits (the room the receive gives back is taken once),
+/// so the channel never holds more than 3, and nothing is lost.
+#[test]
+fn gated_try_sends_racing_recv_never_exceed_capacity() {
+    loom::model(|| {
+        let (tx, rx) = bounded::<u32>(3).unwrap();
+        for i in 0..3 {
+            tx.try_send(i).unwrap();
+        }
+        let tx2 = tx.clone();
+        let a = thread::spawn(move || tx.try_send(10).is_ok());
+        let b = thread::spawn(move || (tx2.try_send(11).is_ok(), rx.recv(), rx));
+        let a_fit = a.join().unwrap();
+        let (b_fit, first, rx) = b.join().unwrap();
+        assert_eq!(first, Ok(0));
+        // `b`'s own send ran before its receive: the channel was full then.
+        assert!(!b_fit);
+        let rest: Vec<u32> = rx.try_iter().collect();
+        assert!(rest.len() <= 3);
+        let expected: Vec<u32> = if a_fit { vec![1, 2, 10] } else { vec![1, 2] };
+        assert_eq!(rest, expected);
+    });
+}
+
+/// Two `try_send`s race for the last unit of room of a channel of
+/// capacity 3 holding 2 (its ring has room for 4): exactly one fits, so
+/// the channel never holds more than 3.
+#[test]
+fn gated_try_sends_racing_for_the_last_room_never_exceed_capacity() {
+    loom::model(|| {
+        let (tx, rx) = bounded::<u32>(3).unwrap();
+        tx.try_send(0).unwrap();
+        tx.try_send(1).unwrap();
+        let tx2 = tx.clone();
+        let a = thread::spawn(move || tx.try_send(10).is_ok());
+        let b = thread::spawn(move || tx2.try_send(11).is_ok());
+        let fitted = usize::from(a.join().unwrap()) + usize::from(b.join().unwrap());
+        assert_eq!(fitted, 1);
+        assert_eq!(rx.try_iter().count(), 3);
+    });
+}
+
+/// A lossy send on a full channel of capacity 3 racing a receive: the send
+/// either takes the room the receive gave back or displaces the oldest
+/// value; every value is received, still queued, or counted as dropped —
+/// exactly once.
+#[test]
+fn gated_lossy_send_racing_recv_accounts_for_every_value() {
+    use evlatch_std::channel::bounded_lossy;
+    loom::model(|| {
+        let (tx, rx) = bounded_lossy::<u32>(3).unwrap();
+        for i in 0..3 {
+            tx.send(i).unwrap();
+        }
+        let sender = thread::spawn(move || tx.send(3).map(|()| tx));
+        let receiver = thread::spawn(move || (rx.try_recv(), rx));
+        let tx = sender.join().unwrap().unwrap();
+        let (first, rx) = receiver.join().unwrap();
+        let mut seen: Vec<u32> = first.into_iter().collect();
+        seen.extend(rx.try_iter());
+        assert!(seen.len() <= 3 + 1);
+        assert_eq!(seen.len() as u64 + tx.dropped(), 4);
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "FIFO: {seen:?}");
+        assert_eq!(seen.last(), Some(&3), "the newest value is never displaced");
+    });
+}
+
+/// The last receiver leaves while a send lands (another sender stays
+/// alive): the value is received, handed back, or dropped by one of the
+/// two before they return — never left queued until the last sender goes.
+#[test]
+fn last_receiver_drop_racing_send_drops_the_value_at_once() {
+    struct Tracked(Arc<AtomicUsize>);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = bounded::<Tracked>(1).unwrap();
+        let keep = tx.clone();
+        let d = drops.clone();
+        let sender = thread::spawn(move || {
+            if let Err(e) = tx.try_send(Tracked(d)) {
+                drop(e.into_inner());
+            }
+        });
+        let receiver = thread::spawn(move || drop(rx));
+        sender.join().unwrap();
+        receiver.join().unwrap();
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            1,
+            "the value outlived the receivers"
+        );
+        assert!(keep.is_empty());
+    });
+}

@@ -141,48 +141,20 @@ pub enum RecvTimeoutError {
     Disconnected,
 }
 
-/// A channel could not be created with this capacity.
+/// A channel could not be made with the capacity asked for: the core's
+/// [`evlatch::CapacityError`], the same type (so importing both paths needs
+/// no rename). A channel takes any capacity from 1 to
+/// [`evlatch::MAX_QUEUE_CAPACITY`], so it reports `Zero`, `TooLarge` or
+/// `OutOfMemory`, never `NotPowerOfTwo`.
 ///
 /// # Examples
 ///
 /// ```
-/// let err = evlatch_std::channel::bounded::<u8>(0).unwrap_err();
-/// assert!(err.to_string().contains("capacity"));
+/// use evlatch_std::channel::{bounded, CapacityError};
+/// assert_eq!(bounded::<u8>(0).unwrap_err(), CapacityError::Zero);
+/// assert_eq!(bounded::<u8>(usize::MAX).unwrap_err(), CapacityError::TooLarge);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CapacityError {
-    pub(crate) requested: usize,
-    pub(crate) reason: evlatch::CapacityError,
-}
-
-impl CapacityError {
-    /// The capacity that was asked for.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(evlatch_std::channel::bounded::<u8>(0).unwrap_err().requested(), 0);
-    /// ```
-    pub fn requested(&self) -> usize {
-        self.requested
-    }
-}
-
-impl fmt::Display for CapacityError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid channel capacity {}: {}",
-            self.requested, self.reason
-        )
-    }
-}
-
-impl std::error::Error for CapacityError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.reason)
-    }
-}
+pub use evlatch::CapacityError;
 
 macro_rules! opaque_debug {
     ($($ty:ident { $($variant:ident),* $(,)? }),* $(,)?) => {$(

@@ -3,8 +3,9 @@
 //! - [`bounded`]: FIFO; `send` blocks while full.
 //! - [`bounded_lossy`]: overwrite-oldest; `send` never blocks, displaced
 //!   values are dropped and counted ([`Sender::dropped`]).
-//! - [`bounded_priority`]: two levels; [`Priority::High`] is received first,
-//!   and a waiting `Low` value is received after at most
+//! - [`bounded_priority`]: two levels, its own handle types
+//!   ([`PrioritySender`], [`PriorityReceiver`]); [`Priority::High`] is
+//!   received first, and a waiting `Low` value is received after at most
 //!   [`LOW_PRIORITY_EVERY`] `High` values (per the shared streak counter;
 //!   with several concurrent receivers, plus one per receiver).
 //!
@@ -29,24 +30,41 @@
 //!   answer wrongly;
 //! - once every sender is gone no send is in flight, so receivers drain
 //!   exactly what is left before they see `Disconnected`;
-//! - a lossy send whose slot stays held by in-flight operations for long
-//!   drops its own (newest) value instead of the oldest, and counts it.
+//! - with a power-of-two capacity, a lossy send whose slot stays held by
+//!   in-flight operations for long drops its own (newest) value instead of
+//!   the oldest, and counts it (with any other capacity it waits for room
+//!   or an oldest value to take, as a send in flight ends in a few steps).
 //!
 //! # Capacity
 //!
-//! The ring's size is a power of two: a requested capacity is rounded up to
-//! the next power of two, and [`Sender::capacity`] reports the real one. 0,
-//! and sizes above [`evlatch::MAX_QUEUE_CAPACITY`], are refused with
-//! [`CapacityError`].
+//! A channel made for `n` values holds exactly `n` (per level, for a
+//! priority channel): the `n + 1`-th `try_send` is `Full`, `send` blocks,
+//! a lossy send overwrites the oldest, and [`Sender::capacity`] says `n`.
+//! The core ring's size is a power of two; for any other `n` the channel
+//! uses the next power of two's ring behind a count of the room taken (one
+//! CAS per send, one read-modify-write per receive, on a counter of its
+//! own), so powers of two are a little cheaper. Under that count, `Full`
+//! means `n` values held room at some instant of the call, where a value
+//! holds room from the moment its send takes it until its receive has
+//! claimed it (as for tokio's bounded channel): a send and a receive that
+//! run at the same time on a full channel may see it full for the few
+//! instructions in between.
+//!
+//! There is no zero-capacity (rendezvous) channel: 0 is refused with
+//! [`CapacityError::Zero`], as are sizes above
+//! [`evlatch::MAX_QUEUE_CAPACITY`] ([`CapacityError::TooLarge`]). Use a
+//! capacity of 1 and a reply channel where a handshake is needed.
 //!
 //! # Closing
 //!
 //! When every [`Sender`] is gone, receivers drain what is left, then get
 //! `Disconnected`. When every [`Receiver`] is gone, sends fail and hand the
-//! value back. A send that returned `Ok` put its value in the channel: it is
-//! received, or — if every receiver is gone — dropped with the channel, like
-//! every value still queued then. Nothing is duplicated, and nothing sent
-//! before the last sender left is missed by receivers.
+//! value back, and the values still queued are dropped at once (by the
+//! thread that dropped the last receiver, or by a send that raced it), not
+//! when the last sender goes. A send that returned `Ok` put its value in the
+//! channel: it is received, or — if every receiver is gone — dropped that
+//! way. Nothing is duplicated, and nothing sent before the last sender left
+//! is missed by receivers.
 //!
 //! # Examples
 //!
@@ -65,28 +83,38 @@
 //! ```
 
 mod error;
+mod future;
+mod iter;
+mod kind;
 mod ring;
 mod wait;
 
 use core::fmt;
-use core::future::Future;
+use core::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 pub use error::{
     CapacityError, RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError,
     TrySendError,
 };
+pub use future::{RecvFuture, SendFuture};
+pub use iter::{IntoIter, Iter, TryIter};
+pub use kind::{Fifo, Kind, TwoLevel};
 pub use ring::{Priority, LOW_PRIORITY_EVERY};
 
 use crate::notify::Notify;
 use crate::sync::{Arc, AtomicUsize, Ordering};
 use ring::Store;
-use wait::{block_until, Retry};
+use wait::block_until;
 
+/// The one channel type behind every kind and both halves.
 struct Chan<T> {
     store: Store<T>,
     lossy: bool,
     senders: AtomicUsize,
+    /// Receivers alive. Dropping to 0 is the receivers' close: from then on
+    /// sends fail, and whoever sees it after queuing a value (the last
+    /// receiver, or a send that raced it) drops what is queued.
     receivers: AtomicUsize,
     /// Receivers waiting for a value (or for the senders to leave).
     not_empty: Notify,
@@ -94,80 +122,157 @@ struct Chan<T> {
     not_full: Notify,
 }
 
-/// The sending half. Clone it for more producers.
-pub struct Sender<T> {
-    chan: Arc<Chan<T>>,
-}
-
-/// The receiving half. Clone it for more consumers; each value goes to one.
-pub struct Receiver<T> {
-    chan: Arc<Chan<T>>,
-}
-
-/// A FIFO channel holding at most `capacity` values.
+/// The sending half of a channel. Clone it for more producers.
 ///
-/// # Errors
-///
-/// [`CapacityError`] for 0 or a capacity the ring cannot take.
+/// `K` is the channel's [`Kind`]: `Sender<T>` (that is, `Sender<T, Fifo>`)
+/// for [`bounded`] and [`bounded_lossy`], [`PrioritySender<T>`] for
+/// [`bounded_priority`].
 ///
 /// # Examples
 ///
 /// ```
-/// let (tx, rx) = evlatch_std::channel::bounded(4).unwrap();
-/// tx.send("hi").unwrap();
-/// assert_eq!(rx.recv().unwrap(), "hi");
-/// assert!(evlatch_std::channel::bounded::<u8>(0).is_err());
+/// let (tx, rx) = evlatch_std::channel::bounded(2).unwrap();
+/// let tx2 = tx.clone();
+/// tx.send(1).unwrap();
+/// tx2.send(2).unwrap();
+/// assert!(tx.same_channel(&tx2));
+/// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2]);
+/// ```
+pub struct Sender<T, K: Kind = Fifo> {
+    chan: Arc<Chan<T>>,
+    _kind: PhantomData<fn() -> K>,
+}
+
+/// The receiving half of a channel. Clone it for more consumers; each value
+/// goes to one. Iterate it (`for v in &rx`, `for v in rx`) to receive until
+/// the senders are gone.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = evlatch_std::channel::bounded(2).unwrap();
+/// tx.send(1).unwrap();
+/// drop(tx);
+/// assert_eq!(rx.into_iter().collect::<Vec<_>>(), [1]);
+/// ```
+pub struct Receiver<T, K: Kind = Fifo> {
+    chan: Arc<Chan<T>>,
+    _kind: PhantomData<fn() -> K>,
+}
+
+/// The sending half of a priority channel ([`bounded_priority`]): a
+/// [`Sender`] that also sends with a [`Priority`].
+///
+/// # Examples
+///
+/// ```
+/// use evlatch_std::channel::{bounded_priority, Priority, PrioritySender};
+/// let (tx, rx) = bounded_priority(2).unwrap();
+/// let tx: PrioritySender<&str> = tx;
+/// tx.send_with_priority("urgent", Priority::High).unwrap();
+/// assert_eq!(rx.recv().unwrap(), "urgent");
+/// ```
+pub type PrioritySender<T> = Sender<T, TwoLevel>;
+
+/// The receiving half of a priority channel ([`bounded_priority`]).
+///
+/// # Examples
+///
+/// ```
+/// use evlatch_std::channel::{bounded_priority, PriorityReceiver};
+/// let (tx, rx) = bounded_priority::<u8>(2).unwrap();
+/// let rx: PriorityReceiver<u8> = rx;
+/// tx.send(1).unwrap();
+/// assert_eq!(rx.recv(), Ok(1));
+/// ```
+pub type PriorityReceiver<T> = Receiver<T, TwoLevel>;
+
+/// A FIFO channel holding at most `capacity` values — exactly `capacity`,
+/// whatever the number.
+///
+/// # Errors
+///
+/// [`CapacityError::Zero`] for 0 (there is no rendezvous channel),
+/// [`CapacityError::TooLarge`] above [`evlatch::MAX_QUEUE_CAPACITY`],
+/// [`CapacityError::OutOfMemory`] if the ring cannot be allocated.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch_std::channel::{bounded, CapacityError, TrySendError};
+/// let (tx, rx) = bounded(3).unwrap();
+/// for i in 0..3 {
+///     tx.try_send(i).unwrap();
+/// }
+/// assert_eq!(tx.try_send(3), Err(TrySendError::Full(3)));
+/// assert_eq!((tx.capacity(), tx.is_full()), (3, true));
+/// assert_eq!(rx.recv(), Ok(0));
+/// assert_eq!(bounded::<u8>(0).unwrap_err(), CapacityError::Zero);
 /// ```
 pub fn bounded<T: Send>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), CapacityError> {
     make(Store::fifo(capacity)?, false)
 }
 
-/// An overwrite-oldest channel: `send` never blocks; when full, the oldest
-/// value is dropped and counted ([`Sender::dropped`], [`Receiver::dropped`]).
+/// An overwrite-oldest channel of exactly `capacity` values: `send` never
+/// blocks; once `capacity` values are queued, each send drops the oldest
+/// and counts it ([`Sender::dropped`], [`Receiver::dropped`]).
+///
+/// With a capacity that is not a power of two, a send that races a receive
+/// on a full channel may displace a value the receive was about to make
+/// room for (the two are not one step there); every displaced value is
+/// counted.
 ///
 /// # Errors
 ///
-/// [`CapacityError`] for 0 or a capacity the ring cannot take.
+/// As [`bounded`].
 ///
 /// # Examples
 ///
 /// ```
-/// let (tx, rx) = evlatch_std::channel::bounded_lossy(2).unwrap();
+/// let (tx, rx) = evlatch_std::channel::bounded_lossy(3).unwrap();
 /// for i in 0..5 {
 ///     tx.send(i).unwrap();
 /// }
-/// assert_eq!(rx.dropped(), 3);
-/// assert_eq!(rx.try_recv().unwrap(), 3);
-/// assert_eq!(rx.try_recv().unwrap(), 4);
+/// assert_eq!(rx.dropped(), 2);
+/// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [2, 3, 4]);
 /// ```
 pub fn bounded_lossy<T: Send>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), CapacityError> {
     make(Store::fifo(capacity)?, true)
 }
 
-/// A two-level channel holding at most `capacity` values of each priority.
-/// Send with [`Sender::send_with_priority`]; plain `send` is `Low`.
+/// A two-level channel holding at most `capacity` values of each priority
+/// (exactly `capacity`, whatever the number). Send with
+/// [`PrioritySender::send_with_priority`]; plain `send` is `Low`.
 ///
 /// # Errors
 ///
-/// [`CapacityError`] for 0 or a capacity the ring cannot take.
+/// As [`bounded`].
 ///
 /// # Examples
 ///
 /// ```
-/// use evlatch_std::channel::{bounded_priority, Priority};
-/// let (tx, rx) = bounded_priority(4).unwrap();
+/// use evlatch_std::channel::{bounded_priority, Priority, TrySendError};
+/// let (tx, rx) = bounded_priority(3).unwrap();
 /// tx.send_with_priority("low", Priority::Low).unwrap();
 /// tx.send_with_priority("high", Priority::High).unwrap();
 /// assert_eq!(rx.recv().unwrap(), "high");
 /// assert_eq!(rx.recv().unwrap(), "low");
+/// for _ in 0..3 {
+///     tx.try_send_with_priority("h", Priority::High).unwrap();
+/// }
+/// assert_eq!(tx.try_send_with_priority("h", Priority::High), Err(TrySendError::Full("h")));
+/// assert!(tx.try_send_with_priority("l", Priority::Low).is_ok()); // the other level has room
 /// ```
 pub fn bounded_priority<T: Send>(
     capacity: usize,
-) -> Result<(Sender<T>, Receiver<T>), CapacityError> {
+) -> Result<(PrioritySender<T>, PriorityReceiver<T>), CapacityError> {
     make(Store::priority(capacity)?, false)
 }
 
-fn make<T>(store: Store<T>, lossy: bool) -> Result<(Sender<T>, Receiver<T>), CapacityError> {
+/// Both halves of a new channel.
+type Halves<T, K> = (Sender<T, K>, Receiver<T, K>);
+
+fn make<T, K: Kind>(store: Store<T>, lossy: bool) -> Result<Halves<T, K>, CapacityError> {
     // The ring yields (instead of spinning) while it waits out a preempted
     // neighbour once the std shell is installed.
     crate::parking::install();
@@ -179,12 +284,21 @@ fn make<T>(store: Store<T>, lossy: bool) -> Result<(Sender<T>, Receiver<T>), Cap
         not_empty: Notify::new(),
         not_full: Notify::new(),
     });
-    Ok((Sender { chan: chan.clone() }, Receiver { chan }))
+    Ok((
+        Sender {
+            chan: chan.clone(),
+            _kind: PhantomData,
+        },
+        Receiver {
+            chan,
+            _kind: PhantomData,
+        },
+    ))
 }
 
 impl<T> Chan<T> {
     fn receivers_gone(&self) -> bool {
-        // Acquire: pairs with the last receiver's release decrement.
+        // Acquire: pairs with the last receiver's decrement.
         self.receivers.load(Ordering::Acquire) == 0
     }
 
@@ -194,26 +308,45 @@ impl<T> Chan<T> {
     }
 
     /// One non-blocking send attempt.
+    #[inline]
     fn try_send(&self, value: T, priority: Priority) -> Result<(), TrySendError<T>> {
         if self.receivers_gone() {
             return Err(TrySendError::Disconnected(value));
         }
         if self.lossy {
-            // A displaced value is dropped here and counted by the ring.
+            // A displaced value is dropped here and counted by the store.
             drop(self.store.force_push(value, priority));
-            self.not_empty.notify_one();
-            return Ok(());
+        } else if let Err(value) = self.store.try_push(value, priority) {
+            return Err(TrySendError::Full(value));
         }
-        match self.store.try_push(value, priority) {
-            Ok(()) => {
-                self.not_empty.notify_one();
-                Ok(())
-            }
-            Err(value) => Err(TrySendError::Full(value)),
+        self.not_empty.notify_one();
+        self.discard_if_closed();
+        Ok(())
+    }
+
+    /// After queuing a value: if the last receiver left meanwhile, drop
+    /// what is queued (it may have drained before this value landed).
+    ///
+    /// SeqCst (with the last receiver's SeqCst decrement, and the ring's
+    /// SeqCst claim and fence): either this load sees the receivers gone, or
+    /// the last receiver's drain, which starts after its decrement, sees
+    /// this push — so no value outlives the close for long.
+    #[inline]
+    fn discard_if_closed(&self) {
+        if self.receivers.load(Ordering::SeqCst) == 0 {
+            self.discard_all();
+        }
+    }
+
+    /// Drops every queued value (once the receivers are gone).
+    fn discard_all(&self) {
+        while let Some(value) = self.store.try_pop() {
+            drop(value);
         }
     }
 
     /// One non-blocking receive attempt.
+    #[inline]
     fn try_recv(&self) -> Result<T, TryRecvError> {
         if let Some(v) = self.store.try_pop() {
             self.not_full.notify_one();
@@ -260,15 +393,17 @@ impl<T> Chan<T> {
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
         let mut slot = Some(value);
-        let ready = || self.store.push_may_succeed() || self.receivers_gone();
+        let ready = || self.store.push_may_succeed(priority) || self.receivers_gone();
         match block_until(&self.not_full, deadline, ready, || {
             self.send_attempt(&mut slot, priority)
         }) {
             Some(Ok(())) => Ok(()),
             Some(Err(SendError(v))) => Err(SendTimeoutError::Disconnected(v)),
-            None => Err(SendTimeoutError::Timeout(
-                slot.take().expect("a timed-out send keeps its value"),
-            )),
+            None => match slot.take() {
+                Some(v) => Err(SendTimeoutError::Timeout(v)),
+                // Unreachable: only a completed attempt takes the value.
+                None => Ok(()),
+            },
         }
     }
 
@@ -287,8 +422,9 @@ fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
-impl<T> Sender<T> {
+impl<T, K: Kind> Sender<T, K> {
     /// Sends, blocking while the channel is full (never, for a lossy one).
+    /// On a priority channel it sends at [`Priority::Low`].
     ///
     /// # Errors
     ///
@@ -302,27 +438,8 @@ impl<T> Sender<T> {
     /// assert_eq!(rx.recv().unwrap(), 1);
     /// ```
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        self.send_with_priority(value, Priority::Low)
-    }
-
-    /// Sends at `priority` (ignored by FIFO and lossy channels), blocking
-    /// while full.
-    ///
-    /// # Errors
-    ///
-    /// [`SendError`] with the value if every receiver is gone.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use evlatch_std::channel::{bounded_priority, Priority};
-    /// let (tx, rx) = bounded_priority(1).unwrap();
-    /// tx.send_with_priority(1, Priority::High).unwrap();
-    /// assert_eq!(rx.recv().unwrap(), 1);
-    /// ```
-    pub fn send_with_priority(&self, value: T, priority: Priority) -> Result<(), SendError<T>> {
         self.chan
-            .send_blocking(value, priority, None)
+            .send_blocking(value, Priority::Low, None)
             .map_err(|e| SendError(e.into_inner()))
     }
 
@@ -341,29 +458,6 @@ impl<T> Sender<T> {
     /// ```
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         self.chan.try_send(value, Priority::Low)
-    }
-
-    /// [`try_send`](Self::try_send) at `priority`.
-    ///
-    /// # Errors
-    ///
-    /// As `try_send`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use evlatch_std::channel::{bounded_priority, Priority};
-    /// let (tx, _rx) = bounded_priority(1).unwrap();
-    /// assert!(tx.try_send_with_priority(1, Priority::High).is_ok());
-    /// assert!(tx.try_send_with_priority(2, Priority::Low).is_ok());
-    /// assert!(tx.try_send_with_priority(3, Priority::High).is_err());
-    /// ```
-    pub fn try_send_with_priority(
-        &self,
-        value: T,
-        priority: Priority,
-    ) -> Result<(), TrySendError<T>> {
-        self.chan.try_send(value, priority)
     }
 
     /// Sends, blocking at most `timeout` while full.
@@ -386,8 +480,8 @@ impl<T> Sender<T> {
             .send_blocking(value, Priority::Low, deadline_after(timeout))
     }
 
-    /// Sends asynchronously, waiting while full. Dropping the future before
-    /// it completes drops the value unsent.
+    /// Sends asynchronously, waiting while full (see [`SendFuture`]).
+    /// Dropping the future before it completes drops the value unsent.
     ///
     /// # Errors
     ///
@@ -403,12 +497,8 @@ impl<T> Sender<T> {
     /// assert_eq!(rx.recv_async().await.unwrap(), 5);
     /// # });
     /// ```
-    pub fn send_async(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
-        let chan = &*self.chan;
-        let mut slot = Some(value);
-        Retry::new(&chan.not_full, move || {
-            chan.send_attempt(&mut slot, Priority::Low)
-        })
+    pub fn send_async(&self, value: T) -> SendFuture<'_, T> {
+        SendFuture::new(&self.chan, value, Priority::Low)
     }
 
     /// Values a lossy channel has displaced so far (0 for other kinds).
@@ -425,7 +515,7 @@ impl<T> Sender<T> {
         self.chan.store.dropped()
     }
 
-    /// Values queued now.
+    /// Values queued now (both levels, for a priority channel).
     ///
     /// # Examples
     ///
@@ -450,14 +540,29 @@ impl<T> Sender<T> {
         self.len() == 0
     }
 
-    /// The real capacity (per priority level): the requested one rounded up
-    /// to a power of two.
+    /// Whether the channel is full now: it holds `capacity` values (on
+    /// each level, for a priority channel), so a send would block.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = evlatch_std::channel::bounded(1).unwrap();
+    /// assert!(!tx.is_full());
+    /// tx.send(1).unwrap();
+    /// assert!(tx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.chan.store.is_full()
+    }
+
+    /// How many values the channel holds at most (per priority level):
+    /// exactly the capacity it was made with.
     ///
     /// # Examples
     ///
     /// ```
     /// let (tx, _rx) = evlatch_std::channel::bounded::<u8>(3).unwrap();
-    /// assert_eq!(tx.capacity(), 4); // rounded up to a power of two
+    /// assert_eq!(tx.capacity(), 3);
     /// ```
     pub fn capacity(&self) -> usize {
         self.chan.store.capacity()
@@ -475,9 +580,116 @@ impl<T> Sender<T> {
     pub fn is_disconnected(&self) -> bool {
         self.chan.receivers_gone()
     }
+
+    /// Whether `self` and `other` send into the same channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, _ra) = evlatch_std::channel::bounded::<u8>(1).unwrap();
+    /// let (b, _rb) = evlatch_std::channel::bounded::<u8>(1).unwrap();
+    /// assert!(a.same_channel(&a.clone()));
+    /// assert!(!a.same_channel(&b));
+    /// ```
+    pub fn same_channel(&self, other: &Sender<T, K>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
 }
 
-impl<T> Receiver<T> {
+impl<T> Sender<T, TwoLevel> {
+    /// Sends at `priority`, blocking while that level is full.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] with the value if every receiver is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_std::channel::{bounded_priority, Priority};
+    /// let (tx, rx) = bounded_priority(1).unwrap();
+    /// tx.send_with_priority(1, Priority::High).unwrap();
+    /// assert_eq!(rx.recv().unwrap(), 1);
+    /// ```
+    pub fn send_with_priority(&self, value: T, priority: Priority) -> Result<(), SendError<T>> {
+        self.chan
+            .send_blocking(value, priority, None)
+            .map_err(|e| SendError(e.into_inner()))
+    }
+
+    /// [`try_send`](Self::try_send) at `priority`.
+    ///
+    /// # Errors
+    ///
+    /// As `try_send` ([`TrySendError::Full`] when that level is full).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_std::channel::{bounded_priority, Priority};
+    /// let (tx, _rx) = bounded_priority(1).unwrap();
+    /// assert!(tx.try_send_with_priority(1, Priority::High).is_ok());
+    /// assert!(tx.try_send_with_priority(2, Priority::Low).is_ok());
+    /// assert!(tx.try_send_with_priority(3, Priority::High).is_err());
+    /// ```
+    pub fn try_send_with_priority(
+        &self,
+        value: T,
+        priority: Priority,
+    ) -> Result<(), TrySendError<T>> {
+        self.chan.try_send(value, priority)
+    }
+
+    /// [`send_timeout`](Self::send_timeout) at `priority`.
+    ///
+    /// # Errors
+    ///
+    /// As `send_timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use evlatch_std::channel::{bounded_priority, Priority, SendTimeoutError};
+    /// let (tx, _rx) = bounded_priority(1).unwrap();
+    /// let wait = Duration::from_millis(1);
+    /// tx.send_timeout_with_priority(1, Priority::High, wait).unwrap();
+    /// let err = tx.send_timeout_with_priority(2, Priority::High, wait).unwrap_err();
+    /// assert_eq!(err, SendTimeoutError::Timeout(2));
+    /// ```
+    pub fn send_timeout_with_priority(
+        &self,
+        value: T,
+        priority: Priority,
+        timeout: Duration,
+    ) -> Result<(), SendTimeoutError<T>> {
+        self.chan
+            .send_blocking(value, priority, deadline_after(timeout))
+    }
+
+    /// [`send_async`](Self::send_async) at `priority`.
+    ///
+    /// # Errors
+    ///
+    /// As `send_async`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # rt.block_on(async {
+    /// use evlatch_std::channel::{bounded_priority, Priority};
+    /// let (tx, rx) = bounded_priority(1).unwrap();
+    /// tx.send_async_with_priority(5, Priority::High).await.unwrap();
+    /// assert_eq!(rx.recv_async().await.unwrap(), 5);
+    /// # });
+    /// ```
+    pub fn send_async_with_priority(&self, value: T, priority: Priority) -> SendFuture<'_, T> {
+        SendFuture::new(&self.chan, value, priority)
+    }
+}
+
+impl<T, K: Kind> Receiver<T, K> {
     /// Receives, blocking while empty.
     ///
     /// # Errors
@@ -530,8 +742,9 @@ impl<T> Receiver<T> {
         self.chan.recv_blocking(deadline_after(timeout))
     }
 
-    /// Receives asynchronously. Dropping the future cancels cleanly: no
-    /// value is taken by a future that did not complete.
+    /// Receives asynchronously (see [`RecvFuture`]). Dropping the future
+    /// cancels cleanly: no value is taken by a future that did not
+    /// complete.
     ///
     /// # Errors
     ///
@@ -547,9 +760,8 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv_async().await, Ok(9));
     /// # });
     /// ```
-    pub fn recv_async(&self) -> impl Future<Output = Result<T, RecvError>> + '_ {
-        let chan = &*self.chan;
-        Retry::new(&chan.not_empty, move || chan.recv_attempt())
+    pub fn recv_async(&self) -> RecvFuture<'_, T> {
+        RecvFuture::new(&self.chan)
     }
 
     /// Receives up to `max` values into `out`, blocking until at least one
@@ -606,7 +818,7 @@ impl<T> Receiver<T> {
         self.chan.store.dropped()
     }
 
-    /// Values queued now.
+    /// Values queued now (both levels, for a priority channel).
     ///
     /// # Examples
     ///
@@ -631,6 +843,31 @@ impl<T> Receiver<T> {
         self.len() == 0
     }
 
+    /// Whether the channel is full now (see [`Sender::is_full`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = evlatch_std::channel::bounded(1).unwrap();
+    /// tx.send(1).unwrap();
+    /// assert!(rx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.chan.store.is_full()
+    }
+
+    /// How many values the channel holds at most (per priority level).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, rx) = evlatch_std::channel::bounded::<u8>(5).unwrap();
+    /// assert_eq!(rx.capacity(), 5);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.chan.store.capacity()
+    }
+
     /// Whether every sender is gone (values may still be queued).
     ///
     /// # Examples
@@ -644,8 +881,22 @@ impl<T> Receiver<T> {
         self.chan.senders_gone()
     }
 
-    /// A blocking iterator that ends when the channel is disconnected and
-    /// drained.
+    /// Whether `self` and `other` receive from the same channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_ta, a) = evlatch_std::channel::bounded::<u8>(1).unwrap();
+    /// let (_tb, b) = evlatch_std::channel::bounded::<u8>(1).unwrap();
+    /// assert!(a.same_channel(&a.clone()));
+    /// assert!(!a.same_channel(&b));
+    /// ```
+    pub fn same_channel(&self, other: &Receiver<T, K>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+
+    /// A blocking iterator ([`Iter`]) that ends when the channel is
+    /// disconnected and drained; `for v in &rx` is the same.
     ///
     /// # Examples
     ///
@@ -656,30 +907,46 @@ impl<T> Receiver<T> {
     /// drop(tx);
     /// assert_eq!(rx.iter().collect::<Vec<_>>(), [1, 2]);
     /// ```
-    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
-        core::iter::from_fn(move || self.recv().ok())
+    pub fn iter(&self) -> Iter<'_, T, K> {
+        Iter { rx: self }
+    }
+
+    /// A non-blocking iterator ([`TryIter`]) over the values queued now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = evlatch_std::channel::bounded(4).unwrap();
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2]);
+    /// ```
+    pub fn try_iter(&self) -> TryIter<'_, T, K> {
+        TryIter { rx: self }
     }
 }
 
-impl<T> Clone for Sender<T> {
+impl<T, K: Kind> Clone for Sender<T, K> {
     fn clone(&self) -> Self {
         self.chan.senders.fetch_add(1, Ordering::Relaxed);
         Sender {
             chan: self.chan.clone(),
+            _kind: PhantomData,
         }
     }
 }
 
-impl<T> Clone for Receiver<T> {
+impl<T, K: Kind> Clone for Receiver<T, K> {
     fn clone(&self) -> Self {
         self.chan.receivers.fetch_add(1, Ordering::Relaxed);
         Receiver {
             chan: self.chan.clone(),
+            _kind: PhantomData,
         }
     }
 }
 
-impl<T> Drop for Sender<T> {
+impl<T, K: Kind> Drop for Sender<T, K> {
     fn drop(&mut self) {
         // AcqRel: our pushes happen-before a receiver that sees zero.
         if self.chan.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -688,15 +955,17 @@ impl<T> Drop for Sender<T> {
     }
 }
 
-impl<T> Drop for Receiver<T> {
+impl<T, K: Kind> Drop for Receiver<T, K> {
     fn drop(&mut self) {
-        if self.chan.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // SeqCst: see `Chan::discard_if_closed`.
+        if self.chan.receivers.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.chan.not_full.notify_all();
+            self.chan.discard_all();
         }
     }
 }
 
-impl<T> fmt::Debug for Sender<T> {
+impl<T, K: Kind> fmt::Debug for Sender<T, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sender")
             .field("len", &self.len())
@@ -705,11 +974,11 @@ impl<T> fmt::Debug for Sender<T> {
     }
 }
 
-impl<T> fmt::Debug for Receiver<T> {
+impl<T, K: Kind> fmt::Debug for Receiver<T, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver")
             .field("len", &self.len())
-            .field("capacity", &self.chan.store.capacity())
+            .field("capacity", &self.capacity())
             .finish_non_exhaustive()
     }
 }

@@ -1,7 +1,6 @@
 //! The blocking and async loops shared by every channel operation: try,
 //! register a listener, try again, park (or return `Pending`).
 
-use core::future::Future;
 use core::pin::{pin, Pin};
 use core::task::{Context, Poll};
 use std::time::Instant;
@@ -69,35 +68,46 @@ pub(crate) fn block_until<R>(
     }
 }
 
-/// The async counterpart: a future that retries `attempt` whenever its
-/// listener is notified. Its listener lives inside it (so it is `!Unpin`);
-/// dropping it withdraws the listener, passing on a notification it
-/// received but did not use.
-pub(crate) struct Retry<'a, R, F: FnMut() -> Attempt<R>> {
-    attempt: F,
+/// The async counterpart: the state of a future that retries an attempt
+/// whenever its listener is notified. Its listener lives inside it (so it is
+/// `!Unpin`); dropping it withdraws the listener, passing on a notification
+/// it received but did not use.
+///
+/// Once `poll` has returned `Ready` it is done: later polls return
+/// `Pending` without running the attempt again (and never wake).
+pub(crate) struct Retry<'a> {
     /// Pinned with the future: `poll` never moves it.
     listener: Listener<'a>,
-    _out: core::marker::PhantomData<fn() -> R>,
+    done: bool,
 }
 
-impl<'a, R, F: FnMut() -> Attempt<R>> Retry<'a, R, F> {
-    pub(crate) fn new(notify: &'a Notify, attempt: F) -> Self {
+impl<'a> Retry<'a> {
+    pub(crate) fn new(notify: &'a Notify) -> Self {
         Self {
-            attempt,
             listener: Listener::new(notify),
-            _out: core::marker::PhantomData,
+            done: false,
         }
     }
-}
 
-impl<R, F: FnMut() -> Attempt<R>> Future for Retry<'_, R, F> {
-    type Output = R;
+    /// Whether `poll` has returned `Ready`.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
-        // SAFETY: `listener` is never moved out of the pinned future (only
-        // used through `Pin<&Listener>` / `&Listener`); `attempt` is only
-        // called through `&mut`, never pinned.
+    /// Runs `attempt` until it returns `Some` (then `Ready`), or registers
+    /// `cx`'s waker and returns `Pending`.
+    pub(crate) fn poll<R>(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut attempt: impl FnMut() -> Attempt<R>,
+    ) -> Poll<R> {
+        // SAFETY: `listener` is never moved out of the pinned state (only
+        // used through `Pin<&Listener>` / `&Listener`); `done` is a plain
+        // flag, never pinned.
         let this = unsafe { self.get_unchecked_mut() };
+        if this.done {
+            return Poll::Pending;
+        }
         // SAFETY: as above, `listener` is structurally pinned.
         let listener = unsafe { Pin::new_unchecked(&this.listener) };
         // Still listening: refresh the waker and wait.
@@ -107,12 +117,14 @@ impl<R, F: FnMut() -> Attempt<R>> Future for Retry<'_, R, F> {
         // Notified (or first poll): consume it and retry.
         listener.take_notified();
         loop {
-            if let Some(r) = (this.attempt)() {
+            if let Some(r) = attempt() {
+                this.done = true;
                 return Poll::Ready(r);
             }
             listener.listen(WakeBy::Task(cx.waker().clone()));
-            if let Some(r) = (this.attempt)() {
+            if let Some(r) = attempt() {
                 listener.cancel();
+                this.done = true;
                 return Poll::Ready(r);
             }
             // A notification that landed between `listen` and here is seen

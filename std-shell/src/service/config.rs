@@ -48,7 +48,7 @@ pub enum Mode {
 /// # Examples
 ///
 /// ```
-/// use evlatch_std::service::{EventService, Message, Overflow, SubscribeOptions, TryRecvError};
+/// use evlatch_std::service::{EventService, Message, Overflow, SubscribeOptions, SubscriptionTryRecvError};
 /// let service = EventService::synchronous();
 /// let options = SubscribeOptions::new().capacity(2).overflow(Overflow::DropNewest);
 /// let sub = service.subscriber().subscribe_with("a", options)?;
@@ -57,7 +57,7 @@ pub enum Mode {
 ///     publisher.publish("a", Message::new().with_body("i", i))?;
 /// }
 /// service.process_events()?;
-/// assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Lagged(3)); // the lag notice
+/// assert_eq!(sub.try_recv().unwrap_err(), SubscriptionTryRecvError::Lagged(3)); // the lag notice
 /// assert_eq!(sub.try_recv()?.body().get_i64("i"), Some(0)); // the oldest were kept
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -143,16 +143,17 @@ impl SubscribeOptions {
         }
     }
 
-    /// How many events the subscription's queue holds: at least 1, rounded
-    /// up to a power of two (the sizes of the core's ring).
+    /// How many events the subscription's queue holds: exactly `capacity`
+    /// (at least 1; 0 makes `subscribe_with` fail with
+    /// [`SubscribeError::Capacity`](super::SubscribeError::Capacity)).
     ///
     /// # Examples
     ///
     /// ```
     /// use evlatch_std::service::{EventService, SubscribeOptions};
     /// let service = EventService::synchronous();
-    /// let sub = service.subscriber().subscribe_with("a", SubscribeOptions::new().capacity(8))?;
-    /// assert_eq!(sub.capacity(), 8);
+    /// let sub = service.subscriber().subscribe_with("a", SubscribeOptions::new().capacity(5))?;
+    /// assert_eq!(sub.capacity(), 5);
     /// # Ok::<(), evlatch_std::service::SubscribeError>(())
     /// ```
     #[must_use]
@@ -280,7 +281,8 @@ impl Builder {
 
     /// How many events each service queue holds, per priority level
     /// (default [`DEFAULT_QUEUE_CAPACITY`](Self::DEFAULT_QUEUE_CAPACITY);
-    /// rounded up to a power of two).
+    /// exactly this many, though the memory is that of the next power of
+    /// two).
     /// A full queue makes [`Publisher::publish`](super::Publisher::publish)
     /// wait and [`try_publish`](super::Publisher::try_publish) fail. The
     /// service's own `sys` events share it.

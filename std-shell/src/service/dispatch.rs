@@ -27,7 +27,7 @@ use super::listener::{panic_message, Called};
 use super::message::Delivery;
 use super::state::{Core, Item, Route, SubShared};
 use super::sys;
-use crate::channel::{Receiver, SendTimeoutError, TrySendError};
+use crate::channel::{Kind, PriorityReceiver, Receiver, SendTimeoutError, TrySendError};
 use crate::sync::{lock, thread, Arc, Ordering};
 
 /// How long a dispatcher waits on a full `Block` queue between checks for
@@ -189,7 +189,7 @@ pub(super) struct Blocked(u64);
 
 /// The consumer of one service queue, with its scratch state.
 pub(super) struct Consumer {
-    rx: Receiver<Item>,
+    rx: PriorityReceiver<Item>,
     queue: usize,
     /// The routes matching the topic in `cached`.
     targets: Vec<Arc<Route>>,
@@ -218,7 +218,7 @@ struct Pending {
 }
 
 impl Consumer {
-    pub(super) fn new(rx: Receiver<Item>, queue: usize) -> Self {
+    pub(super) fn new(rx: PriorityReceiver<Item>, queue: usize) -> Self {
         Consumer {
             rx,
             queue,
@@ -302,7 +302,7 @@ pub(super) fn run_dispatcher(core: Arc<Core>, mut c: Consumer) {
 /// subscriber's events): the next one is usually a moment away, so poll a
 /// little — spinning, then yielding, a few microseconds in all — before
 /// parking, which would cost the sender a wake-up system call per event.
-pub(super) fn next_item<T>(rx: &Receiver<T>) -> Result<T, crate::channel::RecvError> {
+pub(super) fn next_item<T, K: Kind>(rx: &Receiver<T, K>) -> Result<T, crate::channel::RecvError> {
     for step in 0..SNOOZE_STEPS {
         match rx.try_recv() {
             Ok(item) => return Ok(item),

@@ -338,16 +338,16 @@ impl core::error::Error for ProcessError {}
 /// # Examples
 ///
 /// ```
-/// use evlatch_std::service::{EventService, RecvError};
+/// use evlatch_std::service::{EventService, SubscriptionRecvError};
 /// let service = EventService::synchronous();
 /// let sub = service.subscriber().subscribe("a")?;
 /// drop(service);
-/// assert_eq!(sub.recv().unwrap_err(), RecvError::Closed);
+/// assert_eq!(sub.recv().unwrap_err(), SubscriptionRecvError::Closed);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum RecvError {
+pub enum SubscriptionRecvError {
     /// The lag notice: this many events meant for the subscription were
     /// dropped (its queue was full) since the last notice. Receive again
     /// for the events that follow.
@@ -356,59 +356,63 @@ pub enum RecvError {
     Closed,
 }
 
-impl fmt::Display for RecvError {
+impl fmt::Display for SubscriptionRecvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RecvError::Lagged(n) => write!(
+            SubscriptionRecvError::Lagged(n) => write!(
                 f,
                 "{n} events were dropped from this subscription's full queue since the last \
                  notice: receive again for the next events, and receive faster or raise the \
                  capacity to lose fewer"
             ),
-            RecvError::Closed => {
+            SubscriptionRecvError::Closed => {
                 f.write_str("the service is shut down and this subscription is drained")
             }
         }
     }
 }
 
-impl core::error::Error for RecvError {}
+impl core::error::Error for SubscriptionRecvError {}
 
 /// A non-blocking receive did not return an event.
 ///
 /// # Examples
 ///
 /// ```
-/// use evlatch_std::service::{EventService, TryRecvError};
+/// use evlatch_std::service::{EventService, SubscriptionTryRecvError};
 /// let service = EventService::synchronous();
 /// let sub = service.subscriber().subscribe("a")?;
-/// assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Empty);
+/// assert_eq!(sub.try_recv().unwrap_err(), SubscriptionTryRecvError::Empty);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum TryRecvError {
+pub enum SubscriptionTryRecvError {
     /// No event is queued now.
     Empty,
-    /// The lag notice (see [`RecvError::Lagged`]).
+    /// The lag notice (see [`SubscriptionRecvError::Lagged`]).
     Lagged(u64),
     /// The service is shut down and the subscription's queue is drained.
     Closed,
 }
 
-impl fmt::Display for TryRecvError {
+impl fmt::Display for SubscriptionTryRecvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TryRecvError::Empty => f.write_str(
+            SubscriptionTryRecvError::Empty => f.write_str(
                 "no event queued for this subscription now: try later or use a blocking receive",
             ),
-            TryRecvError::Lagged(n) => fmt::Display::fmt(&RecvError::Lagged(*n), f),
-            TryRecvError::Closed => fmt::Display::fmt(&RecvError::Closed, f),
+            SubscriptionTryRecvError::Lagged(n) => {
+                fmt::Display::fmt(&SubscriptionRecvError::Lagged(*n), f)
+            }
+            SubscriptionTryRecvError::Closed => {
+                fmt::Display::fmt(&SubscriptionRecvError::Closed, f)
+            }
         }
     }
 }
 
-impl core::error::Error for TryRecvError {}
+impl core::error::Error for SubscriptionTryRecvError {}
 
 /// A receive with a timeout did not return an event.
 ///
@@ -416,35 +420,39 @@ impl core::error::Error for TryRecvError {}
 ///
 /// ```
 /// use std::time::Duration;
-/// use evlatch_std::service::{EventService, RecvTimeoutError};
+/// use evlatch_std::service::{EventService, SubscriptionRecvTimeoutError};
 /// let service = EventService::synchronous();
 /// let sub = service.subscriber().subscribe("a")?;
 /// let err = sub.recv_timeout(Duration::from_millis(1)).unwrap_err();
-/// assert_eq!(err, RecvTimeoutError::Timeout);
+/// assert_eq!(err, SubscriptionRecvTimeoutError::Timeout);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum RecvTimeoutError {
+pub enum SubscriptionRecvTimeoutError {
     /// No event arrived in time.
     Timeout,
-    /// The lag notice (see [`RecvError::Lagged`]).
+    /// The lag notice (see [`SubscriptionRecvError::Lagged`]).
     Lagged(u64),
     /// The service is shut down and the subscription's queue is drained.
     Closed,
 }
 
-impl fmt::Display for RecvTimeoutError {
+impl fmt::Display for SubscriptionRecvTimeoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RecvTimeoutError::Timeout => f.write_str(
+            SubscriptionRecvTimeoutError::Timeout => f.write_str(
                 "no event arrived for this subscription in time: wait longer or check that \
                  events are being processed",
             ),
-            RecvTimeoutError::Lagged(n) => fmt::Display::fmt(&RecvError::Lagged(*n), f),
-            RecvTimeoutError::Closed => fmt::Display::fmt(&RecvError::Closed, f),
+            SubscriptionRecvTimeoutError::Lagged(n) => {
+                fmt::Display::fmt(&SubscriptionRecvError::Lagged(*n), f)
+            }
+            SubscriptionRecvTimeoutError::Closed => {
+                fmt::Display::fmt(&SubscriptionRecvError::Closed, f)
+            }
         }
     }
 }
 
-impl core::error::Error for RecvTimeoutError {}
+impl core::error::Error for SubscriptionRecvTimeoutError {}

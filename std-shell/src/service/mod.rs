@@ -88,7 +88,7 @@
 //! Every dropped event is counted, per subscription
 //! ([`SubscriptionStats::dropped`]) and for the service
 //! ([`ServiceStats::dropped`]), shown to the subscriber as a *lag notice*
-//! ([`RecvError::Lagged`]`(n)` from the next receive), and announced on
+//! ([`SubscriptionRecvError::Lagged`]`(n)` from the next receive), and announced on
 //! `sys.drops`.
 //!
 //! # Time-to-live
@@ -152,6 +152,7 @@
 mod config;
 mod dispatch;
 mod error;
+mod future;
 mod listener;
 mod message;
 mod publisher;
@@ -168,9 +169,10 @@ use std::time::Instant;
 pub use crate::channel::Priority;
 pub use config::{Builder, Mode, Overflow, SubscribeOptions};
 pub use error::{
-    BuildError, ProcessError, PublishError, PublishErrorKind, RecvError, RecvTimeoutError,
-    SubscribeError, TryRecvError,
+    BuildError, ProcessError, PublishError, PublishErrorKind, SubscribeError,
+    SubscriptionRecvError, SubscriptionRecvTimeoutError, SubscriptionTryRecvError,
 };
+pub use future::SubscriptionRecvFuture;
 pub use listener::ListenerId;
 pub use message::{Delivery, Message, PUBLISHER_HEADER};
 pub use publisher::Publisher;
@@ -472,14 +474,14 @@ impl EventService {
     /// # Examples
     ///
     /// ```
-    /// use evlatch_std::service::{EventService, Message, RecvError};
+    /// use evlatch_std::service::{EventService, Message, SubscriptionRecvError};
     /// let service = EventService::asynchronous(1)?;
     /// let sub = service.subscriber().subscribe("a")?;
     /// let publisher = service.publisher();
     /// publisher.publish("a", Message::new())?;
     /// service.shutdown();
     /// assert!(sub.recv().is_ok()); // delivered before the dispatcher stopped
-    /// assert_eq!(sub.recv().unwrap_err(), RecvError::Closed);
+    /// assert_eq!(sub.recv().unwrap_err(), SubscriptionRecvError::Closed);
     /// assert!(publisher.publish("a", Message::new()).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

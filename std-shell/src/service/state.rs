@@ -10,7 +10,7 @@ use super::dispatch::Consumer;
 use super::listener::Listeners;
 use super::message::Delivery;
 use super::stats::{Counters, SubCounters};
-use crate::channel::{Priority, Receiver, Sender};
+use crate::channel::{Priority, PriorityReceiver, PrioritySender, Sender};
 use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// What travels through a service queue.
@@ -93,7 +93,7 @@ impl Gate {
 /// bump the gate twice per event).
 #[repr(align(128))]
 pub(super) struct Queue {
-    pub(super) tx: Sender<Item>,
+    pub(super) tx: PrioritySender<Item>,
     pub(super) gate: Gate,
 }
 
@@ -197,7 +197,7 @@ impl Core {
         capacity: usize,
         max_message_bytes: Option<usize>,
         publish_filter: Option<PublishFilter>,
-    ) -> Result<(Core, Vec<Receiver<Item>>), crate::channel::CapacityError> {
+    ) -> Result<(Core, Vec<PriorityReceiver<Item>>), crate::channel::CapacityError> {
         let mut txs = Vec::with_capacity(queues);
         let mut rxs = Vec::with_capacity(queues);
         for _ in 0..queues {
@@ -255,7 +255,7 @@ impl Core {
         &self,
         q: usize,
         value: T,
-        push: impl FnOnce(&Sender<Item>, T) -> R,
+        push: impl FnOnce(&PrioritySender<Item>, T) -> R,
     ) -> Result<R, T> {
         let queue = &self.queues[q];
         if !queue.gate.enter(|| self.wake(q)) {

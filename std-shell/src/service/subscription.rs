@@ -11,7 +11,10 @@ use evlatch::topic::Pattern;
 
 use super::config::{Overflow, SubscribeOptions};
 use super::dispatch::next_item;
-use super::error::{RecvError, RecvTimeoutError, SubscribeError, TryRecvError};
+use super::error::{
+    SubscribeError, SubscriptionRecvError, SubscriptionRecvTimeoutError, SubscriptionTryRecvError,
+};
+use super::future::SubscriptionRecvFuture;
 use super::listener::ListenerId;
 use super::message::Delivery;
 use super::state::{Core, RegistryKey, Route, SubShared};
@@ -112,8 +115,6 @@ impl Subscriber {
             Overflow::Block | Overflow::DropNewest => channel::bounded(capacity),
         };
         let (tx, rx) = made.map_err(|_| SubscribeError::Capacity(capacity))?;
-        // The ring may round the capacity up (to a power of two).
-        let capacity = tx.capacity();
         let core = &*self.core;
         let id = core.next_subscription.fetch_add(1, Ordering::Relaxed) as u64;
         let reserved = parsed.is_reserved();
@@ -260,8 +261,7 @@ impl Subscription {
         self.shared.overflow
     }
 
-    /// Its queue's capacity: the one asked for, rounded up to the next
-    /// power of two (the core ring's sizes).
+    /// Its queue's capacity: exactly the one asked for.
     ///
     /// # Examples
     ///
@@ -270,7 +270,7 @@ impl Subscription {
     /// let service = EventService::synchronous();
     /// assert_eq!(service.subscriber().subscribe("a")?.capacity(), 1024);
     /// let options = SubscribeOptions::new().capacity(100);
-    /// assert_eq!(service.subscriber().subscribe_with("a", options)?.capacity(), 128);
+    /// assert_eq!(service.subscriber().subscribe_with("a", options)?.capacity(), 100);
     /// # Ok::<(), evlatch_std::service::SubscribeError>(())
     /// ```
     #[must_use]
@@ -340,8 +340,8 @@ impl Subscription {
     ///
     /// # Errors
     ///
-    /// [`RecvError::Lagged`] (the lag notice; receive again), or
-    /// [`RecvError::Closed`] once the service is shut down and the queue
+    /// [`SubscriptionRecvError::Lagged`] (the lag notice; receive again), or
+    /// [`SubscriptionRecvError::Closed`] once the service is shut down and the queue
     /// drained.
     ///
     /// # Examples
@@ -354,10 +354,10 @@ impl Subscription {
     /// assert_eq!(sub.recv()?.body().get_i64("n"), Some(1));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn recv(&self) -> Result<StdArc<Delivery>, RecvError> {
+    pub fn recv(&self) -> Result<StdArc<Delivery>, SubscriptionRecvError> {
         loop {
             if let Some(n) = self.take_lag() {
-                return Err(RecvError::Lagged(n));
+                return Err(SubscriptionRecvError::Lagged(n));
             }
             match next_item(&self.rx) {
                 Ok(event) => {
@@ -365,7 +365,7 @@ impl Subscription {
                         return Ok(event);
                     }
                 }
-                Err(_) => return Err(RecvError::Closed),
+                Err(_) => return Err(SubscriptionRecvError::Closed),
             }
         }
     }
@@ -374,25 +374,25 @@ impl Subscription {
     ///
     /// # Errors
     ///
-    /// [`TryRecvError::Empty`], [`TryRecvError::Lagged`] (the lag notice),
-    /// or [`TryRecvError::Closed`].
+    /// [`SubscriptionTryRecvError::Empty`], [`SubscriptionTryRecvError::Lagged`] (the lag notice),
+    /// or [`SubscriptionTryRecvError::Closed`].
     ///
     /// # Examples
     ///
     /// ```
-    /// use evlatch_std::service::{EventService, Message, TryRecvError};
+    /// use evlatch_std::service::{EventService, Message, SubscriptionTryRecvError};
     /// let service = EventService::synchronous();
     /// let sub = service.subscriber().subscribe("a")?;
-    /// assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Empty);
+    /// assert_eq!(sub.try_recv().unwrap_err(), SubscriptionTryRecvError::Empty);
     /// service.publisher().publish("a", Message::new())?;
     /// service.process_events()?;
     /// assert!(sub.try_recv().is_ok());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn try_recv(&self) -> Result<StdArc<Delivery>, TryRecvError> {
+    pub fn try_recv(&self) -> Result<StdArc<Delivery>, SubscriptionTryRecvError> {
         loop {
             if let Some(n) = self.take_lag() {
-                return Err(TryRecvError::Lagged(n));
+                return Err(SubscriptionTryRecvError::Lagged(n));
             }
             match self.rx.try_recv() {
                 Ok(event) => {
@@ -400,8 +400,10 @@ impl Subscription {
                         return Ok(event);
                     }
                 }
-                Err(channel::TryRecvError::Empty) => return Err(TryRecvError::Empty),
-                Err(channel::TryRecvError::Disconnected) => return Err(TryRecvError::Closed),
+                Err(channel::TryRecvError::Empty) => return Err(SubscriptionTryRecvError::Empty),
+                Err(channel::TryRecvError::Disconnected) => {
+                    return Err(SubscriptionTryRecvError::Closed)
+                }
             }
         }
     }
@@ -410,34 +412,42 @@ impl Subscription {
     ///
     /// # Errors
     ///
-    /// [`RecvTimeoutError::Timeout`], [`RecvTimeoutError::Lagged`] (the lag
-    /// notice), or [`RecvTimeoutError::Closed`].
+    /// [`SubscriptionRecvTimeoutError::Timeout`], [`SubscriptionRecvTimeoutError::Lagged`] (the lag
+    /// notice), or [`SubscriptionRecvTimeoutError::Closed`].
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use evlatch_std::service::{EventService, RecvTimeoutError};
+    /// use evlatch_std::service::{EventService, SubscriptionRecvTimeoutError};
     /// let service = EventService::asynchronous(1)?;
     /// let sub = service.subscriber().subscribe("a")?;
     /// let err = sub.recv_timeout(Duration::from_millis(5)).unwrap_err();
-    /// assert_eq!(err, RecvTimeoutError::Timeout);
+    /// assert_eq!(err, SubscriptionRecvTimeoutError::Timeout);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<StdArc<Delivery>, RecvTimeoutError> {
+    pub fn recv_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<StdArc<Delivery>, SubscriptionRecvTimeoutError> {
         let deadline = Instant::now().checked_add(timeout);
         loop {
             if let Some(n) = self.take_lag() {
-                return Err(RecvTimeoutError::Lagged(n));
+                return Err(SubscriptionRecvTimeoutError::Lagged(n));
             }
             let got = match deadline {
-                None => self.rx.recv().map_err(|_| RecvTimeoutError::Closed),
+                None => self
+                    .rx
+                    .recv()
+                    .map_err(|_| SubscriptionRecvTimeoutError::Closed),
                 Some(d) => self
                     .rx
                     .recv_timeout(d.saturating_duration_since(Instant::now()))
                     .map_err(|e| match e {
-                        channel::RecvTimeoutError::Timeout => RecvTimeoutError::Timeout,
-                        channel::RecvTimeoutError::Disconnected => RecvTimeoutError::Closed,
+                        channel::RecvTimeoutError::Timeout => SubscriptionRecvTimeoutError::Timeout,
+                        channel::RecvTimeoutError::Disconnected => {
+                            SubscriptionRecvTimeoutError::Closed
+                        }
                     }),
             };
             if let Some(event) = self.accept(got?) {
@@ -446,8 +456,9 @@ impl Subscription {
         }
     }
 
-    /// Receives the next event asynchronously (any executor). Dropping the
-    /// future before it completes takes nothing from the queue.
+    /// Receives the next event asynchronously (any executor; see
+    /// [`SubscriptionRecvFuture`]). Dropping the future before it completes
+    /// takes nothing from the queue.
     ///
     /// # Errors
     ///
@@ -465,20 +476,8 @@ impl Subscription {
     /// assert_eq!(sub.recv_async().await.unwrap().topic(), "a");
     /// # });
     /// ```
-    pub async fn recv_async(&self) -> Result<StdArc<Delivery>, RecvError> {
-        loop {
-            if let Some(n) = self.take_lag() {
-                return Err(RecvError::Lagged(n));
-            }
-            match self.rx.recv_async().await {
-                Ok(event) => {
-                    if let Some(event) = self.accept(event) {
-                        return Ok(event);
-                    }
-                }
-                Err(_) => return Err(RecvError::Closed),
-            }
-        }
+    pub fn recv_async(&self) -> SubscriptionRecvFuture<'_> {
+        SubscriptionRecvFuture::new(self)
     }
 
     /// A blocking iterator over the events; it skips lag notices (the
@@ -501,8 +500,8 @@ impl Subscription {
         core::iter::from_fn(move || loop {
             match self.recv() {
                 Ok(event) => return Some(event),
-                Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return None,
+                Err(SubscriptionRecvError::Lagged(_)) => {}
+                Err(SubscriptionRecvError::Closed) => return None,
             }
         })
     }
@@ -526,7 +525,7 @@ impl Subscription {
         core::iter::from_fn(move || loop {
             match self.try_recv() {
                 Ok(event) => return Some(event),
-                Err(TryRecvError::Lagged(_)) => {}
+                Err(SubscriptionTryRecvError::Lagged(_)) => {}
                 Err(_) => return None,
             }
         })
@@ -596,7 +595,12 @@ impl Subscription {
     }
 
     /// Counts a received event, or skips (and counts) an expired one.
-    fn accept(&self, event: StdArc<Delivery>) -> Option<StdArc<Delivery>> {
+    /// The subscription's queue (for its receive future).
+    pub(super) fn rx(&self) -> &Receiver<StdArc<Delivery>> {
+        &self.rx
+    }
+
+    pub(super) fn accept(&self, event: StdArc<Delivery>) -> Option<StdArc<Delivery>> {
         if event.is_expired() {
             self.shared.counters.expired.incr();
             self.core.counters.expired.incr();
@@ -607,7 +611,7 @@ impl Subscription {
     }
 
     /// The number of drops since the last lag notice, if any; claims them.
-    fn take_lag(&self) -> Option<u64> {
+    pub(super) fn take_lag(&self) -> Option<u64> {
         let total = self.shared.counters.dropped.get_usize();
         // Relaxed: the counts carry no data; the CAS makes sure that two
         // threads receiving at once report each drop once.
