@@ -28,15 +28,24 @@ fn main() {
                 tx.send_batch(&mut batch)
                     .expect("peers receive until the end");
             }
-            let mut got = 0;
-            while got < BATCH * peers {
-                let n = receiver
-                    .recv_batch(&mut inbox, (BATCH * peers - got) as usize)
+            // A record's round is `value / peers / BATCH`. A worker ends a
+            // round only with every peer's records of it, so no peer gets
+            // more than one round ahead (what arrives early is kept).
+            while inbox
+                .iter()
+                .filter(|&&v| v / peers / BATCH == round)
+                .count()
+                < (BATCH * peers) as usize
+            {
+                receiver
+                    .recv_batch(&mut inbox, usize::MAX)
                     .expect("peers send every round");
-                got += n as u64;
             }
-            count += inbox.len() as u64;
-            sum += inbox.drain(..).sum::<u64>();
+            let (this, early): (Vec<u64>, Vec<u64>) =
+                inbox.drain(..).partition(|&v| v / peers / BATCH == round);
+            inbox = early;
+            count += this.len() as u64;
+            sum += this.iter().sum::<u64>();
         }
         drop(senders); // done: the peers' receivers disconnect after this
         assert_eq!(receiver.recv(), Err(RecvError::Disconnected));
