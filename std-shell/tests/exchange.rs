@@ -35,7 +35,7 @@ fn all_to_all_fifo(workers: usize, per_pair: u64, capacity: usize) -> Vec<u64> {
             for (t, slot) in txs.iter_mut().enumerate() {
                 let Some(tx) = slot else { continue };
                 // Alternate single and batch sends.
-                if next[t] % 2 == 0 {
+                if next[t].is_multiple_of(2) {
                     match tx.try_send((me, next[t])) {
                         Ok(()) => {
                             next[t] += 1;
@@ -350,7 +350,7 @@ fn back_pressure_blocks_and_drops_nothing() {
                     Err(RecvError::Disconnected) => break,
                     Err(e) => panic!("{e}"),
                 }
-                if got.len() % 100 == 0 {
+                if got.len().is_multiple_of(100) {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }
