@@ -37,8 +37,8 @@ const BATCH: usize = 256;
 /// The fewest records (per worker) an exchange batch moves, and the fewest
 /// round trips of a ping-pong batch: a batch starts and joins its worker
 /// threads, a fixed cost that must stay small next to the work.
-const MIN_RECORDS: u64 = 1 << 18;
-const MIN_TRIPS: u64 = 2_000;
+const MIN_RECORDS: u64 = 1 << 17;
+const MIN_TRIPS: u64 = 500;
 
 /// Registers the exchange groups.
 pub fn register(h: &mut Harness) {
