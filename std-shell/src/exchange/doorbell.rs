@@ -67,6 +67,9 @@ pub(crate) struct Doorbell {
     thread: UnsafeCell<Option<Thread>>,
     /// The owner's task waker, for the `POLLING` state.
     waker: AtomicWaker,
+    /// Whether a waiter spins briefly before it parks: only when every
+    /// worker can have a core of its own (see [`Doorbell::new`]).
+    spin: bool,
 }
 
 // SAFETY: `thread` is written once by the owner before it is published by
@@ -77,11 +80,17 @@ unsafe impl Sync for Doorbell {}
 unsafe impl Send for Doorbell {}
 
 impl Doorbell {
-    pub(crate) fn new() -> Self {
+    /// `spin`: spin briefly before parking. Worth it when the peer that
+    /// will ring runs on another core (the wake then costs a cache line,
+    /// not a park and an unpark); harmful when workers share cores (the
+    /// spin burns the time slice the peer needs), so the exchange enables
+    /// it only with fewer workers than available cores.
+    pub(crate) fn new(spin: bool) -> Self {
         Self {
             state: AtomicU8::new(IDLE),
             thread: UnsafeCell::new(None),
             waker: AtomicWaker::new(),
+            spin,
         }
     }
 
@@ -138,11 +147,12 @@ impl Doorbell {
         ready: impl Fn() -> bool,
     ) -> bool {
         // A peer mid-operation usually finishes within a short spin: catch
-        // it without the cost of a park and an unpark. Spins only, no
-        // yields: on a loaded machine a yield hands the core to another
-        // process for a whole time slice, while a parked thread that is
-        // woken gets it back at once.
-        for step in 0..SPIN_ROUNDS {
+        // it without the cost of a park and an unpark (when spinning is
+        // on). Spins only, no yields: on a loaded machine a yield hands the
+        // core to another process for a whole time slice, while a parked
+        // thread that is woken gets it back at once.
+        let rounds = if self.spin { SPIN_ROUNDS } else { 0 };
+        for step in 0..rounds {
             if ready() {
                 return true;
             }

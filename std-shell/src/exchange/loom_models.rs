@@ -12,7 +12,7 @@ use super::error::{RecvError, SendError};
 use super::ring::Matrix;
 
 fn matrix<T>(peers: usize, capacity: usize) -> Arc<Matrix<T>> {
-    let doorbells: Arc<[Doorbell]> = (0..peers).map(|_| Doorbell::new()).collect();
+    let doorbells: Arc<[Doorbell]> = (0..peers).map(|_| Doorbell::new(false)).collect();
     Arc::new(Matrix::new(doorbells, capacity))
 }
 
@@ -139,7 +139,7 @@ fn receiver_drop_racing_blocked_sender() {
 #[test]
 fn async_wait_racing_arrival() {
     loom::model(|| {
-        let bell = loom::sync::Arc::new(Doorbell::new());
+        let bell = loom::sync::Arc::new(Doorbell::new(false));
         let data = loom::sync::Arc::new(AtomicBool::new(false));
         let t = {
             let (bell, data) = (bell.clone(), data.clone());

@@ -43,7 +43,12 @@ struct Entry {
 impl Registry {
     pub(crate) fn new(peers: usize) -> Self {
         Self {
-            doorbells: (0..peers).map(|_| Doorbell::new()).collect(),
+            doorbells: {
+                // Spin before parking only if every worker can have a core.
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let spin = peers < cores;
+                (0..peers).map(|_| Doorbell::new(spin)).collect()
+            },
             inner: Mutex::new(Inner {
                 entries: HashMap::new(),
                 departed: vec![false; peers],
