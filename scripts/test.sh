@@ -62,6 +62,10 @@ RUSTFLAGS="--cfg evlatch_stall_hook" CARGO_TARGET_DIR=target/stall \
 step "event service: release stress (3 x 50k events, several threads); channel linearizability and full-size channel tests"
 cargo test --release -p evlatch-std --test service_stress --test channel_linearizable --test channel
 
+step "exchange: release stress (Process(4) all-to-all, 10M messages) and the example"
+cargo test --release -p evlatch-std --test exchange
+cargo run --release -p evlatch-std --example exchange
+
 step "loom models (--release, debug assertions, LOOM_MAX_PREEMPTIONS=2)"
 loom_tests=()
 for f in verify/tests/loom_*.rs; do

@@ -11,6 +11,7 @@
 use std::process::ExitCode;
 
 mod event;
+mod exchange;
 mod harness;
 mod queue;
 mod service;
@@ -26,6 +27,7 @@ const GROUPS: &[fn(&mut Harness)] = &[
     std_shell::register,
     queue::register,
     service::register,
+    exchange::register,
 ];
 
 fn main() -> ExitCode {

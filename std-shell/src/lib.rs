@@ -12,6 +12,8 @@
 //! - [`service`]: a topic publish/subscribe event service (CCA style):
 //!   wildcard subscriptions, synchronous or dispatcher-thread delivery,
 //!   bounded queues with counted drops, TTL, filters, `sys` events;
+//! - [`exchange`]: worker exchange channels (timely_communication style):
+//!   typed, bounded, FIFO per pair, with termination and parking;
 //! - [`wait_all`], [`wait_any`] (and async forms) and [`chain`]: an event
 //!   that finishes when its preconditions finish.
 //!
@@ -52,6 +54,7 @@
 pub mod channel;
 mod deps;
 pub mod diagnostics;
+pub mod exchange;
 mod list;
 mod list_lock;
 mod notify;

@@ -85,6 +85,13 @@ impl<T> UnsafeCell<T> {
     }
 }
 
+/// A spin-wait hint (a no-op under loom, which has no notion of it).
+#[inline]
+pub(crate) fn spin_hint() {
+    #[cfg(not(evlatch_loom))]
+    core::hint::spin_loop();
+}
+
 /// A bounded wait before a thread commits to parking (or, in a lock, between
 /// attempts): [`crossbeam_utils::Backoff`] — spins of 1, 2, 4 … 64 hints,
 /// then yields the core, and is done after four yields. A peer that is

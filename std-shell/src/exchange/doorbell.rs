@@ -1,0 +1,223 @@
+//! One worker's doorbell: how senders (new data, a closed channel) and
+//! receivers (freed space) wake a worker that waits, without a lock and
+//! without a wake-up per message.
+//!
+//! The truth is always in the rings (positions and close flags); the
+//! doorbell only says "look again". A worker that waits announces itself in
+//! the state word, issues a `SeqCst` fence and re-checks its condition; a
+//! peer that changed something the worker may wait for issues a `SeqCst`
+//! fence and then reads the state word, and only if the worker announced
+//! itself does it pay for a wake-up (a CAS plus an unpark or a waker call).
+//! Store-buffering (Dekker) argument: of the two fences, one comes first in
+//! the fences' total order, so either the peer sees the announcement or the
+//! worker's re-check sees the change. A busy worker therefore costs its
+//! peers one fence and one load per operation, and a burst of messages
+//! wakes a parked worker once.
+
+use core::time::Duration;
+use std::task::Waker;
+use std::time::Instant;
+
+use atomic_waker::AtomicWaker;
+
+use crate::sync::{fence, park_until, thread, AtomicU8, Ordering, Thread, UnsafeCell};
+
+/// The worker runs (or is about to look at its channels): nobody to wake.
+const IDLE: u8 = 0;
+/// The worker's thread is parked, or about to park, in [`Doorbell::wait`].
+const PARKED: u8 = 1;
+/// The worker's task registered its waker in [`Doorbell::poll_wait`] and
+/// returned `Pending`.
+const POLLING: u8 = 2;
+/// A peer rang: the worker must look again.
+const RUNG: u8 = 3;
+
+/// Rounds of spinning (1, 2, 4 … 32 hints, then 32 per round: 127 hints,
+/// a few microseconds) before a waiter parks; none under loom, where every
+/// re-check is a modelled step.
+#[cfg(not(evlatch_loom))]
+const SPIN_ROUNDS: u32 = 8;
+#[cfg(evlatch_loom)]
+const SPIN_ROUNDS: u32 = 0;
+
+/// Whether a peer that changed something should ring in state `s`.
+#[inline]
+fn is_waiting(s: u8) -> bool {
+    s == PARKED || s == POLLING
+}
+
+pub(crate) struct Doorbell {
+    /// The state word. Transitions (`w` = the owning worker, `p` = any peer):
+    ///
+    /// | from    | to      | by | how                                          |
+    /// |---------|---------|----|----------------------------------------------|
+    /// | IDLE    | PARKED  | w  | store (Release: publishes `thread`)          |
+    /// | IDLE    | POLLING | w  | store, after registering the waker           |
+    /// | PARKED  | RUNG    | p  | CAS (Acquire: reads `thread`), then unpark   |
+    /// | POLLING | RUNG    | p  | CAS, then wake the registered waker          |
+    /// | any     | IDLE    | w  | swap, when it stops waiting (woken, found its condition, timed out, future dropped) |
+    ///
+    /// Only the owner leaves IDLE, only peers enter RUNG, only the owner
+    /// leaves RUNG. A peer's CAS that loses (the owner already went back to
+    /// IDLE) means the owner is about to re-check anyway.
+    state: AtomicU8,
+    /// The owner's thread, written once by the owner before its first
+    /// `IDLE → PARKED` (nobody reads it before that store), read by a peer
+    /// only after it won `PARKED → RUNG`. Never written again.
+    thread: UnsafeCell<Option<Thread>>,
+    /// The owner's task waker, for the `POLLING` state.
+    waker: AtomicWaker,
+    /// Whether a waiter spins briefly before it parks: only when every
+    /// worker can have a core of its own (see [`Doorbell::new`]).
+    spin: bool,
+}
+
+// SAFETY: `thread` is written once by the owner before it is published by
+// the Release store of `PARKED`, and only read afterwards (see the field);
+// everything else is atomic.
+unsafe impl Sync for Doorbell {}
+// SAFETY: as above; a `Thread` handle and an `AtomicWaker` are `Send`.
+unsafe impl Send for Doorbell {}
+
+impl Doorbell {
+    /// `spin`: spin briefly before parking. Worth it when the peer that
+    /// will ring runs on another core (the wake then costs a cache line,
+    /// not a park and an unpark); harmful when workers share cores (the
+    /// spin burns the time slice the peer needs), so the exchange enables
+    /// it only with fewer workers than available cores.
+    pub(crate) fn new(spin: bool) -> Self {
+        Self {
+            state: AtomicU8::new(IDLE),
+            thread: UnsafeCell::new(None),
+            waker: AtomicWaker::new(),
+            spin,
+        }
+    }
+
+    /// Called by a peer after it changed something the owner may wait for
+    /// (published data, closed a channel, freed space): wakes the owner if,
+    /// and only if, it announced that it waits.
+    #[inline]
+    pub(crate) fn ring(&self) {
+        // Pairs with the fence in `wait` / `poll_wait` (store buffering):
+        // either we see the announcement or the owner sees our change.
+        fence(Ordering::SeqCst);
+        let s = self.state.load(Ordering::Relaxed);
+        if is_waiting(s) {
+            self.ring_slow(s);
+        }
+    }
+
+    #[cold]
+    fn ring_slow(&self, s: u8) {
+        // Acquire: the owner's Release store of PARKED published `thread`.
+        if self
+            .state
+            .compare_exchange(s, RUNG, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            // The owner stopped waiting (or another peer rang first).
+            return;
+        }
+        if s == PARKED {
+            // SAFETY: we won PARKED → RUNG, so the owner stored PARKED after
+            // writing `thread` (Release/Acquire), and `thread` is never
+            // written after that first time.
+            let t = self.thread.with(|t| unsafe { (*t).clone() });
+            if let Some(t) = t {
+                t.unpark();
+            }
+        } else {
+            self.waker.wake();
+        }
+    }
+
+    /// Blocks the owner's thread until `ready()` holds, a peer rings, or
+    /// `deadline` passes. `announce` runs after the announcement and before
+    /// the fence (a waiting sender sets its ring's "space wanted" flag
+    /// there, so a receiver that sees the flag also sees the announcement).
+    ///
+    /// Returns whether `ready()` was seen to hold; `false` after a ring or
+    /// a timeout (the caller re-checks and, if it must, waits again).
+    /// Only the owning worker's thread may call it.
+    pub(crate) fn wait(
+        &self,
+        deadline: Option<Instant>,
+        announce: impl FnOnce(),
+        ready: impl Fn() -> bool,
+    ) -> bool {
+        // A peer mid-operation usually finishes within a short spin: catch
+        // it without the cost of a park and an unpark (when spinning is
+        // on). Spins only, no yields: on a loaded machine a yield hands the
+        // core to another process for a whole time slice, while a parked
+        // thread that is woken gets it back at once.
+        let rounds = if self.spin { SPIN_ROUNDS } else { 0 };
+        for step in 0..rounds {
+            if ready() {
+                return true;
+            }
+            for _ in 0..1u32 << step.min(5) {
+                crate::sync::spin_hint();
+            }
+        }
+        // SAFETY: only the owner writes `thread`, before its first PARKED
+        // (we are in IDLE now: no peer reads it, see the field).
+        self.thread.with_mut(|t| unsafe {
+            if (*t).is_none() {
+                *t = Some(thread::current());
+            }
+        });
+        // Release: publishes `thread` to the peer whose CAS reads PARKED.
+        self.state.store(PARKED, Ordering::Release);
+        announce();
+        // Pairs with the fence in `ring` (store buffering).
+        fence(Ordering::SeqCst);
+        if ready() {
+            self.state.swap(IDLE, Ordering::Relaxed);
+            return true;
+        }
+        loop {
+            // Acquire: pairs with the ringer's CAS; what it changed before
+            // ringing is visible to the caller's re-check.
+            if self.state.load(Ordering::Acquire) == RUNG {
+                break;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            park_until(deadline);
+        }
+        self.state.swap(IDLE, Ordering::Acquire);
+        false
+    }
+
+    /// The async form of [`wait`](Self::wait): returns `true` if `ready()`
+    /// holds, else registers `waker`, announces `POLLING`, re-checks and
+    /// returns `false` (the caller returns `Pending`; a ring wakes `waker`).
+    pub(crate) fn poll_wait(&self, waker: &Waker, ready: impl Fn() -> bool) -> bool {
+        self.state.swap(IDLE, Ordering::Acquire);
+        if ready() {
+            return true;
+        }
+        self.waker.register(waker);
+        self.state.store(POLLING, Ordering::Relaxed);
+        // Pairs with the fence in `ring` (store buffering).
+        fence(Ordering::SeqCst);
+        if ready() {
+            self.state.swap(IDLE, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// Leaves any waiting state (a dropped or finished async wait).
+    pub(crate) fn stop_waiting(&self) {
+        self.state.swap(IDLE, Ordering::Relaxed);
+    }
+}
+
+/// Converts a timeout into a deadline (`None` for one too far away to
+/// represent: wait without a deadline).
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}

@@ -1,0 +1,110 @@
+//! Worker exchange channels, after timely_communication: `n` worker
+//! threads, each allocating typed channels by id; a channel gives each
+//! worker one [`Sender`] per worker (sender `i` goes to worker `i`) and its
+//! own [`Receiver`]. Each point-to-point channel is FIFO and bounded.
+//!
+//! What it adds to timely_communication's model:
+//!
+//! - **Termination**: once every worker's sender for this worker is gone
+//!   (dropped, [`Sender::done`], or its worker exited or panicked), the
+//!   receiver drains and then reports disconnected — no counting down.
+//! - **Back-pressure**: at most `capacity` messages in flight per pair
+//!   ([`DEFAULT_CAPACITY`] unless [`Worker::allocate_bounded`] says
+//!   otherwise); [`Sender::send`] parks while full, [`Sender::try_send`]
+//!   hands the message back. Nothing is ever dropped. (A worker that
+//!   blocks sending to a peer that blocks sending back deadlocks, as with
+//!   any bounded channel: exchange in rounds no larger than the capacity,
+//!   or use `try_send` and receive in between.)
+//! - **No allocation per message**: a pair's ring of slots is allocated
+//!   once, when the id is allocated, and reused; batch operations
+//!   ([`Sender::send_batch`], [`Receiver::try_recv_batch`]) move many
+//!   messages per publication into and out of buffers you reuse.
+//! - **Waiting without spinning**: [`Worker::wait`] (or
+//!   [`Worker::wait_async`]) parks until a channel has news and returns
+//!   the ids that do (timely's `events`). Senders wake a worker only when
+//!   it announced that it waits — a burst costs one wake-up, a busy
+//!   receiver none.
+//! - **Mistakes are errors**: an id allocated twice, or with different
+//!   types or capacities on different workers, is an [`Error`]; a worker
+//!   never waits for a peer to allocate, and a peer that never does counts
+//!   as disconnected.
+//! - **A panicking worker** is reported by [`WorkerGuards::join`] as
+//!   [`WorkerError::Panicked`] with its message; its peers see its
+//!   senders as dropped.
+//!
+//! Only [`Config::Thread`] and [`Config::Process`] exist so far (the
+//! enum is `#[non_exhaustive]`: a cross-process mode is planned).
+//! Endpoints and [`Worker`] are `!Send`: they stay on their worker's
+//! thread, whose doorbell they park on.
+//!
+//! # How it works
+//!
+//! Channel id → a matrix of `peers × peers` single-producer
+//! single-consumer rings, created by the first worker that allocates it.
+//! Each worker has one doorbell, a state word (`IDLE`, `PARKED`,
+//! `POLLING`, `RUNG`): a sender publishes, issues a `SeqCst` fence and
+//! reads the target's doorbell, and only if it says the worker waits does
+//! it pay a CAS and an unpark (or a waker call). A receiver that frees
+//! space on a ring whose sender waits rings that sender's doorbell the same
+//! way. A waiter spins for a few microseconds before it parks only when
+//! there are fewer workers than cores (with shared cores the spin would
+//! burn the time slice the peer needs to answer). The race arguments are
+//! in the source and checked by loom models.
+//!
+//! # Examples
+//!
+//! Two workers, each sending its index and a countdown to the other:
+//!
+//! ```
+//! use evlatch_std::exchange::{initialize, Config};
+//!
+//! let guards = initialize(Config::Process(2), |mut worker| {
+//!     let (mut senders, mut receiver) = worker.allocate::<(usize, u32)>(0).unwrap();
+//!     let peer = 1 - worker.index();
+//!     for n in (1..=3).rev() {
+//!         senders[peer].send((worker.index(), n)).unwrap();
+//!     }
+//!     drop(senders); // done: the peer's receiver disconnects after these
+//!     let mut got = Vec::new();
+//!     while let Ok(msg) = receiver.recv() {
+//!         got.push(msg);
+//!     }
+//!     got
+//! })
+//! .unwrap();
+//! let results = guards.join();
+//! assert_eq!(results[0], Ok(vec![(1, 3), (1, 2), (1, 1)]));
+//! assert_eq!(results[1], Ok(vec![(0, 3), (0, 2), (0, 1)]));
+//! ```
+
+mod channel;
+mod doorbell;
+mod error;
+mod initialize;
+mod registry;
+mod ring;
+mod worker;
+
+#[cfg(all(test, evlatch_loom))]
+mod loom_models;
+
+pub use channel::{Broadcaster, Receiver, Sender};
+pub use error::{Error, RecvError, SendError, TryRecvError, TrySendError, WorkerError};
+pub use initialize::{initialize, Config, WorkerGuards};
+pub use worker::{WaitAsync, Worker};
+
+/// The capacity of a channel allocated with [`Worker::allocate`]: messages
+/// in flight per pair of workers, before [`Sender::send`] blocks.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch_std::exchange::{initialize, Config, DEFAULT_CAPACITY};
+/// initialize(Config::Thread, |mut w| {
+///     let (txs, _rx) = w.allocate::<u8>(0).unwrap();
+///     assert_eq!(txs[0].capacity(), DEFAULT_CAPACITY);
+/// })
+/// .unwrap()
+/// .join();
+/// ```
+pub const DEFAULT_CAPACITY: usize = 1024;

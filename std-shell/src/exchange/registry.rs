@@ -1,0 +1,146 @@
+//! The allocation registry: which channel ids exist, with which message
+//! type and capacity, and which workers claimed their endpoints.
+//!
+//! The first worker to allocate an id creates the whole channel (every
+//! ring of every pair); the others claim their endpoints from it. Nobody
+//! waits for a peer to allocate: a worker that never claims its endpoints
+//! (it exited, panicked, or asked for another type) has them *abandoned* —
+//! its senders count as dropped and its receiver as gone — so its peers
+//! see it disconnect instead of waiting forever.
+
+use core::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::doorbell::Doorbell;
+use super::error::Error;
+use super::ring::{Column, Matrix};
+
+pub(crate) struct Registry {
+    doorbells: Arc<[Doorbell]>,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    /// Channels some worker has not claimed yet (an entry is removed when
+    /// every worker claimed or abandoned it).
+    entries: HashMap<usize, Entry>,
+    /// Workers that exited: they claim nothing any more.
+    departed: Vec<bool>,
+}
+
+struct Entry {
+    type_id: TypeId,
+    type_name: &'static str,
+    capacity: usize,
+    /// An `Arc<Matrix<T>>` for the entry's `T`.
+    matrix: Arc<dyn Any + Send + Sync>,
+    column: Arc<dyn Column>,
+    /// Per worker: claimed or abandoned.
+    settled: Vec<bool>,
+}
+
+impl Registry {
+    pub(crate) fn new(peers: usize) -> Self {
+        Self {
+            doorbells: {
+                // Spin before parking only if every worker can have a core.
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let spin = peers < cores;
+                (0..peers).map(|_| Doorbell::new(spin)).collect()
+            },
+            inner: Mutex::new(Inner {
+                entries: HashMap::new(),
+                departed: vec![false; peers],
+            }),
+        }
+    }
+
+    pub(crate) fn doorbell(&self, worker: usize) -> &Doorbell {
+        &self.doorbells[worker]
+    }
+
+    /// Worker `worker` claims its endpoints of channel `id` carrying `T`.
+    /// The caller checked that it did not claim `id` before.
+    pub(crate) fn claim<T: Send + 'static>(
+        &self,
+        worker: usize,
+        id: usize,
+        capacity: usize,
+    ) -> Result<Arc<Matrix<T>>, Error> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let peers = self.doorbells.len();
+        let Inner { entries, departed } = &mut *inner;
+        let entry = entries.entry(id).or_insert_with(|| {
+            let matrix = Arc::new(Matrix::<T>::new(self.doorbells.clone(), capacity));
+            let mut settled = vec![false; peers];
+            for (w, gone) in departed.iter().enumerate() {
+                if *gone {
+                    matrix.abandon(w);
+                    settled[w] = true;
+                }
+            }
+            Entry {
+                type_id: TypeId::of::<T>(),
+                type_name: core::any::type_name::<T>(),
+                capacity,
+                matrix: matrix.clone(),
+                column: matrix,
+                settled,
+            }
+        });
+        debug_assert!(!entry.settled[worker], "the worker checks its own ids");
+        entry.settled[worker] = true;
+        let result = if entry.type_id != TypeId::of::<T>() {
+            Err(Error::TypeMismatch {
+                id,
+                expected: entry.type_name,
+                found: core::any::type_name::<T>(),
+            })
+        } else if entry.capacity != capacity {
+            Err(Error::CapacityMismatch {
+                id,
+                expected: entry.capacity,
+                found: capacity,
+            })
+        } else {
+            match entry.matrix.clone().downcast::<Matrix<T>>() {
+                Ok(m) => Ok(m),
+                // The `TypeId` matched, so the downcast cannot fail; report
+                // it as a mismatch rather than panic if it ever did.
+                Err(_) => Err(Error::TypeMismatch {
+                    id,
+                    expected: entry.type_name,
+                    found: core::any::type_name::<T>(),
+                }),
+            }
+        };
+        if result.is_err() {
+            // This worker will never hold endpoints of `id`: its peers must
+            // see it disconnect, not wait for it.
+            entry.column.abandon(worker);
+        }
+        if entry.settled.iter().all(|s| *s) {
+            entries.remove(&id);
+        }
+        result
+    }
+
+    /// Worker `worker` exited: abandons every channel it did not claim,
+    /// now and in future allocations. Idempotent.
+    pub(crate) fn depart(&self, worker: usize) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let Inner { entries, departed } = &mut *inner;
+        if departed[worker] {
+            return;
+        }
+        departed[worker] = true;
+        entries.retain(|_, entry| {
+            if !entry.settled[worker] {
+                entry.settled[worker] = true;
+                entry.column.abandon(worker);
+            }
+            !entry.settled.iter().all(|s| *s)
+        });
+    }
+}

@@ -1,0 +1,308 @@
+//! The point-to-point channel: a bounded single-producer single-consumer
+//! ring from one worker to one worker, and the matrix of them that one
+//! allocated channel id is.
+//!
+//! The ring's slots are allocated once, when the channel id is allocated,
+//! and reused for every message after that: a steady exchange allocates
+//! nothing. Positions only grow (`usize`, so they do not wrap in practice:
+//! 2^64 messages); the slot of position `p` is `p & mask`, over a slot
+//! count that is the capacity rounded up to a power of two, while "full"
+//! means exactly `capacity` messages in flight.
+
+use core::mem::MaybeUninit;
+use std::sync::Arc;
+
+use super::doorbell::Doorbell;
+use crate::sync::{AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+
+/// Keeps the producer's and the consumer's hot words on their own cache
+/// lines (128 bytes: adjacent-line prefetch pairs lines on x86).
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+/// One point-to-point ring, from worker `from` to worker `to`.
+///
+/// Positions: `head ≤ tail ≤ head + capacity` at every instant.
+/// Slots at positions `head .. tail` hold initialized messages; the others
+/// are uninitialized. Only the producer (the one [`Sender`](super::Sender)
+/// of this pair) writes slots at `tail` and advances `tail`; only the
+/// consumer (the one [`Receiver`](super::Receiver)) reads slots at `head`
+/// and advances `head`.
+pub(crate) struct Ring<T> {
+    /// The consumer's next position. Written (Release) by the consumer
+    /// after it moved the message out: the slot is free for the producer.
+    head: Padded<AtomicUsize>,
+    /// The producer's next position. Written (Release) by the producer
+    /// after it wrote the slot: the message is visible to the consumer.
+    tail: Padded<AtomicUsize>,
+    /// `false → true` once, by the producer's sender when it is dropped or
+    /// `done()` (or by the registry for a worker that never claimed it).
+    /// Release: every message before it is published (`tail`) first.
+    tx_closed: AtomicBool,
+    /// `false → true` once, by the consumer's receiver when it is dropped
+    /// (or by the registry for a worker that never claimed it).
+    rx_closed: AtomicBool,
+    /// The producer found the ring full and waits for space: set (Release)
+    /// by the producer after it announced itself on its doorbell, cleared
+    /// (swap, Acquire) by the consumer that then rings the producer's
+    /// doorbell. A stale `true` costs one needless ring, nothing else.
+    tx_waiting: AtomicBool,
+    capacity: usize,
+    mask: usize,
+    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+}
+
+// SAFETY: a slot is accessed by the producer only while it is outside
+// `head .. tail` (free) and by the consumer only while inside (full); the
+// Release/Acquire pairs on `tail` and `head` hand each slot over. Messages
+// move between threads, hence `T: Send`.
+unsafe impl<T: Send> Sync for Ring<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for Ring<T> {}
+
+impl<T> Ring<T> {
+    /// A ring with room for exactly `capacity` messages (`capacity ≥ 1`).
+    fn new(capacity: usize) -> Self {
+        debug_assert!(capacity >= 1);
+        let slots = capacity.next_power_of_two();
+        Self {
+            head: Padded(AtomicUsize::new(0)),
+            tail: Padded(AtomicUsize::new(0)),
+            tx_closed: AtomicBool::new(false),
+            rx_closed: AtomicBool::new(false),
+            tx_waiting: AtomicBool::new(false),
+            capacity,
+            mask: slots - 1,
+            slots: (0..slots)
+                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+                .collect(),
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    // ---- producer side (the one sender of this pair) ----
+
+    /// The consumer's position, fresh (Acquire: the slots before it were
+    /// moved out, so they may be overwritten).
+    #[inline]
+    pub(crate) fn load_head(&self) -> usize {
+        self.head.0.load(Ordering::Acquire)
+    }
+
+    /// Writes `value` at position `tail`.
+    ///
+    /// # Safety
+    /// Only the producer calls it, with its own `tail` (the value it last
+    /// published), and `tail < head + capacity` for a `head` it loaded.
+    #[inline]
+    pub(crate) unsafe fn write(&self, tail: usize, value: T) {
+        let slot = &self.slots[tail & self.mask];
+        // SAFETY: position `tail` is outside `head .. tail` (free): the
+        // consumer does not touch it until `tail + 1` is published.
+        slot.with_mut(|p| unsafe { (*p).write(value) });
+    }
+
+    /// Publishes every message written below `tail` (Release: their slot
+    /// writes happen before the consumer's Acquire load of `tail`).
+    #[inline]
+    pub(crate) fn publish_tail(&self, tail: usize) {
+        self.tail.0.store(tail, Ordering::Release);
+    }
+
+    pub(crate) fn close_tx(&self) {
+        // Release: the messages published before it are visible to a
+        // consumer that sees the flag (see `is_drained`).
+        self.tx_closed.store(true, Ordering::Release);
+    }
+
+    /// Whether the consumer is gone (nothing sent from now on is received).
+    #[inline]
+    pub(crate) fn is_rx_closed(&self) -> bool {
+        self.rx_closed.load(Ordering::Acquire)
+    }
+
+    /// Says that the producer waits for space; call between the doorbell's
+    /// announcement and its fence.
+    pub(crate) fn want_space(&self) {
+        self.tx_waiting.store(true, Ordering::Release);
+    }
+
+    /// For the producer's wait: whether there is room at `tail` now, or
+    /// nothing sent will be received any more.
+    pub(crate) fn space_or_closed(&self, tail: usize) -> bool {
+        tail - self.head.0.load(Ordering::Relaxed) < self.capacity
+            || self.rx_closed.load(Ordering::Relaxed)
+    }
+
+    // ---- consumer side (the one receiver of this pair) ----
+
+    /// The producer's position, fresh (Acquire: the slots below it are
+    /// written).
+    #[inline]
+    pub(crate) fn load_tail(&self) -> usize {
+        self.tail.0.load(Ordering::Acquire)
+    }
+
+    /// Moves the message at `head` out.
+    ///
+    /// # Safety
+    /// Only the consumer calls it, with its own `head`, and `head < tail`
+    /// for a `tail` it loaded (Acquire).
+    #[inline]
+    pub(crate) unsafe fn read(&self, head: usize) -> T {
+        let slot = &self.slots[head & self.mask];
+        // SAFETY: position `head` is inside `head .. tail` (written, its
+        // write published by the Acquire load of `tail`); the producer does
+        // not touch it until `head + 1` is published.
+        slot.with(|p| unsafe { (*p).assume_init_read() })
+    }
+
+    /// Frees every slot below `head` for the producer (Release: our reads
+    /// happen before its overwrite).
+    #[inline]
+    pub(crate) fn publish_head(&self, head: usize) {
+        self.head.0.store(head, Ordering::Release);
+    }
+
+    /// After the consumer published `head` and issued a `SeqCst` fence:
+    /// whether the producer said it waits for space (then the caller rings
+    /// its doorbell). Clears the flag.
+    #[inline]
+    pub(crate) fn take_space_wanted(&self) -> bool {
+        // Relaxed first: the common case is "nobody waits", one load.
+        // Acquire on the swap: the producer's doorbell announcement (stored
+        // before its Release store of the flag) is visible to our ring.
+        self.tx_waiting.load(Ordering::Relaxed) && self.tx_waiting.swap(false, Ordering::Acquire)
+    }
+
+    /// Whether the producer is gone and every message it sent is below
+    /// `head` (consumed): nothing more will come from it.
+    pub(crate) fn is_drained(&self, head: usize) -> bool {
+        // Acquire on the flag, then a fresh `tail`: the producer published
+        // its last `tail` before it closed.
+        self.tx_closed.load(Ordering::Acquire) && self.load_tail() == head
+    }
+
+    pub(crate) fn close_rx(&self) {
+        self.rx_closed.store(true, Ordering::Release);
+    }
+
+    /// Whether a message is waiting (a hint; the consumer's own `head`).
+    pub(crate) fn has_data(&self) -> bool {
+        self.tail.0.load(Ordering::Relaxed) != self.head.0.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_tx_closed(&self) -> bool {
+        self.tx_closed.load(Ordering::Acquire)
+    }
+}
+
+impl<T> Drop for Ring<T> {
+    fn drop(&mut self) {
+        // Messages sent but never received are dropped with the ring.
+        let head = self.head.0.load(Ordering::Relaxed);
+        let tail = self.tail.0.load(Ordering::Relaxed);
+        for pos in head..tail {
+            let slot = &self.slots[pos & self.mask];
+            // SAFETY: `&mut self`: no other access; `head .. tail` are
+            // initialized and each is dropped once.
+            slot.with_mut(|p| unsafe { (*p).assume_init_drop() });
+        }
+    }
+}
+
+/// The channel of one id: `peers × peers` rings, ring `(from, to)` at
+/// `from * peers + to`, and every worker's doorbell.
+pub(crate) struct Matrix<T> {
+    peers: usize,
+    rings: Box<[Ring<T>]>,
+    doorbells: Arc<[Doorbell]>,
+}
+
+impl<T> Matrix<T> {
+    pub(crate) fn new(doorbells: Arc<[Doorbell]>, capacity: usize) -> Self {
+        let peers = doorbells.len();
+        Self {
+            peers,
+            rings: (0..peers * peers).map(|_| Ring::new(capacity)).collect(),
+            doorbells,
+        }
+    }
+
+    pub(crate) fn peers(&self) -> usize {
+        self.peers
+    }
+
+    pub(crate) fn ring(&self, from: usize, to: usize) -> &Ring<T> {
+        debug_assert!(from < self.peers && to < self.peers);
+        &self.rings[from * self.peers + to]
+    }
+
+    pub(crate) fn doorbell(&self, worker: usize) -> &Doorbell {
+        &self.doorbells[worker]
+    }
+
+    /// Closes everything of a worker that will never claim its endpoints
+    /// (it exited, or its allocation failed): its senders count as dropped,
+    /// its receiver as gone; the peers waiting on either are rung.
+    pub(crate) fn abandon(&self, worker: usize) {
+        for peer in 0..self.peers {
+            self.ring(worker, peer).close_tx();
+            self.ring(peer, worker).close_rx();
+        }
+        for peer in 0..self.peers {
+            self.doorbell(peer).ring();
+        }
+    }
+}
+
+/// What the worker's scan needs of a channel, whatever its message type.
+pub(crate) trait Column: Send + Sync {
+    /// What the receiver of worker `to` would find.
+    fn look(&self, to: usize) -> Look;
+    /// See [`Matrix::abandon`].
+    fn abandon(&self, worker: usize);
+}
+
+/// One channel as seen by one worker's scan.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Look {
+    /// A message is waiting.
+    Data,
+    /// Every sender is gone and everything is received.
+    Disconnected,
+    /// Nothing yet.
+    Nothing,
+    /// The receiver was dropped: stop scanning it.
+    Gone,
+}
+
+impl<T: Send> Column for Matrix<T> {
+    fn abandon(&self, worker: usize) {
+        Matrix::abandon(self, worker);
+    }
+
+    fn look(&self, to: usize) -> Look {
+        if self.ring(0, to).rx_closed.load(Ordering::Relaxed) {
+            return Look::Gone;
+        }
+        let mut closed = true;
+        for from in 0..self.peers {
+            let r = self.ring(from, to);
+            if r.has_data() {
+                return Look::Data;
+            }
+            closed &= r.is_tx_closed();
+        }
+        // A closed ring was re-checked for data after its flag (Acquire)
+        // only in `has_data` above, which ran before: look once more.
+        if closed && (0..self.peers).all(|from| !self.ring(from, to).has_data()) {
+            Look::Disconnected
+        } else {
+            Look::Nothing
+        }
+    }
+}
