@@ -4,7 +4,7 @@
 #[cfg(evlatch_loom)]
 #[allow(unused_imports)]
 pub(crate) use loom::{
-    sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering},
+    sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
     sync::{Arc, Mutex, MutexGuard},
     thread::{self, Thread},
 };
@@ -12,7 +12,7 @@ pub(crate) use loom::{
 #[cfg(not(evlatch_loom))]
 #[allow(unused_imports)]
 pub(crate) use std::{
-    sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering},
+    sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
     sync::{Arc, Mutex, MutexGuard},
     thread::{self, Thread},
 };
