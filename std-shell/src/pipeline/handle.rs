@@ -38,7 +38,9 @@ use crate::EventExt;
 /// assert_eq!(sum, (0..1000u64).map(|x| x * x).sum());
 /// ```
 pub struct Pipeline<T> {
-    rx: Receiver<T>,
+    /// `None` once stopped (so that a source sending straight into the
+    /// sink sees it gone).
+    rx: Option<Receiver<T>>,
     shared: Arc<Shared>,
     exec: Executor,
     source: Option<JoinHandle<()>>,
@@ -67,7 +69,7 @@ impl<T> Pipeline<T> {
         reporter: Option<JoinHandle<()>>,
     ) -> Self {
         Self {
-            rx,
+            rx: Some(rx),
             shared,
             exec,
             source,
@@ -78,9 +80,9 @@ impl<T> Pipeline<T> {
         }
     }
 
-    fn got(&self, since: Instant) {
+    fn got(&self, since: Instant, rx: &Receiver<T>) {
         let sink = self.shared.queues.len() - 1;
-        self.shared.queues[sink].get(since.elapsed(), self.rx.len());
+        self.shared.queues[sink].get(since.elapsed(), rx.len());
     }
 
     fn ended(&self) -> RecvError {
@@ -109,13 +111,13 @@ impl<T> Pipeline<T> {
     /// assert!(p.recv().is_err());
     /// ```
     pub fn recv(&self) -> Result<T, RecvError> {
-        if self.stopped {
+        let Some(rx) = self.rx.as_ref() else {
             return Err(RecvError::Stopped);
-        }
+        };
         let t = Instant::now();
-        match self.rx.recv() {
+        match rx.recv() {
             Ok(v) => {
-                self.got(t);
+                self.got(t, rx);
                 Ok(v)
             }
             Err(_) => Err(self.ended()),
@@ -142,13 +144,13 @@ impl<T> Pipeline<T> {
     /// assert_eq!(p.recv_timeout(Duration::from_millis(1)), Err(RecvError::Timeout));
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
-        if self.stopped {
+        let Some(rx) = self.rx.as_ref() else {
             return Err(RecvError::Stopped);
-        }
+        };
         let t = Instant::now();
-        match self.rx.recv_timeout(timeout) {
+        match rx.recv_timeout(timeout) {
             Ok(v) => {
-                self.got(t);
+                self.got(t, rx);
                 Ok(v)
             }
             Err(channel::RecvTimeoutError::Timeout) => Err(RecvError::Timeout),
@@ -176,13 +178,13 @@ impl<T> Pipeline<T> {
     /// # });
     /// ```
     pub async fn recv_async(&self) -> Result<T, RecvError> {
-        if self.stopped {
+        let Some(rx) = self.rx.as_ref() else {
             return Err(RecvError::Stopped);
-        }
+        };
         let t = Instant::now();
-        match self.rx.recv_async().await {
+        match rx.recv_async().await {
             Ok(v) => {
-                self.got(t);
+                self.got(t, rx);
                 Ok(v)
             }
             Err(_) => Err(self.ended()),
@@ -264,6 +266,9 @@ impl<T> Pipeline<T> {
             return Ok(());
         }
         self.shared.cancel_up_to(usize::MAX);
+        // Items still in the sink are dropped; a source that sends straight
+        // into it (no stages) sees it gone.
+        self.rx = None;
         let wait = |e: &Event| match deadline {
             None => {
                 e.wait();

@@ -349,6 +349,7 @@ pub(crate) async fn aggregate_loop<T: Send>(
             match rx.try_recv() {
                 Ok(v) => {
                     batch.push(v);
+                    hop.got(Instant::now(), &rx);
                     continue;
                 }
                 Err(TryRecvError::Disconnected) => {
@@ -357,6 +358,7 @@ pub(crate) async fn aggregate_loop<T: Send>(
                 }
                 Err(_) => {}
             }
+            let waited = Instant::now();
             let got = match deadline {
                 None => Some(rx.recv_async().await),
                 Some(d) => {
@@ -375,7 +377,10 @@ pub(crate) async fn aggregate_loop<T: Send>(
                 }
             };
             match got {
-                Some(Ok(v)) => batch.push(v),
+                Some(Ok(v)) => {
+                    batch.push(v);
+                    hop.got(waited, &rx);
+                }
                 Some(Err(_)) => {
                     ended = true;
                     break;
