@@ -17,9 +17,13 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A small deterministic pseudo-random sequence.
 fn lcg(seed: u64) -> impl FnMut() -> u64 {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     move || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         s >> 33
     }
 }
@@ -32,10 +36,16 @@ fn jitter(x: u64) -> Duration {
 fn input_order_is_kept_under_random_latencies_sync() {
     let n = if cfg!(debug_assertions) { 300 } else { 3000 };
     let p = Pipeline::source(0..n)
-        .pipe_with(StageOptions::new("sleepy").concurrency(8).ordered().buffer(4), |x: u64| {
-            std::thread::sleep(jitter(x));
-            Ok::<_, String>(x)
-        })
+        .pipe_with(
+            StageOptions::new("sleepy")
+                .concurrency(8)
+                .ordered()
+                .buffer(4),
+            |x: u64| {
+                std::thread::sleep(jitter(x));
+                Ok::<_, String>(x)
+            },
+        )
         .build(BuildOptions::default())
         .unwrap();
     let got: Vec<u64> = p.map(Result::unwrap).collect();
@@ -52,18 +62,21 @@ fn input_order_is_kept_under_random_latencies_async_with_failures() {
         .unwrap();
     let h = rt.handle().clone();
     let p = Pipeline::source(0..n)
-        .pipe_async_with(StageOptions::new("sleepy").concurrency(16).ordered(), move |x: u64| {
-            let d = jitter(x);
-            let sleep = h.spawn(async move { tokio::time::sleep(d).await });
-            async move {
-                sleep.await.unwrap();
-                if x % 7 == 3 {
-                    Err(format!("{x} is unlucky"))
-                } else {
-                    Ok(x)
+        .pipe_async_with(
+            StageOptions::new("sleepy").concurrency(16).ordered(),
+            move |x: u64| {
+                let d = jitter(x);
+                let sleep = h.spawn(async move { tokio::time::sleep(d).await });
+                async move {
+                    sleep.await.unwrap();
+                    if x % 7 == 3 {
+                        Err(format!("{x} is unlucky"))
+                    } else {
+                        Ok(x)
+                    }
                 }
-            }
-        })
+            },
+        )
         .build(BuildOptions::default())
         .unwrap();
     let got: Vec<u64> = p.map(Result::unwrap).collect();
@@ -78,7 +91,8 @@ fn completion_order_lets_a_fast_item_overtake_a_slow_one() {
         .pipe_with(StageOptions::new("gate").concurrency(2), move |x| {
             if x == 0 {
                 // Finishes only after item 1 reached the consumer.
-                o.wait_timeout(PATIENCE).map_err(|_| "item 1 never overtook item 0")?;
+                o.wait_timeout(PATIENCE)
+                    .map_err(|_| "item 1 never overtook item 0")?;
             }
             Ok::<_, &str>(x)
         })
@@ -92,7 +106,10 @@ fn completion_order_lets_a_fast_item_overtake_a_slow_one() {
 
 #[test]
 fn aggregate_by_size_emits_the_remainder_at_the_end() {
-    let p = Pipeline::source(0..10).aggregate(3, None).build(BuildOptions::default()).unwrap();
+    let p = Pipeline::source(0..10)
+        .aggregate(3, None)
+        .build(BuildOptions::default())
+        .unwrap();
     let got: Vec<Vec<i32>> = p.map(Result::unwrap).collect();
     assert_eq!(got, [vec![0, 1, 2], vec![3, 4, 5], vec![6, 7, 8], vec![9]]);
 }
@@ -175,7 +192,9 @@ fn failure_budget_by_count_names_stage_count_and_last_error() {
 fn failure_budget_by_rate_is_checked_only_after_100_calls() {
     // 99 calls, all failing, rate budget 10 %: not checked yet.
     let p = Pipeline::source(0..99u32)
-        .pipe_with(StageOptions::new("flaky").max_failure_rate(0.1), |_| Err::<u32, _>("no"))
+        .pipe_with(StageOptions::new("flaky").max_failure_rate(0.1), |_| {
+            Err::<u32, _>("no")
+        })
         .build(BuildOptions::default())
         .unwrap();
     assert_eq!(p.count(), 0);
@@ -207,8 +226,20 @@ fn failure_budget_by_rate_is_checked_only_after_100_calls() {
 #[test]
 fn global_failure_budget_counts_all_stages() {
     let p = Pipeline::source(0..100u32)
-        .pipe_with(StageOptions::new("a"), |x| if x == 5 { Err("a5") } else { Ok(x) })
-        .pipe_with(StageOptions::new("b"), |x| if x == 7 { Err("b7") } else { Ok(x) })
+        .pipe_with(StageOptions::new("a"), |x| {
+            if x == 5 {
+                Err("a5")
+            } else {
+                Ok(x)
+            }
+        })
+        .pipe_with(StageOptions::new("b"), |x| {
+            if x == 7 {
+                Err("b7")
+            } else {
+                Ok(x)
+            }
+        })
         .build(BuildOptions::default().max_failures(1))
         .unwrap();
     let err = p.filter_map(Result::err).next().unwrap();
@@ -218,7 +249,10 @@ fn global_failure_budget_counts_all_stages() {
             failures,
             last_error,
             ..
-        } => assert_eq!((stage.as_str(), failures, last_error.as_str()), ("b", 2, "b7")),
+        } => assert_eq!(
+            (stage.as_str(), failures, last_error.as_str()),
+            ("b", 2, "b7")
+        ),
         other => panic!("unexpected {other}"),
     }
 }
@@ -232,7 +266,7 @@ fn failure_cancels_upstream_and_downstream_drains() {
     let p = Pipeline::source((0u64..).inspect(move |_| {
         pr.fetch_add(1, Ordering::Relaxed);
     }))
-    .pipe_with(StageOptions::new("up"), |x| Ok::<_, String>(x))
+    .pipe_with(StageOptions::new("up"), Ok::<_, String>)
     .pipe_with(StageOptions::new("strict").max_failures(0), |x| {
         if x == 10 {
             Err("ten".to_string())
@@ -249,7 +283,10 @@ fn failure_cancels_upstream_and_downstream_drains() {
     let results: Vec<_> = p.collect();
     let (ok, err): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
     // Everything that passed "strict" before the failure was delivered.
-    assert_eq!(ok.into_iter().map(Result::unwrap).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
+    assert_eq!(
+        ok.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+        (0..10).collect::<Vec<_>>()
+    );
     assert_eq!(err.len(), 1);
     // The source stopped: a bounded number of items was ever produced.
     assert!(produced.load(Ordering::Relaxed) < 100);
@@ -284,13 +321,16 @@ fn leaky_pipeline(live: &Arc<AtomicUsize>, guard: &Arc<()>) -> Pipeline<Vec<Trac
             std::thread::sleep(Duration::from_micros(200));
             Ok::<_, String>(t)
         })
-        .pipe_async_with(StageOptions::new("async").concurrency(4).ordered(), move |t| {
-            let g = g2.clone();
-            async move {
-                let _ = g;
-                Ok::<_, String>(t)
-            }
-        })
+        .pipe_async_with(
+            StageOptions::new("async").concurrency(4).ordered(),
+            move |t| {
+                let g = g2.clone();
+                async move {
+                    let _ = g;
+                    Ok::<_, String>(t)
+                }
+            },
+        )
         .aggregate(5, Some(Duration::from_millis(2)))
         .pipe_with(StageOptions::new("tail"), move |b| {
             let _ = &g3;
@@ -396,26 +436,32 @@ fn a_panicking_op_over_budget_reports_its_message() {
 #[test]
 fn a_panicking_source_ends_with_an_error_after_its_items() {
     let p = Pipeline::source((0..10u32).map(|x| if x == 3 { panic!("source boom") } else { x }))
-        .pipe(|x| Ok::<_, String>(x))
+        .pipe(Ok::<_, String>)
         .build(BuildOptions::default())
         .unwrap();
     let results: Vec<_> = p.collect();
     assert_eq!(results.len(), 4);
-    assert!(matches!(&results[3], Err(PipelineError::SourcePanicked { message }) if message.contains("source boom")));
+    assert!(
+        matches!(&results[3], Err(PipelineError::SourcePanicked { message }) if message.contains("source boom"))
+    );
 }
 
 #[test]
 fn async_source_and_async_receive_under_tokio() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut i = 0u32;
     let p = Pipeline::source_async(move || {
         i += 1;
         let v = i;
         async move { (v <= 50).then_some(v) }
     })
-    .pipe_async_with(StageOptions::new("inc").concurrency(4).ordered(), |x| async move {
-        Ok::<_, String>(x + 1)
-    })
+    .pipe_async_with(
+        StageOptions::new("inc").concurrency(4).ordered(),
+        |x| async move { Ok::<_, String>(x + 1) },
+    )
     .build(BuildOptions::default())
     .unwrap();
     let got = rt.block_on(async {
@@ -443,7 +489,10 @@ fn recv_timeout_times_out_while_the_source_is_blocked() {
     .build(BuildOptions::default())
     .unwrap();
     assert_eq!(p.recv(), Ok(0));
-    assert_eq!(p.recv_timeout(Duration::from_millis(5)), Err(RecvError::Timeout));
+    assert_eq!(
+        p.recv_timeout(Duration::from_millis(5)),
+        Err(RecvError::Timeout)
+    );
     release.set_finished().unwrap();
     assert_eq!(p.recv_timeout(PATIENCE), Ok(1));
     assert_eq!(p.recv_timeout(PATIENCE), Err(RecvError::Finished));
@@ -462,18 +511,27 @@ fn stats_count_everything_and_the_final_report_comes_once() {
             }
         })
         .aggregate(10, None)
-        .build(BuildOptions::default().report_stats(Duration::from_millis(1), move |s| {
-            r.lock().unwrap().push(s.finished);
-            if !s.finished {
-                panic!("a panicking callback does not stop the reports");
-            }
-        }))
+        .build(
+            BuildOptions::default().report_stats(Duration::from_millis(1), move |s| {
+                r.lock().unwrap().push(s.finished);
+                if !s.finished {
+                    panic!("a panicking callback does not stop the reports");
+                }
+            }),
+        )
         .unwrap();
     let batches = p.by_ref().count();
     assert_eq!(batches, 25);
     p.stop(); // joins the reporter
     let s = p.stats();
-    assert_eq!((s.stages[0].tasks, s.stages[0].failures, s.stages[0].in_flight), (500, 250, 0));
+    assert_eq!(
+        (
+            s.stages[0].tasks,
+            s.stages[0].failures,
+            s.stages[0].in_flight
+        ),
+        (500, 250, 0)
+    );
     assert_eq!(s.stages[1].tasks, 25);
     assert_eq!((s.queues[0].puts, s.queues[0].gets), (500, 500));
     assert_eq!((s.queues[1].puts, s.queues[1].gets), (250, 250));
@@ -489,14 +547,21 @@ fn stats_count_everything_and_the_final_report_comes_once() {
 #[test]
 fn bad_options_are_build_errors() {
     let e = Pipeline::source(0..1)
-        .pipe_with(StageOptions::new("x").buffer(0), |x: i32| Ok::<_, String>(x))
+        .pipe_with(StageOptions::new("x").buffer(0), |x: i32| {
+            Ok::<_, String>(x)
+        })
         .build(BuildOptions::default());
     assert!(e.unwrap_err().to_string().contains("buffer"));
     let e = Pipeline::source(0..1)
-        .pipe_with(StageOptions::new("x").max_failure_rate(1.5), |x: i32| Ok::<_, String>(x))
+        .pipe_with(StageOptions::new("x").max_failure_rate(1.5), |x: i32| {
+            Ok::<_, String>(x)
+        })
         .build(BuildOptions::default());
     assert!(e.unwrap_err().to_string().contains("1.5"));
-    assert!(Pipeline::source(0..1).aggregate(0, None).build(BuildOptions::default()).is_err());
+    assert!(Pipeline::source(0..1)
+        .aggregate(0, None)
+        .build(BuildOptions::default())
+        .is_err());
     assert!(Pipeline::source(0..1)
         .build(BuildOptions::default().report_stats(Duration::ZERO, |_| {}))
         .is_err());
@@ -517,21 +582,29 @@ fn a_done_when_b_starts(a_priority: Priority) -> usize {
             let _ = f.set_finished();
         }
     }))
-    .pipe_with(StageOptions::new("a").priority(a_priority).buffer(16), move |x| {
-        if x == 0 {
-            filled.wait_timeout(PATIENCE).map_err(|_| "source never filled the queue")?;
-        }
-        ad.fetch_add(1, Ordering::SeqCst);
-        Ok::<_, &str>(x)
-    })
+    .pipe_with(
+        StageOptions::new("a").priority(a_priority).buffer(16),
+        move |x| {
+            if x == 0 {
+                filled
+                    .wait_timeout(PATIENCE)
+                    .map_err(|_| "source never filled the queue")?;
+            }
+            ad.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, &str>(x)
+        },
+    )
     .pipe_with(StageOptions::new("b"), move |x| {
         s.lock().unwrap().get_or_insert(ad2.load(Ordering::SeqCst));
         Ok::<_, &str>(x)
     })
-    .pipe_with(StageOptions::new("c"), |x| Ok::<_, &str>(x))
+    .pipe_with(StageOptions::new("c"), Ok::<_, &str>)
     .build(BuildOptions::default().threads(1).sink_buffer(64))
     .unwrap();
-    assert_eq!(p.map(Result::unwrap).collect::<Vec<_>>(), (0..40).collect::<Vec<_>>());
+    assert_eq!(
+        p.map(Result::unwrap).collect::<Vec<_>>(),
+        (0..40).collect::<Vec<_>>()
+    );
     let v = seen.lock().unwrap().unwrap();
     v
 }
@@ -551,19 +624,32 @@ fn a_high_priority_stage_runs_ahead_of_downstream() {
 
 #[test]
 fn stress_every_item_exactly_once_through_four_mixed_stages() {
-    let n: u64 = if cfg!(debug_assertions) { 20_000 } else { 1_000_000 };
+    let n: u64 = if cfg!(debug_assertions) {
+        20_000
+    } else {
+        1_000_000
+    };
     let p = Pipeline::source(0..n)
-        .pipe_with(StageOptions::new("s1").concurrency(3), |x: u64| Ok::<_, String>(x * 2))
-        .pipe_async_with(StageOptions::new("a2").concurrency(4).ordered().buffer(8), |x: u64| async move {
-            if x % 1000 == 0 {
-                crate_yield().await;
-            }
-            Ok::<_, String>(x + 1)
+        .pipe_with(StageOptions::new("s1").concurrency(3), |x: u64| {
+            Ok::<_, String>(x * 2)
         })
-        .pipe_with(StageOptions::new("s3").concurrency(2).ordered(), |x: u64| Ok::<_, String>(x))
-        .pipe_async_with(StageOptions::new("a4").concurrency(3), |x: u64| async move {
-            Ok::<_, String>((x - 1) / 2)
-        })
+        .pipe_async_with(
+            StageOptions::new("a2").concurrency(4).ordered().buffer(8),
+            |x: u64| async move {
+                if x.is_multiple_of(1000) {
+                    crate_yield().await;
+                }
+                Ok::<_, String>(x + 1)
+            },
+        )
+        .pipe_with(
+            StageOptions::new("s3").concurrency(2).ordered(),
+            |x: u64| Ok::<_, String>(x),
+        )
+        .pipe_async_with(
+            StageOptions::new("a4").concurrency(3),
+            |x: u64| async move { Ok::<_, String>((x - 1) / 2) },
+        )
         .build(BuildOptions::default().sink_buffer(64))
         .unwrap();
     let mut seen = vec![false; n as usize];

@@ -19,8 +19,8 @@ use super::handle::Pipeline;
 use super::options::{BuildOptions, OutputOrder, Priority, StageOptions, DEFAULT_BUFFER};
 use super::shared::{Budget, Shared};
 use super::stage::{
-    aggregate_loop, completion_loop, disaggregate_loop, ordered_loop, panic_text, AsyncOp,
-    Reorder, StageOp, SyncOp,
+    aggregate_loop, completion_loop, disaggregate_loop, ordered_loop, panic_text, AsyncOp, Reorder,
+    StageOp, SyncOp,
 };
 use super::stats::{PipelineStats, QueueCounters, StageCounters};
 use super::timer::Timer;
@@ -74,7 +74,10 @@ pub struct PipelineBuilder<T> {
 impl<T> fmt::Debug for PipelineBuilder<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PipelineBuilder")
-            .field("stages", &self.plans.iter().map(|p| &p.name).collect::<Vec<_>>())
+            .field(
+                "stages",
+                &self.plans.iter().map(|p| &p.name).collect::<Vec<_>>(),
+            )
             .field("source_async", &self.source_async)
             .finish()
     }
@@ -109,7 +112,9 @@ impl Wiring<'_> {
     /// Spawns a task of stage `i` (`None`: the async source).
     fn spawn(&self, stage: Option<usize>, fut: impl Future<Output = ()> + Send + 'static) {
         let position = stage.map_or(0, |i| i + 1);
-        let level = stage.map_or(Priority::Normal, |i| self.priorities[i]).level();
+        let level = stage
+            .map_or(Priority::Normal, |i| self.priorities[i])
+            .level();
         let rank = level * self.positions + position;
         let task = self.exec.spawn(rank, fut);
         self.shared.add_task(position, task);
@@ -376,7 +381,11 @@ impl<T: Send + 'static> PipelineBuilder<T> {
     /// let batches: Vec<Vec<i32>> = p.map(Result::unwrap).collect();
     /// assert_eq!(batches, [vec![0, 1], vec![2, 3], vec![4]]);
     /// ```
-    pub fn aggregate(self, max_items: usize, max_wait: Option<Duration>) -> PipelineBuilder<Vec<T>> {
+    pub fn aggregate(
+        self,
+        max_items: usize,
+        max_wait: Option<Duration>,
+    ) -> PipelineBuilder<Vec<T>> {
         self.add_aggregate(max_items, max_wait, false)
     }
 
@@ -423,7 +432,8 @@ impl<T: Send + 'static> PipelineBuilder<T> {
                     return;
                 };
                 prev(w, tx);
-                let fut = aggregate_loop(w.shared.clone(), i, rx, out, max_items, max_wait, drop_last);
+                let fut =
+                    aggregate_loop(w.shared.clone(), i, rx, out, max_items, max_wait, drop_last);
                 w.spawn(Some(i), fut);
             }),
         }
@@ -514,7 +524,13 @@ impl<T: Send + 'static> PipelineBuilder<T> {
                     }
                 } else {
                     for _ in 0..concurrency {
-                        let f = completion_loop(w.shared.clone(), i, rx.clone(), out.clone(), op.clone());
+                        let f = completion_loop(
+                            w.shared.clone(),
+                            i,
+                            rx.clone(),
+                            out.clone(),
+                            op.clone(),
+                        );
                         w.spawn(Some(i), f);
                     }
                 }
@@ -553,7 +569,11 @@ impl<T: Send + 'static> PipelineBuilder<T> {
             let other = self.source_async || self.plans.iter().any(|p| p.kind != Kind::Sync);
             (sync + usize::from(other)).clamp(1, 1024)
         });
-        let stage_counters = self.plans.iter().map(|p| StageCounters::new(p.name.clone())).collect();
+        let stage_counters = self
+            .plans
+            .iter()
+            .map(|p| StageCounters::new(p.name.clone()))
+            .collect();
         let budgets = self
             .plans
             .iter()
@@ -565,7 +585,11 @@ impl<T: Send + 'static> PipelineBuilder<T> {
         let sink_cap = options.sink_buffer.unwrap_or(DEFAULT_BUFFER);
         let queues = (0..=n)
             .map(|i| {
-                let from = if i == 0 { "source" } else { &self.plans[i - 1].name };
+                let from = if i == 0 {
+                    "source"
+                } else {
+                    &self.plans[i - 1].name
+                };
                 let (to, cap) = if i == n {
                     ("sink", sink_cap)
                 } else {
@@ -622,17 +646,30 @@ impl<T: Send + 'static> PipelineBuilder<T> {
                 match spawned {
                     Ok(h) => Some(h),
                     Err(e) => {
-                        return Err(abort_build(&shared, exec, source, BuildError::Spawn(e.to_string())))
+                        return Err(abort_build(
+                            &shared,
+                            exec,
+                            source,
+                            BuildError::Spawn(e.to_string()),
+                        ))
                     }
                 }
             }
             _ => None,
         };
         match (error, rx) {
-            (None, Some(rx)) => Ok(Pipeline::new(rx, shared, exec, source, source_done, reporter)),
+            (None, Some(rx)) => Ok(Pipeline::new(
+                rx,
+                shared,
+                exec,
+                source,
+                source_done,
+                reporter,
+            )),
             (error, _) => {
-                let e = error
-                    .unwrap_or_else(|| BuildError::Spawn("the sink queue could not be made".into()));
+                let e = error.unwrap_or_else(|| {
+                    BuildError::Spawn("the sink queue could not be made".into())
+                });
                 Err(abort_build(&shared, exec, source, e))
             }
         }
@@ -686,22 +723,34 @@ fn validate(plans: &[Plan], options: &BuildOptions) -> Result<(), BuildError> {
             return Err(invalid(&p.name, "concurrency must be at least 1"));
         }
         if o.buffer == 0 {
-            return Err(invalid(&p.name, "the input buffer must hold at least 1 item"));
+            return Err(invalid(
+                &p.name,
+                "the input buffer must hold at least 1 item",
+            ));
         }
         if let Some(r) = o.max_failure_rate {
             if !(0.0..=1.0).contains(&r) {
-                return Err(invalid(&p.name, format!("failure rate {r} is not in 0.0 ..= 1.0")));
+                return Err(invalid(
+                    &p.name,
+                    format!("failure rate {r} is not in 0.0 ..= 1.0"),
+                ));
             }
         }
         if p.kind == Kind::Aggregate && p.max_items == 0 {
-            return Err(invalid(&p.name, "an aggregate needs max_items of at least 1"));
+            return Err(invalid(
+                &p.name,
+                "an aggregate needs max_items of at least 1",
+            ));
         }
     }
     if options.threads == Some(0) {
         return Err(invalid("pipeline", "it needs at least 1 worker thread"));
     }
     if options.sink_buffer == Some(0) {
-        return Err(invalid("pipeline", "the sink buffer must hold at least 1 item"));
+        return Err(invalid(
+            "pipeline",
+            "the sink buffer must hold at least 1 item",
+        ));
     }
     if options.report.as_ref().is_some_and(|r| r.0.is_zero()) {
         return Err(invalid("pipeline", "the stats interval must be above zero"));

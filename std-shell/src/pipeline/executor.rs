@@ -20,10 +20,10 @@ use core::cell::Cell;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
-use std::task::Wake;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+use std::task::Wake;
 use std::thread::JoinHandle;
 
 use evlatch::Event;
@@ -209,9 +209,9 @@ impl ExecShared {
         } else {
             let waker = Waker::from(task.clone());
             let mut cx = Context::from_waker(&waker);
-            // SAFETY: this worker moved the task to RUNNING; no other thread
-            // touches the future until it leaves RUNNING/NOTIFIED.
             let polled = task.future.with_mut(|f| {
+                // SAFETY: this worker moved the task to RUNNING; no other
+                // thread touches the future until it leaves RUNNING/NOTIFIED.
                 let f = unsafe { &mut *f };
                 match f.as_mut() {
                     // The stage loops catch user panics themselves; a panic

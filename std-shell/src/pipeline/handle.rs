@@ -53,7 +53,15 @@ pub struct Pipeline<T> {
 impl<T> fmt::Debug for Pipeline<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pipeline")
-            .field("stages", &self.shared.stages.iter().map(|s| &s.name).collect::<Vec<_>>())
+            .field(
+                "stages",
+                &self
+                    .shared
+                    .stages
+                    .iter()
+                    .map(|s| &s.name)
+                    .collect::<Vec<_>>(),
+            )
             .field("stopped", &self.stopped)
             .finish()
     }

@@ -75,11 +75,13 @@ where
                 Err(p) => return Err(panic_text(&*p)),
             };
             let mut fut = pin!(fut);
-            let r = poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-                Ok(Poll::Pending) => Poll::Pending,
-                Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
-                Err(p) => Poll::Ready(Err(panic_text(&*p))),
-            })
+            let r = poll_fn(
+                |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
+                    Err(p) => Poll::Ready(Err(panic_text(&*p))),
+                },
+            )
             .await;
             match r {
                 Ok(Ok(u)) => Ok(u),
@@ -400,8 +402,12 @@ pub(crate) async fn aggregate_loop<T: Send>(
 }
 
 /// The disaggregate task: sends every element of every batch, in order.
-pub(crate) async fn disaggregate_loop<B, T>(sh: Arc<Shared>, i: usize, rx: Receiver<B>, tx: Sender<T>)
-where
+pub(crate) async fn disaggregate_loop<B, T>(
+    sh: Arc<Shared>,
+    i: usize,
+    rx: Receiver<B>,
+    tx: Sender<T>,
+) where
     B: IntoIterator<Item = T> + Send,
     B::IntoIter: Send,
     T: Send,

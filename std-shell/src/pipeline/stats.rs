@@ -43,7 +43,8 @@ fn bucket_upper(i: usize) -> u64 {
     let sub = (k % SUB) as u64;
     let base = 1u64 << e;
     let step = 1u64 << (e - SUB_BITS);
-    base.saturating_add((sub + 1).saturating_mul(step)).saturating_sub(1)
+    base.saturating_add((sub + 1).saturating_mul(step))
+        .saturating_sub(1)
 }
 
 impl Histogram {
@@ -65,7 +66,11 @@ impl Histogram {
     }
 
     fn summary(&self) -> TimeSummary {
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let counts: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
         let total: u64 = counts.iter().sum();
         let sum = self.sum.load(Ordering::Relaxed);
         let n = self.count.load(Ordering::Relaxed).max(1);
@@ -177,7 +182,8 @@ impl QueueCounters {
 
     pub(crate) fn get(&self, wait: Duration, len_after: usize) {
         self.gets.fetch_add(1, Ordering::Relaxed);
-        self.occupancy_sum.fetch_add(len_after as u64 + 1, Ordering::Relaxed);
+        self.occupancy_sum
+            .fetch_add(len_after as u64 + 1, Ordering::Relaxed);
         self.get_wait.record(wait);
     }
 
@@ -419,7 +425,11 @@ mod tests {
                 last = b;
             }
             // Within 12.5 % (plus one for the linear range).
-            assert!(bucket_upper(b) - v <= v / 8 + 1, "{v}: edge {}", bucket_upper(b));
+            assert!(
+                bucket_upper(b) - v <= v / 8 + 1,
+                "{v}: edge {}",
+                bucket_upper(b)
+            );
         }
     }
 

@@ -111,7 +111,10 @@ impl TaskState {
     pub(crate) fn end_poll_pending(&self) -> AfterPoll {
         // Release: this poll's writes to the future happen before the next
         // poll's reads (whichever worker does it).
-        match self.word.compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire) {
+        match self
+            .word
+            .compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire)
+        {
             Ok(_) => AfterPoll::Idle,
             Err(actual) => {
                 // Woken (or cancelled, which also wakes) while running: only
