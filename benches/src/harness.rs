@@ -192,6 +192,12 @@ impl Harness {
         self.config.selects(name)
     }
 
+    /// Whether this is a `--quick` run (for groups that pick their own
+    /// measuring window).
+    pub fn is_quick(&self) -> bool {
+        self.config.quick
+    }
+
     /// Starts a group named `name` (dot-separated, e.g. `event.cycle`; what
     /// `--filter` matches) described by `title` (one line, printed above it).
     pub fn group<'a>(&'a mut self, name: &str, title: &str) -> Group<'a> {

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 mod event;
 mod harness;
+mod pipeline;
 mod queue;
 mod service;
 mod std_shell;
@@ -26,6 +27,7 @@ const GROUPS: &[fn(&mut Harness)] = &[
     std_shell::register,
     queue::register,
     service::register,
+    pipeline::register,
 ];
 
 fn main() -> ExitCode {

@@ -33,18 +33,23 @@ fn main() {
             });
             async move { read.await.map_err(|e| e.to_string()) }
         })
-        .pipe_with(StageOptions::new("decode").concurrency(4).ordered(), |bytes: Vec<u8>| {
-            std::thread::sleep(Duration::from_millis(1));
-            if bytes.is_empty() {
-                return Err("empty record");
-            }
-            Ok(bytes.iter().map(|&b| u64::from(b)).sum::<u64>())
-        })
+        .pipe_with(
+            StageOptions::new("decode").concurrency(4).ordered(),
+            |bytes: Vec<u8>| {
+                std::thread::sleep(Duration::from_millis(1));
+                if bytes.is_empty() {
+                    return Err("empty record");
+                }
+                Ok(bytes.iter().map(|&b| u64::from(b)).sum::<u64>())
+            },
+        )
         .aggregate(32, Some(Duration::from_millis(20)))
-        .build(BuildOptions::default().report_stats(Duration::from_millis(250), move |s| {
-            eprintln!("{}", s.progress_line());
-            *l.lock().unwrap() = Some(s.clone());
-        }))
+        .build(
+            BuildOptions::default().report_stats(Duration::from_millis(250), move |s| {
+                eprintln!("{}", s.progress_line());
+                *l.lock().unwrap() = Some(s.clone());
+            }),
+        )
         .expect("valid pipeline");
 
     let mut batches = 0;
