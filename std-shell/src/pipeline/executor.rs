@@ -150,9 +150,17 @@ impl ExecShared {
         }
     }
 
+    /// Queues a task without waking anyone (the calling worker takes it).
+    fn push_quiet(&self, task: Arc<Task>) {
+        let mut q = lock(&self.queue);
+        let rank = task.rank;
+        q.lanes[rank].push_back(task);
+        q.len += 1;
+    }
+
     /// Wakes one sleeping worker if tasks are queued and none is being
-    /// woken for them.
-    fn wake_one_if_queued(&self) {
+    /// woken for them; returns whether it did.
+    fn wake_one_if_queued(&self) -> bool {
         let wake = {
             let mut q = lock(&self.queue);
             let wake = q.len > 0 && q.sleepers > q.waking;
@@ -164,6 +172,7 @@ impl ExecShared {
         if wake {
             let _ = self.tokens_tx.try_send(());
         }
+        wake
     }
 
     fn task_done(&self) {
@@ -232,7 +241,14 @@ impl ExecShared {
             task.state.set_done();
             self.task_done();
         } else if task.state.end_poll_pending() == AfterPoll::Requeue {
-            self.push(task);
+            if has_deferred() {
+                // It yielded to a task it made runnable, which this worker
+                // runs next; it follows on this worker too (waking another
+                // worker for it would cost more than a short op saves).
+                self.push_quiet(task);
+            } else {
+                self.push(task);
+            }
         }
         WORKER.with(|w| {
             let (exec, _) = w.get();
@@ -248,22 +264,21 @@ pub(crate) fn has_deferred() -> bool {
 }
 
 /// Hands a kept task to a sleeping worker (call before a sync op that may
-/// take long, so the kept task does not wait for it).
-pub(crate) fn flush_deferred() {
-    let exec = WORKER.with(|w| {
-        let (exec, deferred) = w.get();
-        if deferred {
-            w.set((exec, false));
-            exec
-        } else {
-            core::ptr::null()
-        }
-    });
-    if !exec.is_null() {
-        // SAFETY: the pointer is set only while this worker thread runs
-        // inside `worker_loop`, which holds an `Arc<ExecShared>`.
-        unsafe { &*exec }.wake_one_if_queued();
+/// take long, so the kept task does not wait for it). Returns `false` if a
+/// task is kept and no worker was asleep to take it (it stays kept: the
+/// caller should yield to it soon).
+pub(crate) fn flush_deferred() -> bool {
+    let (exec, deferred) = WORKER.with(Cell::get);
+    if !deferred || exec.is_null() {
+        return true;
     }
+    // SAFETY: the pointer is set only while this worker thread runs inside
+    // `worker_loop`, which holds an `Arc<ExecShared>`.
+    let woke = unsafe { &*exec }.wake_one_if_queued();
+    if woke {
+        WORKER.with(|w| w.set((exec, false)));
+    }
+    woke
 }
 
 /// The executor handle the pipeline owns.

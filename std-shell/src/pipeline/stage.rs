@@ -45,8 +45,6 @@ where
     U: Send,
 {
     fn call(&self, x: T) -> impl Future<Output = Result<U, String>> + Send {
-        // A kept (deferred) task must not wait for this op.
-        flush_deferred();
         let r = match catch_unwind(AssertUnwindSafe(|| (self.0)(x))) {
             Ok(Ok(u)) => Ok(u),
             Ok(Err(e)) => Err(e.to_string()),
@@ -119,6 +117,10 @@ pub(crate) async fn yield_now() {
     .await;
 }
 
+/// Mean op time above which a stage's ops count as long (about the cost of
+/// waking a sleeping worker).
+const LONG_OP_NS: u64 = 20_000;
+
 /// The counters of one hop (stage `i` reads queue `i`, writes queue `i+1`).
 struct Hop<'a> {
     sh: &'a Shared,
@@ -132,7 +134,26 @@ impl Hop<'_> {
         now
     }
 
+    /// Whether this stage's ops have been long on average (then a task
+    /// this worker kept for itself is handed to another worker rather than
+    /// waiting for the op).
+    fn long_ops(&self) -> bool {
+        self.sh.stages[self.i].op_time.mean_ns() > LONG_OP_NS
+    }
+
+    /// After an item was passed on: if this poll made a task runnable that
+    /// this worker kept, run it next (short ops: `yield`, downstream ranks
+    /// first) or hand it to another worker (long ops).
+    async fn pass_on(&self) {
+        if has_deferred() && !(self.long_ops() && flush_deferred()) {
+            yield_now().await;
+        }
+    }
+
     fn start(&self) {
+        if self.long_ops() {
+            let _ = flush_deferred();
+        }
         let st = &self.sh.stages[self.i];
         st.calls.fetch_add(1, Ordering::Relaxed);
         st.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -183,9 +204,7 @@ pub(crate) async fn completion_loop<T, U, O: StageOp<T, U>>(
                 t = t2;
             }
         }
-        if has_deferred() {
-            yield_now().await;
-        }
+        hop.pass_on().await;
     }
 }
 
@@ -317,9 +336,7 @@ pub(crate) async fn ordered_loop<T, U, O: StageOp<T, U>>(
         if t < t2 {
             t = t2;
         }
-        if has_deferred() {
-            yield_now().await;
-        }
+        hop.pass_on().await;
     }
 }
 
@@ -426,8 +443,6 @@ pub(crate) async fn disaggregate_loop<B, T>(
             t3 = hop.put(t3);
         }
         t = t3;
-        if has_deferred() {
-            yield_now().await;
-        }
+        hop.pass_on().await;
     }
 }

@@ -65,6 +65,16 @@ impl Histogram {
         self.sum.fetch_add(ns, Ordering::Relaxed);
     }
 
+    /// The mean so far, in nanoseconds (0 before the first value).
+    pub(crate) fn mean_ns(&self) -> u64 {
+        let n = self.count.load(Ordering::Relaxed);
+        if n == 0 {
+            0
+        } else {
+            self.sum.load(Ordering::Relaxed) / n
+        }
+    }
+
     fn summary(&self) -> TimeSummary {
         let counts: Vec<u64> = self
             .buckets
