@@ -566,8 +566,9 @@ impl<T: Send + 'static> PipelineBuilder<T> {
                 .filter(|p| p.kind == Kind::Sync)
                 .map(|p| p.opts.concurrency)
                 .sum();
-            let other = self.source_async || self.plans.iter().any(|p| p.kind != Kind::Sync);
-            (sync + usize::from(other)).clamp(1, 1024)
+            // One spare: async ops, aggregates, and a task that yielded to a
+            // downstream one find a worker while every sync op runs.
+            (sync + 1).clamp(1, 1024)
         });
         let stage_counters = self
             .plans

@@ -11,10 +11,11 @@
 //!   worker has not been sent one yet, so a busy pool pays no channel
 //!   operation per task.
 //! - Wake batching: the first task a worker's own poll makes runnable is
-//!   kept for that worker (no other worker is woken for it); the stage
-//!   loops yield when one is waiting ([`has_deferred`]) and flush it before
-//!   running a sync op ([`flush_deferred`]), so work flows downstream on
-//!   one worker while other workers are woken only for extra tasks.
+//!   kept for that worker (no other worker is woken for it). Stages with
+//!   short ops yield to it after each item ([`has_deferred`]), so work
+//!   flows downstream on one worker and other workers are woken only for
+//!   extra tasks; stages with long ops hand it to a free worker
+//!   ([`flush_deferred`]) before their next op.
 
 use core::cell::Cell;
 use core::future::Future;
@@ -158,21 +159,26 @@ impl ExecShared {
         q.len += 1;
     }
 
-    /// Wakes one sleeping worker if tasks are queued and none is being
-    /// woken for them; returns whether it did.
+    /// Makes sure a worker is coming for the queued tasks: wakes a sleeping
+    /// one if the workers already being woken are fewer than the tasks.
+    /// Returns whether enough workers are now on their way (`false`: every
+    /// worker is busy).
     fn wake_one_if_queued(&self) -> bool {
-        let wake = {
+        let (wake, covered) = {
             let mut q = lock(&self.queue);
-            let wake = q.len > 0 && q.sleepers > q.waking;
-            if wake {
+            if q.waking >= q.len {
+                (false, true)
+            } else if q.sleepers > q.waking {
                 q.waking += 1;
+                (true, true)
+            } else {
+                (false, false)
             }
-            wake
         };
         if wake {
             let _ = self.tokens_tx.try_send(());
         }
-        wake
+        covered
     }
 
     fn task_done(&self) {

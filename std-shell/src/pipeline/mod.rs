@@ -58,8 +58,12 @@
 //!
 //! - the choice happens only when a worker picks its next task: a running
 //!   op is never preempted, and a task runs until it waits (an empty input,
-//!   a full output) or yields (it yields after each item when its own poll
-//!   made another task runnable);
+//!   a full output) or yields. After each item, a task whose poll made a
+//!   downstream task runnable yields to it (the downstream task runs next
+//!   on the same worker, with no cross-thread wake) — unless the stage's
+//!   ops are long on average (over 20 µs) and another worker is free or
+//!   already on its way, in which case that worker takes the downstream
+//!   task and this one keeps going;
 //! - there is no starvation guard: a stage that is always runnable at a
 //!   higher rank keeps lower ranks waiting. In a linear pipeline that ends
 //!   by itself, since downstream stages run out of input;

@@ -270,8 +270,8 @@ impl fmt::Debug for BuildOptions {
 
 impl BuildOptions {
     /// Worker threads for the stages. Default: the sum of the sync stages'
-    /// concurrency, plus one if any stage is async (or an aggregate /
-    /// disaggregate / async source); at least 1. With fewer workers than
+    /// concurrency, plus one (for async ops, aggregates, and tasks that
+    /// yield while every sync op runs). With fewer workers than
     /// sync concurrency, sync ops wait for a worker (nothing deadlocks: no
     /// stage ever blocks a worker waiting on another stage). 0 is a
     /// [`BuildError`](super::BuildError).
