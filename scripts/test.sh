@@ -59,6 +59,10 @@ RUSTFLAGS="--cfg evlatch_stall_hook" CARGO_TARGET_DIR=target/stall \
 step "event service: release stress (3 x 50k events, several threads); channel linearizability"
 cargo test --release -p evlatch-std --test service_stress --test channel_linearizable
 
+step "pipeline: release stress (1M items, 4 mixed sync/async stages) and behaviour; the example"
+cargo test --release -p evlatch-std --test pipeline
+cargo run --release -p evlatch-std --example pipeline
+
 step "loom models (--release, debug assertions, LOOM_MAX_PREEMPTIONS=2)"
 loom_tests=()
 for f in verify/tests/loom_*.rs; do
