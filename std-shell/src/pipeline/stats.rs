@@ -68,11 +68,7 @@ impl Histogram {
     /// The mean so far, in nanoseconds (0 before the first value).
     pub(crate) fn mean_ns(&self) -> u64 {
         let n = self.count.load(Ordering::Relaxed);
-        if n == 0 {
-            0
-        } else {
-            self.sum.load(Ordering::Relaxed) / n
-        }
+        self.sum.load(Ordering::Relaxed).checked_div(n).unwrap_or(0)
     }
 
     fn summary(&self) -> TimeSummary {
