@@ -186,24 +186,36 @@ fn crossbeam_noop(n: u64, stages: usize) {
     }
 }
 
+/// Items per whole run at least: a run's fixed cost (starting and joining
+/// threads) is spread over this many items, and the time scaled back to
+/// the `iters` the harness asked for.
+const MIN_ITEMS: u64 = 4_000;
+
+fn scaled(iters: u64, run: impl FnOnce(u64)) -> Duration {
+    let n = iters.max(MIN_ITEMS);
+    let start = Instant::now();
+    run(n);
+    start.elapsed().mul_f64(iters as f64 / n as f64)
+}
+
 fn overhead(h: &mut Harness, rt: &tokio::runtime::Runtime, stages: usize) {
     let name = format!("pipeline.overhead.{stages}");
-    let title = format!("ns per item through {stages} no-op stage(s), queues of {BUF}, whole run");
+    let title = format!("ns per item through {stages} no-op stage(s), queues of {BUF}, whole runs");
     h.group(&name, &title)
-        .baseline("thread per stage, crossbeam-channel", move |iters| {
-            crossbeam_noop(iters, stages)
+        .baseline_timed("thread per stage, crossbeam-channel", move |iters| {
+            scaled(iters, |n| crossbeam_noop(n, stages))
         })
-        .line("tokio: mpsc + buffer_unordered(1)", move |iters| {
-            tokio_noop(rt, iters, stages)
+        .line_timed("tokio: mpsc + buffer_unordered(1)", move |iters| {
+            scaled(iters, |n| tokio_noop(rt, n, stages))
         })
-        .line("evlatch pipeline, async no-op", move |iters| {
-            ours_noop_async(iters, stages)
+        .line_timed("evlatch pipeline, async no-op", move |iters| {
+            scaled(iters, |n| ours_noop_async(n, stages))
         })
-        .line("evlatch pipeline, sync no-op", move |iters| {
-            ours_noop(iters, stages)
+        .line_timed("evlatch pipeline, sync no-op", move |iters| {
+            scaled(iters, |n| ours_noop(n, stages))
         })
         .goal(1.0)
-        .note("each batch builds and runs a whole pipeline; tokio reuses one runtime (2 workers)")
+        .note("runs of >= 4k items (build, all items, stop), time scaled per item; tokio reuses one runtime (2 workers)")
         .run();
 }
 
