@@ -334,7 +334,7 @@ fn simulation(h: &mut Harness, rt: &tokio::runtime::Runtime) {
         ours_simulation,
     )
     .goal(1.0 / 0.98)
-    .batch_time(Duration::from_millis(50))
+    .batch_time(Duration::from_millis(30))
     .note("ratio = achieved time / ideal time per batch; <= 1.02 is >= 0.98 of ideal")
     .run();
 }

@@ -43,8 +43,8 @@ fn bucket_upper(i: usize) -> u64 {
     let sub = (k % SUB) as u64;
     let base = 1u64 << e;
     let step = 1u64 << (e - SUB_BITS);
-    base.saturating_add((sub + 1).saturating_mul(step))
-        .saturating_sub(1)
+    // base >= 16, so base - 1 cannot underflow; the sum saturates at u64::MAX.
+    (base - 1).saturating_add((sub + 1).saturating_mul(step))
 }
 
 impl Histogram {
