@@ -371,6 +371,75 @@ fn drop_mid_stream_leaks_nothing() {
     assert_eq!(Arc::strong_count(&guard), 1);
 }
 
+/// The names of this process's threads that start with `prefix` (Linux).
+#[cfg(target_os = "linux")]
+fn threads_named(prefix: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        if let Ok(comm) = std::fs::read_to_string(task.path().join("comm")) {
+            if comm.starts_with(prefix) {
+                names.push(comm.trim().to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// Asserts that no thread named `prefix…` is left. A joined thread's
+/// `/proc` entry can outlive the join by a moment (the kernel finishes its
+/// exit after waking the joiner), so this looks again for a while.
+#[cfg(target_os = "linux")]
+fn assert_no_threads(prefix: &str) {
+    let mut left = threads_named(prefix);
+    for _ in 0..200 {
+        if left.is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        left = threads_named(prefix);
+    }
+    panic!("threads left behind: {left:?}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn stop_and_drop_leave_no_thread_behind() {
+    let mut p = Pipeline::source(0u64..)
+        .pipe_with(StageOptions::new("a").concurrency(3), |x| {
+            Ok::<_, String>(x)
+        })
+        .pipe_async_with(StageOptions::new("b").concurrency(2), |x| async move {
+            Ok::<_, String>(x)
+        })
+        .aggregate(4, Some(Duration::from_millis(1)))
+        .build(
+            BuildOptions::default()
+                .name("lkchk1")
+                .report_stats(Duration::from_millis(1), |_| {}),
+        )
+        .unwrap();
+    assert_eq!(p.recv().unwrap().len(), 4);
+    // Workers, source, timer, reporter.
+    assert!(
+        threads_named("lkchk1-").len() >= 4,
+        "{:?}",
+        threads_named("lkchk1-")
+    );
+    p.stop();
+    assert_no_threads("lkchk1-");
+    drop(p);
+
+    let p = Pipeline::source(0u64..)
+        .pipe_with(StageOptions::new("a").concurrency(2), |x| {
+            Ok::<_, String>(x)
+        })
+        .build(BuildOptions::default().name("lkchk2"))
+        .unwrap();
+    assert_eq!(p.recv(), Ok(0));
+    drop(p);
+    assert_no_threads("lkchk2-");
+}
+
 #[test]
 fn stop_timeout_reports_a_blocked_source_then_stop_finishes() {
     let release = Arc::new(Event::new());

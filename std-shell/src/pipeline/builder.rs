@@ -92,6 +92,7 @@ pub(crate) struct Wiring<'a> {
     source_done: Arc<Event>,
     error: Option<BuildError>,
     priorities: Vec<Priority>,
+    name: String,
 }
 
 impl Wiring<'_> {
@@ -145,7 +146,7 @@ impl Pipeline<()> {
                 let shared = w.shared.clone();
                 let done = w.source_done.clone();
                 let spawned = std::thread::Builder::new()
-                    .name("pipeline-source".into())
+                    .name(format!("{}-source", w.name))
                     .spawn(move || run_source(&shared, iter, tx, &done));
                 match spawned {
                     Ok(h) => w.source = Some(h),
@@ -620,6 +621,7 @@ impl<T: Send + 'static> PipelineBuilder<T> {
             source: None,
             source_done: Arc::new(Event::new()),
             error: None,
+            name: pname.clone(),
             priorities: self.plans.iter().map(|p| p.opts.priority).collect(),
         };
         let sink = w.channel::<T>(n);
