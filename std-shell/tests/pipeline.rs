@@ -346,7 +346,9 @@ fn stop_while_items_are_in_flight_leaks_nothing() {
     let guard = Arc::new(());
     let mut p = leaky_pipeline(&live, &guard);
     for _ in 0..5 {
-        assert_eq!(p.recv().unwrap().len(), 5);
+        // max_wait may close a batch early on a busy machine.
+        let batch = p.recv().unwrap();
+        assert!((1..=5).contains(&batch.len()), "batch of {}", batch.len());
     }
     p.stop();
     assert_eq!(p.recv().map(|_| ()), Err(RecvError::Stopped));
@@ -645,7 +647,14 @@ fn a_done_when_b_starts(a_priority: Priority) -> usize {
     let a_done = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new(Mutex::new(None));
     let (ad, ad2, s) = (a_done.clone(), a_done.clone(), seen.clone());
+    // The source starts only after every task exists, so `b` and `c` are
+    // polled (and idle) before `a` can hold the worker.
+    let go = Arc::new(Event::new());
+    let g = go.clone();
     let p = Pipeline::source((0..40u32).inspect(move |&x| {
+        if x == 0 {
+            let _ = g.wait_timeout(PATIENCE);
+        }
         if x == 17 {
             // Item 0 is in `a`'s op, 1..=16 fill its queue.
             let _ = f.set_finished();
@@ -670,6 +679,7 @@ fn a_done_when_b_starts(a_priority: Priority) -> usize {
     .pipe_with(StageOptions::new("c"), Ok::<_, &str>)
     .build(BuildOptions::default().threads(1).sink_buffer(64))
     .unwrap();
+    go.set_finished().unwrap();
     assert_eq!(
         p.map(Result::unwrap).collect::<Vec<_>>(),
         (0..40).collect::<Vec<_>>()
