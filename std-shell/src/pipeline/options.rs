@@ -92,6 +92,12 @@ pub struct StageOptions {
 }
 
 /// The default input queue size of a stage (SPDL's 2).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(evlatch_std::pipeline::DEFAULT_BUFFER, 2);
+/// ```
 pub const DEFAULT_BUFFER: usize = 2;
 
 impl Default for StageOptions {
