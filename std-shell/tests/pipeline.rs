@@ -370,6 +370,38 @@ fn stop_while_items_are_in_flight_leaks_nothing() {
     assert_eq!(live.load(Ordering::SeqCst), 0);
 }
 
+/// Stop racing the natural end: pipelines of a few items stopped after a
+/// varying number of receives (before, during and after their end).
+#[test]
+fn stop_racing_the_end_leaks_nothing_and_never_hangs() {
+    let rounds = if cfg!(debug_assertions) { 60 } else { 300 };
+    let mut next = lcg(7);
+    for round in 0..rounds {
+        let live = Arc::new(AtomicUsize::new(0));
+        let l = live.clone();
+        let items = next() % 12;
+        let mut p = Pipeline::source((0..items).map(move |_| Tracked::new(&l)))
+            .pipe_with(StageOptions::new("a").concurrency(2), Ok::<_, String>)
+            .pipe_async_with(
+                StageOptions::new("b").concurrency(2).ordered(),
+                |t| async move { Ok::<_, String>(t) },
+            )
+            .build(BuildOptions::default())
+            .unwrap();
+        for _ in 0..next() % 14 {
+            if p.recv().is_err() {
+                break;
+            }
+        }
+        if round % 2 == 0 {
+            p.stop();
+        } else {
+            drop(p);
+        }
+        assert_eq!(live.load(Ordering::SeqCst), 0, "round {round}");
+    }
+}
+
 #[test]
 fn drop_mid_stream_leaks_nothing() {
     let live = Arc::new(AtomicUsize::new(0));
