@@ -66,6 +66,10 @@ step "exchange: release stress (Process(4) all-to-all, 10M messages) and the exa
 cargo test --release -p evlatch-std --test exchange
 cargo run --release -p evlatch-std --example exchange
 
+step "pipeline: release stress (1M items, 4 mixed sync/async stages) and behaviour; the example"
+cargo test --release -p evlatch-std --test pipeline
+cargo run --release -p evlatch-std --example pipeline
+
 step "loom models (--release, debug assertions, LOOM_MAX_PREEMPTIONS=2)"
 loom_tests=()
 for f in verify/tests/loom_*.rs; do

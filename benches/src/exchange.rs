@@ -392,7 +392,7 @@ fn pingpong(h: &mut Harness) {
     if !h.selects(name) {
         return;
     }
-    let window = if h.quick() {
+    let window = if h.is_quick() {
         Duration::from_millis(200)
     } else {
         Duration::from_secs(2)

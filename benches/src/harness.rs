@@ -192,9 +192,9 @@ impl Harness {
         self.config.selects(name)
     }
 
-    /// Whether this is a `--quick` run (for groups that size untimed work,
-    /// such as a measuring window, by it).
-    pub fn quick(&self) -> bool {
+    /// Whether this is a `--quick` run (for groups that pick their own
+    /// measuring window).
+    pub fn is_quick(&self) -> bool {
         self.config.quick
     }
 

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 mod event;
 mod exchange;
 mod harness;
+mod pipeline;
 mod queue;
 mod service;
 mod std_shell;
@@ -28,6 +29,7 @@ const GROUPS: &[fn(&mut Harness)] = &[
     queue::register,
     service::register,
     exchange::register,
+    pipeline::register,
 ];
 
 fn main() -> ExitCode {

@@ -59,6 +59,7 @@ mod list;
 mod list_lock;
 mod notify;
 mod parking;
+pub mod pipeline;
 pub mod service;
 mod sync;
 mod wait;

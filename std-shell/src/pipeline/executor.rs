@@ -1,0 +1,391 @@
+//! The pipeline's own executor: a few worker threads, one run queue with a
+//! lane per (priority, stage), and wakers that queue their task.
+//!
+//! - A task is a boxed `Future<Output = ()>` with a [`TaskState`] word; its
+//!   waker is the task's `Arc` (cloning a waker allocates nothing).
+//! - The run queue is a mutex over one FIFO lane per rank; a worker pops
+//!   from the highest non-empty rank (rank = priority level, then stage
+//!   index: downstream first). The lock is held for a push or a pop only.
+//! - An idle worker blocks in `recv` on a token channel (an evlatch
+//!   channel wait: no polling). A push sends a token only when a sleeping
+//!   worker has not been sent one yet, so a busy pool pays no channel
+//!   operation per task.
+//! - Wake batching: the first task a worker's own poll makes runnable is
+//!   kept for that worker (no other worker is woken for it). Stages with
+//!   short ops yield to it after each item ([`has_deferred`]), so work
+//!   flows downstream on one worker and other workers are woken only for
+//!   extra tasks; stages with long ops hand it to a free worker
+//!   ([`flush_deferred`]) before their next op.
+
+use core::cell::Cell;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::task::Wake;
+use std::thread::JoinHandle;
+
+use evlatch::Event;
+
+use super::task_state::{AfterPoll, TaskState};
+use crate::channel::{bounded, Receiver, Sender};
+use crate::sync::{lock, AtomicUsize, Mutex, Ordering, UnsafeCell};
+
+type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// One task.
+pub(crate) struct Task {
+    state: TaskState,
+    rank: usize,
+    /// The future: touched only by the worker that moved the state to
+    /// `RUNNING` (exclusive until it leaves `RUNNING`/`NOTIFIED`).
+    future: UnsafeCell<Option<BoxFuture>>,
+    exec: Arc<ExecShared>,
+}
+
+// SAFETY: `future` is accessed only by the one worker that holds the task in
+// RUNNING (the state word's protocol makes that worker unique), and the
+// boxed future is `Send`; everything else is atomics or `Sync`.
+unsafe impl Sync for Task {}
+// SAFETY: as above; nothing in a task is tied to a thread.
+unsafe impl Send for Task {}
+
+impl Task {
+    /// Cancels the task: its future is dropped by a worker without being
+    /// polled again (at once if it is idle, after its current poll if it is
+    /// running).
+    pub(crate) fn cancel(self: &Arc<Self>) {
+        if self.state.cancel() {
+            self.exec.push(self.clone());
+        }
+    }
+}
+
+impl Wake for Task {
+    fn wake(self: Arc<Self>) {
+        if self.state.wake() {
+            let exec = self.exec.clone();
+            exec.push(self);
+        }
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.state.wake() {
+            self.exec.push(self.clone());
+        }
+    }
+}
+
+struct RunQueue {
+    lanes: Vec<VecDeque<Arc<Task>>>,
+    /// Tasks in all lanes.
+    len: usize,
+    /// Workers blocked (or about to block) on the token channel.
+    sleepers: usize,
+    /// Tokens sent and not yet taken (`waking <= sleepers`).
+    waking: usize,
+    /// Set when the last task finished: idle workers exit.
+    exit: bool,
+}
+
+impl RunQueue {
+    fn pop(&mut self) -> Option<Arc<Task>> {
+        if self.len == 0 {
+            return None;
+        }
+        for lane in self.lanes.iter_mut().rev() {
+            if let Some(t) = lane.pop_front() {
+                self.len -= 1;
+                return Some(t);
+            }
+        }
+        None
+    }
+}
+
+pub(crate) struct ExecShared {
+    queue: Mutex<RunQueue>,
+    tokens_tx: Sender<()>,
+    tokens_rx: Receiver<()>,
+    /// Tasks not yet `DONE`, plus one while spawning is open.
+    live: AtomicUsize,
+    /// Finished when `live` reaches zero.
+    all_done: Event,
+}
+
+thread_local! {
+    /// The executor this thread works for (null elsewhere) and whether its
+    /// current poll made a task runnable that it keeps for itself.
+    static WORKER: Cell<(*const ExecShared, bool)> = const { Cell::new((core::ptr::null(), false)) };
+}
+
+impl ExecShared {
+    fn push(&self, task: Arc<Task>) {
+        let me = self as *const ExecShared;
+        let keep = WORKER.with(|w| {
+            let (exec, deferred) = w.get();
+            if exec == me && !deferred {
+                w.set((exec, true));
+                true
+            } else {
+                false
+            }
+        });
+        let wake = {
+            let mut q = lock(&self.queue);
+            debug_assert!(task.rank < q.lanes.len());
+            let rank = task.rank;
+            q.lanes[rank].push_back(task);
+            q.len += 1;
+            let wake = !keep && q.sleepers > q.waking;
+            if wake {
+                q.waking += 1;
+            }
+            wake
+        };
+        if wake {
+            // Never blocks: capacity is the worker count >= `waking`.
+            let _ = self.tokens_tx.try_send(());
+        }
+    }
+
+    /// Queues a task without waking anyone (the calling worker takes it).
+    fn push_quiet(&self, task: Arc<Task>) {
+        let mut q = lock(&self.queue);
+        let rank = task.rank;
+        q.lanes[rank].push_back(task);
+        q.len += 1;
+    }
+
+    /// Makes sure a worker is coming for the queued tasks: wakes a sleeping
+    /// one if the workers already being woken are fewer than the tasks.
+    /// Returns whether enough workers are now on their way (`false`: every
+    /// worker is busy).
+    fn wake_one_if_queued(&self) -> bool {
+        let (wake, covered) = {
+            let mut q = lock(&self.queue);
+            if q.waking >= q.len {
+                (false, true)
+            } else if q.sleepers > q.waking {
+                q.waking += 1;
+                (true, true)
+            } else {
+                (false, false)
+            }
+        };
+        if wake {
+            let _ = self.tokens_tx.try_send(());
+        }
+        covered
+    }
+
+    fn task_done(&self) {
+        // AcqRel: every task's last writes happen before whoever sees zero.
+        if self.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let n = {
+                let mut q = lock(&self.queue);
+                q.exit = true;
+                let n = q.sleepers - q.waking;
+                q.waking += n;
+                n
+            };
+            for _ in 0..n {
+                let _ = self.tokens_tx.try_send(());
+            }
+            let _ = self.all_done.set_finished();
+        }
+    }
+
+    fn next_task(&self) -> Option<Arc<Task>> {
+        let mut q = lock(&self.queue);
+        loop {
+            if let Some(t) = q.pop() {
+                return Some(t);
+            }
+            if q.exit {
+                return None;
+            }
+            q.sleepers += 1;
+            drop(q);
+            // The token channel's sender lives as long as `self`.
+            let _ = self.tokens_rx.recv();
+            q = lock(&self.queue);
+            q.sleepers -= 1;
+            q.waking -= 1;
+        }
+    }
+
+    fn run(&self, task: Arc<Task>) {
+        let cancelled = task.state.start_run();
+        let done = if cancelled {
+            true
+        } else {
+            let waker = Waker::from(task.clone());
+            let mut cx = Context::from_waker(&waker);
+            let polled = task.future.with_mut(|f| {
+                // SAFETY: this worker moved the task to RUNNING; no other
+                // thread touches the future until it leaves RUNNING/NOTIFIED.
+                let f = unsafe { &mut *f };
+                match f.as_mut() {
+                    // The stage loops catch user panics themselves; a panic
+                    // here is the pipeline's own bug: end the task rather
+                    // than the worker.
+                    Some(fut) => catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
+                        .unwrap_or(Poll::Ready(())),
+                    None => Poll::Ready(()),
+                }
+            });
+            polled.is_ready()
+        };
+        if done {
+            // SAFETY: still RUNNING/NOTIFIED on this worker.
+            let fut = task.future.with_mut(|f| unsafe { (*f).take() });
+            // A future's drop runs user drops (items); keep the worker alive.
+            let _ = catch_unwind(AssertUnwindSafe(|| drop(fut)));
+            task.state.set_done();
+            self.task_done();
+        } else if task.state.end_poll_pending() == AfterPoll::Requeue {
+            if has_deferred() {
+                // It yielded to a task it made runnable, which this worker
+                // runs next; it follows on this worker too (waking another
+                // worker for it would cost more than a short op saves).
+                self.push_quiet(task);
+            } else {
+                self.push(task);
+            }
+        }
+        WORKER.with(|w| {
+            let (exec, _) = w.get();
+            w.set((exec, false));
+        });
+    }
+}
+
+/// Whether the current poll (on a worker) made a task runnable that this
+/// worker keeps for itself: a stage loop should yield soon.
+pub(crate) fn has_deferred() -> bool {
+    WORKER.with(|w| w.get().1)
+}
+
+/// Hands a kept task to a sleeping worker (call before a sync op that may
+/// take long, so the kept task does not wait for it). Returns `false` if a
+/// task is kept and no worker was asleep to take it (it stays kept: the
+/// caller should yield to it soon).
+pub(crate) fn flush_deferred() -> bool {
+    let (exec, deferred) = WORKER.with(Cell::get);
+    if !deferred || exec.is_null() {
+        return true;
+    }
+    // SAFETY: the pointer is set only while this worker thread runs inside
+    // `worker_loop`, which holds an `Arc<ExecShared>`.
+    let woke = unsafe { &*exec }.wake_one_if_queued();
+    if woke {
+        WORKER.with(|w| w.set((exec, false)));
+    }
+    woke
+}
+
+/// The executor handle the pipeline owns.
+pub(crate) struct Executor {
+    shared: Arc<ExecShared>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Executor {
+    /// Starts `threads` workers over `ranks` lanes.
+    pub(crate) fn new(threads: usize, ranks: usize, name: &str) -> std::io::Result<Self> {
+        let (tokens_tx, tokens_rx) =
+            bounded(threads.max(1)).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let shared = Arc::new(ExecShared {
+            queue: Mutex::new(RunQueue {
+                lanes: (0..ranks.max(1)).map(|_| VecDeque::new()).collect(),
+                len: 0,
+                sleepers: 0,
+                waking: 0,
+                exit: false,
+            }),
+            tokens_tx,
+            tokens_rx,
+            live: AtomicUsize::new(1),
+            all_done: Event::new(),
+        });
+        let mut exec = Self {
+            shared,
+            workers: Vec::with_capacity(threads),
+        };
+        for i in 0..threads {
+            let shared = exec.shared.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("{name}-worker-{i}"))
+                .spawn(move || worker_loop(shared));
+            match handle {
+                Ok(h) => exec.workers.push(h),
+                Err(e) => {
+                    exec.open_done();
+                    exec.join();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(exec)
+    }
+
+    /// Spawns a task on lane `rank`.
+    pub(crate) fn spawn(
+        &self,
+        rank: usize,
+        future: impl Future<Output = ()> + Send + 'static,
+    ) -> Arc<Task> {
+        self.shared.live.fetch_add(1, Ordering::Relaxed);
+        let task = Arc::new(Task {
+            state: TaskState::new_scheduled(),
+            rank,
+            future: UnsafeCell::new(Some(Box::pin(future))),
+            exec: self.shared.clone(),
+        });
+        self.shared.push(task.clone());
+        task
+    }
+
+    /// Closes spawning: once every task is done, the workers exit.
+    pub(crate) fn open_done(&self) {
+        self.shared.task_done();
+    }
+
+    /// The event that finishes when every task is done (after
+    /// [`Executor::open_done`]).
+    pub(crate) fn all_done(&self) -> &Event {
+        &self.shared.all_done
+    }
+
+    /// A handle on the "every task is done" event that outlives borrows.
+    pub(crate) fn done_signal(&self) -> DoneSignal {
+        DoneSignal(self.shared.clone())
+    }
+
+    /// Joins the workers (they exit once every task is done).
+    pub(crate) fn join(&mut self) {
+        for h in self.workers.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Keeps the executor's shared part alive to wait on its "all done" event.
+pub(crate) struct DoneSignal(Arc<ExecShared>);
+
+impl DoneSignal {
+    pub(crate) fn event(&self) -> &Event {
+        &self.0.all_done
+    }
+}
+
+fn worker_loop(shared: Arc<ExecShared>) {
+    WORKER.with(|w| w.set((Arc::as_ptr(&shared), false)));
+    while let Some(task) = shared.next_task() {
+        shared.run(task);
+    }
+    WORKER.with(|w| w.set((core::ptr::null(), false)));
+}

@@ -1,0 +1,329 @@
+//! The built pipeline: the consumer's end (an iterator, blocking, timeout
+//! and async receives), its stats, and stopping it.
+
+use core::fmt;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use evlatch::Event;
+
+use super::error::{PipelineError, RecvError, StopError};
+use super::executor::Executor;
+use super::shared::Shared;
+use super::stats::PipelineStats;
+use crate::channel::{self, Receiver};
+use crate::EventExt;
+
+/// A running pipeline; receive its output here.
+///
+/// As an [`Iterator`] it yields `Ok(item)` for each item that reaches the
+/// sink, then — if a stage went over its failure budget or the source
+/// panicked — one `Err(PipelineError)`, then `None`.
+///
+/// Dropping it stops the pipeline ([`stop`](Self::stop)): every task is
+/// cancelled (its items dropped), every thread joined.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch_std::pipeline::{BuildOptions, Pipeline, StageOptions};
+/// let pipeline = Pipeline::source(0..1000u64)
+///     .pipe_with(StageOptions::new("square").concurrency(4).ordered(), |x| {
+///         Ok::<_, String>(x * x)
+///     })
+///     .build(BuildOptions::default())
+///     .unwrap();
+/// let sum: u64 = pipeline.map(Result::unwrap).sum();
+/// assert_eq!(sum, (0..1000u64).map(|x| x * x).sum());
+/// ```
+pub struct Pipeline<T> {
+    /// `None` once stopped (so that a source sending straight into the
+    /// sink sees it gone).
+    rx: Option<Receiver<T>>,
+    shared: Arc<Shared>,
+    exec: Executor,
+    source: Option<JoinHandle<()>>,
+    source_done: Arc<Event>,
+    reporter: Option<JoinHandle<()>>,
+    stopped: bool,
+    joined: bool,
+}
+
+impl<T> fmt::Debug for Pipeline<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field(
+                "stages",
+                &self
+                    .shared
+                    .stages
+                    .iter()
+                    .map(|s| &s.name)
+                    .collect::<Vec<_>>(),
+            )
+            .field("stopped", &self.stopped)
+            .finish()
+    }
+}
+
+impl<T> Pipeline<T> {
+    pub(crate) fn new(
+        rx: Receiver<T>,
+        shared: Arc<Shared>,
+        exec: Executor,
+        source: Option<JoinHandle<()>>,
+        source_done: Arc<Event>,
+        reporter: Option<JoinHandle<()>>,
+    ) -> Self {
+        Self {
+            rx: Some(rx),
+            shared,
+            exec,
+            source,
+            source_done,
+            reporter,
+            stopped: false,
+            joined: false,
+        }
+    }
+
+    fn got(&self, since: Instant, rx: &Receiver<T>) {
+        let sink = self.shared.queues.len() - 1;
+        self.shared.queues[sink].get(since.elapsed(), rx.len());
+    }
+
+    fn ended(&self) -> RecvError {
+        if self.stopped {
+            return RecvError::Stopped;
+        }
+        match self.shared.take_error_once() {
+            Some(e) => RecvError::Failed(e),
+            None => RecvError::Finished,
+        }
+    }
+
+    /// Blocks until the next item arrives (woken by the item, no polling).
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Finished`] at the end, [`RecvError::Failed`] once if the
+    /// pipeline failed, [`RecvError::Stopped`] after [`stop`](Self::stop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_std::pipeline::{BuildOptions, Pipeline};
+    /// let p = Pipeline::source([7]).build(BuildOptions::default()).unwrap();
+    /// assert_eq!(p.recv(), Ok(7));
+    /// assert!(p.recv().is_err());
+    /// ```
+    pub fn recv(&self) -> Result<T, RecvError> {
+        let Some(rx) = self.rx.as_ref() else {
+            return Err(RecvError::Stopped);
+        };
+        let t = Instant::now();
+        match rx.recv() {
+            Ok(v) => {
+                self.got(t, rx);
+                Ok(v)
+            }
+            Err(_) => Err(self.ended()),
+        }
+    }
+
+    /// As [`recv`](Self::recv), blocking at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As `recv`, and [`RecvError::Timeout`] when no item came in time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use evlatch_std::pipeline::{BuildOptions, Pipeline, RecvError};
+    /// let p = Pipeline::source(std::iter::from_fn(|| {
+    ///     std::thread::sleep(Duration::from_millis(200));
+    ///     None::<u8>
+    /// }))
+    /// .build(BuildOptions::default())
+    /// .unwrap();
+    /// assert_eq!(p.recv_timeout(Duration::from_millis(1)), Err(RecvError::Timeout));
+    /// ```
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
+        let Some(rx) = self.rx.as_ref() else {
+            return Err(RecvError::Stopped);
+        };
+        let t = Instant::now();
+        match rx.recv_timeout(timeout) {
+            Ok(v) => {
+                self.got(t, rx);
+                Ok(v)
+            }
+            Err(channel::RecvTimeoutError::Timeout) => Err(RecvError::Timeout),
+            Err(_) => Err(self.ended()),
+        }
+    }
+
+    /// Receives asynchronously, on any executor (tokio included); dropping
+    /// the future loses no item.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # rt.block_on(async {
+    /// use evlatch_std::pipeline::{BuildOptions, Pipeline};
+    /// let p = Pipeline::source(0..2).build(BuildOptions::default()).unwrap();
+    /// assert_eq!(p.recv_async().await, Ok(0));
+    /// assert_eq!(p.recv_async().await, Ok(1));
+    /// assert!(p.recv_async().await.is_err());
+    /// # });
+    /// ```
+    pub async fn recv_async(&self) -> Result<T, RecvError> {
+        let Some(rx) = self.rx.as_ref() else {
+            return Err(RecvError::Stopped);
+        };
+        let t = Instant::now();
+        match rx.recv_async().await {
+            Ok(v) => {
+                self.got(t, rx);
+                Ok(v)
+            }
+            Err(_) => Err(self.ended()),
+        }
+    }
+
+    /// A snapshot of the statistics, at any time (also after the end: the
+    /// final report).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_std::pipeline::{BuildOptions, Pipeline};
+    /// let p = Pipeline::source(0..3).build(BuildOptions::default()).unwrap();
+    /// let _ = p.stats(); // while running
+    /// ```
+    pub fn stats(&self) -> PipelineStats {
+        let finished = self.exec.all_done().status().is_finished();
+        self.shared.snapshot(finished)
+    }
+
+    /// The pipeline's error, if it failed (also after it was received).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_std::pipeline::{BuildOptions, Pipeline};
+    /// let mut p = Pipeline::source(0..3).build(BuildOptions::default()).unwrap();
+    /// assert_eq!(p.by_ref().count(), 3);
+    /// assert!(p.error().is_none());
+    /// ```
+    pub fn error(&self) -> Option<PipelineError> {
+        self.shared.error()
+    }
+
+    /// Stops the pipeline: cancels every stage (items in flight and queued
+    /// are dropped), waits for the ops that are running to return (a sync
+    /// op cannot be interrupted; an async op is dropped at its next
+    /// `Pending`), and joins every thread — the source thread after its
+    /// current `next()` returns. Later receives return
+    /// [`RecvError::Stopped`]. Idempotent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_std::pipeline::{BuildOptions, Pipeline, RecvError};
+    /// let mut p = Pipeline::source(0..).build(BuildOptions::default()).unwrap();
+    /// assert_eq!(p.recv(), Ok(0));
+    /// p.stop();
+    /// assert_eq!(p.recv(), Err(RecvError::Stopped));
+    /// ```
+    pub fn stop(&mut self) {
+        let _ = self.stop_until(None);
+    }
+
+    /// As [`stop`](Self::stop), waiting at most `timeout` for running user
+    /// code (sync ops, the source's `next()`).
+    ///
+    /// # Errors
+    ///
+    /// [`StopError::Timeout`] if some remained: the pipeline stays
+    /// cancelled; a later `stop` or the drop waits for them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use evlatch_std::pipeline::{BuildOptions, Pipeline};
+    /// let mut p = Pipeline::source(0..).build(BuildOptions::default()).unwrap();
+    /// p.stop_timeout(Duration::from_secs(5)).unwrap();
+    /// ```
+    pub fn stop_timeout(&mut self, timeout: Duration) -> Result<(), StopError> {
+        self.stop_until(Instant::now().checked_add(timeout))
+    }
+
+    fn stop_until(&mut self, deadline: Option<Instant>) -> Result<(), StopError> {
+        self.stopped = true;
+        if self.joined {
+            return Ok(());
+        }
+        self.shared.cancel_up_to(usize::MAX);
+        // Items still in the sink are dropped; a source that sends straight
+        // into it (no stages) sees it gone.
+        self.rx = None;
+        let wait = |e: &Event| match deadline {
+            None => {
+                e.wait();
+                true
+            }
+            Some(d) => e.wait_deadline(d).is_ok(),
+        };
+        if !wait(self.exec.all_done()) {
+            return Err(StopError::Timeout {
+                waiting_for: "stages",
+            });
+        }
+        self.exec.join();
+        // Every stage task is gone, so the first queue has no receiver: the
+        // source's next send fails.
+        if !wait(&self.source_done) {
+            return Err(StopError::Timeout {
+                waiting_for: "source",
+            });
+        }
+        if let Some(s) = self.source.take() {
+            let _ = s.join();
+        }
+        if let Some(r) = self.reporter.take() {
+            let _ = r.join();
+        }
+        self.shared.clear_tasks();
+        self.shared.timer.stop();
+        self.joined = true;
+        Ok(())
+    }
+}
+
+impl<T> Iterator for Pipeline<T> {
+    type Item = Result<T, PipelineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.recv() {
+            Ok(v) => Some(Ok(v)),
+            Err(RecvError::Failed(e)) => Some(Err(e)),
+            Err(_) => None,
+        }
+    }
+}
+
+impl<T> Drop for Pipeline<T> {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

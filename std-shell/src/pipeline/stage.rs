@@ -1,0 +1,448 @@
+//! The stage loops: what each task of a stage runs.
+//!
+//! - completion order: `concurrency` tasks, each `recv → op → send`;
+//! - input order (concurrency > 1): the same tasks, plus an intake token
+//!   (receiving and taking a ticket is one step), a reorder window of
+//!   `concurrency` slots (a permit per slot) and an emitter role (one task
+//!   at a time sends the finished head of the window);
+//! - aggregate: one task, batches of up to `max_items`, closed early at
+//!   `max_wait` after the batch's first item (a timer deadline raced with
+//!   the receive);
+//! - disaggregate: one task, sends each element of each batch.
+//!
+//! Every wait here is an evlatch channel wait (`recv_async` / `send_async`)
+//! or a timer deadline; user code runs under `catch_unwind`, and a panic is
+//! a failure like an `Err`.
+
+use core::fmt::Display;
+use core::future::{poll_fn, Future};
+use core::pin::pin;
+use core::task::Poll;
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::executor::{flush_deferred, has_deferred};
+use super::shared::Shared;
+use crate::channel::{bounded, Receiver, Sender, TryRecvError};
+use crate::sync::{lock, Mutex, Ordering};
+
+/// An op: called with an item, resolves to its result or the failure's
+/// text (an error's `Display`, or a panic's message).
+pub(crate) trait StageOp<T, U>: Send + Sync + 'static {
+    fn call(&self, x: T) -> impl Future<Output = Result<U, String>> + Send;
+}
+
+/// A sync op: runs inline on the worker.
+pub(crate) struct SyncOp<F>(pub(crate) F);
+
+impl<T, U, E, F> StageOp<T, U> for SyncOp<F>
+where
+    F: Fn(T) -> Result<U, E> + Send + Sync + 'static,
+    E: Display,
+    T: Send,
+    U: Send,
+{
+    fn call(&self, x: T) -> impl Future<Output = Result<U, String>> + Send {
+        let r = match catch_unwind(AssertUnwindSafe(|| (self.0)(x))) {
+            Ok(Ok(u)) => Ok(u),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(p) => Err(panic_text(&*p)),
+        };
+        core::future::ready(r)
+    }
+}
+
+/// An async op: its future runs on the pipeline's executor.
+pub(crate) struct AsyncOp<F>(pub(crate) F);
+
+impl<T, U, E, F, Fut> StageOp<T, U> for AsyncOp<F>
+where
+    F: Fn(T) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<U, E>> + Send,
+    E: Display,
+    T: Send,
+    U: Send,
+{
+    fn call(&self, x: T) -> impl Future<Output = Result<U, String>> + Send {
+        let made = catch_unwind(AssertUnwindSafe(|| (self.0)(x)));
+        async move {
+            let fut = match made {
+                Ok(f) => f,
+                Err(p) => return Err(panic_text(&*p)),
+            };
+            let mut fut = pin!(fut);
+            let r = poll_fn(
+                |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
+                    Err(p) => Poll::Ready(Err(panic_text(&*p))),
+                },
+            )
+            .await;
+            match r {
+                Ok(Ok(u)) => Ok(u),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(p) => Err(p),
+            }
+        }
+    }
+}
+
+/// A panic payload's message.
+pub(crate) fn panic_text(p: &(dyn core::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        format!("panicked: {s}")
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        format!("panicked: {s}")
+    } else {
+        "panicked (non-string payload)".to_owned()
+    }
+}
+
+/// Yields once: the task is queued again behind the runnable tasks of
+/// higher (downstream) rank.
+pub(crate) async fn yield_now() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await;
+}
+
+/// Mean op time above which a stage's ops count as long (about the cost of
+/// waking a sleeping worker).
+const LONG_OP_NS: u64 = 20_000;
+
+/// The counters of one hop (stage `i` reads queue `i`, writes queue `i+1`).
+struct Hop<'a> {
+    sh: &'a Shared,
+    i: usize,
+}
+
+impl Hop<'_> {
+    fn got<T>(&self, since: Instant, rx: &Receiver<T>) -> Instant {
+        let now = Instant::now();
+        self.sh.queues[self.i].get(now - since, rx.len());
+        now
+    }
+
+    /// Whether this stage's ops have been long on average (then a task
+    /// this worker kept for itself is handed to another worker rather than
+    /// waiting for the op).
+    fn long_ops(&self) -> bool {
+        self.sh.stages[self.i].op_time.mean_ns() > LONG_OP_NS
+    }
+
+    /// After an item was passed on: if this poll made a task runnable that
+    /// this worker kept, run it next (short ops: `yield`, downstream ranks
+    /// first) or hand it to another worker (long ops).
+    async fn pass_on(&self) {
+        if has_deferred() && !(self.long_ops() && flush_deferred()) {
+            yield_now().await;
+        }
+    }
+
+    fn start(&self) {
+        if self.long_ops() {
+            let _ = flush_deferred();
+        }
+        let st = &self.sh.stages[self.i];
+        st.calls.fetch_add(1, Ordering::Relaxed);
+        st.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn end(&self, since: Instant) -> Instant {
+        let now = Instant::now();
+        let st = &self.sh.stages[self.i];
+        st.op_time.record(now - since);
+        st.in_flight.fetch_sub(1, Ordering::Relaxed);
+        now
+    }
+
+    fn put(&self, since: Instant) -> Instant {
+        let now = Instant::now();
+        self.sh.queues[self.i + 1].put(now - since);
+        now
+    }
+}
+
+/// One task of a completion-order stage (or of an input-order stage with
+/// concurrency 1).
+pub(crate) async fn completion_loop<T, U, O: StageOp<T, U>>(
+    sh: Arc<Shared>,
+    i: usize,
+    rx: Receiver<T>,
+    tx: Sender<U>,
+    op: Arc<O>,
+) {
+    let hop = Hop { sh: &sh, i };
+    let mut t = Instant::now();
+    while let Ok(x) = rx.recv_async().await {
+        let t1 = hop.got(t, &rx);
+        hop.start();
+        let r = op.call(x).await;
+        let t2 = hop.end(t1);
+        match r {
+            Ok(u) => {
+                if tx.send_async(u).await.is_err() {
+                    return;
+                }
+                t = hop.put(t2);
+            }
+            Err(e) => {
+                if sh.fail(i, e) {
+                    return;
+                }
+                t = t2;
+            }
+        }
+        hop.pass_on().await;
+    }
+}
+
+/// The shared state of an input-order stage with concurrency > 1.
+pub(crate) struct Reorder<U> {
+    window: Mutex<Window<U>>,
+    /// One token: holding it makes "receive, take a ticket" one step.
+    intake_tx: Sender<()>,
+    intake_rx: Receiver<()>,
+    /// `concurrency` permits: one per ticket taken and not yet emitted.
+    permits_tx: Sender<()>,
+    permits_rx: Receiver<()>,
+}
+
+enum Slot<U> {
+    Running,
+    Finished(Option<U>),
+}
+
+struct Window<U> {
+    /// Slots of tickets `head .. head + slots.len()`, in ticket order.
+    slots: VecDeque<Slot<U>>,
+    head: u64,
+    /// One task at a time sends the finished head (so sends stay in order).
+    emitting: bool,
+}
+
+impl<U> Reorder<U> {
+    pub(crate) fn new(concurrency: usize) -> Option<Self> {
+        let (intake_tx, intake_rx) = bounded(1).ok()?;
+        let (permits_tx, permits_rx) = bounded(concurrency).ok()?;
+        intake_tx.try_send(()).ok()?;
+        for _ in 0..concurrency {
+            permits_tx.try_send(()).ok()?;
+        }
+        Some(Self {
+            window: Mutex::new(Window {
+                slots: VecDeque::with_capacity(concurrency),
+                head: 0,
+                emitting: false,
+            }),
+            intake_tx,
+            intake_rx,
+            permits_tx,
+            permits_rx,
+        })
+    }
+}
+
+impl<U> Reorder<U> {
+    /// Takes the head of the window if it is finished and nobody is
+    /// emitting; the caller is then the emitter until it clears `emitting`.
+    fn take_head(&self) -> Option<Option<U>> {
+        let mut w = lock(&self.window);
+        if w.emitting || !matches!(w.slots.front(), Some(Slot::Finished(_))) {
+            return None;
+        }
+        let Some(Slot::Finished(v)) = w.slots.pop_front() else {
+            unreachable!("checked above")
+        };
+        w.head += 1;
+        w.emitting = true;
+        Some(v)
+    }
+}
+
+/// One task of an input-order stage with concurrency > 1.
+pub(crate) async fn ordered_loop<T, U, O: StageOp<T, U>>(
+    sh: Arc<Shared>,
+    i: usize,
+    rx: Receiver<T>,
+    tx: Sender<U>,
+    op: Arc<O>,
+    ro: Arc<Reorder<U>>,
+) {
+    let hop = Hop { sh: &sh, i };
+    let mut t = Instant::now();
+    loop {
+        // The permit bounds the window; the channels never close while `ro`
+        // lives, so these receives only wait.
+        if ro.permits_rx.recv_async().await.is_err() || ro.intake_rx.recv_async().await.is_err() {
+            return;
+        }
+        let got = rx.recv_async().await;
+        let ticket = match got {
+            Ok(_) => {
+                let mut w = lock(&ro.window);
+                w.slots.push_back(Slot::Running);
+                w.head + w.slots.len() as u64 - 1
+            }
+            Err(_) => 0,
+        };
+        let _ = ro.intake_tx.try_send(());
+        let Ok(x) = got else {
+            let _ = ro.permits_tx.try_send(());
+            return;
+        };
+        let t1 = hop.got(t, &rx);
+        hop.start();
+        let r = op.call(x).await;
+        let t2 = hop.end(t1);
+        let (value, stop) = match r {
+            Ok(u) => (Some(u), false),
+            Err(e) => (None, sh.fail(i, e)),
+        };
+        {
+            let mut w = lock(&ro.window);
+            let k = (ticket - w.head) as usize;
+            debug_assert!(k < w.slots.len());
+            w.slots[k] = Slot::Finished(value);
+        }
+        if stop {
+            return;
+        }
+        // Emit the finished head, unless another task is emitting (it
+        // re-checks the head after each send, so nothing is stranded).
+        while let Some(v) = ro.take_head() {
+            let _ = ro.permits_tx.try_send(());
+            let sent = match v {
+                Some(u) => tx.send_async(u).await.is_ok(),
+                None => true,
+            };
+            lock(&ro.window).emitting = false;
+            if !sent {
+                return;
+            }
+            t = hop.put(t2);
+        }
+        if t < t2 {
+            t = t2;
+        }
+        hop.pass_on().await;
+    }
+}
+
+/// The aggregate task: batches of up to `max_items`; a batch is sent when
+/// full, when `max_wait` has passed since its first item, or at the end
+/// (unless `drop_last` and it is short).
+pub(crate) async fn aggregate_loop<T: Send>(
+    sh: Arc<Shared>,
+    i: usize,
+    rx: Receiver<T>,
+    tx: Sender<Vec<T>>,
+    max_items: usize,
+    max_wait: Option<Duration>,
+    drop_last: bool,
+) {
+    let hop = Hop { sh: &sh, i };
+    let mut t = Instant::now();
+    let mut ended = false;
+    while !ended {
+        let Ok(first) = rx.recv_async().await else {
+            return;
+        };
+        let t1 = hop.got(t, &rx);
+        hop.start();
+        let deadline = max_wait.and_then(|w| t1.checked_add(w));
+        let mut batch = Vec::with_capacity(max_items);
+        batch.push(first);
+        while batch.len() < max_items {
+            match rx.try_recv() {
+                Ok(v) => {
+                    batch.push(v);
+                    hop.got(Instant::now(), &rx);
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => {
+                    ended = true;
+                    break;
+                }
+                Err(_) => {}
+            }
+            let waited = Instant::now();
+            let got = match deadline {
+                None => Some(rx.recv_async().await),
+                Some(d) => {
+                    let mut recv = pin!(rx.recv_async());
+                    let mut sleep = pin!(sh.timer.sleep_until(d));
+                    poll_fn(|cx| {
+                        if let Poll::Ready(r) = recv.as_mut().poll(cx) {
+                            Poll::Ready(Some(r))
+                        } else if sleep.as_mut().poll(cx).is_ready() {
+                            Poll::Ready(None)
+                        } else {
+                            Poll::Pending
+                        }
+                    })
+                    .await
+                }
+            };
+            match got {
+                Some(Ok(v)) => {
+                    batch.push(v);
+                    hop.got(waited, &rx);
+                }
+                Some(Err(_)) => {
+                    ended = true;
+                    break;
+                }
+                None => break, // max_wait reached
+            }
+        }
+        let t2 = hop.end(t1);
+        if ended && drop_last && batch.len() < max_items {
+            return;
+        }
+        if tx.send_async(batch).await.is_err() {
+            return;
+        }
+        t = hop.put(t2);
+    }
+}
+
+/// The disaggregate task: sends every element of every batch, in order.
+pub(crate) async fn disaggregate_loop<B, T>(
+    sh: Arc<Shared>,
+    i: usize,
+    rx: Receiver<B>,
+    tx: Sender<T>,
+) where
+    B: IntoIterator<Item = T> + Send,
+    B::IntoIter: Send,
+    T: Send,
+{
+    let hop = Hop { sh: &sh, i };
+    let mut t = Instant::now();
+    while let Ok(batch) = rx.recv_async().await {
+        let t1 = hop.got(t, &rx);
+        hop.start();
+        let t2 = hop.end(t1);
+        let mut t3 = t2;
+        for x in batch {
+            if tx.send_async(x).await.is_err() {
+                return;
+            }
+            t3 = hop.put(t3);
+        }
+        t = t3;
+        hop.pass_on().await;
+    }
+}

@@ -1,0 +1,800 @@
+//! Behaviour of `evlatch_std::pipeline`: order, aggregation, failure
+//! budgets, cancellation, stopping and dropping (nothing leaks), panics,
+//! priorities, stats, and a stress test that accounts for every item.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use evlatch_std::pipeline::{
+    BuildOptions, Pipeline, PipelineError, Priority, RecvError, StageOptions,
+};
+use evlatch_std::{Event, EventExt};
+
+/// A liveness bound for waits inside ops (a hang guard, not a timing
+/// assertion).
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A small deterministic pseudo-random sequence.
+fn lcg(seed: u64) -> impl FnMut() -> u64 {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        s >> 33
+    }
+}
+
+fn jitter(x: u64) -> Duration {
+    Duration::from_micros(lcg(x)() % 300)
+}
+
+#[test]
+fn input_order_is_kept_under_random_latencies_sync() {
+    let n = if cfg!(debug_assertions) { 300 } else { 3000 };
+    let p = Pipeline::source(0..n)
+        .pipe_with(
+            StageOptions::new("sleepy")
+                .concurrency(8)
+                .ordered()
+                .buffer(4),
+            |x: u64| {
+                std::thread::sleep(jitter(x));
+                Ok::<_, String>(x)
+            },
+        )
+        .build(BuildOptions::default())
+        .unwrap();
+    let got: Vec<u64> = p.map(Result::unwrap).collect();
+    assert_eq!(got, (0..n).collect::<Vec<_>>());
+}
+
+#[test]
+fn input_order_is_kept_under_random_latencies_async_with_failures() {
+    let n = if cfg!(debug_assertions) { 300 } else { 3000 };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let h = rt.handle().clone();
+    let p = Pipeline::source(0..n)
+        .pipe_async_with(
+            StageOptions::new("sleepy").concurrency(16).ordered(),
+            move |x: u64| {
+                let d = jitter(x);
+                let sleep = h.spawn(async move { tokio::time::sleep(d).await });
+                async move {
+                    sleep.await.unwrap();
+                    if x % 7 == 3 {
+                        Err(format!("{x} is unlucky"))
+                    } else {
+                        Ok(x)
+                    }
+                }
+            },
+        )
+        .build(BuildOptions::default())
+        .unwrap();
+    let got: Vec<u64> = p.map(Result::unwrap).collect();
+    assert_eq!(got, (0..n).filter(|x| x % 7 != 3).collect::<Vec<_>>());
+}
+
+#[test]
+fn completion_order_lets_a_fast_item_overtake_a_slow_one() {
+    let overtaken = Arc::new(Event::new());
+    let o = overtaken.clone();
+    let p = Pipeline::source(0..2u32)
+        .pipe_with(StageOptions::new("gate").concurrency(2), move |x| {
+            if x == 0 {
+                // Finishes only after item 1 reached the consumer.
+                o.wait_timeout(PATIENCE)
+                    .map_err(|_| "item 1 never overtook item 0")?;
+            }
+            Ok::<_, &str>(x)
+        })
+        .build(BuildOptions::default())
+        .unwrap();
+    assert_eq!(p.recv(), Ok(1));
+    overtaken.set_finished().unwrap();
+    assert_eq!(p.recv(), Ok(0));
+    assert_eq!(p.recv(), Err(RecvError::Finished));
+}
+
+#[test]
+fn aggregate_by_size_emits_the_remainder_at_the_end() {
+    let p = Pipeline::source(0..10)
+        .aggregate(3, None)
+        .build(BuildOptions::default())
+        .unwrap();
+    let got: Vec<Vec<i32>> = p.map(Result::unwrap).collect();
+    assert_eq!(got, [vec![0, 1, 2], vec![3, 4, 5], vec![6, 7, 8], vec![9]]);
+}
+
+#[test]
+fn aggregate_by_time_sends_a_slow_sources_batch_after_max_wait() {
+    // The source yields two items, then blocks until the test has its
+    // batch: only the max_wait window can release the batch.
+    let got_batch = Arc::new(Event::new());
+    let g = got_batch.clone();
+    let source = (0..4u32).inspect(move |&i| {
+        if i == 2 {
+            assert!(g.wait_timeout(PATIENCE).is_ok(), "batch never came");
+        }
+    });
+    let p = Pipeline::source(source)
+        .aggregate(100, Some(Duration::from_millis(30)))
+        .build(BuildOptions::default())
+        .unwrap();
+    // Items 0 and 1 arrive while the source is blocked: only max_wait can
+    // have released them (usually as one batch; a stalled machine may cut
+    // it in two).
+    let mut early = Vec::new();
+    while early.len() < 2 {
+        let batch = p.recv().unwrap();
+        assert!(!batch.is_empty());
+        early.extend(batch);
+    }
+    assert_eq!(early, [0, 1]);
+    got_batch.set_finished().unwrap();
+    let late: Vec<u32> = p.flat_map(Result::unwrap).collect();
+    assert_eq!(late, [2, 3]);
+}
+
+#[test]
+fn aggregate_then_disaggregate_round_trips() {
+    let n = if cfg!(debug_assertions) { 1000 } else { 10_000 };
+    let p = Pipeline::source(0..n)
+        .aggregate(7, Some(Duration::from_millis(5)))
+        .disaggregate()
+        .build(BuildOptions::default())
+        .unwrap();
+    let got: Vec<u32> = p.map(Result::unwrap).collect();
+    assert_eq!(got, (0..n).collect::<Vec<_>>());
+}
+
+#[test]
+fn failure_budget_by_count_names_stage_count_and_last_error() {
+    // Every third item fails; the third failure (item 8) is one too many.
+    let p = Pipeline::source(0..100u32)
+        .pipe_with(StageOptions::new("parse").max_failures(2), |x| {
+            if x % 3 == 2 {
+                Err(format!("item {x} is corrupt"))
+            } else {
+                Ok(x)
+            }
+        })
+        .build(BuildOptions::default())
+        .unwrap();
+    let mut items = Vec::new();
+    let mut errors = Vec::new();
+    for r in p {
+        match r {
+            Ok(x) => items.push(x),
+            Err(e) => errors.push(e),
+        }
+    }
+    assert_eq!(items, [0, 1, 3, 4, 6, 7]);
+    assert_eq!(errors.len(), 1);
+    match &errors[0] {
+        PipelineError::FailureBudget {
+            stage,
+            failures,
+            calls,
+            last_error,
+        } => {
+            assert_eq!(stage, "parse");
+            assert_eq!(*failures, 3);
+            assert_eq!(*calls, 9);
+            assert_eq!(last_error, "item 8 is corrupt");
+        }
+        other => panic!("unexpected {other}"),
+    }
+    let text = errors[0].to_string();
+    assert!(text.contains("parse") && text.contains('3') && text.contains("item 8"));
+}
+
+#[test]
+fn failure_budget_by_rate_is_checked_only_after_100_calls() {
+    // 99 calls, all failing, rate budget 10 %: not checked yet.
+    let p = Pipeline::source(0..99u32)
+        .pipe_with(StageOptions::new("flaky").max_failure_rate(0.1), |_| {
+            Err::<u32, _>("no")
+        })
+        .build(BuildOptions::default())
+        .unwrap();
+    assert_eq!(p.count(), 0);
+
+    // Every other item fails: the first failure at or after call 100 trips.
+    let p = Pipeline::source(0..1000u32)
+        .pipe_with(StageOptions::new("flaky").max_failure_rate(0.1), |x| {
+            if x % 2 == 1 {
+                Err("odd")
+            } else {
+                Ok(x)
+            }
+        })
+        .build(BuildOptions::default())
+        .unwrap();
+    let results: Vec<_> = p.collect();
+    let err = results.last().unwrap().as_ref().unwrap_err();
+    match err {
+        PipelineError::FailureBudget {
+            failures, calls, ..
+        } => {
+            assert_eq!((*failures, *calls), (50, 100));
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert_eq!(results.len(), 51);
+}
+
+#[test]
+fn global_failure_budget_counts_all_stages() {
+    let p = Pipeline::source(0..100u32)
+        .pipe_with(StageOptions::new("a"), |x| {
+            if x == 5 {
+                Err("a5")
+            } else {
+                Ok(x)
+            }
+        })
+        .pipe_with(StageOptions::new("b"), |x| {
+            if x == 7 {
+                Err("b7")
+            } else {
+                Ok(x)
+            }
+        })
+        .build(BuildOptions::default().max_failures(1))
+        .unwrap();
+    let err = p.filter_map(Result::err).next().unwrap();
+    match err {
+        PipelineError::FailureBudget {
+            stage,
+            failures,
+            last_error,
+            ..
+        } => assert_eq!(
+            (stage.as_str(), failures, last_error.as_str()),
+            ("b", 2, "b7")
+        ),
+        other => panic!("unexpected {other}"),
+    }
+}
+
+#[test]
+fn failure_cancels_upstream_and_downstream_drains() {
+    // An endless source: the pipeline can only end because the failing
+    // stage cancels everything upstream of it.
+    let produced = Arc::new(AtomicUsize::new(0));
+    let pr = produced.clone();
+    let p = Pipeline::source((0u64..).inspect(move |_| {
+        pr.fetch_add(1, Ordering::Relaxed);
+    }))
+    .pipe_with(StageOptions::new("up"), Ok::<_, String>)
+    .pipe_with(StageOptions::new("strict").max_failures(0), |x| {
+        if x == 10 {
+            Err("ten".to_string())
+        } else {
+            Ok(x)
+        }
+    })
+    .pipe_with(StageOptions::new("down").buffer(16), |x| {
+        std::thread::sleep(Duration::from_millis(1));
+        Ok::<_, String>(x)
+    })
+    .build(BuildOptions::default())
+    .unwrap();
+    let results: Vec<_> = p.collect();
+    let (ok, err): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+    // Everything that passed "strict" before the failure was delivered.
+    assert_eq!(
+        ok.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+        (0..10).collect::<Vec<_>>()
+    );
+    assert_eq!(err.len(), 1);
+    // The source stopped: a bounded number of items was ever produced.
+    assert!(produced.load(Ordering::Relaxed) < 100);
+}
+
+/// Counts live instances.
+struct Tracked {
+    live: Arc<AtomicUsize>,
+}
+
+impl Tracked {
+    fn new(live: &Arc<AtomicUsize>) -> Self {
+        live.fetch_add(1, Ordering::SeqCst);
+        Self { live: live.clone() }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn leaky_pipeline(live: &Arc<AtomicUsize>, guard: &Arc<()>) -> Pipeline<Vec<Tracked>> {
+    let l = live.clone();
+    let g1 = guard.clone();
+    let g2 = guard.clone();
+    let g3 = guard.clone();
+    Pipeline::source((0u64..).map(move |_| Tracked::new(&l)))
+        .pipe_with(StageOptions::new("sync").concurrency(3), move |t| {
+            let _ = &g1;
+            std::thread::sleep(Duration::from_micros(200));
+            Ok::<_, String>(t)
+        })
+        .pipe_async_with(
+            StageOptions::new("async").concurrency(4).ordered(),
+            move |t| {
+                let g = g2.clone();
+                async move {
+                    let _ = g;
+                    Ok::<_, String>(t)
+                }
+            },
+        )
+        .aggregate(5, Some(Duration::from_millis(2)))
+        .pipe_with(StageOptions::new("tail"), move |b| {
+            let _ = &g3;
+            Ok::<_, String>(b)
+        })
+        .build(BuildOptions::default())
+        .unwrap()
+}
+
+#[test]
+fn stop_while_items_are_in_flight_leaks_nothing() {
+    let live = Arc::new(AtomicUsize::new(0));
+    let guard = Arc::new(());
+    let mut p = leaky_pipeline(&live, &guard);
+    for _ in 0..5 {
+        // max_wait may close a batch early on a busy machine.
+        let batch = p.recv().unwrap();
+        assert!((1..=5).contains(&batch.len()), "batch of {}", batch.len());
+    }
+    p.stop();
+    assert_eq!(p.recv().map(|_| ()), Err(RecvError::Stopped));
+    assert!(p.next().is_none());
+    // Every item is dropped, and the ops (holding `guard`) are gone, while
+    // the handle still exists.
+    assert_eq!(live.load(Ordering::SeqCst), 0);
+    assert_eq!(Arc::strong_count(&guard), 1);
+    drop(p);
+    assert_eq!(live.load(Ordering::SeqCst), 0);
+}
+
+/// Stop racing the natural end: pipelines of a few items stopped after a
+/// varying number of receives (before, during and after their end).
+#[test]
+fn stop_racing_the_end_leaks_nothing_and_never_hangs() {
+    let rounds = if cfg!(debug_assertions) { 60 } else { 300 };
+    let mut next = lcg(7);
+    for round in 0..rounds {
+        let live = Arc::new(AtomicUsize::new(0));
+        let l = live.clone();
+        let items = next() % 12;
+        let mut p = Pipeline::source((0..items).map(move |_| Tracked::new(&l)))
+            .pipe_with(StageOptions::new("a").concurrency(2), Ok::<_, String>)
+            .pipe_async_with(
+                StageOptions::new("b").concurrency(2).ordered(),
+                |t| async move { Ok::<_, String>(t) },
+            )
+            .build(BuildOptions::default())
+            .unwrap();
+        for _ in 0..next() % 14 {
+            if p.recv().is_err() {
+                break;
+            }
+        }
+        if round % 2 == 0 {
+            p.stop();
+        } else {
+            drop(p);
+        }
+        assert_eq!(live.load(Ordering::SeqCst), 0, "round {round}");
+    }
+}
+
+#[test]
+fn drop_mid_stream_leaks_nothing() {
+    let live = Arc::new(AtomicUsize::new(0));
+    let guard = Arc::new(());
+    let p = leaky_pipeline(&live, &guard);
+    let _first = p.recv().unwrap();
+    drop(p);
+    drop(_first);
+    assert_eq!(live.load(Ordering::SeqCst), 0);
+    assert_eq!(Arc::strong_count(&guard), 1);
+}
+
+/// The names of this process's threads that start with `prefix` (Linux).
+#[cfg(target_os = "linux")]
+fn threads_named(prefix: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        if let Ok(comm) = std::fs::read_to_string(task.path().join("comm")) {
+            if comm.starts_with(prefix) {
+                names.push(comm.trim().to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// Asserts that no thread named `prefix…` is left. A joined thread's
+/// `/proc` entry can outlive the join by a moment (the kernel finishes its
+/// exit after waking the joiner), so this looks again for a while.
+#[cfg(target_os = "linux")]
+fn assert_no_threads(prefix: &str) {
+    let mut left = threads_named(prefix);
+    for _ in 0..200 {
+        if left.is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        left = threads_named(prefix);
+    }
+    panic!("threads left behind: {left:?}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn stop_and_drop_leave_no_thread_behind() {
+    let mut p = Pipeline::source(0u64..)
+        .pipe_with(StageOptions::new("a").concurrency(3), |x| {
+            Ok::<_, String>(x)
+        })
+        .pipe_async_with(StageOptions::new("b").concurrency(2), |x| async move {
+            Ok::<_, String>(x)
+        })
+        .aggregate(4, Some(Duration::from_millis(1)))
+        .build(
+            BuildOptions::default()
+                .name("lkchk1")
+                .report_stats(Duration::from_millis(1), |_| {}),
+        )
+        .unwrap();
+    assert!(!p.recv().unwrap().is_empty());
+    // Workers, source, timer, reporter.
+    assert!(
+        threads_named("lkchk1-").len() >= 4,
+        "{:?}",
+        threads_named("lkchk1-")
+    );
+    p.stop();
+    assert_no_threads("lkchk1-");
+    drop(p);
+
+    let p = Pipeline::source(0u64..)
+        .pipe_with(StageOptions::new("a").concurrency(2), |x| {
+            Ok::<_, String>(x)
+        })
+        .build(BuildOptions::default().name("lkchk2"))
+        .unwrap();
+    assert_eq!(p.recv(), Ok(0));
+    drop(p);
+    assert_no_threads("lkchk2-");
+}
+
+#[test]
+fn stop_timeout_reports_a_blocked_source_then_stop_finishes() {
+    let release = Arc::new(Event::new());
+    let r = release.clone();
+    let started = Arc::new(Event::new());
+    let s = started.clone();
+    let mut p = Pipeline::source(std::iter::from_fn(move || {
+        let _ = s.set_finished();
+        r.wait_timeout(PATIENCE).ok().map(|_| 1u8)
+    }))
+    .pipe(|x: u8| Ok::<_, String>(x))
+    .build(BuildOptions::default())
+    .unwrap();
+    started.wait_timeout(PATIENCE).unwrap();
+    assert!(p.stop_timeout(Duration::from_millis(20)).is_err());
+    release.set_finished().unwrap();
+    p.stop();
+    assert_eq!(p.recv(), Err(RecvError::Stopped));
+}
+
+#[test]
+fn panicking_ops_are_failures_not_dead_workers() {
+    let n = 200u32;
+    let mut p = Pipeline::source(0..n)
+        .pipe_with(StageOptions::new("sync").concurrency(2), |x| {
+            if x % 10 == 0 {
+                panic!("sync boom {x}");
+            }
+            Ok::<_, String>(x)
+        })
+        .pipe_async_with(StageOptions::new("async").concurrency(2), |x| async move {
+            if x % 10 == 1 {
+                panic!("async boom {x}");
+            }
+            Ok::<_, String>(x)
+        })
+        .build(BuildOptions::default().threads(2))
+        .unwrap();
+    let mut got: Vec<u32> = p.by_ref().map(Result::unwrap).collect();
+    got.sort();
+    assert_eq!(got, (0..n).filter(|x| x % 10 > 1).collect::<Vec<_>>());
+    let stats = p.stats();
+    assert_eq!(stats.stages[0].failures, 20);
+    assert_eq!(stats.stages[1].failures, 20);
+    assert!(stats.finished);
+}
+
+#[test]
+fn a_panicking_op_over_budget_reports_its_message() {
+    let p = Pipeline::source(0..10u32)
+        .pipe_with(StageOptions::new("boom").max_failures(0), |x| {
+            if x == 4 {
+                panic!("kaput");
+            }
+            Ok::<_, String>(x)
+        })
+        .build(BuildOptions::default())
+        .unwrap();
+    let err = p.filter_map(Result::err).next().unwrap();
+    assert!(err.to_string().contains("kaput"), "{err}");
+}
+
+#[test]
+fn a_panicking_source_ends_with_an_error_after_its_items() {
+    let p = Pipeline::source((0..10u32).map(|x| if x == 3 { panic!("source boom") } else { x }))
+        .pipe(Ok::<_, String>)
+        .build(BuildOptions::default())
+        .unwrap();
+    let results: Vec<_> = p.collect();
+    assert_eq!(results.len(), 4);
+    assert!(
+        matches!(&results[3], Err(PipelineError::SourcePanicked { message }) if message.contains("source boom"))
+    );
+}
+
+#[test]
+fn async_source_and_async_receive_under_tokio() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut i = 0u32;
+    let p = Pipeline::source_async(move || {
+        i += 1;
+        let v = i;
+        async move { (v <= 50).then_some(v) }
+    })
+    .pipe_async_with(
+        StageOptions::new("inc").concurrency(4).ordered(),
+        |x| async move { Ok::<_, String>(x + 1) },
+    )
+    .build(BuildOptions::default())
+    .unwrap();
+    let got = rt.block_on(async {
+        let mut v = Vec::new();
+        loop {
+            match p.recv_async().await {
+                Ok(x) => v.push(x),
+                Err(RecvError::Finished) => break v,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    assert_eq!(got, (2..=51).collect::<Vec<_>>());
+}
+
+#[test]
+fn recv_timeout_times_out_while_the_source_is_blocked() {
+    let release = Arc::new(Event::new());
+    let r = release.clone();
+    let p = Pipeline::source((0..2u8).inspect(move |&x| {
+        if x == 1 {
+            let _ = r.wait_timeout(PATIENCE);
+        }
+    }))
+    .build(BuildOptions::default())
+    .unwrap();
+    assert_eq!(p.recv(), Ok(0));
+    assert_eq!(
+        p.recv_timeout(Duration::from_millis(5)),
+        Err(RecvError::Timeout)
+    );
+    release.set_finished().unwrap();
+    assert_eq!(p.recv_timeout(PATIENCE), Ok(1));
+    assert_eq!(p.recv_timeout(PATIENCE), Err(RecvError::Finished));
+}
+
+#[test]
+fn stats_count_everything_and_the_final_report_comes_once() {
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let r = reports.clone();
+    let mut p = Pipeline::source(0..500u32)
+        .pipe_with(StageOptions::new("even").concurrency(2), |x| {
+            if x % 2 == 0 {
+                Ok(x)
+            } else {
+                Err("odd")
+            }
+        })
+        .aggregate(10, None)
+        .build(
+            BuildOptions::default().report_stats(Duration::from_millis(1), move |s| {
+                r.lock().unwrap().push(s.finished);
+                if !s.finished {
+                    panic!("a panicking callback does not stop the reports");
+                }
+            }),
+        )
+        .unwrap();
+    let batches = p.by_ref().count();
+    assert_eq!(batches, 25);
+    p.stop(); // joins the reporter
+    let s = p.stats();
+    assert_eq!(
+        (
+            s.stages[0].tasks,
+            s.stages[0].failures,
+            s.stages[0].in_flight
+        ),
+        (500, 250, 0)
+    );
+    assert_eq!(s.stages[1].tasks, 25);
+    assert_eq!((s.queues[0].puts, s.queues[0].gets), (500, 500));
+    assert_eq!((s.queues[1].puts, s.queues[1].gets), (250, 250));
+    assert_eq!(s.queues[2].gets, 25);
+    assert!(s.finished);
+    let table = s.to_string();
+    assert!(table.contains("even") && table.contains("source -> even") && table.contains("sink"));
+    let reports = reports.lock().unwrap();
+    assert_eq!(reports.iter().filter(|f| **f).count(), 1);
+    assert_eq!(reports.last(), Some(&true));
+}
+
+#[test]
+fn bad_options_are_build_errors() {
+    let e = Pipeline::source(0..1)
+        .pipe_with(StageOptions::new("x").buffer(0), |x: i32| {
+            Ok::<_, String>(x)
+        })
+        .build(BuildOptions::default());
+    assert!(e.unwrap_err().to_string().contains("buffer"));
+    let e = Pipeline::source(0..1)
+        .pipe_with(StageOptions::new("x").max_failure_rate(1.5), |x: i32| {
+            Ok::<_, String>(x)
+        })
+        .build(BuildOptions::default());
+    assert!(e.unwrap_err().to_string().contains("1.5"));
+    assert!(Pipeline::source(0..1)
+        .aggregate(0, None)
+        .build(BuildOptions::default())
+        .is_err());
+    assert!(Pipeline::source(0..1)
+        .build(BuildOptions::default().report_stats(Duration::ZERO, |_| {}))
+        .is_err());
+}
+
+/// Runs a three-stage pipeline on one worker with stage `a` gated until the
+/// source has filled `a`'s input queue; returns how many items `a` had
+/// finished when `b` started its first item.
+fn a_done_when_b_starts(a_priority: Priority) -> usize {
+    let filled = Arc::new(Event::new());
+    let f = filled.clone();
+    let a_done = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(Mutex::new(None));
+    let (ad, ad2, s) = (a_done.clone(), a_done.clone(), seen.clone());
+    // The source starts only after every task exists, so `b` and `c` are
+    // polled (and idle) before `a` can hold the worker.
+    let go = Arc::new(Event::new());
+    let g = go.clone();
+    let p = Pipeline::source((0..40u32).inspect(move |&x| {
+        if x == 0 {
+            let _ = g.wait_timeout(PATIENCE);
+        }
+        if x == 17 {
+            // Item 0 is in `a`'s op, 1..=16 fill its queue.
+            let _ = f.set_finished();
+        }
+    }))
+    .pipe_with(
+        StageOptions::new("a").priority(a_priority).buffer(16),
+        move |x| {
+            if x == 0 {
+                filled
+                    .wait_timeout(PATIENCE)
+                    .map_err(|_| "source never filled the queue")?;
+            }
+            ad.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, &str>(x)
+        },
+    )
+    .pipe_with(StageOptions::new("b"), move |x| {
+        s.lock().unwrap().get_or_insert(ad2.load(Ordering::SeqCst));
+        Ok::<_, &str>(x)
+    })
+    .pipe_with(StageOptions::new("c"), Ok::<_, &str>)
+    .build(BuildOptions::default().threads(1).sink_buffer(64))
+    .unwrap();
+    go.set_finished().unwrap();
+    assert_eq!(
+        p.map(Result::unwrap).collect::<Vec<_>>(),
+        (0..40).collect::<Vec<_>>()
+    );
+    let v = seen.lock().unwrap().unwrap();
+    v
+}
+
+#[test]
+fn downstream_first_when_stages_compete_for_one_worker() {
+    // Same priority: after `a` passes item 0 on, `b` runs before `a` takes
+    // item 1.
+    assert_eq!(a_done_when_b_starts(Priority::Normal), 1);
+}
+
+#[test]
+fn a_high_priority_stage_runs_ahead_of_downstream() {
+    // `a` is High: it keeps the only worker until `b`'s queue (2) is full.
+    assert!(a_done_when_b_starts(Priority::High) >= 3);
+}
+
+#[test]
+fn stress_every_item_exactly_once_through_four_mixed_stages() {
+    let n: u64 = if cfg!(debug_assertions) {
+        20_000
+    } else {
+        1_000_000
+    };
+    let p = Pipeline::source(0..n)
+        .pipe_with(StageOptions::new("s1").concurrency(3), |x: u64| {
+            Ok::<_, String>(x * 2)
+        })
+        .pipe_async_with(
+            StageOptions::new("a2").concurrency(4).ordered().buffer(8),
+            |x: u64| async move {
+                if x.is_multiple_of(1000) {
+                    crate_yield().await;
+                }
+                Ok::<_, String>(x + 1)
+            },
+        )
+        .pipe_with(
+            StageOptions::new("s3").concurrency(2).ordered(),
+            |x: u64| Ok::<_, String>(x),
+        )
+        .pipe_async_with(
+            StageOptions::new("a4").concurrency(3),
+            |x: u64| async move { Ok::<_, String>((x - 1) / 2) },
+        )
+        .build(BuildOptions::default().sink_buffer(64))
+        .unwrap();
+    let mut seen = vec![false; n as usize];
+    let mut count = 0u64;
+    for r in p {
+        let x = r.unwrap();
+        assert!(!seen[x as usize], "item {x} delivered twice");
+        seen[x as usize] = true;
+        count += 1;
+    }
+    assert_eq!(count, n);
+    assert!(seen.iter().all(|s| *s));
+}
+
+/// Yields once to the executor (a wake from inside the poll).
+async fn crate_yield() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
