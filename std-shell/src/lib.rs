@@ -12,6 +12,9 @@
 //! - [`service`]: a topic publish/subscribe event service (CCA style):
 //!   wildcard subscriptions, synchronous or dispatcher-thread delivery,
 //!   bounded queues with counted drops, TTL, filters, `sys` events;
+//! - [`pipeline`]: an event loop (SPDL style): a source, concurrent stages
+//!   with bounded queues between them, batching, failure budgets,
+//!   priorities and statistics, on its own executor;
 //! - [`exchange`]: worker exchange channels (timely_communication style):
 //!   typed, bounded, FIFO per pair, with termination and parking;
 //! - [`wait_all`], [`wait_any`] (and async forms) and [`chain`]: an event
