@@ -12,6 +12,8 @@
 //! - [`service`]: a topic publish/subscribe event service (CCA style):
 //!   wildcard subscriptions, synchronous or dispatcher-thread delivery,
 //!   bounded queues with counted drops, TTL, filters, `sys` events;
+//! - `zenoh` (feature `zenoh`): the event service across processes and
+//!   machines over Eclipse Zenoh;
 //! - [`wait_all`], [`wait_any`] (and async forms) and [`chain`]: an event
 //!   that completes when its preconditions complete.
 //!
@@ -59,6 +61,8 @@ pub mod service;
 mod sync;
 mod wait;
 mod wake_list;
+#[cfg(all(feature = "zenoh", not(evlatch_loom)))]
+pub mod zenoh;
 
 pub use deps::{chain, wait_all, wait_all_async, wait_any, wait_any_async, WaitAny};
 pub use evlatch::{ErrorMessage, Event, EventError, EventStatus};
