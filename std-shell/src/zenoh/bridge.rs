@@ -2,7 +2,7 @@
 
 use core::fmt;
 use core::time::Duration;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use ::zenoh::key_expr::KeyExpr;
 use ::zenoh::pubsub::Subscriber as ZenohSubscriber;
@@ -475,12 +475,13 @@ impl Exporter {
         let expires = match event.expires_at() {
             None => None,
             Some(at) => {
+                let wall = SystemTime::now();
                 let left = at.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     incr(&self.counters.expired);
                     return;
                 }
-                wire::expiry_after(left)
+                wire::expiry_after(wall, left)
             }
         };
         let payload = match wire::encode(&EventOut {
@@ -532,7 +533,6 @@ impl Exporter {
 struct Incoming {
     topic: String,
     event: WireEvent,
-    ttl: Option<Duration>,
 }
 
 /// The zenoh callback's state (one per import pattern). It never waits.
@@ -574,17 +574,12 @@ impl ImportCallback {
             Ok(e) => e,
             Err(e) => return self.malformed(key.as_str(), &e.to_string()),
         };
-        let ttl = match event.expires {
-            None => None,
-            Some(at) => match wire::remaining_until(at) {
-                Some(left) => Some(left),
-                None => {
-                    incr(&self.counters.expired);
-                    return;
-                }
-            },
-        };
-        match self.tx.try_send(Incoming { topic, event, ttl }) {
+        // Already expired: not worth a slot (the bridge thread checks again).
+        if event.expires.is_some_and(|at| wire::remaining_until(at).is_none()) {
+            incr(&self.counters.expired);
+            return;
+        }
+        match self.tx.try_send(Incoming { topic, event }) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 incr(&self.counters.dropped);
@@ -628,15 +623,24 @@ fn run_importer(
 }
 
 fn publish(incoming: Incoming, publisher: &Publisher, counters: &Counters, stop: &AtomicBool) {
-    let Incoming { topic, event, ttl } = incoming;
+    let Incoming { topic, event } = incoming;
     let WireEvent {
         origin,
         publisher: remote,
         priority,
+        expires,
         header,
         body,
-        ..
     } = event;
+    // What is left of the TTL now, however long the event waited here.
+    let ttl = match expires.map(wire::remaining_until) {
+        None => None,
+        Some(Some(left)) => Some(left),
+        Some(None) => {
+            incr(&counters.expired);
+            return;
+        }
+    };
     let mut message = Message::from_body(body).with_priority(priority);
     *message.header_mut() = header;
     message

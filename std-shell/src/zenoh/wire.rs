@@ -202,10 +202,12 @@ fn fields_in(entries: Vec<(String, ValueIn)>) -> Result<Fields, WireError> {
     Ok(fields)
 }
 
-/// The unix time, in ns, `remaining` from now; `None` if it does not fit
-/// (a TTL that long never runs out).
-pub(crate) fn expiry_after(remaining: Duration) -> Option<u64> {
-    let at = SystemTime::now().checked_add(remaining)?;
+/// The unix time, in ns, `remaining` after `wall`; `None` if it does not
+/// fit (a TTL that long never runs out). Read `wall` *before* the monotonic
+/// clock that `remaining` came from, so that the expiry is never later than
+/// the local deadline.
+pub(crate) fn expiry_after(wall: SystemTime, remaining: Duration) -> Option<u64> {
+    let at = wall.checked_add(remaining)?;
     u64::try_from(at.duration_since(UNIX_EPOCH).ok()?.as_nanos()).ok()
 }
 
@@ -304,10 +306,10 @@ mod tests {
 
     #[test]
     fn expiry_round_trip() {
-        let at = expiry_after(Duration::from_secs(60)).unwrap();
+        let at = expiry_after(SystemTime::now(), Duration::from_secs(60)).unwrap();
         let left = remaining_until(at).unwrap();
         assert!(left <= Duration::from_secs(60) && left > Duration::from_secs(50));
         assert_eq!(remaining_until(1), None);
-        assert_eq!(expiry_after(Duration::MAX), None);
+        assert_eq!(expiry_after(SystemTime::now(), Duration::MAX), None);
     }
 }
