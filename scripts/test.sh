@@ -33,10 +33,14 @@ cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 step "clippy (-D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p evlatch --all-targets --no-default-features -- -D warnings
+# The zenoh bridge (feature `zenoh`): check mode, so zenoh is checked here
+# and built once, in release, for its tests below.
+cargo clippy -p evlatch-std --all-targets --features zenoh -- -D warnings
 
 step "docs build without warnings (broken links, missing docs)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 RUSTDOCFLAGS="-D warnings" cargo doc -p evlatch --no-deps --no-default-features
+RUSTDOCFLAGS="-D warnings" cargo doc -p evlatch-std --no-deps --features zenoh
 
 step "tests: workspace (core with alloc, through the shells)"
 cargo test --workspace
@@ -58,6 +62,11 @@ RUSTFLAGS="--cfg evlatch_stall_hook" CARGO_TARGET_DIR=target/stall \
 
 step "event service: release stress (3 x 50k events, several threads); channel linearizability"
 cargo test --release -p evlatch-std --test service_stress --test channel_linearizable
+
+step "event service over zenoh (release: zenoh is built once): differential proptest against zenoh's key matcher, loopback bridge tests, two example processes, the module's unit and doc tests"
+cargo test --release -p evlatch-std --features zenoh --test zenoh_keys --test zenoh_bridge
+cargo test --release -p evlatch-std --features zenoh --lib zenoh::
+cargo test --release -p evlatch-std --features zenoh --doc zenoh
 
 step "loom models (--release, debug assertions, LOOM_MAX_PREEMPTIONS=2)"
 loom_tests=()

@@ -39,7 +39,8 @@ fn parse() -> Result<Args, String> {
             "--connect" => parsed = Some(("connect", value()?)),
             "--count" => count = Some(value()?.parse().map_err(|e| format!("--count: {e}"))?),
             "--timeout-s" => {
-                timeout = Duration::from_secs(value()?.parse().map_err(|e| format!("--timeout-s: {e}"))?);
+                timeout =
+                    Duration::from_secs(value()?.parse().map_err(|e| format!("--timeout-s: {e}"))?);
             }
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -98,7 +99,9 @@ fn run() -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
         ticks += 1;
         let until = Instant::now() + Duration::from_millis(100);
         while let Some(left) = until.checked_duration_since(Instant::now()) {
-            let Ok(event) = inbox.recv_timeout(left) else { continue };
+            let Ok(event) = inbox.recv_timeout(left) else {
+                continue;
+            };
             if event.publisher() != bridge.importer_id() {
                 continue; // our own
             }

@@ -126,7 +126,11 @@ fn headers_bodies_priority_and_stamps_cross() {
     assert_eq!(event.expires_at(), None);
     let stats = bb.stats();
     assert!(stats.imported >= 2, "{stats:?}");
-    assert_eq!(stats.malformed + stats.dropped + stats.refused, 0, "{stats:?}");
+    assert_eq!(
+        stats.malformed + stats.dropped + stats.refused,
+        0,
+        "{stats:?}"
+    );
 }
 
 #[test]
@@ -170,7 +174,13 @@ fn wildcards_route_exactly_the_matching_topics() {
     // One publisher, one priority, one link: FIFO.
     assert_eq!(
         got,
-        ["f.signals.it", "g.signals.it", "g.h.signals.it", "f.x.y", "z.signals.end"]
+        [
+            "f.signals.it",
+            "g.signals.it",
+            "g.h.signals.it",
+            "f.x.y",
+            "z.signals.end"
+        ]
     );
     assert!(sub.try_recv().is_err());
     assert_eq!(bb.stats().malformed, 0);
@@ -222,14 +232,27 @@ fn events_are_never_sent_back() {
     std::thread::sleep(Duration::from_millis(200));
     for (name, sub, bridge) in [("A", &sub_a, &ab), ("B", &sub_b, &bb)] {
         for e in sub.try_iter() {
-            assert_ne!(e.publisher(), bridge.importer_id(), "{name} got late {}", e.topic());
+            assert_ne!(
+                e.publisher(),
+                bridge.importer_id(),
+                "{name} got late {}",
+                e.topic()
+            );
         }
     }
     // Each side exported exactly its own publishes: nothing imported went out again.
     let (sa_stats, sb_stats) = (ab.stats(), bb.stats());
     // (`published` counts the importer's publishes too.)
-    assert_eq!(sa_stats.exported + sa_stats.imported, a.stats().published, "{sa_stats:?}");
-    assert_eq!(sb_stats.exported + sb_stats.imported, b.stats().published, "{sb_stats:?}");
+    assert_eq!(
+        sa_stats.exported + sa_stats.imported,
+        a.stats().published,
+        "{sa_stats:?}"
+    );
+    assert_eq!(
+        sb_stats.exported + sb_stats.imported,
+        b.stats().published,
+        "{sb_stats:?}"
+    );
 }
 
 /// A hand-written wire-format payload (the documented layout): version 1,
@@ -286,19 +309,28 @@ fn ttl_travels_as_an_expiry() {
     // clock; the service counts it from the publish call a few
     // microseconds later, so the deadline may move by that much.
     let left = e.expires_at().expect("a TTL").duration_since(sent);
-    assert!(left <= Duration::from_secs(60) + Duration::from_millis(1), "{left:?}");
+    assert!(
+        left <= Duration::from_secs(60) + Duration::from_millis(1),
+        "{left:?}"
+    );
     assert!(left > Duration::from_secs(50), "{left:?}");
 
     // Raw payloads: an expiry already past is counted, not published; a
     // future one is published with the remaining TTL; none is delivered
     // twice.
     let before = bb.stats();
-    sa.put("evlatch/ttl/past", payload(Some(unix_ns_in(Duration::ZERO) - 1_000_000_000)))
-        .wait()
-        .unwrap();
-    sa.put("evlatch/ttl/future", payload(Some(unix_ns_in(Duration::from_secs(30)))))
-        .wait()
-        .unwrap();
+    sa.put(
+        "evlatch/ttl/past",
+        payload(Some(unix_ns_in(Duration::ZERO) - 1_000_000_000)),
+    )
+    .wait()
+    .unwrap();
+    sa.put(
+        "evlatch/ttl/future",
+        payload(Some(unix_ns_in(Duration::from_secs(30)))),
+    )
+    .wait()
+    .unwrap();
     sa.put("evlatch/ttl/none", payload(None)).wait().unwrap();
     let e = recv(&sub);
     assert_eq!(e.topic(), "ttl.future");
@@ -324,7 +356,10 @@ fn malformed_samples_are_counted_and_reported() {
     // Warm up with valid raw payloads until the import subscriber is known.
     let deadline = Instant::now() + WAIT;
     loop {
-        assert!(Instant::now() < deadline, "the import subscriber never appeared");
+        assert!(
+            Instant::now() < deadline,
+            "the import subscriber never appeared"
+        );
         sa.put("evlatch/warm", payload(None)).wait().unwrap();
         if sub.recv_timeout(Duration::from_millis(50)).is_ok() {
             break;
@@ -374,7 +409,8 @@ fn a_full_import_channel_drops_and_counts() {
     // Synchronous, tiny queue: nothing moves until process_events.
     let b = EventService::builder().queue_capacity(1).build().unwrap();
     let _ab = ServiceBridge::attach(&a, &sa, options().export("d.*").unwrap()).unwrap();
-    let bb = ServiceBridge::attach(&b, &sb, options().import("d.*").unwrap().import_capacity(2)).unwrap();
+    let bb = ServiceBridge::attach(&b, &sb, options().import("d.*").unwrap().import_capacity(2))
+        .unwrap();
     let sub = b.subscriber().subscribe("d.*").unwrap();
     let publisher = a.publisher();
     let deadline = Instant::now() + WAIT;
@@ -390,10 +426,12 @@ fn a_full_import_channel_drops_and_counts() {
         }
     }
     // Settle: a sentinel through the same link (FIFO) is imported only
-    // after everything sent before it was imported or dropped.
-    publisher.publish("d.sync", Message::new()).unwrap();
+    // after everything sent before it was imported or dropped (repeated in
+    // case one is dropped).
     let mut synced = false;
     wait_until("the sentinel", || {
+        publisher.publish("d.sync", Message::new()).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
         b.process_events().unwrap();
         synced |= sub.try_iter().any(|e| e.topic() == "d.sync");
         synced
@@ -403,7 +441,9 @@ fn a_full_import_channel_drops_and_counts() {
 
     const BURST: u64 = 200;
     for n in 0..BURST as i64 {
-        publisher.publish("d.burst", Message::new().with_body("n", n)).unwrap();
+        publisher
+            .publish("d.burst", Message::new().with_body("n", n))
+            .unwrap();
     }
     wait_until("drops", || bb.stats().dropped > d0);
     let mut received = 0;
@@ -424,19 +464,29 @@ fn delivery_resumes_after_the_peer_comes_back() {
     let endpoint = free_endpoint();
     let sb = open(&[], &[&endpoint]);
     let b = EventService::asynchronous(1).unwrap();
-    let bb = ServiceBridge::attach(&b, &sb, options().import("r.*").unwrap().export("local.*").unwrap()).unwrap();
+    let bb = ServiceBridge::attach(
+        &b,
+        &sb,
+        options().import("r.*").unwrap().export("local.*").unwrap(),
+    )
+    .unwrap();
     let sub = b.subscriber().subscribe("r.*").unwrap();
     for round in 0..2 {
         let sa = open(&[&endpoint], &[]);
         let a = EventService::asynchronous(1).unwrap();
         let ab = ServiceBridge::attach(&a, &sa, options().export("r.*").unwrap()).unwrap();
         let e = publish_until_received(&a.publisher(), &format!("r.round{round}"), &sub);
-        assert_eq!(e.header().get_str(ORIGIN_HEADER), Some(sa.zid().to_string().as_str()));
+        assert_eq!(
+            e.header().get_str(ORIGIN_HEADER),
+            Some(sa.zid().to_string().as_str())
+        );
         // The peer goes away.
         drop(ab);
         drop(a);
         sa.close().wait().unwrap();
-        wait_until("the link to drop", || sb.info().peers_zid().wait().next().is_none());
+        wait_until("the link to drop", || {
+            sb.info().peers_zid().wait().next().is_none()
+        });
         // Publishing while disconnected neither blocks nor queues: each
         // export is handed to zenoh, which has no one to send it to.
         let local = b.publisher();
@@ -445,7 +495,9 @@ fn delivery_resumes_after_the_peer_comes_back() {
         for _ in 0..100 {
             local.publish("local.x", Message::new()).unwrap();
         }
-        wait_until("the exports to be handled", || bb.stats().exported - exported == 100);
+        wait_until("the exports to be handled", || {
+            bb.stats().exported - exported == 100
+        });
         assert!(start.elapsed() < WAIT);
     }
     let stats = bb.stats();
@@ -459,7 +511,12 @@ fn closing_waits_for_nothing_unbounded() {
     let endpoint = free_endpoint();
     let s = open(&[], &[&endpoint]);
     let service = EventService::builder().queue_capacity(1).build().unwrap();
-    let bridge = ServiceBridge::attach(&service, &s, options().import("*").unwrap().export("*").unwrap()).unwrap();
+    let bridge = ServiceBridge::attach(
+        &service,
+        &s,
+        options().import("*").unwrap().export("*").unwrap(),
+    )
+    .unwrap();
     service.publisher().publish("a", Message::new()).unwrap();
     let start = Instant::now();
     drop(service);
@@ -476,11 +533,23 @@ fn closing_waits_for_nothing_unbounded() {
 fn two_example_processes_deliver_end_to_end() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut build = Command::new(&cargo);
-    build.args(["build", "-q", "-p", "evlatch-std", "--features", "zenoh", "--example", "zenoh_service"]);
+    build.args([
+        "build",
+        "-q",
+        "-p",
+        "evlatch-std",
+        "--features",
+        "zenoh",
+        "--example",
+        "zenoh_service",
+    ]);
     if !cfg!(debug_assertions) {
         build.arg("--release");
     }
-    assert!(build.status().expect("cargo runs").success(), "the example builds");
+    assert!(
+        build.status().expect("cargo runs").success(),
+        "the example builds"
+    );
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(|d| d.parent()).unwrap();
     let example = dir.join("examples").join("zenoh_service");
@@ -505,7 +574,11 @@ fn two_example_processes_deliver_end_to_end() {
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
-        let other = if name == "listen" { "connect" } else { "listen" };
+        let other = if name == "listen" {
+            "connect"
+        } else {
+            "listen"
+        };
         let ticks = stdout
             .lines()
             .filter(|l| l.starts_with(&format!("received demo.{other}.")))

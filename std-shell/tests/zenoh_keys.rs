@@ -138,8 +138,16 @@ fn keys_that_are_not_topics_are_clear_errors() {
             "{k}"
         );
     }
-    for k in ["evlatch/a.b", "evlatch/*", "evlatch/a/**", "evlatch/a/$*b", "evlatch/a b"] {
-        let Ok(k) = OwnedKeyExpr::new(k) else { continue };
+    for k in [
+        "evlatch/a.b",
+        "evlatch/*",
+        "evlatch/a/**",
+        "evlatch/a/$*b",
+        "evlatch/a b",
+    ] {
+        let Ok(k) = OwnedKeyExpr::new(k) else {
+            continue;
+        };
         let err = keys.topic_of(&k).unwrap_err();
         assert!(matches!(err, KeyError::NotATopic { .. }), "{k}: {err}");
         assert!(err.to_string().contains(k.as_str()), "{err}");
@@ -149,8 +157,14 @@ fn keys_that_are_not_topics_are_clear_errors() {
         keys.topic_of(&key(&long)),
         Err(KeyError::NotATopic { .. })
     ));
-    assert!(matches!(keys.topic_key("a..b"), Err(KeyError::InvalidTopic(_))));
-    assert!(matches!(keys.pattern_key("a.b*"), Err(KeyError::InvalidPattern(_))));
+    assert!(matches!(
+        keys.topic_key("a..b"),
+        Err(KeyError::InvalidTopic(_))
+    ));
+    assert!(matches!(
+        keys.pattern_key("a.b*"),
+        Err(KeyError::InvalidPattern(_))
+    ));
     for root in ["", "a/*", "a/**", "@admin", "a//b", "/a", "a/"] {
         assert!(
             matches!(KeyMap::new(root), Err(KeyError::InvalidRoot { .. })),

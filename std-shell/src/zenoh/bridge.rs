@@ -223,7 +223,8 @@ impl fmt::Debug for BridgeOptions {
 }
 
 fn check_pattern(pattern: &str) -> Result<(), BridgeError> {
-    let parsed = Pattern::new(pattern).map_err(|e| BridgeError::Key(super::KeyError::InvalidPattern(e)))?;
+    let parsed =
+        Pattern::new(pattern).map_err(|e| BridgeError::Key(super::KeyError::InvalidPattern(e)))?;
     if parsed.is_reserved() {
         return Err(BridgeError::ReservedPattern(pattern.to_owned()));
     }
@@ -575,7 +576,10 @@ impl ImportCallback {
             Err(e) => return self.malformed(key.as_str(), &e.to_string()),
         };
         // Already expired: not worth a slot (the bridge thread checks again).
-        if event.expires.is_some_and(|at| wire::remaining_until(at).is_none()) {
+        if event
+            .expires
+            .is_some_and(|at| wire::remaining_until(at).is_none())
+        {
             incr(&self.counters.expired);
             return;
         }
@@ -643,9 +647,10 @@ fn publish(incoming: Incoming, publisher: &Publisher, counters: &Counters, stop:
     };
     let mut message = Message::from_body(body).with_priority(priority);
     *message.header_mut() = header;
-    message
-        .header_mut()
-        .insert(REMOTE_PUBLISHER_HEADER, i64::try_from(remote).unwrap_or(i64::MAX));
+    message.header_mut().insert(
+        REMOTE_PUBLISHER_HEADER,
+        i64::try_from(remote).unwrap_or(i64::MAX),
+    );
     message.header_mut().insert(ORIGIN_HEADER, origin);
     if let Some(ttl) = ttl {
         message = message.with_ttl(ttl);

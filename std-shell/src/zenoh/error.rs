@@ -66,7 +66,10 @@ impl fmt::Display for KeyError {
                 "key `{key}` is not under the root `{root}/`: it is not an evlatch event key"
             ),
             KeyError::NotATopic { key, reason } => {
-                write!(f, "key `{key}` is not the key of an evlatch topic: {reason}")
+                write!(
+                    f,
+                    "key `{key}` is not the key of an evlatch topic: {reason}"
+                )
             }
             KeyError::Engine(e) => write!(
                 f,

@@ -80,6 +80,9 @@
 //! plus two header fields: [`REMOTE_PUBLISHER_HEADER`] (the publisher id in
 //! the sending service) and [`ORIGIN_HEADER`] (the sending session's zenoh
 //! id, as text). Header keys by those names from the sender are replaced.
+//! Both come from the payload, as the sending bridge wrote them: zenoh's
+//! own per-sample source information is an unstable API, and a raw zenoh
+//! client can write any payload, so treat them as claims, not proof.
 //!
 //! # No loops
 //!
