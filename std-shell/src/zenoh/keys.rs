@@ -1,49 +1,4 @@
 //! [`KeyMap`]: evlatch topics and patterns as zenoh key expressions.
-//!
-//! The rule, under a root key (default [`KeyMap::DEFAULT_ROOT`], `evlatch`):
-//!
-//! | evlatch                | zenoh                         |
-//! |------------------------|-------------------------------|
-//! | topic `a.b.c`          | key `evlatch/a/b/c`           |
-//! | segment `name`         | chunk `name` (same text)      |
-//! | pattern segment `?`    | chunk `*` (exactly one chunk) |
-//! | pattern segment `*`    | chunks `*/**` (one or more)   |
-//!
-//! Patterns are then brought to zenoh's canonical form
-//! ([`KeyExpr::autocanonize`](::zenoh::key_expr::KeyExpr::autocanonize):
-//! runs like `*/**/*/**` fold to `*/*/**`).
-//!
-//! **Escaping.** A topic segment is 1 or more ASCII letters, digits, `_` and
-//! `-` (see [`Topic`]). Each of those bytes is an ordinary byte in a zenoh
-//! chunk: none is a separator (`/`), a wildcard (`*`, `$*`), a forbidden
-//! character (`?`, `#`, `$`) or a verbatim marker (`@` at the start of a
-//! chunk). So the escape is the identity on segment text, and a topic maps
-//! to one key and back. The other way round, [`KeyMap::topic_of`] accepts a
-//! key only if it lies strictly under the root and the rest, with `/` read
-//! as `.`, is a valid topic; a chunk holding `.` (which would make two keys
-//! read as one topic) or any byte a topic cannot hold is a
-//! [`KeyError::NotATopic`]. Should the topic grammar ever admit a byte that
-//! zenoh gives a meaning, this module must escape it; the round-trip tests
-//! in `std-shell/tests/zenoh_keys.rs` would catch the change.
-//!
-//! Matching agrees: a published key never holds a wildcard, so zenoh's
-//! intersection of a subscriber's key expression with it is inclusion, and
-//! `Pattern::matches(topic)` is exactly
-//! `pattern_key(pattern).includes(topic_key(topic))` (a differential
-//! proptest against zenoh's own matcher checks it).
-//!
-//! # Examples
-//!
-//! ```
-//! use evlatch_std::zenoh::KeyMap;
-//!
-//! let keys = KeyMap::default();
-//! assert_eq!(keys.topic_key("functions.signals.iteration")?.as_str(), "evlatch/functions/signals/iteration");
-//! assert_eq!(keys.pattern_key("*.signals.?")?.as_str(), "evlatch/*/**/signals/*");
-//! let key = keys.topic_key("a.b")?;
-//! assert_eq!(keys.topic_of(&key)?, "a.b");
-//! # Ok::<(), evlatch_std::zenoh::KeyError>(())
-//! ```
 
 use core::fmt;
 
@@ -53,18 +8,51 @@ use evlatch::topic::{Pattern, PatternSegment, Topic};
 use super::error::KeyError;
 
 /// Maps evlatch topics and patterns to zenoh key expressions under a root
-/// key, and keys back to topics (see the [module docs](self)).
+/// key, and keys back to topics.
+///
+/// The rule, under a root key (default [`KeyMap::DEFAULT_ROOT`], `evlatch`):
+///
+/// | evlatch                | zenoh                         |
+/// |------------------------|-------------------------------|
+/// | topic `a.b.c`          | key `evlatch/a/b/c`           |
+/// | segment `name`         | chunk `name` (same text)      |
+/// | pattern segment `?`    | chunk `*` (exactly one chunk) |
+/// | pattern segment `*`    | chunks `*/**` (one or more)   |
+///
+/// Patterns are then brought to zenoh's canonical form
+/// ([`KeyExpr::autocanonize`](::zenoh::key_expr::KeyExpr::autocanonize):
+/// runs like `*/**/*/**` fold to `*/*/**`).
+///
+/// **Escaping.** A topic segment is 1 or more ASCII letters, digits, `_` and
+/// `-` (see [`Topic`]). Each of those bytes is an ordinary byte in a zenoh
+/// chunk: none is a separator (`/`), a wildcard (`*`, `$*`), a forbidden
+/// character (`?`, `#`, `$`) or a verbatim marker (`@` at the start of a
+/// chunk). So the escape is the identity on segment text, and a topic maps
+/// to one key and back. The other way round, [`KeyMap::topic_of`] accepts a
+/// key only if it lies strictly under the root and the rest, with `/` read
+/// as `.`, is a valid topic; a chunk holding `.` (which would make two keys
+/// read as one topic) or any byte a topic cannot hold is a
+/// [`KeyError::NotATopic`]. Should the topic grammar ever admit a byte that
+/// zenoh gives a meaning, this module must escape it; the round-trip tests
+/// in `std-shell/tests/zenoh_keys.rs` would catch the change.
+///
+/// Matching agrees: a published key never holds a wildcard, so zenoh's
+/// intersection of a subscriber's key expression with it is inclusion, and
+/// `Pattern::matches(topic)` is exactly
+/// `pattern_key(pattern).includes(topic_key(topic))` (a differential
+/// proptest against zenoh's own matcher checks it).
 ///
 /// # Examples
 ///
 /// ```
+/// use evlatch_std::zenoh::engine::key_expr::OwnedKeyExpr;
 /// use evlatch_std::zenoh::KeyMap;
 ///
 /// let keys = KeyMap::new("lab/run7")?;
-/// assert_eq!(keys.root(), "lab/run7");
+/// assert_eq!(keys.root().as_str(), "lab/run7");
 /// assert_eq!(keys.topic_key("jobs.done")?.as_str(), "lab/run7/jobs/done");
-/// assert!(keys.topic_of(&"other/jobs/done".try_into()?).is_err());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// assert!(keys.topic_of(&OwnedKeyExpr::new("other/jobs/done")?).is_err());
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeyMap {

@@ -56,7 +56,7 @@
 //! Topic `a.b.c` is the zenoh key `evlatch/a/b/c` under the root of a
 //! [`KeyMap`] (default `evlatch`); a pattern's `?` is zenoh's `*` and its
 //! `*` is zenoh's `*/**`. Both sides of a link must use the same root. See
-//! [`keys`](KeyMap) for the escaping rule and why matching agrees.
+//! [`KeyMap`] for the escaping rule and why matching agrees.
 //!
 //! # Wire format
 //!
