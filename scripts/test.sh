@@ -35,7 +35,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p evlatch --all-targets --no-default-features -- -D warnings
 # The zenoh bridge (feature `zenoh`): check mode, so zenoh is checked here
 # and built once, in release, for its tests below.
-cargo clippy -p evlatch-std --all-targets --features zenoh -- -D warnings
+# One invocation for both crates: one feature set, one zenoh check build.
+cargo clippy -p evlatch-std -p evlatch-bench --all-targets --features evlatch-std/zenoh,evlatch-bench/zenoh -- -D warnings
 
 step "docs build without warnings (broken links, missing docs)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps

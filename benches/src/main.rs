@@ -16,6 +16,8 @@ mod queue;
 mod service;
 mod std_shell;
 mod topic;
+#[cfg(feature = "zenoh")]
+mod zenoh;
 
 use harness::{Config, Harness};
 
@@ -26,6 +28,8 @@ const GROUPS: &[fn(&mut Harness)] = &[
     std_shell::register,
     queue::register,
     service::register,
+    #[cfg(feature = "zenoh")]
+    zenoh::register,
 ];
 
 fn main() -> ExitCode {
