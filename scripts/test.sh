@@ -33,6 +33,10 @@ cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 step "clippy (-D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p evlatch --all-targets --no-default-features -- -D warnings
+# The zenoh bridge (feature `zenoh`): check mode, so zenoh is checked here
+# and built once, in release, for its tests below.
+# One invocation for both crates: one feature set, one zenoh check build.
+cargo clippy -p evlatch-std -p evlatch-bench --all-targets --features evlatch-std/zenoh,evlatch-bench/zenoh -- -D warnings
 
 step "docs build without warnings (broken links, missing docs)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
@@ -40,6 +44,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc -p evlatch --no-deps --no-default-features
 # What docs.rs builds ([package.metadata.docs.rs]: all features, --cfg docsrs,
 # so items behind features carry their "Available on feature" badge).
 RUSTDOCFLAGS="--cfg docsrs -D warnings" cargo +nightly doc -p evlatch --all-features --no-deps
+RUSTDOCFLAGS="-D warnings" cargo doc -p evlatch-std --no-deps --features zenoh
 
 step "tests: workspace (core with alloc, through the shells)"
 cargo test --workspace
@@ -69,6 +74,11 @@ cargo run --release -p evlatch-std --example exchange
 step "pipeline: release stress (1M items, 4 mixed sync/async stages) and behaviour; the example"
 cargo test --release -p evlatch-std --test pipeline
 cargo run --release -p evlatch-std --example pipeline
+
+step "event service over zenoh (release: zenoh is built once): differential proptest against zenoh's key matcher, loopback bridge tests, two example processes, the module's unit and doc tests"
+cargo test --release -p evlatch-std --features zenoh --test zenoh_keys --test zenoh_bridge
+cargo test --release -p evlatch-std --features zenoh --lib zenoh::
+cargo test --release -p evlatch-std --features zenoh --doc zenoh
 
 step "loom models (--release, debug assertions, LOOM_MAX_PREEMPTIONS=2)"
 loom_tests=()

@@ -18,6 +18,8 @@ mod queue;
 mod service;
 mod std_shell;
 mod topic;
+#[cfg(feature = "zenoh")]
+mod zenoh;
 
 use harness::{Config, Harness};
 
@@ -30,6 +32,8 @@ const GROUPS: &[fn(&mut Harness)] = &[
     service::register,
     exchange::register,
     pipeline::register,
+    #[cfg(feature = "zenoh")]
+    zenoh::register,
 ];
 
 fn main() -> ExitCode {

@@ -17,6 +17,8 @@
 //!   priorities and statistics, on its own executor;
 //! - [`exchange`]: worker exchange channels (timely_communication style):
 //!   typed, bounded, FIFO per pair, with termination and parking;
+//! - `zenoh` (feature `zenoh`): the event service across processes and
+//!   machines over Eclipse Zenoh;
 //! - [`wait_all`], [`wait_any`] (and async forms) and [`chain`]: an event
 //!   that finishes when its preconditions finish.
 //!
@@ -67,6 +69,8 @@ pub mod service;
 mod sync;
 mod wait;
 mod wake_list;
+#[cfg(all(feature = "zenoh", not(evlatch_loom)))]
+pub mod zenoh;
 
 pub use deps::{chain, wait_all, wait_all_async, wait_any, wait_any_async, WaitAny};
 pub use evlatch::{ErrorMessage, Event, EventError, EventStatus};

@@ -123,6 +123,14 @@ impl Publisher {
         self.send(topic, message, false)
     }
 
+    /// Announces on `sys.bridge.malformed` that a zenoh bridge got a sample
+    /// that is not an event (if anyone subscribes to `sys`; never waits).
+    #[cfg(all(feature = "zenoh", not(evlatch_loom)))]
+    pub(crate) fn announce_bridge_malformed(&self, key: &str, message: &str) {
+        self.core
+            .emit_event(|| super::sys::bridge_malformed(key, message));
+    }
+
     fn send(&self, topic: &str, message: Message, wait: bool) -> Result<(), PublishError> {
         let core = &*self.core;
         let fail = |kind, message| Err(PublishError::new(kind, topic, message));

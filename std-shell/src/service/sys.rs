@@ -6,6 +6,7 @@
 //! | [`SUBSCRIPTION_REMOVED`]     | a subscription was dropped/unsubscribed   | `subscription`, `pattern` |
 //! | [`DROPS`]                    | a subscription's full queue lost events   | `subscription`, `pattern`, `dropped`, `dropped_total` |
 //! | [`LISTENER_PANIC`]           | a listener or receive filter panicked     | `subscription`, `pattern`, `listener`, `topic`, `message` |
+//! | [`BRIDGE_MALFORMED`]         | a zenoh bridge got a sample that is not an event (feature `zenoh`) | `key`, `message` |
 //!
 //! All values are [`Value::I64`] (ids and counts) or [`Value::Str`]. The
 //! publisher id of these events is 0. Their priority is `High`, except
@@ -98,6 +99,28 @@ pub const DROPS: &str = "sys.drops";
 /// ```
 pub const LISTENER_PANIC: &str = "sys.listener.panic";
 
+/// A zenoh bridge (`evlatch_std::zenoh`, feature `zenoh`) received a
+/// remote sample that is not an event: a payload not in the wire format, a
+/// key that is not a topic's, a `sys` topic. Body: [`KEY`] (the zenoh key),
+/// [`MESSAGE`] (what is wrong). The sample is not published; the bridge
+/// counts it as malformed.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(evlatch_std::service::sys::BRIDGE_MALFORMED, "sys.bridge.malformed");
+/// ```
+pub const BRIDGE_MALFORMED: &str = "sys.bridge.malformed";
+
+/// Body key: the zenoh key of a malformed sample ([`BRIDGE_MALFORMED`]).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(evlatch_std::service::sys::KEY, "key");
+/// ```
+pub const KEY: &str = "key";
+
 /// Body key: the subscription's id ([`Subscription::id`](super::Subscription::id)).
 ///
 /// # Examples
@@ -155,7 +178,7 @@ pub const LISTENER: &str = "listener";
 pub const TOPIC: &str = "topic";
 
 /// Body key: the panic message (or a placeholder if the payload was not
-/// text).
+/// text); for [`BRIDGE_MALFORMED`], what is wrong with the sample.
 ///
 /// # Examples
 ///
@@ -207,6 +230,15 @@ pub(super) fn listener_panic(
     body.insert(TOPIC, topic);
     body.insert(MESSAGE, message);
     Delivery::service_event(LISTENER_PANIC, body, Priority::High)
+}
+
+#[cfg(all(feature = "zenoh", not(evlatch_loom)))]
+pub(super) fn bridge_malformed(key: &str, message: &str) -> Delivery {
+    let mut body = Fields::new();
+    body.reserve(2);
+    body.insert(KEY, key.to_owned());
+    body.insert(MESSAGE, message);
+    Delivery::service_event(BRIDGE_MALFORMED, body, Priority::High)
 }
 
 fn count_value(n: usize) -> i64 {

@@ -1,0 +1,331 @@
+//! Lines for the event service over zenoh (`evlatch_std::zenoh`, bench
+//! feature `zenoh`): the bridge against raw zenoh `put` / subscriber
+//! callback, on the same two loopback peers in this process and the same
+//! payload size.
+//!
+//! - `zenoh.throughput`: one op = one event put on peer A and seen by a
+//!   callback (raw) or a subscription listener (bridge) on peer B. Both use
+//!   zenoh's `Block` congestion control, so nothing is dropped (checked: a
+//!   drop or a 10 s stall panics).
+//! - `zenoh.rtt`: one op = one round trip A → B → A (B answers from its
+//!   callback / listener). The group's note also gives p50/p99 of single
+//!   round trips, measured before the timed rounds.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
+use std::net::TcpListener;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+use evlatch_std::channel;
+use evlatch_std::service::{EventService, Message};
+use evlatch_std::zenoh::engine::qos::CongestionControl;
+use evlatch_std::zenoh::engine::{self, Session, Wait};
+use evlatch_std::zenoh::{self as ez, BridgeOptions, ServiceBridge};
+
+use crate::harness::Harness;
+
+/// The longest any wait here takes before the bench gives up.
+const STALL: Duration = Duration::from_secs(10);
+/// Events in flight at most (the import channel holds them all).
+const CHUNK: u64 = 1 << 14;
+
+/// Registers the zenoh groups (only if one is selected: they open sockets).
+pub fn register(h: &mut Harness) {
+    if !h.selects("zenoh.throughput") && !h.selects("zenoh.rtt") {
+        return;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let endpoint = format!("tcp/127.0.0.1:{port}");
+    let sa = open(&[&endpoint], &[]);
+    let sb = open(&[], &[&endpoint]);
+    let deadline = Instant::now() + STALL;
+    while sb.info().peers_zid().wait().next().is_none() {
+        assert!(Instant::now() < deadline, "the bench peers did not connect");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    throughput(h, &sa, &sb);
+    rtt(h, &sa, &sb);
+}
+
+fn open(listen: &[&str], connect: &[&str]) -> Session {
+    engine::open(ez::peer_config(listen, connect).expect("peer config"))
+        .wait()
+        .expect("zenoh session")
+}
+
+/// Counts deliveries; a waiter waits for a target.
+#[derive(Default)]
+struct Countdown {
+    count: AtomicU64,
+    lock: Mutex<()>,
+    cv: Condvar,
+}
+
+impl Countdown {
+    fn hit(&self) {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        let _g = self.lock.lock().expect("no panics while locked");
+        self.cv.notify_one();
+    }
+
+    fn wait_for(&self, target: u64, what: &str) {
+        let mut g = self.lock.lock().expect("no panics while locked");
+        let deadline = Instant::now() + STALL;
+        while self.count.load(Ordering::Acquire) < target {
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .unwrap_or_else(|| panic!("{what}: stalled (events lost?)"));
+            g = self.cv.wait_timeout(g, left).expect("no panics").0;
+        }
+    }
+}
+
+fn bridge_service() -> EventService {
+    EventService::builder()
+        .mode(evlatch_std::service::Mode::Asynchronous { dispatchers: 1 })
+        .queue_capacity(CHUNK as usize)
+        .build()
+        .expect("the bench service builds")
+}
+
+fn throughput(h: &mut Harness, sa: &Session, sb: &Session) {
+    // Raw: a callback on B counts.
+    let raw_count = Arc::new(Countdown::default());
+    let c = raw_count.clone();
+    let _raw_sub = sb
+        .declare_subscriber("rawbench/tick")
+        .callback(move |_| c.hit())
+        .wait()
+        .expect("raw subscriber");
+    // The bridge payload of a one-field message is about this size.
+    let payload = vec![7_u8; 46];
+
+    // Bridge: A exports, B imports, a listener on B counts.
+    let (a, b) = (bridge_service(), bridge_service());
+    let options = || BridgeOptions::new().block_when_congested(true);
+    let ab = ServiceBridge::attach(&a, sa, options().export("bench.*").expect("pattern"))
+        .expect("bridge A");
+    let bb = ServiceBridge::attach(
+        &b,
+        sb,
+        options()
+            .import("bench.*")
+            .expect("pattern")
+            .import_capacity(2 * CHUNK as usize),
+    )
+    .expect("bridge B");
+    let bridge_count = Arc::new(Countdown::default());
+    let c = bridge_count.clone();
+    let sub = b
+        .subscriber()
+        .subscribe("bench.tick")
+        .expect("subscription");
+    sub.add_listener(move |_| c.hit());
+    let publisher = a.publisher();
+
+    // Warm up until both routes exist.
+    let deadline = Instant::now() + STALL;
+    while raw_count.count.load(Ordering::Acquire) == 0
+        || bridge_count.count.load(Ordering::Acquire) == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "zenoh bench routes never came up"
+        );
+        sa.put("rawbench/tick", payload.clone())
+            .wait()
+            .expect("put");
+        publisher
+            .publish("bench.tick", Message::new().with_body("seq", 0_i64))
+            .expect("publish");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+
+    h.group(
+        "zenoh.throughput",
+        "A → B over loopback zenoh peers: put → subscriber callback vs service publish → bridge → listener",
+    )
+    .note(
+        "same two sessions and link; raw: session.put(46-byte payload, Block) / callback; \
+         bridge: publish(Message with one i64 field) → export listener → put (Block) → \
+         import callback → channel → bridge thread → B service → listener",
+    )
+    .baseline("raw zenoh put/callback", |n| {
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(CHUNK);
+            let target = raw_count.count.load(Ordering::Acquire) + k;
+            for _ in 0..k {
+                sa.put("rawbench/tick", payload.clone())
+                    .congestion_control(CongestionControl::Block)
+                    .wait()
+                    .expect("put");
+            }
+            raw_count.wait_for(target, "raw zenoh throughput");
+            left -= k;
+        }
+    })
+    .line("evlatch bridge", |n| {
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(CHUNK);
+            let target = bridge_count.count.load(Ordering::Acquire) + k;
+            for i in 0..k {
+                publisher
+                    .publish("bench.tick", Message::new().with_body("seq", i as i64))
+                    .expect("publish");
+            }
+            let dropped = bb.stats().dropped;
+            assert_eq!(dropped, 0, "the bench bridge dropped events");
+            bridge_count.wait_for(target, "bridge throughput");
+            left -= k;
+        }
+    })
+    .goal(1.1)
+    .run();
+    drop((ab, bb, sub));
+}
+
+fn rtt(h: &mut Harness, sa: &Session, sb: &Session) {
+    let payload = vec![7_u8; 46];
+    // Raw: B answers each ping from its callback; A's callback forwards the
+    // pong to this thread.
+    let sb2 = sb.clone();
+    let pong_payload = payload.clone();
+    let _ping = sb
+        .declare_subscriber("rawbench/ping")
+        .callback(move |_| {
+            let _ = sb2
+                .put("rawbench/pong", pong_payload.clone())
+                .congestion_control(CongestionControl::Block)
+                .wait();
+        })
+        .wait()
+        .expect("raw ping subscriber");
+    let (tx, rx) = channel::bounded::<()>(16).expect("channel");
+    let _pong = sa
+        .declare_subscriber("rawbench/pong")
+        .callback(move |_| {
+            let _ = tx.try_send(());
+        })
+        .wait()
+        .expect("raw pong subscriber");
+    let raw_trip = || {
+        sa.put("rawbench/ping", payload.clone())
+            .congestion_control(CongestionControl::Block)
+            .wait()
+            .expect("put");
+        rx.recv_timeout(STALL).expect("raw pong within 10 s");
+    };
+
+    // Bridge: A exports ping.*, imports pong.*; B the other way; B's
+    // listener answers.
+    let (a, b) = (bridge_service(), bridge_service());
+    let options = || BridgeOptions::new().block_when_congested(true);
+    let _ab = ServiceBridge::attach(
+        &a,
+        sa,
+        options()
+            .export("ping.*")
+            .expect("p")
+            .import("pong.*")
+            .expect("p"),
+    )
+    .expect("bridge A");
+    let _bb = ServiceBridge::attach(
+        &b,
+        sb,
+        options()
+            .import("ping.*")
+            .expect("p")
+            .export("pong.*")
+            .expect("p"),
+    )
+    .expect("bridge B");
+    let answer = b.publisher();
+    let ping_sub = b.subscriber().subscribe("ping.*").expect("subscription");
+    ping_sub.add_listener(move |_| {
+        let _ = answer.publish("pong.x", Message::new().with_body("seq", 0_i64));
+    });
+    let pong_sub = a.subscriber().subscribe("pong.*").expect("subscription");
+    let publisher = a.publisher();
+    let bridge_trip = || {
+        publisher
+            .publish("ping.x", Message::new().with_body("seq", 0_i64))
+            .expect("publish");
+        pong_sub
+            .recv_timeout(STALL)
+            .expect("bridge pong within 10 s");
+    };
+
+    // Warm up both routes (a lost warm-up ping is retried).
+    let deadline = Instant::now() + STALL;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "zenoh bench ping routes never came up"
+        );
+        sa.put("rawbench/ping", payload.clone())
+            .wait()
+            .expect("put");
+        publisher
+            .publish("ping.x", Message::new())
+            .expect("publish");
+        std::thread::sleep(Duration::from_millis(20));
+        let raw_ok = rx.try_recv().is_ok();
+        let bridge_ok = pong_sub.try_recv().is_ok();
+        if raw_ok && bridge_ok {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    while rx.try_recv().is_ok() || pong_sub.try_recv().is_ok() {}
+
+    // Single round trips, interleaved, for the percentiles.
+    let mut raw_us = Vec::new();
+    let mut bridge_us = Vec::new();
+    for _ in 0..1000 {
+        let t = Instant::now();
+        raw_trip();
+        raw_us.push(t.elapsed().as_secs_f64() * 1e6);
+        let t = Instant::now();
+        bridge_trip();
+        bridge_us.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let (r50, r99) = percentiles(&mut raw_us);
+    let (b50, b99) = percentiles(&mut bridge_us);
+    let note = format!(
+        "one op = one round trip; 1000 single trips each, interleaved: raw p50 {r50:.1} µs \
+         p99 {r99:.1} µs; bridge p50 {b50:.1} µs p99 {b99:.1} µs (ratio p50 {:.2}, p99 {:.2})",
+        b50 / r50,
+        b99 / r99
+    );
+    h.group(
+        "zenoh.rtt",
+        "round trip A → B → A over loopback zenoh peers: raw put/callback vs the bridge",
+    )
+    .note(&note)
+    .baseline("raw zenoh ping/pong", |n| {
+        for _ in 0..n {
+            raw_trip();
+        }
+    })
+    .line("evlatch bridge ping/pong", |n| {
+        for _ in 0..n {
+            bridge_trip();
+        }
+    })
+    .goal(1.1)
+    .run();
+}
+
+fn percentiles(v: &mut [f64]) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.99))
+}
