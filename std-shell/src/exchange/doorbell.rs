@@ -84,7 +84,7 @@ impl Doorbell {
     /// will ring runs on another core (the wake then costs a cache line,
     /// not a park and an unpark); harmful when workers share cores (the
     /// spin burns the time slice the peer needs), so the exchange enables
-    /// it only with fewer workers than available cores.
+    /// it only with no more workers than available cores.
     pub(crate) fn new(spin: bool) -> Self {
         Self {
             state: AtomicU8::new(IDLE),

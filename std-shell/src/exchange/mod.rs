@@ -47,8 +47,9 @@
 //! it pay a CAS and an unpark (or a waker call). A receiver that frees
 //! space on a ring whose sender waits rings that sender's doorbell the same
 //! way. A waiter spins for a few microseconds before it parks only when
-//! there are fewer workers than cores (with shared cores the spin would
-//! burn the time slice the peer needs to answer). The race arguments are
+//! there are no more workers than cores, so each can have one (with
+//! shared cores the spin would burn the time slice the peer needs to
+//! answer). The race arguments are
 //! in the source and checked by loom models.
 //!
 //! # Examples

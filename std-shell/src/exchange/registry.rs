@@ -44,9 +44,11 @@ impl Registry {
     pub(crate) fn new(peers: usize) -> Self {
         Self {
             doorbells: {
-                // Spin before parking only if every worker can have a core.
+                // Spin before parking only if every worker can have a core
+                // (measured on 2 cores, 2 workers: ping-pong 13 µs → 0.4 µs;
+                // with 4 workers spinning cost 1.3–5×).
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                let spin = peers < cores;
+                let spin = peers <= cores;
                 (0..peers).map(|_| Doorbell::new(spin)).collect()
             },
             inner: Mutex::new(Inner {
