@@ -5,56 +5,13 @@
 //! Only threads that opt in are counted (a thread-local flag), so the test
 //! harness's own threads do not disturb the count.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use evlatch_std::exchange::{initialize, Config, TryRecvError};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static COUNTED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note_allocation() {
-    // `try_with`: the flag may be gone while a thread is being torn down.
-    if COUNTED.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: forwards to the system allocator unchanged; counting has no
-// effect on the memory handed out.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: the caller's contract is passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 const BATCH: usize = 64;
 const ROUNDS: usize = if cfg!(debug_assertions) { 500 } else { 5_000 };
@@ -101,13 +58,13 @@ fn steady_exchange_allocates_nothing_per_message() {
         for r in 0..20 {
             round(&mut w, &mut txs, &mut rx, &mut batch, &mut inbox, r);
         }
-        COUNTED.with(|c| c.set(true));
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        counting::count_this_thread(true);
+        let before = counting::allocations();
         for r in 20..20 + ROUNDS as u64 {
             round(&mut w, &mut txs, &mut rx, &mut batch, &mut inbox, r);
         }
-        let after = ALLOCATIONS.load(Ordering::Relaxed);
-        COUNTED.with(|c| c.set(false));
+        let after = counting::allocations();
+        counting::count_this_thread(false);
         after - before
     })
     .unwrap()
@@ -117,4 +74,17 @@ fn steady_exchange_allocates_nothing_per_message() {
     for r in results {
         assert_eq!(r.unwrap(), 0, "a steady exchange allocated");
     }
+}
+
+/// The control: the counter does see an allocation of a counted thread (so
+/// a zero above means none happened, not that nothing was counted).
+#[test]
+fn the_counter_sees_a_counted_allocation() {
+    counting::count_this_thread(true);
+    let before = counting::allocations();
+    let boxed = std::hint::black_box(Box::new(7_u64));
+    let after = counting::allocations();
+    counting::count_this_thread(false);
+    assert_eq!(*boxed, 7);
+    assert!(after > before, "the counting allocator saw no allocation");
 }

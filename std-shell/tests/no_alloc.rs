@@ -6,11 +6,9 @@
 //! (a thread-local flag), so the test harness's own threads do not disturb
 //! the count.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
@@ -18,58 +16,19 @@ use std::thread;
 use evlatch_std::diagnostics::registered_waiters;
 use evlatch_std::{channel, Event, EventExt, EventStatus};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static COUNTED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note_allocation() {
-    // `try_with`: the flag may be gone while a thread is being torn down.
-    if COUNTED.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: forwards to the system allocator unchanged; counting has no
-// effect on the memory handed out.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: the caller's contract is passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 const ROUNDS: usize = if cfg!(miri) { 20 } else { 1_000 };
 
 /// Runs `f` with this thread's allocations counted.
 fn counted<R>(f: impl FnOnce() -> R) -> R {
-    COUNTED.with(|c| c.set(true));
+    counting::count_this_thread(true);
     let r = f();
-    COUNTED.with(|c| c.set(false));
+    counting::count_this_thread(false);
     r
 }
 
@@ -122,7 +81,7 @@ fn finish_rounds(
         let (event, round, acked) = (event.clone(), round.clone(), acked.clone());
         thread::spawn(move || {
             setup();
-            let before = ALLOCATIONS.load(Ordering::SeqCst);
+            let before = counting::allocations();
             counted(|| {
                 for r in 0..rounds {
                     spin_until(|| round.load(Ordering::SeqCst) == r);
@@ -130,7 +89,7 @@ fn finish_rounds(
                     acked.store(r + 1, Ordering::SeqCst);
                 }
             });
-            ALLOCATIONS.load(Ordering::SeqCst) - before
+            counting::allocations() - before
         })
     };
     let mut registered = 0;
@@ -168,7 +127,7 @@ fn warm_up() -> std::sync::MutexGuard<'static, ()> {
 #[test]
 fn blocking_waits_allocate_nothing() {
     let _serial = warm_up();
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = counting::allocations();
     let (waiter_allocs, registered) = finish_rounds(ROUNDS, || {}, |e| e.wait());
     assert_eq!(
         registered, ROUNDS,
@@ -176,7 +135,7 @@ fn blocking_waits_allocate_nothing() {
     );
     assert_eq!(waiter_allocs, 0, "allocations by blocking waits");
     assert_eq!(
-        ALLOCATIONS.load(Ordering::SeqCst) - before,
+        counting::allocations() - before,
         0,
         "allocations by finishers"
     );
@@ -186,7 +145,7 @@ fn blocking_waits_allocate_nothing() {
 #[test]
 fn async_waits_allocate_nothing() {
     let _serial = warm_up();
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = counting::allocations();
     thread_local! {
         static WAKER: Waker = Waker::from(Arc::new(Unparker(thread::current())));
     }
@@ -199,7 +158,7 @@ fn async_waits_allocate_nothing() {
     assert_eq!(registered, ROUNDS);
     assert_eq!(waiter_allocs, 0, "allocations by async waits");
     assert_eq!(
-        ALLOCATIONS.load(Ordering::SeqCst) - before,
+        counting::allocations() - before,
         0,
         "allocations by finishers"
     );
@@ -215,7 +174,7 @@ fn blocked_channel_sends_and_receives_allocate_nothing() {
     let consumer = thread::spawn(move || {
         let waker = Waker::from(Arc::new(Unparker(thread::current())));
         counted(|| {
-            let before = ALLOCATIONS.load(Ordering::SeqCst);
+            let before = counting::allocations();
             let mut sum = 0;
             for i in 0..ROUNDS as u64 {
                 // Alternate blocking and async receives.
@@ -226,12 +185,12 @@ fn blocked_channel_sends_and_receives_allocate_nothing() {
                 };
                 sum += v;
             }
-            (sum, ALLOCATIONS.load(Ordering::SeqCst) - before)
+            (sum, counting::allocations() - before)
         })
     });
     let waker = Waker::from(Arc::new(Unparker(thread::current())));
     let sent_allocs = counted(|| {
-        let before = ALLOCATIONS.load(Ordering::SeqCst);
+        let before = counting::allocations();
         for i in 0..ROUNDS as u64 {
             if i % 2 == 0 {
                 tx.send(i).unwrap();
@@ -239,11 +198,24 @@ fn blocked_channel_sends_and_receives_allocate_nothing() {
                 block_on(&waker, tx.send_async(i)).unwrap();
             }
         }
-        ALLOCATIONS.load(Ordering::SeqCst) - before
+        counting::allocations() - before
     });
     let (sum, recv_allocs) = consumer.join().unwrap();
     let n = ROUNDS as u64;
     assert_eq!(sum, n * (n - 1) / 2, "every value arrived once");
     assert_eq!(sent_allocs, 0, "allocations by blocked sends");
     assert_eq!(recv_allocs, 0, "allocations by blocked receives");
+}
+
+/// The control: the counter does see an allocation of a counted thread (so
+/// a zero above means none happened, not that nothing was counted).
+#[test]
+fn the_counter_sees_a_counted_allocation() {
+    counting::count_this_thread(true);
+    let before = counting::allocations();
+    let boxed = std::hint::black_box(Box::new(7_u64));
+    let after = counting::allocations();
+    counting::count_this_thread(false);
+    assert_eq!(*boxed, 7);
+    assert!(after > before, "the counting allocator saw no allocation");
 }
