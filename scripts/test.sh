@@ -3,8 +3,9 @@
 #   bash scripts/test.sh
 # It installs what it needs (rustup components and targets, nightly miri,
 # cargo-fuzz), then runs: fmt check, clippy -D warnings, all tests (with and
-# without `alloc`), loom models, miri on the core and on the std shell's
-# waits, ThreadSanitizer on the std shell and the stress tests, the no_std
+# without `alloc`), the release stress of the queues, service, pipeline and
+# exchange, the zenoh bridge's tests (feature `zenoh`), loom models, miri on
+# the core and on the std shell's waits, ThreadSanitizer on the std shell and the stress tests, the no_std
 # builds, the fuzz targets briefly, and a quick smoke run of the comparison
 # program.
 # Set EVLATCH_SKIP_FUZZ=1 to skip the fuzz step (e.g. on a machine without
