@@ -12,7 +12,7 @@ use core::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::doorbell::Doorbell;
+use super::doorbell::{Doorbell, Spin};
 use super::error::Error;
 use super::ring::{Column, Matrix};
 
@@ -48,7 +48,7 @@ impl Registry {
                 // (measured on 2 cores, 2 workers: ping-pong 13 µs → 0.4 µs;
                 // with 4 workers spinning cost 1.3–5×).
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                let spin = peers <= cores;
+                let spin = Spin::for_workers(peers, cores);
                 (0..peers).map(|_| Doorbell::new(spin)).collect()
             },
             inner: Mutex::new(Inner {

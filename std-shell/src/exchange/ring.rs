@@ -12,8 +12,9 @@
 use core::mem::MaybeUninit;
 use std::sync::Arc;
 
-use super::doorbell::Doorbell;
-use crate::sync::{AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+use super::bell::Bell;
+use super::doorbell::{Doorbell, Spin};
+use crate::sync::{fence, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
 
 /// Keeps the producer's and the consumer's hot words on their own cache
 /// lines (128 bytes: adjacent-line prefetch pairs lines on x86).
@@ -42,11 +43,10 @@ pub(crate) struct Ring<T> {
     /// `false → true` once, by the consumer's receiver when it is dropped
     /// (or by the registry for a worker that never claimed it).
     rx_closed: AtomicBool,
-    /// The producer found the ring full and waits for space: set (Release)
-    /// by the producer after it announced itself on its doorbell, cleared
-    /// (swap, Acquire) by the consumer that then rings the producer's
-    /// doorbell. A stale `true` costs one needless ring, nothing else.
-    tx_waiting: AtomicBool,
+    /// The producer's bell: a blocked send (blocking or async) waits on it
+    /// for space, the consumer rings it after it freed a slot (or went
+    /// away).
+    space: Bell,
     capacity: usize,
     mask: usize,
     slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
@@ -70,7 +70,7 @@ impl<T> Ring<T> {
             tail: Padded(AtomicUsize::new(0)),
             tx_closed: AtomicBool::new(false),
             rx_closed: AtomicBool::new(false),
-            tx_waiting: AtomicBool::new(false),
+            space: Bell::new(),
             capacity,
             mask: slots - 1,
             slots: (0..slots)
@@ -124,10 +124,9 @@ impl<T> Ring<T> {
         self.rx_closed.load(Ordering::Acquire)
     }
 
-    /// Says that the producer waits for space; call between the doorbell's
-    /// announcement and its fence.
-    pub(crate) fn want_space(&self) {
-        self.tx_waiting.store(true, Ordering::Release);
+    /// The bell a blocked producer waits on for space.
+    pub(crate) fn space_bell(&self) -> &Bell {
+        &self.space
     }
 
     /// For the producer's wait: whether there is room at `tail` now, or
@@ -167,17 +166,6 @@ impl<T> Ring<T> {
         self.head.0.store(head, Ordering::Release);
     }
 
-    /// After the consumer published `head` and issued a `SeqCst` fence:
-    /// whether the producer said it waits for space (then the caller rings
-    /// its doorbell). Clears the flag.
-    #[inline]
-    pub(crate) fn take_space_wanted(&self) -> bool {
-        // Relaxed first: the common case is "nobody waits", one load.
-        // Acquire on the swap: the producer's doorbell announcement (stored
-        // before its Release store of the flag) is visible to our ring.
-        self.tx_waiting.load(Ordering::Relaxed) && self.tx_waiting.swap(false, Ordering::Acquire)
-    }
-
     /// Whether the producer is gone and every message it sent is below
     /// `head` (consumed): nothing more will come from it.
     pub(crate) fn is_drained(&self, head: usize) -> bool {
@@ -215,11 +203,17 @@ impl<T> Drop for Ring<T> {
 }
 
 /// The channel of one id: `peers × peers` rings, ring `(from, to)` at
-/// `from * peers + to`, and every worker's doorbell.
+/// `from * peers + to`, every worker's doorbell, and every receiver's
+/// data bell.
 pub(crate) struct Matrix<T> {
     peers: usize,
     rings: Box<[Ring<T>]>,
     doorbells: Arc<[Doorbell]>,
+    /// Per receiving worker: the bell its [`Receiver`](super::Receiver)
+    /// waits on for data (wherever it runs; the doorbell is the
+    /// [`Worker`](super::Worker)'s). Rung by every publication, close and
+    /// abandonment towards that worker.
+    data_bells: Box<[Padded<Bell>]>,
 }
 
 impl<T> Matrix<T> {
@@ -229,7 +223,27 @@ impl<T> Matrix<T> {
             peers,
             rings: (0..peers * peers).map(|_| Ring::new(capacity)).collect(),
             doorbells,
+            data_bells: (0..peers).map(|_| Padded(Bell::new())).collect(),
         }
+    }
+
+    /// The bell worker `to`'s receiver waits on for data.
+    pub(crate) fn data_bell(&self, to: usize) -> &Bell {
+        &self.data_bells[to].0
+    }
+
+    /// What a waiter of this channel does before it parks.
+    pub(crate) fn spin(&self) -> Spin {
+        self.doorbells[0].spin()
+    }
+
+    /// After a change towards worker `to` (a publication, a close) and a
+    /// `SeqCst` fence: wakes worker `to` if it waits, in
+    /// [`Worker::wait`](super::Worker::wait) or in its receiver.
+    #[inline]
+    pub(crate) fn ring_receiver_fenced(&self, to: usize) {
+        self.doorbells[to].ring_fenced();
+        self.data_bell(to).ring_fenced();
     }
 
     pub(crate) fn peers(&self) -> usize {
@@ -241,10 +255,6 @@ impl<T> Matrix<T> {
         &self.rings[from * self.peers + to]
     }
 
-    pub(crate) fn doorbell(&self, worker: usize) -> &Doorbell {
-        &self.doorbells[worker]
-    }
-
     /// Closes everything of a worker that will never claim its endpoints
     /// (it exited, or its allocation failed): its senders count as dropped,
     /// its receiver as gone; the peers waiting on either are rung.
@@ -253,8 +263,11 @@ impl<T> Matrix<T> {
             self.ring(worker, peer).close_tx();
             self.ring(peer, worker).close_rx();
         }
+        // Orders the closes before the loads of the waiters' states.
+        fence(Ordering::SeqCst);
         for peer in 0..self.peers {
-            self.doorbell(peer).ring();
+            self.ring_receiver_fenced(peer);
+            self.ring(peer, worker).space_bell().ring_fenced();
         }
     }
 }

@@ -67,6 +67,9 @@ impl Watched {
 
 impl Worker {
     pub(crate) fn new(index: usize, peers: usize, registry: Arc<Registry>) -> Self {
+        // The worker's thread will wait: make its waker now, not during a
+        // steady exchange (which then allocates nothing).
+        super::bell::prepare_thread();
         Self {
             index,
             peers,
@@ -279,11 +282,9 @@ impl Worker {
             }
             let me = self.index;
             let columns = &self.columns;
-            self.registry.doorbell(me).wait(
-                deadline,
-                || {},
-                || columns.iter().any(|c| c.has_news(me)),
-            );
+            self.registry
+                .doorbell(me)
+                .wait(deadline, || columns.iter().any(|c| c.has_news(me)));
         }
         &self.events
     }
