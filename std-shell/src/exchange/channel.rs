@@ -55,6 +55,8 @@ pub struct Sender<T> {
     tail: usize,
     /// The consumer's position as we last loaded it (`≤` the real one).
     head: usize,
+    /// We set the ring's `tx_full` flag (a `Full` since our last send).
+    full: bool,
 }
 
 impl<T> Sender<T> {
@@ -65,6 +67,7 @@ impl<T> Sender<T> {
             to,
             tail: 0,
             head: 0,
+            full: false,
         }
     }
 
@@ -129,6 +132,7 @@ impl<T> Sender<T> {
             return Err(TrySendError::Disconnected(value));
         }
         if self.room() == 0 {
+            self.note_full();
             return Err(TrySendError::Full(value));
         }
         // SAFETY: we are the producer, `self.tail` is ours and `room() > 0`
@@ -196,8 +200,12 @@ impl<T> Sender<T> {
         if self.ring().is_rx_closed() {
             return Err(SendError(()));
         }
+        if batch.is_empty() {
+            return Ok(0);
+        }
         let k = self.room().min(batch.len());
         if k == 0 {
+            self.note_full();
             return Ok(0);
         }
         for value in batch.drain(..k) {
@@ -355,10 +363,24 @@ impl<T> Sender<T> {
         cap - (self.tail - self.head)
     }
 
+    /// Says (once per episode) that we found the ring full: a worker
+    /// waiting in `Worker::wait` is then woken when space is freed.
+    #[inline]
+    fn note_full(&mut self) {
+        if !self.full {
+            self.full = true;
+            self.ring().set_tx_full(true);
+        }
+    }
+
     /// Publishes everything written and rings the receiving worker if it
     /// waits (in `Worker::wait` or in its receiver).
     #[inline]
-    fn publish(&self) {
+    fn publish(&mut self) {
+        if self.full {
+            self.full = false;
+            self.ring().set_tx_full(false);
+        }
         self.ring().publish_tail(self.tail);
         // Orders our `tail` store before the loads of the waiters' states
         // (store buffering with their announcements).
@@ -809,7 +831,12 @@ impl<T> Receiver<T> {
         // Orders our `head` store before the load of the sender's state
         // (store buffering with its announcement; see `bell`).
         fence(Ordering::SeqCst);
-        self.matrix.ring(from, self.to).space_bell().ring_fenced();
+        let ring = self.matrix.ring(from, self.to);
+        ring.space_bell().ring_fenced();
+        // The sender's worker may wait in `Worker::wait` for this space.
+        if ring.is_tx_full() {
+            self.matrix.doorbell(from).ring_fenced();
+        }
     }
 
     fn all_drained(&self) -> bool {
@@ -828,6 +855,7 @@ impl<T> Drop for Receiver<T> {
         fence(Ordering::SeqCst);
         for from in 0..self.matrix.peers() {
             self.matrix.ring(from, self.to).space_bell().ring_fenced();
+            self.matrix.doorbell(from).ring_fenced();
         }
     }
 }

@@ -8,8 +8,10 @@ use loom::sync::atomic::{AtomicBool, Ordering};
 
 use super::channel::{Receiver, Sender};
 use super::doorbell::{Doorbell, Spin};
-use super::error::{RecvError, SendError};
+use super::error::{RecvError, SendError, TrySendError};
+use super::registry::Registry;
 use super::ring::Matrix;
+use super::worker::Worker;
 
 fn matrix<T>(peers: usize, capacity: usize) -> Arc<Matrix<T>> {
     let doorbells: Arc<[Doorbell]> = (0..peers).map(|_| Doorbell::new(Spin::Park)).collect();
@@ -266,6 +268,45 @@ fn moved_sender_blocks_on_its_new_thread() {
         assert_eq!(rx.recv(), Ok(1));
         assert_eq!(rx.recv(), Ok(2));
         received.store(true, Ordering::Release);
+        t.join().unwrap();
+    });
+}
+
+/// `Worker::wait` racing the space its full sender waits for: worker 0's
+/// `try_send` found the ring full (the producer's `tx_full` flag), and it
+/// announces itself on its doorbell and re-checks while worker 1's
+/// receiver frees the slot, fences, and reads the flag and the doorbell.
+/// Either worker 1 rings, or worker 0's re-check sees the room; the wait
+/// returns the channel's id and the next send goes through. Worker 1
+/// keeps its senders until then, so no disconnect can end the wait.
+#[test]
+fn worker_wait_racing_freed_space() {
+    loom::model(|| {
+        let registry = std::sync::Arc::new(Registry::new(2));
+        let done = Arc::new(AtomicBool::new(false));
+        let t = {
+            let registry = registry.clone();
+            let done = done.clone();
+            loom::thread::spawn(move || {
+                let mut w = Worker::new(1, 2, registry);
+                let (txs, mut rx) = w.allocate_bounded::<u32>(0, 1).unwrap();
+                assert_eq!(rx.recv(), Ok(1));
+                until(&done);
+                drop(txs);
+            })
+        };
+        let mut w = Worker::new(0, 2, registry);
+        let (mut txs, _rx) = w.allocate_bounded::<u32>(0, 1).unwrap();
+        txs[1].try_send(1).unwrap();
+        match txs[1].try_send(2) {
+            Ok(()) => {}
+            Err(TrySendError::Full(v)) => {
+                assert_eq!(w.wait(None), [0]);
+                assert_eq!(txs[1].try_send(v), Ok(()));
+            }
+            Err(e) => panic!("{e}"),
+        }
+        done.store(true, Ordering::Release);
         t.join().unwrap();
     });
 }

@@ -10,14 +10,17 @@
 
 use core::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::doorbell::{Doorbell, Spin};
 use super::error::Error;
 use super::ring::{Column, Matrix};
+use crate::sync::{lock, Mutex};
 
 pub(crate) struct Registry {
     doorbells: Arc<[Doorbell]>,
+    /// The shim's mutex: under loom the channel a worker creates here is
+    /// handed to its peers through it, and loom must see that hand-over.
     inner: Mutex<Inner>,
 }
 
@@ -70,7 +73,7 @@ impl Registry {
         id: usize,
         capacity: usize,
     ) -> Result<Arc<Matrix<T>>, Error> {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = lock(&self.inner);
         let peers = self.doorbells.len();
         let Inner { entries, departed } = &mut *inner;
         let entry = entries.entry(id).or_insert_with(|| {
@@ -131,7 +134,7 @@ impl Registry {
     /// Worker `worker` exited: abandons every channel it did not claim,
     /// now and in future allocations. Idempotent.
     pub(crate) fn depart(&self, worker: usize) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = lock(&self.inner);
         let Inner { entries, departed } = &mut *inner;
         if departed[worker] {
             return;

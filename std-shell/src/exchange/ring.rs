@@ -47,6 +47,12 @@ pub(crate) struct Ring<T> {
     /// for space, the consumer rings it after it freed a slot (or went
     /// away).
     space: Bell,
+    /// The producer found the ring full (a `Full` from `try_send`) and has
+    /// not sent since: `false → true` and back only by the producer. A
+    /// consumer that frees a slot while it is set rings the producer
+    /// worker's doorbell, so [`Worker::wait`](super::Worker::wait) reports
+    /// the freed space. Next to `space`: the consumer reads both at once.
+    tx_full: AtomicBool,
     capacity: usize,
     mask: usize,
     slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
@@ -71,6 +77,7 @@ impl<T> Ring<T> {
             tx_closed: AtomicBool::new(false),
             rx_closed: AtomicBool::new(false),
             space: Bell::new(),
+            tx_full: AtomicBool::new(false),
             capacity,
             mask: slots - 1,
             slots: (0..slots)
@@ -127,6 +134,26 @@ impl<T> Ring<T> {
     /// The bell a blocked producer waits on for space.
     pub(crate) fn space_bell(&self) -> &Bell {
         &self.space
+    }
+
+    /// The producer says it found the ring full (`true`) or sent again
+    /// (`false`). Relaxed: the store-buffering argument uses the `SeqCst`
+    /// fences of the producer worker's doorbell wait and of the consumer's
+    /// `freed`; the producer only re-checks its own flag.
+    pub(crate) fn set_tx_full(&self, full: bool) {
+        self.tx_full.store(full, Ordering::Relaxed);
+    }
+
+    /// Whether the producer found the ring full and has not sent since.
+    #[inline]
+    pub(crate) fn is_tx_full(&self) -> bool {
+        self.tx_full.load(Ordering::Relaxed)
+    }
+
+    /// For the producer worker's scan: whether the producer found the ring
+    /// full and there is room now (or the consumer is gone).
+    pub(crate) fn space_freed(&self) -> bool {
+        self.is_tx_full() && self.space_or_closed(self.tail.0.load(Ordering::Relaxed))
     }
 
     /// For the producer's wait: whether there is room at `tail` now, or
@@ -227,6 +254,11 @@ impl<T> Matrix<T> {
         }
     }
 
+    /// Worker `worker`'s doorbell.
+    pub(crate) fn doorbell(&self, worker: usize) -> &Doorbell {
+        &self.doorbells[worker]
+    }
+
     /// The bell worker `to`'s receiver waits on for data.
     pub(crate) fn data_bell(&self, to: usize) -> &Bell {
         &self.data_bells[to].0
@@ -276,6 +308,12 @@ impl<T> Matrix<T> {
 pub(crate) trait Column: Send + Sync {
     /// What the receiver of worker `to` would find.
     fn look(&self, to: usize) -> Look;
+    /// Whether a sender of worker `from` that found its ring full has room
+    /// now (or its receiver is gone).
+    fn space_freed(&self, from: usize) -> bool;
+    /// Whether a sender of worker `from` found its ring full and has not
+    /// sent since (space may still come).
+    fn sender_full(&self, from: usize) -> bool;
     /// See [`Matrix::abandon`].
     fn abandon(&self, worker: usize);
 }
@@ -296,6 +334,14 @@ pub(crate) enum Look {
 impl<T: Send> Column for Matrix<T> {
     fn abandon(&self, worker: usize) {
         Matrix::abandon(self, worker);
+    }
+
+    fn space_freed(&self, from: usize) -> bool {
+        (0..self.peers).any(|to| self.ring(from, to).space_freed())
+    }
+
+    fn sender_full(&self, from: usize) -> bool {
+        (0..self.peers).any(|to| self.ring(from, to).is_tx_full())
     }
 
     fn look(&self, to: usize) -> Look {
