@@ -10,8 +10,8 @@ use std::task::{Context, Waker};
 use std::time::Duration;
 
 use evlatch_std::exchange::{
-    initialize, Broadcaster, Config, Receiver, RecvAsync, RecvBatchAsync, RecvError, SendAsync,
-    SendBatchAsync, SendError, Sender, TryRecvError, TrySendError,
+    initialize, BroadcastAsync, Broadcaster, Config, Receiver, RecvAsync, RecvBatchAsync,
+    RecvError, SendAsync, SendBatchAsync, SendError, Sender, TryRecvError, TrySendError,
 };
 
 const N: u64 = if cfg!(debug_assertions) {
@@ -30,6 +30,7 @@ fn endpoints_and_their_futures_are_send() {
     assert_send::<Broadcaster<String>>();
     assert_send::<SendAsync<'static, String>>();
     assert_send::<SendBatchAsync<'static, String>>();
+    assert_send::<BroadcastAsync<'static, String>>();
     assert_send::<RecvAsync<'static, String>>();
     assert_send::<RecvBatchAsync<'static, String, Vec<String>>>();
 }
@@ -258,4 +259,42 @@ fn wait_reports_freed_space_after_full() {
     .unwrap()
     .join();
     assert_eq!(results[1], Ok(N));
+}
+
+/// Two workers broadcast more than a channel holds with
+/// `Broadcaster::send_async` while receiving on the same task: the sends
+/// wait for space, every worker gets every message once, in order per
+/// sender.
+#[test]
+fn async_broadcast_waits_for_space() {
+    let count = N.max(3_000);
+    let results = initialize(Config::Process(2), move |mut w| {
+        let me = w.index() as u64;
+        let (tx, mut rx) = w.broadcast::<(u64, u64)>(0).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let send = async move {
+                let mut tx = tx;
+                for i in 0..count {
+                    tx.send_async((me, i)).await.unwrap();
+                }
+            };
+            let recv = async move {
+                let mut next = [0u64; 2];
+                while let Ok((from, i)) = rx.recv_async().await {
+                    assert_eq!(i, next[from as usize]);
+                    next[from as usize] += 1;
+                }
+                next
+            };
+            tokio::join!(send, recv).1
+        })
+    })
+    .unwrap()
+    .join();
+    for r in results {
+        assert_eq!(r.unwrap(), [count; 2]);
+    }
 }

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use super::doorbell::deadline_after;
 use super::error::{RecvError, SendError, TryRecvError, TrySendError};
-use super::futures::{RecvAsync, RecvBatchAsync, SendAsync, SendBatchAsync};
+use super::futures::{BroadcastAsync, RecvAsync, RecvBatchAsync, SendAsync, SendBatchAsync};
 use super::ring::Matrix;
 use crate::sync::{fence, Ordering};
 
@@ -936,6 +936,36 @@ impl<T: Clone> Broadcaster<T> {
             Err(SendError(v)) if !delivered => Err(SendError(v)),
             Err(_) => Ok(()),
         }
+    }
+
+    /// The async form of [`send`](Self::send): a future that sends a clone
+    /// of `value` to every worker whose receiver is still there, waiting
+    /// for room in each channel in turn without blocking the thread.
+    ///
+    /// Dropping the future before it resolves leaves the workers it
+    /// already reached with their copy and the others without one.
+    ///
+    /// # Errors
+    ///
+    /// The future resolves to [`SendError`] with `value` when every
+    /// worker's receiver is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_std::exchange::{initialize, Config};
+    ///
+    /// initialize(Config::Thread, |mut w| {
+    ///     let (mut tx, mut rx) = w.broadcast::<u8>(0).unwrap();
+    ///     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    ///     rt.block_on(tx.send_async(3)).unwrap();
+    ///     assert_eq!(rx.try_recv(), Ok(3));
+    /// })
+    /// .unwrap()
+    /// .join();
+    /// ```
+    pub fn send_async(&mut self, value: T) -> BroadcastAsync<'_, T> {
+        BroadcastAsync::new(&mut self.senders, value)
     }
 
     /// Closes every pair now (the same as dropping the broadcaster).

@@ -49,6 +49,11 @@ pub(crate) enum Spin {
     /// can have a core, so the peer that will ring is running now, and
     /// catching it costs a cache line instead of a park and an unpark.
     Hints,
+    /// Yield the core up to this many times, re-checking after each,
+    /// before parking: workers share cores, so the peer that will ring is
+    /// likely waiting for this core; a yield hands it over without the
+    /// futex park and unpark pair.
+    Yields(u32),
 }
 
 impl Spin {
@@ -59,7 +64,13 @@ impl Spin {
         if workers <= cores {
             Spin::Hints
         } else {
-            Spin::Park
+            match std::env::var("EVLATCH_EXCHANGE_YIELDS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                Some(0) | None => Spin::Park,
+                Some(n) => Spin::Yields(n),
+            }
         }
     }
 
@@ -80,9 +91,24 @@ impl Spin {
                 }
                 false
             }
+            Spin::Yields(n) => {
+                for _ in 0..YIELDS_ENABLED * n {
+                    if ready() {
+                        return true;
+                    }
+                    std::thread::yield_now();
+                }
+                false
+            }
         }
     }
 }
+
+/// None under loom (see `SPIN_ROUNDS`).
+#[cfg(not(evlatch_loom))]
+const YIELDS_ENABLED: u32 = 1;
+#[cfg(evlatch_loom)]
+const YIELDS_ENABLED: u32 = 0;
 
 /// Whether a peer that changed something should ring in state `s`.
 #[inline]

@@ -1,5 +1,6 @@
 //! The futures of the endpoints' async operations: [`SendAsync`],
-//! [`SendBatchAsync`], [`RecvAsync`], [`RecvBatchAsync`]. Each one tries
+//! [`SendBatchAsync`], [`BroadcastAsync`], [`RecvAsync`],
+//! [`RecvBatchAsync`]. Each one tries
 //! the operation, and only when it cannot proceed registers the task on
 //! the endpoint's own bell (space for a sender, data for a receiver) and
 //! re-checks before it returns `Pending` (see `bell.rs`).
@@ -190,6 +191,132 @@ impl<T> fmt::Debug for SendBatchAsync<'_, T> {
         f.debug_struct("SendBatchAsync")
             .field("sender", &self.sender)
             .field("left", &self.batch.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Broadcaster::send_async`](super::Broadcaster::send_async):
+/// resolves once every worker whose receiver is still there has its copy.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch_std::exchange::{initialize, Config};
+///
+/// let r = initialize(Config::Process(2), |mut w| {
+///     let (mut tx, mut rx) = w.broadcast::<usize>(0).unwrap();
+///     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+///     rt.block_on(tx.send_async(w.index())).unwrap();
+///     drop(tx);
+///     let mut got = vec![rx.recv().unwrap(), rx.recv().unwrap()];
+///     got.sort();
+///     got
+/// })
+/// .unwrap()
+/// .join();
+/// assert!(r.into_iter().all(|g| g.unwrap() == [0, 1]));
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct BroadcastAsync<'a, T> {
+    senders: &'a mut [Sender<T>],
+    /// The message; the last sender gets it, the others clones.
+    value: Option<T>,
+    /// A copy that found its channel full, for `senders[next]`.
+    pending: Option<T>,
+    /// The sender served next.
+    next: usize,
+    /// Some worker got a copy.
+    delivered: bool,
+    /// Whether the task is registered on `senders[next]`'s space bell.
+    waiting: bool,
+}
+
+// The messages are moved, never pinned: the future may move freely.
+impl<T> Unpin for BroadcastAsync<'_, T> {}
+
+impl<'a, T> BroadcastAsync<'a, T> {
+    pub(super) fn new(senders: &'a mut [Sender<T>], value: T) -> Self {
+        Self {
+            senders,
+            value: Some(value),
+            pending: None,
+            next: 0,
+            delivered: false,
+            waiting: false,
+        }
+    }
+
+    fn stop_waiting(&mut self) {
+        if self.waiting {
+            self.waiting = false;
+            if let Some(tx) = self.senders.get(self.next) {
+                tx.stop_waiting();
+            }
+        }
+    }
+}
+
+impl<T: Clone> Future for BroadcastAsync<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let n = this.senders.len();
+        while this.next < n {
+            let last = this.next + 1 == n;
+            let copy = match this.pending.take() {
+                Some(v) => v,
+                None if last => match this.value.take() {
+                    Some(v) => v,
+                    // Polled again after it resolved.
+                    None => return Poll::Ready(Ok(())),
+                },
+                None => match &this.value {
+                    Some(v) => v.clone(),
+                    None => return Poll::Ready(Ok(())),
+                },
+            };
+            match this.senders[this.next].try_send(copy) {
+                Ok(()) => {
+                    this.delivered = true;
+                    this.stop_waiting();
+                    this.next += 1;
+                }
+                Err(TrySendError::Disconnected(v)) => {
+                    this.stop_waiting();
+                    if last {
+                        // Handed back below if nobody got a copy.
+                        this.value = Some(v);
+                    }
+                    this.next += 1;
+                }
+                Err(TrySendError::Full(v)) => {
+                    this.pending = Some(v);
+                    this.waiting = true;
+                    if this.senders[this.next].poll_room(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+        match this.value.take() {
+            Some(v) if !this.delivered => Poll::Ready(Err(SendError(v))),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl<T> Drop for BroadcastAsync<'_, T> {
+    fn drop(&mut self) {
+        self.stop_waiting();
+    }
+}
+
+impl<T> fmt::Debug for BroadcastAsync<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BroadcastAsync")
+            .field("peers", &self.senders.len())
+            .field("next", &self.next)
             .finish_non_exhaustive()
     }
 }

@@ -107,7 +107,7 @@ mod loom_models;
 
 pub use channel::{Broadcaster, Receiver, Sender};
 pub use error::{Error, RecvError, SendError, TryRecvError, TrySendError, WorkerError};
-pub use futures::{RecvAsync, RecvBatchAsync, SendAsync, SendBatchAsync};
+pub use futures::{BroadcastAsync, RecvAsync, RecvBatchAsync, SendAsync, SendBatchAsync};
 pub use initialize::{initialize, Config, WorkerGuards};
 pub use worker::{WaitAsync, Worker};
 
