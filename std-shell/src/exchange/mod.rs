@@ -60,11 +60,13 @@
 //! ring's space bell, which the receiver rings after freeing a slot; a
 //! blocked receiver on its data bell. A blocking wait registers a waker
 //! that unparks its thread (made once per thread), an async one its
-//! task's, so both wake without spinning and from any thread. A waiter
-//! spins for a few microseconds before it parks only when there are no
-//! more workers than cores, so each can have one (with shared cores the
-//! spin would burn the time slice the peer needs to answer). The race
-//! arguments are in the source and checked by loom models.
+//! task's, so both wake without spinning and from any thread. Before it
+//! parks, a blocking waiter spins for a few microseconds when there are
+//! no more workers than cores (each can have one), and otherwise yields
+//! its core a few times (with shared cores a spin would burn the time
+//! slice the peer needs to answer; a yield hands it over without a futex
+//! wake). The race arguments are in the source and checked by loom
+//! models.
 //!
 //! # Examples
 //!
