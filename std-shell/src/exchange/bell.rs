@@ -63,15 +63,6 @@ impl Bell {
         }
     }
 
-    /// [`ring_fenced`](Self::ring_fenced) with its own fence.
-    #[inline]
-    #[cfg_attr(not(evlatch_loom), allow(dead_code))] // used by the loom models
-    pub(crate) fn ring(&self) {
-        // Pairs with the waiter's fence in `poll_wait` (store buffering).
-        fence(Ordering::SeqCst);
-        self.ring_fenced();
-    }
-
     /// The async wait: `true` if `ready()` holds; else registers `waker`,
     /// says it waits, re-checks, and returns `false` (the caller returns
     /// `Pending`; a ring wakes `waker`). Only the bell's one waiter calls

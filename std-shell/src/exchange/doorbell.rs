@@ -44,7 +44,7 @@ const SPIN_ROUNDS: u32 = 0;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Spin {
     /// Park at once (the loom models: every re-check is a modelled step).
-    #[cfg_attr(not(evlatch_loom), allow(dead_code))]
+    #[cfg_attr(not(all(test, evlatch_loom)), allow(dead_code))]
     Park,
     /// Spin a few microseconds (spin hints only, no yields): every worker
     /// can have a core, so the peer that will ring is running now, and
@@ -165,7 +165,7 @@ impl Doorbell {
     /// (published data, closed a channel, freed space): wakes the owner if,
     /// and only if, it announced that it waits.
     #[inline]
-    #[cfg_attr(not(evlatch_loom), allow(dead_code))] // used by the loom models
+    #[cfg_attr(not(all(test, evlatch_loom)), allow(dead_code))] // used by the loom models
     pub(crate) fn ring(&self) {
         // Pairs with the fence in `wait` / `poll_wait` (store buffering):
         // either we see the announcement or the owner sees our change.
