@@ -91,7 +91,7 @@ impl Spin {
                     if ready() {
                         return true;
                     }
-                    std::thread::yield_now();
+                    thread::yield_now();
                 }
                 false
             }
@@ -103,7 +103,8 @@ impl Spin {
 /// cores (load average 8–9), 4 workers all-to-all: parking at once cost
 /// 1.39–1.62× timely's time, 4 yields 1.04–1.19× in the same interleaved
 /// runs (CPU per round 29–40 µs → 22–32 µs; the wake-ups' futex calls
-/// become yields). Noisy; 1–16 yields were all in that range.
+/// become yields). Noisy: single runs with 1–16 yields landed anywhere in
+/// 0.8–2.7×; re-measure on a quiet machine.
 const OVERSUBSCRIBED_YIELDS: u32 = 4;
 
 /// None under loom (see `SPIN_ROUNDS`).
