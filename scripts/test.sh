@@ -69,7 +69,7 @@ step "event service: release stress (3 x 50k events, several threads); channel l
 cargo test --release -p evlatch-std --test service_stress --test channel_linearizable --test channel
 
 step "exchange: release stress (Process(4) all-to-all, 10M messages) and the example"
-cargo test --release -p evlatch-std --test exchange
+cargo test --release -p evlatch-std --test exchange --test exchange_async
 cargo run --release -p evlatch-std --example exchange
 
 step "pipeline: release stress (1M items, 4 mixed sync/async stages) and behaviour; the example"

@@ -129,3 +129,35 @@ impl Backoff {
         return self.inner.is_completed();
     }
 }
+
+/// The single-waiter waker slot: `atomic-waker`'s, or under loom a model
+/// of its contract on a loom mutex (so loom sees the registration and the
+/// wake). Not loom's own mock: when `register` meets a concurrent `wake`
+/// it drops the registration and wakes the new waker instead, which a
+/// thread-unparking waker followed by the mock's `yield_now` loses (loom's
+/// yield forgets a pending unpark) — a hang of the model, not of the code.
+#[cfg(not(evlatch_loom))]
+pub(crate) use atomic_waker::AtomicWaker;
+
+#[cfg(evlatch_loom)]
+pub(crate) struct AtomicWaker(Mutex<Option<std::task::Waker>>);
+
+#[cfg(evlatch_loom)]
+impl AtomicWaker {
+    pub(crate) fn new() -> Self {
+        Self(Mutex::new(None))
+    }
+
+    /// Stores `waker` (a clone), replacing the one before.
+    pub(crate) fn register(&self, waker: &std::task::Waker) {
+        *lock(&self.0) = Some(waker.clone());
+    }
+
+    /// Takes the stored waker, if any, and wakes it.
+    pub(crate) fn wake(&self) {
+        let taken = lock(&self.0).take();
+        if let Some(w) = taken {
+            w.wake();
+        }
+    }
+}

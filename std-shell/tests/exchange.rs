@@ -71,8 +71,8 @@ fn all_to_all_fifo(workers: usize, per_pair: u64, capacity: usize) -> Vec<u64> {
                 Err(e) => panic!("{e}"),
             }
             if !progressed && !rx_done {
-                // Space freed on a peer's ring is not an event: bound the
-                // wait so that a full ring is retried.
+                // Freed space after a `Full` wakes the wait too (see
+                // `exchange_async.rs`); the bound only caps each wait.
                 w.wait(Some(Duration::from_millis(1)));
             }
         }

@@ -1,11 +1,23 @@
 //! A steady exchange allocates nothing per message: a counting global
 //! allocator checks that, once warmed up, rounds of batch and single
-//! sends, receives and waits between two workers make no heap allocation.
+//! sends, receives and waits between two workers make no heap allocation,
+//! blocking and async (sends that wait for space, receives that wait for
+//! data).
 //!
 //! Only threads that opt in are counted (a thread-local flag), so the test
-//! harness's own threads do not disturb the count.
+//! harness's own threads do not disturb the count; the tests of this file
+//! take turns (`SERIAL`), so one test's counted allocations never land in
+//! another's window.
+
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 
 use evlatch_std::exchange::{initialize, Config, TryRecvError};
+
+/// Serializes this file's tests (see the module doc).
+static SERIAL: Mutex<()> = Mutex::new(());
 
 #[path = "common/counting.rs"]
 mod counting;
@@ -50,6 +62,7 @@ fn round(
 
 #[test]
 fn steady_exchange_allocates_nothing_per_message() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let results = initialize(Config::Process(2), |mut w| {
         let (mut txs, mut rx) = w.allocate_bounded::<u64>(0, 2 * (BATCH + 8)).unwrap();
         let mut batch = Vec::with_capacity(BATCH);
@@ -80,6 +93,7 @@ fn steady_exchange_allocates_nothing_per_message() {
 /// a zero above means none happened, not that nothing was counted).
 #[test]
 fn the_counter_sees_a_counted_allocation() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     counting::count_this_thread(true);
     let before = counting::allocations();
     let boxed = std::hint::black_box(Box::new(7_u64));
@@ -87,4 +101,111 @@ fn the_counter_sees_a_counted_allocation() {
     counting::count_this_thread(false);
     assert_eq!(*boxed, 7);
     assert!(after > before, "the counting allocator saw no allocation");
+}
+
+/// Wakes a thread parked in [`block_on`].
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Drives `f` on this thread, parking while it is pending (the waker is
+/// made by the caller, before counting starts).
+fn block_on<F: Future>(waker: &Waker, f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(waker);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+/// Runs `a` and `b` concurrently on one task (no allocation).
+async fn join2(a: impl Future<Output = ()>, b: impl Future<Output = ()>) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut a_done, mut b_done) = (false, false);
+    poll_fn(|cx| {
+        a_done = a_done || a.as_mut().poll(cx).is_ready();
+        b_done = b_done || b.as_mut().poll(cx).is_ready();
+        if a_done && b_done {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+}
+
+/// Singles per async round, through a ring of [`ASYNC_CAPACITY`]: the
+/// sends wait for space most rounds.
+const SINGLES: u64 = 64;
+const ASYNC_CAPACITY: usize = 16;
+
+/// One async round: `send_async` singles and a `send_batch_async` batch
+/// to the peer, while receiving the peer's with `recv_async` and
+/// `recv_batch_async`, on one task.
+fn async_round(
+    waker: &Waker,
+    me: usize,
+    tx: &mut evlatch_std::exchange::Sender<u64>,
+    rx: &mut evlatch_std::exchange::Receiver<u64>,
+    batch: &mut Vec<u64>,
+    inbox: &mut Vec<u64>,
+    r: u64,
+) {
+    let send = async {
+        for i in 0..SINGLES {
+            tx.send_async(r * 1_000 + i).await.unwrap();
+        }
+        batch.extend((0..BATCH as u64).map(|i| r * 1_000 + 500 + i));
+        tx.send_batch_async(batch).await.unwrap();
+    };
+    let recv = async {
+        for i in 0..SINGLES {
+            assert_eq!(rx.recv_async().await, Ok(r * 1_000 + i), "worker {me}");
+        }
+        while inbox.len() < BATCH {
+            rx.recv_batch_async(inbox, BATCH - inbox.len())
+                .await
+                .unwrap();
+        }
+        assert_eq!(inbox[0], r * 1_000 + 500);
+        inbox.clear();
+    };
+    block_on(waker, join2(send, recv));
+}
+
+#[test]
+fn steady_async_exchange_allocates_nothing_per_message() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let results = initialize(Config::Process(2), |mut w| {
+        let me = w.index();
+        let (mut txs, mut rx) = w.allocate_bounded::<u64>(0, ASYNC_CAPACITY).unwrap();
+        let mut tx = txs.swap_remove(1 - me);
+        drop(txs);
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut inbox = Vec::with_capacity(BATCH);
+        for r in 0..20 {
+            async_round(&waker, me, &mut tx, &mut rx, &mut batch, &mut inbox, r);
+        }
+        counting::count_this_thread(true);
+        let before = counting::allocations();
+        for r in 20..20 + ROUNDS as u64 {
+            async_round(&waker, me, &mut tx, &mut rx, &mut batch, &mut inbox, r);
+        }
+        let after = counting::allocations();
+        counting::count_this_thread(false);
+        after - before
+    })
+    .unwrap()
+    .join();
+    for r in results {
+        assert_eq!(r.unwrap(), 0, "a steady async exchange allocated");
+    }
 }

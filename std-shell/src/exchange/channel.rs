@@ -1,22 +1,21 @@
 //! The endpoints of an allocated channel: [`Sender`] (one per target
 //! worker), [`Receiver`] (this worker's), [`Broadcaster`].
 //!
-//! Endpoints stay on their worker's thread (`!Send`): a blocked sender or
-//! receiver parks on its worker's doorbell, which knows that thread.
+//! Endpoints are `Send` (for `T: Send`): each waits on a bell of its own
+//! (see `bell.rs`), not on its worker's doorbell, so it may move to another
+//! thread or into an async task on any executor.
 
 use core::fmt;
-use core::marker::PhantomData;
+use core::task::{Context, Poll};
 use core::time::Duration;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::doorbell::deadline_after;
 use super::error::{RecvError, SendError, TryRecvError, TrySendError};
+use super::futures::{BroadcastAsync, RecvAsync, RecvBatchAsync, SendAsync, SendBatchAsync};
 use super::ring::Matrix;
 use crate::sync::{fence, Ordering};
-
-/// Makes a type `!Send` and `!Sync`.
-type NotSend = PhantomData<*const ()>;
 
 /// The send end of one point-to-point channel: from this worker to worker
 /// [`target`](Sender::target). Messages arrive in the order they were sent
@@ -56,7 +55,8 @@ pub struct Sender<T> {
     tail: usize,
     /// The consumer's position as we last loaded it (`≤` the real one).
     head: usize,
-    _not_send: NotSend,
+    /// We set the ring's `tx_full` flag (a `Full` since our last send).
+    full: bool,
 }
 
 impl<T> Sender<T> {
@@ -67,7 +67,7 @@ impl<T> Sender<T> {
             to,
             tail: 0,
             head: 0,
-            _not_send: PhantomData,
+            full: false,
         }
     }
 
@@ -132,6 +132,7 @@ impl<T> Sender<T> {
             return Err(TrySendError::Disconnected(value));
         }
         if self.room() == 0 {
+            self.note_full();
             return Err(TrySendError::Full(value));
         }
         // SAFETY: we are the producer, `self.tail` is ours and `room() > 0`
@@ -199,8 +200,12 @@ impl<T> Sender<T> {
         if self.ring().is_rx_closed() {
             return Err(SendError(()));
         }
+        if batch.is_empty() {
+            return Ok(0);
+        }
         let k = self.room().min(batch.len());
         if k == 0 {
+            self.note_full();
             return Ok(0);
         }
         for value in batch.drain(..k) {
@@ -247,6 +252,82 @@ impl<T> Sender<T> {
         Ok(())
     }
 
+    /// The async form of [`send`](Self::send): a future that sends `value`
+    /// once the channel has room, waiting without blocking the thread (a
+    /// receiver that frees a slot wakes the task). Any executor.
+    ///
+    /// Cancel-safe in the sense that dropping the future leaves the channel
+    /// as it was: a message not yet sent is dropped with the future, one
+    /// already sent stays sent. (Use [`try_send`](Self::try_send) to keep
+    /// the message when there is no room.)
+    ///
+    /// # Errors
+    ///
+    /// The future resolves to [`SendError`] with `value` when the receiving
+    /// worker is gone.
+    ///
+    /// # Examples
+    ///
+    /// A sender moved into a task of a multi-thread runtime, sending more
+    /// than the capacity while this worker receives:
+    ///
+    /// ```
+    /// use evlatch_std::exchange::{initialize, Config};
+    ///
+    /// initialize(Config::Thread, |mut w| {
+    ///     let (mut txs, mut rx) = w.allocate_bounded::<u32>(0, 2).unwrap();
+    ///     let mut tx = txs.pop().unwrap();
+    ///     let rt = tokio::runtime::Runtime::new().unwrap();
+    ///     let task = rt.spawn(async move {
+    ///         for i in 0..10 {
+    ///             tx.send_async(i).await.unwrap();
+    ///         }
+    ///     });
+    ///     let got: Vec<u32> = (0..10).map(|_| rx.recv().unwrap()).collect();
+    ///     assert_eq!(got, (0..10).collect::<Vec<_>>());
+    ///     rt.block_on(task).unwrap();
+    /// })
+    /// .unwrap()
+    /// .join();
+    /// ```
+    pub fn send_async(&mut self, value: T) -> SendAsync<'_, T> {
+        SendAsync::new(self, value)
+    }
+
+    /// The async form of [`send_batch`](Self::send_batch): a future that
+    /// sends every message of `batch`, in order, waiting for room as it
+    /// goes (emptying `batch`, keeping its allocation).
+    ///
+    /// Dropping the future before it resolves leaves the messages not yet
+    /// sent in `batch`.
+    ///
+    /// # Errors
+    ///
+    /// The future resolves to [`SendError`] when the receiving worker is
+    /// gone; the messages not sent stay in `batch`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_std::exchange::{initialize, Config};
+    ///
+    /// initialize(Config::Thread, |mut w| {
+    ///     let (mut txs, mut rx) = w.allocate::<u8>(0).unwrap();
+    ///     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    ///     let mut batch = vec![1, 2, 3];
+    ///     rt.block_on(txs[0].send_batch_async(&mut batch)).unwrap();
+    ///     assert!(batch.is_empty());
+    ///     let mut got = Vec::new();
+    ///     rx.try_recv_batch(&mut got, 10).unwrap();
+    ///     assert_eq!(got, [1, 2, 3]);
+    /// })
+    /// .unwrap()
+    /// .join();
+    /// ```
+    pub fn send_batch_async<'a>(&'a mut self, batch: &'a mut Vec<T>) -> SendBatchAsync<'a, T> {
+        SendBatchAsync::new(self, batch)
+    }
+
     /// Closes this pair now (the same as dropping the sender): the
     /// receiver, once it has received everything sent before, sees this
     /// sender as gone.
@@ -282,32 +363,67 @@ impl<T> Sender<T> {
         cap - (self.tail - self.head)
     }
 
-    /// Publishes everything written and rings the receiver if it waits.
+    /// Says (once per episode) that we found the ring full: a worker
+    /// waiting in `Worker::wait` is then woken when space is freed.
     #[inline]
-    fn publish(&self) {
+    fn note_full(&mut self) {
+        if !self.full {
+            self.full = true;
+            self.ring().set_tx_full(true);
+        }
+    }
+
+    /// Publishes everything written and rings the receiving worker if it
+    /// waits (in `Worker::wait` or in its receiver).
+    #[inline]
+    fn publish(&mut self) {
+        if self.full {
+            self.full = false;
+            self.ring().set_tx_full(false);
+        }
         self.ring().publish_tail(self.tail);
-        // `ring` issues the SeqCst fence that orders our `tail` store
-        // before its load of the receiver's doorbell state.
-        self.matrix.doorbell(self.to).ring();
+        // Orders our `tail` store before the loads of the waiters' states
+        // (store buffering with their announcements).
+        fence(Ordering::SeqCst);
+        self.matrix.ring_receiver_fenced(self.to);
     }
 
     /// Parks until the ring has room or its receiver is gone.
     fn wait_for_room(&mut self) {
         let ring = self.matrix.ring(self.from, self.to);
         let tail = self.tail;
-        self.matrix.doorbell(self.from).wait(
-            None,
-            || ring.want_space(),
-            || ring.space_or_closed(tail),
-        );
+        ring.space_bell()
+            .wait(self.matrix.spin(), None, || ring.space_or_closed(tail));
+    }
+
+    /// The async wait for room: `Ready` once the ring has room or its
+    /// receiver is gone, else registers `cx`'s waker on the ring's space
+    /// bell.
+    pub(super) fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let ring = self.matrix.ring(self.from, self.to);
+        let tail = self.tail;
+        if ring
+            .space_bell()
+            .poll_wait(cx.waker(), || ring.space_or_closed(tail))
+        {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Leaves the space bell (a dropped async send).
+    pub(super) fn stop_waiting(&self) {
+        self.ring().space_bell().stop_waiting();
     }
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         self.ring().close_tx();
-        // `ring` fences: the close is ordered before the state load.
-        self.matrix.doorbell(self.to).ring();
+        // Orders the close before the loads of the waiters' states.
+        fence(Ordering::SeqCst);
+        self.matrix.ring_receiver_fenced(self.to);
     }
 }
 
@@ -363,7 +479,6 @@ pub struct Receiver<T> {
     tails: Box<[usize]>,
     /// The sending worker served next.
     next: usize,
-    _not_send: NotSend,
 }
 
 impl<T> Receiver<T> {
@@ -375,7 +490,6 @@ impl<T> Receiver<T> {
             heads: vec![0; n].into_boxed_slice(),
             tails: vec![0; n].into_boxed_slice(),
             next: 0,
-            _not_send: PhantomData,
         }
     }
 
@@ -436,7 +550,7 @@ impl<T> Receiver<T> {
     /// Moves up to `max` messages into `out` (any `Extend`, e.g. a reused
     /// `Vec`), every sender's available messages in turn, with one
     /// publication per sender; never blocks. Returns how many it moved
-    /// (at least one).
+    /// (at least one; 0 only when `max` is 0).
     ///
     /// # Errors
     ///
@@ -462,6 +576,9 @@ impl<T> Receiver<T> {
         out: &mut impl Extend<T>,
         max: usize,
     ) -> Result<usize, TryRecvError> {
+        if max == 0 {
+            return Ok(0);
+        }
         let n = self.heads.len();
         let mut moved = 0;
         for k in 0..n {
@@ -547,6 +664,75 @@ impl<T> Receiver<T> {
         self.recv_until(deadline_after(timeout).or(Some(far_future())))
     }
 
+    /// The async form of [`recv`](Self::recv): a future that resolves to
+    /// the next message, waiting without blocking the thread (a sender's
+    /// publication wakes the task). Any executor; combine it with your
+    /// executor's timer for a timeout.
+    ///
+    /// Cancel-safe: dropping the future before it resolves loses no
+    /// message.
+    ///
+    /// # Errors
+    ///
+    /// The future resolves to [`RecvError::Disconnected`] when every sender
+    /// is gone and every message was received.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_std::exchange::{initialize, Config, RecvError};
+    ///
+    /// initialize(Config::Process(2), |mut w| {
+    ///     let (mut txs, mut rx) = w.allocate::<usize>(0).unwrap();
+    ///     let peer = 1 - w.index();
+    ///     txs[peer].send(w.index()).unwrap();
+    ///     drop(txs);
+    ///     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    ///     rt.block_on(async {
+    ///         assert_eq!(rx.recv_async().await, Ok(peer));
+    ///         assert_eq!(rx.recv_async().await, Err(RecvError::Disconnected));
+    ///     });
+    /// })
+    /// .unwrap()
+    /// .join();
+    /// ```
+    pub fn recv_async(&mut self) -> RecvAsync<'_, T> {
+        RecvAsync::new(self)
+    }
+
+    /// The async form of [`recv_batch`](Self::recv_batch): a future that
+    /// moves up to `max` messages into `out` once at least one is there.
+    /// Cancel-safe: dropping it before it resolves loses no message.
+    ///
+    /// # Errors
+    ///
+    /// The future resolves to [`RecvError::Disconnected`] when every sender
+    /// is gone and every message was received.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_std::exchange::{initialize, Config};
+    ///
+    /// initialize(Config::Thread, |mut w| {
+    ///     let (mut txs, mut rx) = w.allocate::<u8>(0).unwrap();
+    ///     txs[0].send_batch(&mut vec![4, 5]).unwrap();
+    ///     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    ///     let mut out = Vec::new();
+    ///     assert_eq!(rt.block_on(rx.recv_batch_async(&mut out, 10)), Ok(2));
+    ///     assert_eq!(out, [4, 5]);
+    /// })
+    /// .unwrap()
+    /// .join();
+    /// ```
+    pub fn recv_batch_async<'a, E: Extend<T>>(
+        &'a mut self,
+        out: &'a mut E,
+        max: usize,
+    ) -> RecvBatchAsync<'a, T, E> {
+        RecvBatchAsync::new(self, out, max)
+    }
+
     /// Moves up to `max` messages into `out` like
     /// [`try_recv_batch`](Self::try_recv_batch), parking until at least one
     /// is there.
@@ -595,33 +781,61 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// Whether some sender's ring has data, or every sender closed (what a
+    /// waiting receiver waits for).
+    fn data_or_closed(matrix: &Matrix<T>, to: usize) -> bool {
+        let mut closed = true;
+        for from in 0..matrix.peers() {
+            let ring = matrix.ring(from, to);
+            if ring.has_data() {
+                return true;
+            }
+            closed &= ring.is_tx_closed();
+        }
+        closed
+    }
+
     /// Parks until some sender's ring has data, or every sender closed.
     fn wait_for_data(&self, deadline: Option<Instant>) {
         let matrix = &*self.matrix;
         let to = self.to;
-        let ready = || {
-            let mut closed = true;
-            for from in 0..matrix.peers() {
-                let ring = matrix.ring(from, to);
-                if ring.has_data() {
-                    return true;
-                }
-                closed &= ring.is_tx_closed();
-            }
-            closed
-        };
-        matrix.doorbell(to).wait(deadline, || {}, ready);
+        matrix
+            .data_bell(to)
+            .wait(matrix.spin(), deadline, || Self::data_or_closed(matrix, to));
     }
 
-    /// After publishing a new `head` of `from`'s ring: rings its worker if
+    /// The async wait for data: `Ready` once some ring has data or every
+    /// sender closed, else registers `cx`'s waker on the data bell.
+    pub(super) fn poll_data(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let matrix = &*self.matrix;
+        let to = self.to;
+        if matrix
+            .data_bell(to)
+            .poll_wait(cx.waker(), || Self::data_or_closed(matrix, to))
+        {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Leaves the data bell (a dropped async receive).
+    pub(super) fn stop_waiting(&self) {
+        self.matrix.data_bell(self.to).stop_waiting();
+    }
+
+    /// After publishing a new `head` of `from`'s ring: wakes its sender if
     /// it waits for space.
     #[inline]
     fn freed(&self, from: usize) {
-        // Orders our `head` store before the load of the flag (store
-        // buffering with the sender's announcement; see `doorbell`).
+        // Orders our `head` store before the load of the sender's state
+        // (store buffering with its announcement; see `bell`).
         fence(Ordering::SeqCst);
-        if self.matrix.ring(from, self.to).take_space_wanted() {
-            self.matrix.doorbell(from).ring();
+        let ring = self.matrix.ring(from, self.to);
+        ring.space_bell().ring_fenced();
+        // The sender's worker may wait in `Worker::wait` for this space.
+        if ring.is_tx_full() {
+            self.matrix.doorbell(from).ring_fenced();
         }
     }
 
@@ -636,9 +850,12 @@ impl<T> Drop for Receiver<T> {
         for from in 0..self.matrix.peers() {
             self.matrix.ring(from, self.to).close_rx();
         }
-        // Wake senders blocked on a full ring: their send now fails.
+        // Wake senders blocked on a full ring: their send now fails. The
+        // fence orders the closes before the loads of their states.
+        fence(Ordering::SeqCst);
         for from in 0..self.matrix.peers() {
-            self.matrix.doorbell(from).ring();
+            self.matrix.ring(from, self.to).space_bell().ring_fenced();
+            self.matrix.doorbell(from).ring_fenced();
         }
     }
 }
@@ -719,6 +936,36 @@ impl<T: Clone> Broadcaster<T> {
             Err(SendError(v)) if !delivered => Err(SendError(v)),
             Err(_) => Ok(()),
         }
+    }
+
+    /// The async form of [`send`](Self::send): a future that sends a clone
+    /// of `value` to every worker whose receiver is still there, waiting
+    /// for room in each channel in turn without blocking the thread.
+    ///
+    /// Dropping the future before it resolves leaves the workers it
+    /// already reached with their copy and the others without one.
+    ///
+    /// # Errors
+    ///
+    /// The future resolves to [`SendError`] with `value` when every
+    /// worker's receiver is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_std::exchange::{initialize, Config};
+    ///
+    /// initialize(Config::Thread, |mut w| {
+    ///     let (mut tx, mut rx) = w.broadcast::<u8>(0).unwrap();
+    ///     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    ///     rt.block_on(tx.send_async(3)).unwrap();
+    ///     assert_eq!(rx.try_recv(), Ok(3));
+    /// })
+    /// .unwrap()
+    /// .join();
+    /// ```
+    pub fn send_async(&mut self, value: T) -> BroadcastAsync<'_, T> {
+        BroadcastAsync::new(&mut self.senders, value)
     }
 
     /// Closes every pair now (the same as dropping the broadcaster).

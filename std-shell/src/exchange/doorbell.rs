@@ -18,9 +18,7 @@ use core::time::Duration;
 use std::task::Waker;
 use std::time::Instant;
 
-use atomic_waker::AtomicWaker;
-
-use crate::sync::{fence, park_until, thread, AtomicU8, Ordering, Thread, UnsafeCell};
+use crate::sync::{fence, park_until, thread, AtomicU8, AtomicWaker, Ordering, Thread, UnsafeCell};
 
 /// The worker runs (or is about to look at its channels): nobody to wake.
 const IDLE: u8 = 0;
@@ -40,6 +38,81 @@ const SPIN_ROUNDS: u32 = 8;
 #[cfg(evlatch_loom)]
 const SPIN_ROUNDS: u32 = 0;
 
+/// How a waiter (on a doorbell or a [`Bell`](super::bell::Bell)) spends
+/// the moment before it parks, chosen once per exchange from the number of
+/// workers and cores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Spin {
+    /// Park at once (the loom models: every re-check is a modelled step).
+    #[cfg_attr(not(all(test, evlatch_loom)), allow(dead_code))]
+    Park,
+    /// Spin a few microseconds (spin hints only, no yields): every worker
+    /// can have a core, so the peer that will ring is running now, and
+    /// catching it costs a cache line instead of a park and an unpark.
+    Hints,
+    /// Yield the core up to this many times, re-checking after each,
+    /// before parking: workers share cores, so the peer that will ring is
+    /// likely waiting for this core; a yield hands it over without the
+    /// futex park and unpark pair.
+    Yields(u32),
+}
+
+impl Spin {
+    /// The policy for `workers` workers on `cores` cores: spin when each
+    /// can have a core, else yield a few times (a spin would burn the
+    /// time slice the peer needs to answer; a yield hands it over).
+    pub(crate) fn for_workers(workers: usize, cores: usize) -> Self {
+        if workers <= cores {
+            Spin::Hints
+        } else {
+            Spin::Yields(OVERSUBSCRIBED_YIELDS)
+        }
+    }
+
+    /// Spins as the policy says until `ready()` holds; returns whether it
+    /// did.
+    #[inline]
+    pub(crate) fn spin_until(self, ready: impl Fn() -> bool) -> bool {
+        match self {
+            Spin::Park => false,
+            Spin::Hints => {
+                for step in 0..SPIN_ROUNDS {
+                    if ready() {
+                        return true;
+                    }
+                    for _ in 0..1u32 << step.min(5) {
+                        crate::sync::spin_hint();
+                    }
+                }
+                false
+            }
+            Spin::Yields(n) => {
+                for _ in 0..YIELDS_ENABLED * n {
+                    if ready() {
+                        return true;
+                    }
+                    thread::yield_now();
+                }
+                false
+            }
+        }
+    }
+}
+
+/// Yields before parking when workers share cores. Measured on 2 loaded
+/// cores (load average 8–9), 4 workers all-to-all: parking at once cost
+/// 1.39–1.62× timely's time, 4 yields 1.04–1.19× in the same interleaved
+/// runs (CPU per round 29–40 µs → 22–32 µs; the wake-ups' futex calls
+/// become yields). Noisy: single runs with 1–16 yields landed anywhere in
+/// 0.8–2.7×; re-measure on a quiet machine.
+const OVERSUBSCRIBED_YIELDS: u32 = 4;
+
+/// None under loom (see `SPIN_ROUNDS`).
+#[cfg(not(evlatch_loom))]
+const YIELDS_ENABLED: u32 = 1;
+#[cfg(evlatch_loom)]
+const YIELDS_ENABLED: u32 = 0;
+
 /// Whether a peer that changed something should ring in state `s`.
 #[inline]
 fn is_waiting(s: u8) -> bool {
@@ -52,7 +125,7 @@ pub(crate) struct Doorbell {
     /// | from    | to      | by | how                                          |
     /// |---------|---------|----|----------------------------------------------|
     /// | IDLE    | PARKED  | w  | store (Release: publishes `thread`)          |
-    /// | IDLE    | POLLING | w  | store, after registering the waker           |
+    /// | IDLE    | POLLING | w  | store (Release: publishes the registration)  |
     /// | PARKED  | RUNG    | p  | CAS (Acquire: reads `thread`), then unpark   |
     /// | POLLING | RUNG    | p  | CAS, then wake the registered waker          |
     /// | any     | IDLE    | w  | swap, when it stops waiting (woken, found its condition, timed out, future dropped) |
@@ -67,9 +140,8 @@ pub(crate) struct Doorbell {
     thread: UnsafeCell<Option<Thread>>,
     /// The owner's task waker, for the `POLLING` state.
     waker: AtomicWaker,
-    /// Whether a waiter spins briefly before it parks: only when every
-    /// worker can have a core of its own (see [`Doorbell::new`]).
-    spin: bool,
+    /// What a waiter does before it parks (see [`Spin`]).
+    spin: Spin,
 }
 
 // SAFETY: `thread` is written once by the owner before it is published by
@@ -80,12 +152,8 @@ unsafe impl Sync for Doorbell {}
 unsafe impl Send for Doorbell {}
 
 impl Doorbell {
-    /// `spin`: spin briefly before parking. Worth it when the peer that
-    /// will ring runs on another core (the wake then costs a cache line,
-    /// not a park and an unpark); harmful when workers share cores (the
-    /// spin burns the time slice the peer needs), so the exchange enables
-    /// it only with no more workers than available cores.
-    pub(crate) fn new(spin: bool) -> Self {
+    /// `spin`: what a waiter does before it parks (see [`Spin`]).
+    pub(crate) fn new(spin: Spin) -> Self {
         Self {
             state: AtomicU8::new(IDLE),
             thread: UnsafeCell::new(None),
@@ -98,10 +166,19 @@ impl Doorbell {
     /// (published data, closed a channel, freed space): wakes the owner if,
     /// and only if, it announced that it waits.
     #[inline]
+    #[cfg_attr(not(all(test, evlatch_loom)), allow(dead_code))] // used by the loom models
     pub(crate) fn ring(&self) {
         // Pairs with the fence in `wait` / `poll_wait` (store buffering):
         // either we see the announcement or the owner sees our change.
         fence(Ordering::SeqCst);
+        self.ring_fenced();
+    }
+
+    /// [`ring`](Self::ring) for a caller that issued the `SeqCst` fence
+    /// itself, after its change (a sender shares one fence between the
+    /// worker's doorbell and the receiver's bell).
+    #[inline]
+    pub(crate) fn ring_fenced(&self) {
         let s = self.state.load(Ordering::Relaxed);
         if is_waiting(s) {
             self.ring_slow(s);
@@ -132,33 +209,22 @@ impl Doorbell {
         }
     }
 
+    /// What a waiter does before it parks.
+    pub(crate) fn spin(&self) -> Spin {
+        self.spin
+    }
+
     /// Blocks the owner's thread until `ready()` holds, a peer rings, or
-    /// `deadline` passes. `announce` runs after the announcement and before
-    /// the fence (a waiting sender sets its ring's "space wanted" flag
-    /// there, so a receiver that sees the flag also sees the announcement).
+    /// `deadline` passes.
     ///
     /// Returns whether `ready()` was seen to hold; `false` after a ring or
     /// a timeout (the caller re-checks and, if it must, waits again).
     /// Only the owning worker's thread may call it.
-    pub(crate) fn wait(
-        &self,
-        deadline: Option<Instant>,
-        announce: impl FnOnce(),
-        ready: impl Fn() -> bool,
-    ) -> bool {
+    pub(crate) fn wait(&self, deadline: Option<Instant>, ready: impl Fn() -> bool) -> bool {
         // A peer mid-operation usually finishes within a short spin: catch
-        // it without the cost of a park and an unpark (when spinning is
-        // on). Spins only, no yields: on a loaded machine a yield hands the
-        // core to another process for a whole time slice, while a parked
-        // thread that is woken gets it back at once.
-        let rounds = if self.spin { SPIN_ROUNDS } else { 0 };
-        for step in 0..rounds {
-            if ready() {
-                return true;
-            }
-            for _ in 0..1u32 << step.min(5) {
-                crate::sync::spin_hint();
-            }
+        // it without the cost of a park and an unpark (see `Spin`).
+        if self.spin.spin_until(&ready) {
+            return true;
         }
         // SAFETY: only the owner writes `thread`, before its first PARKED
         // (we are in IDLE now: no peer reads it, see the field).
@@ -169,7 +235,6 @@ impl Doorbell {
         });
         // Release: publishes `thread` to the peer whose CAS reads PARKED.
         self.state.store(PARKED, Ordering::Release);
-        announce();
         // Pairs with the fence in `ring` (store buffering).
         fence(Ordering::SeqCst);
         if ready() {
@@ -200,7 +265,9 @@ impl Doorbell {
             return true;
         }
         self.waker.register(waker);
-        self.state.store(POLLING, Ordering::Relaxed);
+        // Release: the registration above happens before the ringer's
+        // Acquire CAS, so its `wake` finds this waker.
+        self.state.store(POLLING, Ordering::Release);
         // Pairs with the fence in `ring` (store buffering).
         fence(Ordering::SeqCst);
         if ready() {

@@ -34,8 +34,18 @@
 //!
 //! Only [`Config::Thread`] and [`Config::Process`] exist so far (the
 //! enum is `#[non_exhaustive]`: a cross-process mode is planned).
-//! Endpoints and [`Worker`] are `!Send`: they stay on their worker's
-//! thread, whose doorbell they park on.
+//! Endpoints ([`Sender`], [`Receiver`], [`Broadcaster`]) are `Send`: move
+//! them to another thread, or into a task of a multi-thread async runtime;
+//! each blocking operation has an async form ([`Sender::send_async`],
+//! [`Receiver::recv_async`], …). A moved sender keeps its channel open
+//! until it is dropped, even after its worker's closure returned. The
+//! [`Worker`] itself is `!Send`: it stays on its thread, whose doorbell
+//! [`Worker::wait`] parks on.
+//!
+//! ```compile_fail
+//! fn assert_send<T: Send>() {}
+//! assert_send::<evlatch_std::exchange::Worker>(); // `Worker` is `!Send`
+//! ```
 //!
 //! # How it works
 //!
@@ -43,14 +53,20 @@
 //! single-consumer rings, created by the first worker that allocates it.
 //! Each worker has one doorbell, a state word (`IDLE`, `PARKED`,
 //! `POLLING`, `RUNG`): a sender publishes, issues a `SeqCst` fence and
-//! reads the target's doorbell, and only if it says the worker waits does
-//! it pay a CAS and an unpark (or a waker call). A receiver that frees
-//! space on a ring whose sender waits rings that sender's doorbell the same
-//! way. A waiter spins for a few microseconds before it parks only when
-//! there are no more workers than cores, so each can have one (with
-//! shared cores the spin would burn the time slice the peer needs to
-//! answer). The race arguments are
-//! in the source and checked by loom models.
+//! reads the target's doorbell and its receiver's data bell, and only if
+//! one says it waits does it pay for a wake-up (an unpark or a waker
+//! call). Each endpoint waits on a bell of its own (an `atomic-waker` slot
+//! plus a "waiting" flag, one waiter at a time): a blocked sender on its
+//! ring's space bell, which the receiver rings after freeing a slot; a
+//! blocked receiver on its data bell. A blocking wait registers a waker
+//! that unparks its thread (made once per thread), an async one its
+//! task's, so both wake without spinning and from any thread. Before it
+//! parks, a blocking waiter spins for a few microseconds when there are
+//! no more workers than cores (each can have one), and otherwise yields
+//! its core a few times (with shared cores a spin would burn the time
+//! slice the peer needs to answer; a yield hands it over without a futex
+//! wake). The race arguments are in the source and checked by loom
+//! models.
 //!
 //! # Examples
 //!
@@ -78,9 +94,11 @@
 //! assert_eq!(results[1], Ok(vec![(0, 3), (0, 2), (0, 1)]));
 //! ```
 
+mod bell;
 mod channel;
 mod doorbell;
 mod error;
+mod futures;
 mod initialize;
 mod registry;
 mod ring;
@@ -91,6 +109,7 @@ mod loom_models;
 
 pub use channel::{Broadcaster, Receiver, Sender};
 pub use error::{Error, RecvError, SendError, TryRecvError, TrySendError, WorkerError};
+pub use futures::{BroadcastAsync, RecvAsync, RecvBatchAsync, SendAsync, SendBatchAsync};
 pub use initialize::{initialize, Config, WorkerGuards};
 pub use worker::{WaitAsync, Worker};
 

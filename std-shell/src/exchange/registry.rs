@@ -10,14 +10,17 @@
 
 use core::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use super::doorbell::Doorbell;
+use super::doorbell::{Doorbell, Spin};
 use super::error::Error;
 use super::ring::{Column, Matrix};
+use crate::sync::{lock, Mutex};
 
 pub(crate) struct Registry {
     doorbells: Arc<[Doorbell]>,
+    /// The shim's mutex: under loom the channel a worker creates here is
+    /// handed to its peers through it, and loom must see that hand-over.
     inner: Mutex<Inner>,
 }
 
@@ -44,11 +47,12 @@ impl Registry {
     pub(crate) fn new(peers: usize) -> Self {
         Self {
             doorbells: {
-                // Spin before parking only if every worker can have a core
-                // (measured on 2 cores, 2 workers: ping-pong 13 µs → 0.4 µs;
-                // with 4 workers spinning cost 1.3–5×).
+                // Spin before parking if every worker can have a core, else
+                // yield (see `Spin`; measured on 2 cores, 2 workers:
+                // ping-pong 13 µs → 0.4 µs with the spin; with 4 workers
+                // spinning cost 1.3–5×, yielding gained ~25%).
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                let spin = peers <= cores;
+                let spin = Spin::for_workers(peers, cores);
                 (0..peers).map(|_| Doorbell::new(spin)).collect()
             },
             inner: Mutex::new(Inner {
@@ -70,7 +74,7 @@ impl Registry {
         id: usize,
         capacity: usize,
     ) -> Result<Arc<Matrix<T>>, Error> {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = lock(&self.inner);
         let peers = self.doorbells.len();
         let Inner { entries, departed } = &mut *inner;
         let entry = entries.entry(id).or_insert_with(|| {
@@ -131,7 +135,7 @@ impl Registry {
     /// Worker `worker` exited: abandons every channel it did not claim,
     /// now and in future allocations. Idempotent.
     pub(crate) fn depart(&self, worker: usize) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = lock(&self.inner);
         let Inner { entries, departed } = &mut *inner;
         if departed[worker] {
             return;

@@ -12,8 +12,9 @@
 use core::mem::MaybeUninit;
 use std::sync::Arc;
 
-use super::doorbell::Doorbell;
-use crate::sync::{AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+use super::bell::Bell;
+use super::doorbell::{Doorbell, Spin};
+use crate::sync::{fence, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
 
 /// Keeps the producer's and the consumer's hot words on their own cache
 /// lines (128 bytes: adjacent-line prefetch pairs lines on x86).
@@ -42,11 +43,16 @@ pub(crate) struct Ring<T> {
     /// `false → true` once, by the consumer's receiver when it is dropped
     /// (or by the registry for a worker that never claimed it).
     rx_closed: AtomicBool,
-    /// The producer found the ring full and waits for space: set (Release)
-    /// by the producer after it announced itself on its doorbell, cleared
-    /// (swap, Acquire) by the consumer that then rings the producer's
-    /// doorbell. A stale `true` costs one needless ring, nothing else.
-    tx_waiting: AtomicBool,
+    /// The producer's bell: a blocked send (blocking or async) waits on it
+    /// for space, the consumer rings it after it freed a slot (or went
+    /// away).
+    space: Bell,
+    /// The producer found the ring full (a `Full` from `try_send`) and has
+    /// not sent since: `false → true` and back only by the producer. A
+    /// consumer that frees a slot while it is set rings the producer
+    /// worker's doorbell, so [`Worker::wait`](super::Worker::wait) reports
+    /// the freed space. Next to `space`: the consumer reads both at once.
+    tx_full: AtomicBool,
     capacity: usize,
     mask: usize,
     slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
@@ -70,7 +76,8 @@ impl<T> Ring<T> {
             tail: Padded(AtomicUsize::new(0)),
             tx_closed: AtomicBool::new(false),
             rx_closed: AtomicBool::new(false),
-            tx_waiting: AtomicBool::new(false),
+            space: Bell::new(),
+            tx_full: AtomicBool::new(false),
             capacity,
             mask: slots - 1,
             slots: (0..slots)
@@ -124,10 +131,29 @@ impl<T> Ring<T> {
         self.rx_closed.load(Ordering::Acquire)
     }
 
-    /// Says that the producer waits for space; call between the doorbell's
-    /// announcement and its fence.
-    pub(crate) fn want_space(&self) {
-        self.tx_waiting.store(true, Ordering::Release);
+    /// The bell a blocked producer waits on for space.
+    pub(crate) fn space_bell(&self) -> &Bell {
+        &self.space
+    }
+
+    /// The producer says it found the ring full (`true`) or sent again
+    /// (`false`). Relaxed: the store-buffering argument uses the `SeqCst`
+    /// fences of the producer worker's doorbell wait and of the consumer's
+    /// `freed`; the producer only re-checks its own flag.
+    pub(crate) fn set_tx_full(&self, full: bool) {
+        self.tx_full.store(full, Ordering::Relaxed);
+    }
+
+    /// Whether the producer found the ring full and has not sent since.
+    #[inline]
+    pub(crate) fn is_tx_full(&self) -> bool {
+        self.tx_full.load(Ordering::Relaxed)
+    }
+
+    /// For the producer worker's scan: whether the producer found the ring
+    /// full and there is room now (or the consumer is gone).
+    pub(crate) fn space_freed(&self) -> bool {
+        self.is_tx_full() && self.space_or_closed(self.tail.0.load(Ordering::Relaxed))
     }
 
     /// For the producer's wait: whether there is room at `tail` now, or
@@ -167,17 +193,6 @@ impl<T> Ring<T> {
         self.head.0.store(head, Ordering::Release);
     }
 
-    /// After the consumer published `head` and issued a `SeqCst` fence:
-    /// whether the producer said it waits for space (then the caller rings
-    /// its doorbell). Clears the flag.
-    #[inline]
-    pub(crate) fn take_space_wanted(&self) -> bool {
-        // Relaxed first: the common case is "nobody waits", one load.
-        // Acquire on the swap: the producer's doorbell announcement (stored
-        // before its Release store of the flag) is visible to our ring.
-        self.tx_waiting.load(Ordering::Relaxed) && self.tx_waiting.swap(false, Ordering::Acquire)
-    }
-
     /// Whether the producer is gone and every message it sent is below
     /// `head` (consumed): nothing more will come from it.
     pub(crate) fn is_drained(&self, head: usize) -> bool {
@@ -215,11 +230,17 @@ impl<T> Drop for Ring<T> {
 }
 
 /// The channel of one id: `peers × peers` rings, ring `(from, to)` at
-/// `from * peers + to`, and every worker's doorbell.
+/// `from * peers + to`, every worker's doorbell, and every receiver's
+/// data bell.
 pub(crate) struct Matrix<T> {
     peers: usize,
     rings: Box<[Ring<T>]>,
     doorbells: Arc<[Doorbell]>,
+    /// Per receiving worker: the bell its [`Receiver`](super::Receiver)
+    /// waits on for data (wherever it runs; the doorbell is the
+    /// [`Worker`](super::Worker)'s). Rung by every publication, close and
+    /// abandonment towards that worker.
+    data_bells: Box<[Padded<Bell>]>,
 }
 
 impl<T> Matrix<T> {
@@ -229,7 +250,32 @@ impl<T> Matrix<T> {
             peers,
             rings: (0..peers * peers).map(|_| Ring::new(capacity)).collect(),
             doorbells,
+            data_bells: (0..peers).map(|_| Padded(Bell::new())).collect(),
         }
+    }
+
+    /// Worker `worker`'s doorbell.
+    pub(crate) fn doorbell(&self, worker: usize) -> &Doorbell {
+        &self.doorbells[worker]
+    }
+
+    /// The bell worker `to`'s receiver waits on for data.
+    pub(crate) fn data_bell(&self, to: usize) -> &Bell {
+        &self.data_bells[to].0
+    }
+
+    /// What a waiter of this channel does before it parks.
+    pub(crate) fn spin(&self) -> Spin {
+        self.doorbells[0].spin()
+    }
+
+    /// After a change towards worker `to` (a publication, a close) and a
+    /// `SeqCst` fence: wakes worker `to` if it waits, in
+    /// [`Worker::wait`](super::Worker::wait) or in its receiver.
+    #[inline]
+    pub(crate) fn ring_receiver_fenced(&self, to: usize) {
+        self.doorbells[to].ring_fenced();
+        self.data_bell(to).ring_fenced();
     }
 
     pub(crate) fn peers(&self) -> usize {
@@ -241,10 +287,6 @@ impl<T> Matrix<T> {
         &self.rings[from * self.peers + to]
     }
 
-    pub(crate) fn doorbell(&self, worker: usize) -> &Doorbell {
-        &self.doorbells[worker]
-    }
-
     /// Closes everything of a worker that will never claim its endpoints
     /// (it exited, or its allocation failed): its senders count as dropped,
     /// its receiver as gone; the peers waiting on either are rung.
@@ -253,8 +295,11 @@ impl<T> Matrix<T> {
             self.ring(worker, peer).close_tx();
             self.ring(peer, worker).close_rx();
         }
+        // Orders the closes before the loads of the waiters' states.
+        fence(Ordering::SeqCst);
         for peer in 0..self.peers {
-            self.doorbell(peer).ring();
+            self.ring_receiver_fenced(peer);
+            self.ring(peer, worker).space_bell().ring_fenced();
         }
     }
 }
@@ -263,6 +308,12 @@ impl<T> Matrix<T> {
 pub(crate) trait Column: Send + Sync {
     /// What the receiver of worker `to` would find.
     fn look(&self, to: usize) -> Look;
+    /// Whether a sender of worker `from` that found its ring full has room
+    /// now (or its receiver is gone).
+    fn space_freed(&self, from: usize) -> bool;
+    /// Whether a sender of worker `from` found its ring full and has not
+    /// sent since (space may still come).
+    fn sender_full(&self, from: usize) -> bool;
     /// See [`Matrix::abandon`].
     fn abandon(&self, worker: usize);
 }
@@ -283,6 +334,14 @@ pub(crate) enum Look {
 impl<T: Send> Column for Matrix<T> {
     fn abandon(&self, worker: usize) {
         Matrix::abandon(self, worker);
+    }
+
+    fn space_freed(&self, from: usize) -> bool {
+        (0..self.peers).any(|to| self.ring(from, to).space_freed())
+    }
+
+    fn sender_full(&self, from: usize) -> bool {
+        (0..self.peers).any(|to| self.ring(from, to).is_tx_full())
     }
 
     fn look(&self, to: usize) -> Look {

@@ -57,16 +57,20 @@ struct Watched {
 impl Watched {
     /// Whether a scan would report this channel now.
     fn has_news(&self, me: usize) -> bool {
-        match self.column.look(me) {
-            Look::Data => true,
-            Look::Disconnected => !self.reported_closed,
-            Look::Nothing | Look::Gone => false,
-        }
+        self.column.space_freed(me)
+            || match self.column.look(me) {
+                Look::Data => true,
+                Look::Disconnected => !self.reported_closed,
+                Look::Nothing | Look::Gone => false,
+            }
     }
 }
 
 impl Worker {
     pub(crate) fn new(index: usize, peers: usize, registry: Arc<Registry>) -> Self {
+        // The worker's thread will wait: make its waker now, not during a
+        // steady exchange (which then allocates nothing).
+        super::bell::prepare_thread();
         Self {
             index,
             peers,
@@ -218,9 +222,12 @@ impl Worker {
     }
 
     /// The ids of this worker's channels that have news now, without
-    /// waiting: a message to receive, or (reported once) every sender
-    /// gone — timely's `events`. Channels whose receiver was dropped are
-    /// not watched any more.
+    /// waiting — timely's `events`: a message to receive, (reported once)
+    /// every sender gone, or room again on a channel where one of this
+    /// worker's senders got [`TrySendError::Full`](super::TrySendError::Full)
+    /// and has not sent since (reported until it sends, as data is until
+    /// it is received). Channels whose receiver was dropped are not
+    /// watched for data any more.
     ///
     /// # Examples
     ///
@@ -240,11 +247,18 @@ impl Worker {
         &self.events
     }
 
-    /// Parks until one of this worker's channels has news (a message, or
-    /// every sender gone) or `timeout` passes (`None`: no limit), and
-    /// returns the ids with news, as [`events`](Self::events). An idle
-    /// worker uses no CPU; senders wake it only when it waits, once per
-    /// wait, however many messages arrive.
+    /// Parks until one of this worker's channels has news (a message,
+    /// every sender gone, or room for a sender that found it full) or
+    /// `timeout` passes (`None`: no limit), and returns the ids with news,
+    /// as [`events`](Self::events). An idle worker uses no CPU; peers wake
+    /// it only when it waits, once per wait, however many messages arrive.
+    ///
+    /// So a worker can drive non-blocking sends and receives from one
+    /// loop: `try_send` until `Full`, receive what is there, `wait`; the
+    /// receiver that frees space wakes it. (The space news is for senders
+    /// used on the worker's own thread; a sender moved elsewhere waits
+    /// with [`Sender::send`](super::Sender::send) or
+    /// [`Sender::send_async`](super::Sender::send_async).)
     ///
     /// Returns at once, with no ids, if no channel can have news any more
     /// (none is allocated, or every one is disconnected and reported).
@@ -279,11 +293,9 @@ impl Worker {
             }
             let me = self.index;
             let columns = &self.columns;
-            self.registry.doorbell(me).wait(
-                deadline,
-                || {},
-                || columns.iter().any(|c| c.has_news(me)),
-            );
+            self.registry
+                .doorbell(me)
+                .wait(deadline, || columns.iter().any(|c| c.has_news(me)));
         }
         &self.events
     }
@@ -316,26 +328,28 @@ impl Worker {
         self.events.clear();
         let me = self.index;
         let events = &mut self.events;
-        self.columns.retain_mut(|c| match c.column.look(me) {
-            Look::Data => {
+        self.columns.retain_mut(|c| {
+            let space = c.column.space_freed(me);
+            let (news, keep) = match c.column.look(me) {
+                Look::Data => (true, true),
+                Look::Disconnected => (!std::mem::replace(&mut c.reported_closed, true), true),
+                Look::Nothing => (false, true),
+                // The receiver is gone, but a sender may still wait for
+                // space: keep watching while it does.
+                Look::Gone => (false, space),
+            };
+            if news || space {
                 events.push(c.id);
-                true
             }
-            Look::Disconnected => {
-                if !c.reported_closed {
-                    c.reported_closed = true;
-                    events.push(c.id);
-                }
-                true
-            }
-            Look::Nothing => true,
-            Look::Gone => false,
+            keep
         });
     }
 
     /// Whether some watched channel may still get a message or close.
     fn can_have_news(&self) -> bool {
-        self.columns.iter().any(|c| !c.reported_closed)
+        self.columns
+            .iter()
+            .any(|c| !c.reported_closed || c.column.sender_full(self.index))
     }
 }
 
@@ -392,7 +406,10 @@ impl<'a> Future for WaitAsync<'a> {
         let me = worker.index;
         let columns = &worker.columns;
         let ready = || {
-            columns.iter().any(|c| c.has_news(me)) || !columns.iter().any(|c| !c.reported_closed)
+            columns.iter().any(|c| c.has_news(me))
+                || !columns
+                    .iter()
+                    .any(|c| !c.reported_closed || c.column.sender_full(me))
         };
         if worker.registry.doorbell(me).poll_wait(cx.waker(), ready) {
             worker.scan();
