@@ -90,9 +90,20 @@ impl<T> Pipeline<T> {
         }
     }
 
-    fn got(&self, since: Instant, rx: &Receiver<T>) {
+    fn sink(&self) -> &super::stats::QueueCounters {
         let sink = self.shared.queues.len() - 1;
-        self.shared.queues[sink].get(since.elapsed(), rx.len());
+        &self.shared.queues[sink]
+    }
+
+    /// An item that was there at once (a get that waited 0; no clock read).
+    fn try_now(&self, rx: &Receiver<T>) -> Option<T> {
+        let v = rx.try_recv().ok()?;
+        self.sink().get_at_once(rx.len());
+        Some(v)
+    }
+
+    fn got(&self, since: Instant, rx: &Receiver<T>) {
+        self.sink().get(since.elapsed(), rx.len());
     }
 
     /// The sink is disconnected: what the consumer is told without waiting
@@ -163,6 +174,9 @@ impl<T> Pipeline<T> {
         let Some(rx) = self.rx.as_ref() else {
             return Err(RecvError::Stopped);
         };
+        if let Some(v) = self.try_now(rx) {
+            return Ok(v);
+        }
         let t = Instant::now();
         match rx.recv() {
             Ok(v) => {
@@ -196,6 +210,9 @@ impl<T> Pipeline<T> {
         let Some(rx) = self.rx.as_ref() else {
             return Err(RecvError::Stopped);
         };
+        if let Some(v) = self.try_now(rx) {
+            return Ok(v);
+        }
         let t = Instant::now();
         match rx.recv_timeout(timeout) {
             Ok(v) => {
@@ -231,6 +248,9 @@ impl<T> Pipeline<T> {
         let Some(rx) = self.rx.as_ref() else {
             return Err(RecvError::Stopped);
         };
+        if let Some(v) = self.try_now(rx) {
+            return Ok(v);
+        }
         let t = Instant::now();
         match rx.recv_async().await {
             Ok(v) => {
