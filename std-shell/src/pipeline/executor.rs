@@ -135,6 +135,8 @@ pub(crate) struct ExecShared {
     queued: AtomicUsize,
     tokens_tx: Sender<()>,
     tokens_rx: Receiver<()>,
+    /// Worker threads.
+    threads: usize,
     /// Tasks not yet `DONE`, plus one while spawning is open.
     live: AtomicUsize,
     /// Finished when `live` reaches zero.
@@ -238,7 +240,9 @@ impl ExecShared {
         if wake {
             let _ = self.tokens_tx.try_send(());
         }
-        covered
+        // With another worker, every worker is awake (none asleep to wake):
+        // the first to finish its task takes the queued one.
+        covered || self.threads > 1
     }
 
     fn task_done(&self) {
@@ -333,11 +337,12 @@ pub(crate) fn has_deferred() -> bool {
     WORKER.with(|w| w.get().1)
 }
 
-/// Hands a kept task to the run queue and a sleeping worker (call before a
-/// sync op that may take long, so the kept task does not wait for it).
-/// Returns `false` if a task is kept and no worker was asleep to take it:
-/// it is queued (a worker that finishes takes it), and still counts as
-/// kept (the caller should yield to it soon).
+/// Hands a kept task to the run queue (call before a sync op that may take
+/// long, so the kept task does not wait for it), waking a sleeping worker
+/// for it if none is on its way. Returns `false` if this is the
+/// executor's only worker: the task is queued, and still counts as kept
+/// (the caller should yield to it soon). With more workers it never makes
+/// the caller wait: an awake worker takes the task when it finishes its own.
 pub(crate) fn flush_deferred() -> bool {
     let (exec, deferred) = WORKER.with(Cell::get);
     if !deferred || exec.is_null() {
@@ -374,6 +379,7 @@ impl Executor {
             }),
             tokens_tx,
             tokens_rx,
+            threads,
             live: AtomicUsize::new(1),
             all_done: Event::new(),
         });

@@ -567,6 +567,49 @@ mod tests {
         }
     }
 
+    /// The sampler's weights account for every call up to the last timed
+    /// one (whatever the ops took), and an op of at least
+    /// `TIME_EVERY_OP_NS` makes the next call timed.
+    #[test]
+    fn sampled_op_times_stand_for_every_call() {
+        let h = Histogram::new();
+        let mut s = OpSampler::new();
+        let mut last_timed = None;
+        for call in 0..200u64 {
+            if let Some(t) = s.start() {
+                last_timed = Some(call);
+                s.end(t, &h);
+            }
+        }
+        let last = last_timed.expect("the first call is always timed");
+        assert_eq!(h.count(), last + 1);
+        assert!(200 - h.count() < SAMPLE_EVERY);
+        // A long op: the next call is timed too.
+        let mut s = OpSampler::new();
+        let t = s.start().expect("first call timed");
+        while t.elapsed() < Duration::from_nanos(2 * TIME_EVERY_OP_NS) {
+            core::hint::spin_loop();
+        }
+        s.end(t, &h);
+        assert!(s.start().is_some());
+    }
+
+    #[test]
+    fn zero_waits_are_counted_not_recorded() {
+        let q = QueueCounters::new("q".into(), 4);
+        for _ in 0..99 {
+            q.put_at_once();
+            q.get_at_once(0);
+        }
+        q.put(Duration::from_micros(100));
+        q.get(Duration::from_micros(100), 0);
+        let s = q.snapshot(Duration::from_secs(1));
+        assert_eq!((s.puts, s.gets), (100, 100));
+        assert_eq!(s.put_wait.p50, Duration::ZERO);
+        assert_eq!(s.get_wait.mean, Duration::from_micros(1));
+        assert!(s.get_wait.p99 == Duration::ZERO && s.get_wait.mean > Duration::ZERO);
+    }
+
     #[test]
     fn percentiles_of_a_known_set() {
         let h = Histogram::new();
