@@ -9,9 +9,9 @@
 //! - An idle worker blocks in `recv` on a token channel (an evlatch
 //!   channel wait: no polling). A push sends a token only when a sleeping
 //!   worker has not been sent one yet, so a busy pool pays no channel
-//!   operation per task. A worker woken by a token yields its core once
-//!   before it runs anything, so the waker is not preempted (see
-//!   `next_task`).
+//!   operation per task. A worker woken for a task that a long-op stage
+//!   handed on yields its core once before it runs anything, so that stage
+//!   is not preempted before its next op (see `next_task`).
 //! - Wake batching: the first task a worker's own poll makes runnable is
 //!   kept for that worker, in a slot of its own outside the run queue (no
 //!   lock, no other worker woken for it). Stages with short ops yield to it
@@ -135,8 +135,9 @@ pub(crate) struct ExecShared {
     /// `queue.len`, stored under the lock, read without it as a hint
     /// ("nothing queued": a worker runs its kept task without locking).
     queued: AtomicUsize,
-    tokens_tx: Sender<()>,
-    tokens_rx: Receiver<()>,
+    /// A token wakes one sleeping worker; `true`: yield the core first.
+    tokens_tx: Sender<bool>,
+    tokens_rx: Receiver<bool>,
     /// Worker threads.
     threads: usize,
     /// Tasks not yet `DONE`, plus one while spawning is open.
@@ -183,7 +184,7 @@ impl ExecShared {
         };
         if wake {
             // Never blocks: capacity is the worker count >= `waking`.
-            let _ = self.tokens_tx.try_send(());
+            let _ = self.tokens_tx.try_send(false);
         }
     }
 
@@ -240,7 +241,9 @@ impl ExecShared {
             }
         };
         if wake {
-            let _ = self.tokens_tx.try_send(());
+            // The caller is about to start a long op: the woken worker
+            // yields its core to it first.
+            let _ = self.tokens_tx.try_send(true);
         }
         // With another worker, every worker is awake (none asleep to wake):
         // the first to finish its task takes the queued one.
@@ -258,7 +261,7 @@ impl ExecShared {
                 n
             };
             for _ in 0..n {
-                let _ = self.tokens_tx.try_send(());
+                let _ = self.tokens_tx.try_send(false);
             }
             let _ = self.all_done.set_finished();
         }
@@ -277,15 +280,16 @@ impl ExecShared {
             q.sleepers += 1;
             drop(q);
             // The token channel's sender lives as long as `self`.
-            let _ = self.tokens_rx.recv();
-            // Woken: let the waker keep its core first. The kernel tends to
-            // run a woken thread at once on the waker's core, and the waker
-            // is often a task about to start its next long op (a bottleneck
-            // stage handing an item downstream); preempted, it would wait
-            // for this worker's whole op (seen as 2 ms gaps in the bottleneck
-            // stage of the SPDL simulation on 2 cores). Costs one
-            // `sched_yield` per wake-up from sleep, none on a busy pool.
-            thread::yield_now();
+            if let Ok(true) = self.tokens_rx.recv() {
+                // Woken by a long-op stage about to start its next op: let
+                // it keep its core first. The kernel tends to run a woken
+                // thread at once on the waker's core; preempted, the waker
+                // (often the bottleneck stage) would wait for this worker's
+                // whole op (seen as 2 ms gaps in the bottleneck stage of the
+                // SPDL simulation on 2 cores). One `sched_yield` per such
+                // wake-up; other wake-ups do not yield.
+                thread::yield_now();
+            }
             q = lock(&self.queue);
             q.sleepers -= 1;
             q.waking -= 1;
