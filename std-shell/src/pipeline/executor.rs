@@ -222,8 +222,9 @@ impl ExecShared {
 
     /// Moves the kept task into the run queue and makes sure a worker is
     /// coming for the queued tasks: wakes a sleeping one if the workers
-    /// already being woken are fewer than the tasks. Returns whether enough
-    /// workers are now on their way (`false`: every worker is busy).
+    /// already being woken are fewer than the tasks. Returns `false` only
+    /// if this is the executor's only worker and no wake-up covers the
+    /// queued tasks (nobody else will run them: the caller should yield).
     fn flush_kept(&self, kept: Option<Arc<Task>>) -> bool {
         let (wake, covered) = {
             let mut q = lock(&self.queue);
