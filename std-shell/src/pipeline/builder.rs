@@ -24,7 +24,7 @@ use super::stage::{
 };
 use super::stats::{PipelineStats, QueueCounters, StageCounters};
 use super::timer::Timer;
-use crate::channel::{bounded, Receiver, Sender};
+use crate::channel::{bounded, Receiver, Sender, TrySendError};
 use crate::EventExt;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -213,11 +213,17 @@ impl Pipeline<()> {
                                 return shared.set_error(PipelineError::SourcePanicked { message })
                             }
                         };
-                        let t1 = Instant::now();
-                        if tx.send_async(x).await.is_err() {
-                            return;
+                        match tx.try_send(x) {
+                            Ok(()) => shared.queues[0].put_at_once(),
+                            Err(TrySendError::Disconnected(_)) => return,
+                            Err(TrySendError::Full(x)) => {
+                                let t1 = Instant::now();
+                                if tx.send_async(x).await.is_err() {
+                                    return;
+                                }
+                                shared.queues[0].put(t1.elapsed());
+                            }
                         }
-                        shared.queues[0].put(t1.elapsed());
                         if super::executor::has_deferred() {
                             super::stage::yield_now().await;
                         }
@@ -254,13 +260,17 @@ where
     };
     loop {
         match catch_unwind(AssertUnwindSafe(|| it.next())) {
-            Ok(Some(x)) => {
-                let t = Instant::now();
-                if tx.send(x).is_err() {
-                    break;
+            Ok(Some(x)) => match tx.try_send(x) {
+                Ok(()) => shared.queues[0].put_at_once(),
+                Err(TrySendError::Disconnected(_)) => break,
+                Err(TrySendError::Full(x)) => {
+                    let t = Instant::now();
+                    if tx.send(x).is_err() {
+                        break;
+                    }
+                    shared.queues[0].put(t.elapsed());
                 }
-                shared.queues[0].put(t.elapsed());
-            }
+            },
             Ok(None) => break,
             Err(p) => {
                 source_panicked(shared, &*p);

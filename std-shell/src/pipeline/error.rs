@@ -125,13 +125,14 @@ impl std::error::Error for PipelineError {}
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RecvError {
-    /// Every item was delivered and the pipeline ended normally.
+    /// Every item was delivered and the pipeline ended normally (or its
+    /// failure was reported before); every stage task is done.
     Finished,
     /// The pipeline failed; every item that reached the sink before was
     /// delivered. Reported once; later calls return `Finished`.
     Failed(PipelineError),
     /// [`recv_timeout`](super::Pipeline::recv_timeout) ran out of time; the
-    /// pipeline is still running.
+    /// pipeline is still running (maybe only its last tasks finishing).
     Timeout,
     /// The pipeline was stopped with [`stop`](super::Pipeline::stop).
     Stopped,

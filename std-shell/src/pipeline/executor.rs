@@ -9,13 +9,23 @@
 //! - An idle worker blocks in `recv` on a token channel (an evlatch
 //!   channel wait: no polling). A push sends a token only when a sleeping
 //!   worker has not been sent one yet, so a busy pool pays no channel
-//!   operation per task.
+//!   operation per task. A worker woken for a task that a long-op stage
+//!   handed on yields its core once before it runs anything, so that stage
+//!   is not preempted before its next op (see `next_task`).
 //! - Wake batching: the first task a worker's own poll makes runnable is
-//!   kept for that worker (no other worker is woken for it). Stages with
-//!   short ops yield to it after each item ([`has_deferred`]), so work
-//!   flows downstream on one worker and other workers are woken only for
-//!   extra tasks; stages with long ops hand it to a free worker
+//!   kept for that worker, in a slot of its own outside the run queue (no
+//!   lock, no other worker woken for it). Stages with short ops yield to it
+//!   after each item ([`has_deferred`]), so work flows downstream on one
+//!   worker and other workers are woken only for extra tasks; stages with
+//!   long ops hand it to the run queue and a free worker
 //!   ([`flush_deferred`]) before their next op.
+//! - After a poll the worker picks its next task in one step: the kept
+//!   task runs at once if no queued task outranks it (read from a hint
+//!   without the lock when the yielding task need not be queued);
+//!   otherwise, under one lock, the yielding task is queued, and the kept
+//!   one runs or is queued behind the higher rank that runs instead. The
+//!   kept slot and the hint are touched by the owning worker only (the
+//!   hint is written under the lock); no new cross-thread protocol.
 
 use core::cell::Cell;
 use core::future::Future;
@@ -31,7 +41,7 @@ use evlatch::Event;
 
 use super::task_state::{AfterPoll, TaskState};
 use crate::channel::{bounded, Receiver, Sender};
-use crate::sync::{lock, AtomicUsize, Mutex, Ordering, UnsafeCell};
+use crate::sync::{lock, thread, AtomicUsize, Mutex, Ordering, UnsafeCell};
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
@@ -80,7 +90,7 @@ impl Wake for Task {
 
 struct RunQueue {
     lanes: Vec<VecDeque<Arc<Task>>>,
-    /// Tasks in all lanes.
+    /// Tasks in all lanes (mirrored in [`ExecShared::queued`]).
     len: usize,
     /// Workers blocked (or about to block) on the token channel.
     sleepers: usize,
@@ -103,12 +113,33 @@ impl RunQueue {
         }
         None
     }
+
+    fn push(&mut self, task: Arc<Task>) {
+        debug_assert!(task.rank < self.lanes.len());
+        let rank = task.rank;
+        self.lanes[rank].push_back(task);
+        self.len += 1;
+    }
+
+    /// The highest rank with a queued task.
+    fn top_rank(&self) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        self.lanes.iter().rposition(|l| !l.is_empty())
+    }
 }
 
 pub(crate) struct ExecShared {
     queue: Mutex<RunQueue>,
-    tokens_tx: Sender<()>,
-    tokens_rx: Receiver<()>,
+    /// `queue.len`, stored under the lock, read without it as a hint
+    /// ("nothing queued": a worker runs its kept task without locking).
+    queued: AtomicUsize,
+    /// A token wakes one sleeping worker; `true`: yield the core first.
+    tokens_tx: Sender<bool>,
+    tokens_rx: Receiver<bool>,
+    /// Worker threads.
+    threads: usize,
     /// Tasks not yet `DONE`, plus one while spawning is open.
     live: AtomicUsize,
     /// Finished when `live` reaches zero.
@@ -119,6 +150,9 @@ thread_local! {
     /// The executor this thread works for (null elsewhere) and whether its
     /// current poll made a task runnable that it keeps for itself.
     static WORKER: Cell<(*const ExecShared, bool)> = const { Cell::new((core::ptr::null(), false)) };
+    /// The task this worker keeps (while `WORKER.1` and until it is run or
+    /// flushed): `SCHEDULED`, and in no run queue.
+    static KEPT: Cell<Option<Arc<Task>>> = const { Cell::new(None) };
 }
 
 impl ExecShared {
@@ -133,13 +167,16 @@ impl ExecShared {
                 false
             }
         });
+        if keep {
+            let old = KEPT.replace(Some(task));
+            debug_assert!(old.is_none(), "a worker kept two tasks");
+            return;
+        }
         let wake = {
             let mut q = lock(&self.queue);
-            debug_assert!(task.rank < q.lanes.len());
-            let rank = task.rank;
-            q.lanes[rank].push_back(task);
-            q.len += 1;
-            let wake = !keep && q.sleepers > q.waking;
+            q.push(task);
+            self.queued.store(q.len, Ordering::Relaxed);
+            let wake = q.sleepers > q.waking;
             if wake {
                 q.waking += 1;
             }
@@ -147,25 +184,54 @@ impl ExecShared {
         };
         if wake {
             // Never blocks: capacity is the worker count >= `waking`.
-            let _ = self.tokens_tx.try_send(());
+            let _ = self.tokens_tx.try_send(false);
         }
     }
 
-    /// Queues a task without waking anyone (the calling worker takes it).
-    fn push_quiet(&self, task: Arc<Task>) {
+    /// Picks what this worker runs after a poll: `requeue` (the polled
+    /// task, if it must run again) and `kept` (the task its poll made
+    /// runnable), against the queue. The kept task runs unless a queued
+    /// task (or the requeued one) outranks it; the requeued one is queued
+    /// without waking anyone (this worker comes back for it).
+    fn pick_after_poll(
+        &self,
+        requeue: Option<Arc<Task>>,
+        kept: Option<Arc<Task>>,
+    ) -> Option<Arc<Task>> {
+        let (next, requeue) = match (kept, requeue) {
+            (Some(k), r) => (k, r),
+            (None, r) => (r?, None),
+        };
+        if requeue.is_none() && self.queued.load(Ordering::Relaxed) == 0 {
+            return Some(next);
+        }
         let mut q = lock(&self.queue);
-        let rank = task.rank;
-        q.lanes[rank].push_back(task);
-        q.len += 1;
+        if let Some(r) = requeue {
+            q.push(r);
+        }
+        let run = match q.top_rank() {
+            Some(top) if top > next.rank => {
+                q.push(next);
+                q.pop()
+            }
+            _ => Some(next),
+        };
+        self.queued.store(q.len, Ordering::Relaxed);
+        run
     }
 
-    /// Makes sure a worker is coming for the queued tasks: wakes a sleeping
-    /// one if the workers already being woken are fewer than the tasks.
-    /// Returns whether enough workers are now on their way (`false`: every
-    /// worker is busy).
-    fn wake_one_if_queued(&self) -> bool {
+    /// Moves the kept task into the run queue and makes sure a worker is
+    /// coming for the queued tasks: wakes a sleeping one if the workers
+    /// already being woken are fewer than the tasks. Returns `false` only
+    /// if this is the executor's only worker and no wake-up covers the
+    /// queued tasks (nobody else will run them: the caller should yield).
+    fn flush_kept(&self, kept: Option<Arc<Task>>) -> bool {
         let (wake, covered) = {
             let mut q = lock(&self.queue);
+            if let Some(k) = kept {
+                q.push(k);
+                self.queued.store(q.len, Ordering::Relaxed);
+            }
             if q.waking >= q.len {
                 (false, true)
             } else if q.sleepers > q.waking {
@@ -176,9 +242,13 @@ impl ExecShared {
             }
         };
         if wake {
-            let _ = self.tokens_tx.try_send(());
+            // The caller is about to start a long op: the woken worker
+            // yields its core to it first.
+            let _ = self.tokens_tx.try_send(true);
         }
-        covered
+        // With another worker, every worker is awake (none asleep to wake):
+        // the first to finish its task takes the queued one.
+        covered || self.threads > 1
     }
 
     fn task_done(&self) {
@@ -192,7 +262,7 @@ impl ExecShared {
                 n
             };
             for _ in 0..n {
-                let _ = self.tokens_tx.try_send(());
+                let _ = self.tokens_tx.try_send(false);
             }
             let _ = self.all_done.set_finished();
         }
@@ -202,6 +272,7 @@ impl ExecShared {
         let mut q = lock(&self.queue);
         loop {
             if let Some(t) = q.pop() {
+                self.queued.store(q.len, Ordering::Relaxed);
                 return Some(t);
             }
             if q.exit {
@@ -210,14 +281,25 @@ impl ExecShared {
             q.sleepers += 1;
             drop(q);
             // The token channel's sender lives as long as `self`.
-            let _ = self.tokens_rx.recv();
+            if let Ok(true) = self.tokens_rx.recv() {
+                // Woken by a long-op stage about to start its next op: let
+                // it keep its core first. The kernel tends to run a woken
+                // thread at once on the waker's core; preempted, the waker
+                // (often the bottleneck stage) would wait for this worker's
+                // whole op (seen as 2 ms gaps in the bottleneck stage of the
+                // SPDL simulation on 2 cores). One `sched_yield` per such
+                // wake-up; other wake-ups do not yield.
+                thread::yield_now();
+            }
             q = lock(&self.queue);
             q.sleepers -= 1;
             q.waking -= 1;
         }
     }
 
-    fn run(&self, task: Arc<Task>) {
+    /// Runs (polls) one task; returns the task to run next, if this
+    /// worker should run one without going through the queue.
+    fn run(&self, task: Arc<Task>) -> Option<Arc<Task>> {
         let cancelled = task.state.start_run();
         let done = if cancelled {
             true
@@ -239,27 +321,28 @@ impl ExecShared {
             });
             polled.is_ready()
         };
-        if done {
+        let requeue = if done {
             // SAFETY: still RUNNING/NOTIFIED on this worker.
             let fut = task.future.with_mut(|f| unsafe { (*f).take() });
             // A future's drop runs user drops (items); keep the worker alive.
             let _ = catch_unwind(AssertUnwindSafe(|| drop(fut)));
             task.state.set_done();
             self.task_done();
+            None
         } else if task.state.end_poll_pending() == AfterPoll::Requeue {
-            if has_deferred() {
-                // It yielded to a task it made runnable, which this worker
-                // runs next; it follows on this worker too (waking another
-                // worker for it would cost more than a short op saves).
-                self.push_quiet(task);
-            } else {
-                self.push(task);
-            }
-        }
+            // Woken while running, or it yielded (to a task it made
+            // runnable, which this worker runs first). It follows on this
+            // worker: waking another worker for it would cost more than a
+            // short op saves.
+            Some(task)
+        } else {
+            None
+        };
         WORKER.with(|w| {
             let (exec, _) = w.get();
             w.set((exec, false));
         });
+        self.pick_after_poll(requeue, KEPT.take())
     }
 }
 
@@ -269,10 +352,12 @@ pub(crate) fn has_deferred() -> bool {
     WORKER.with(|w| w.get().1)
 }
 
-/// Hands a kept task to a sleeping worker (call before a sync op that may
-/// take long, so the kept task does not wait for it). Returns `false` if a
-/// task is kept and no worker was asleep to take it (it stays kept: the
-/// caller should yield to it soon).
+/// Hands a kept task to the run queue (call before a sync op that may take
+/// long, so the kept task does not wait for it), waking a sleeping worker
+/// for it if none is on its way. Returns `false` if this is the
+/// executor's only worker: the task is queued, and still counts as kept
+/// (the caller should yield to it soon). With more workers it never makes
+/// the caller wait: an awake worker takes the task when it finishes its own.
 pub(crate) fn flush_deferred() -> bool {
     let (exec, deferred) = WORKER.with(Cell::get);
     if !deferred || exec.is_null() {
@@ -280,7 +365,7 @@ pub(crate) fn flush_deferred() -> bool {
     }
     // SAFETY: the pointer is set only while this worker thread runs inside
     // `worker_loop`, which holds an `Arc<ExecShared>`.
-    let woke = unsafe { &*exec }.wake_one_if_queued();
+    let woke = unsafe { &*exec }.flush_kept(KEPT.take());
     if woke {
         WORKER.with(|w| w.set((exec, false)));
     }
@@ -299,6 +384,7 @@ impl Executor {
         let (tokens_tx, tokens_rx) =
             bounded(threads.max(1)).map_err(|e| std::io::Error::other(e.to_string()))?;
         let shared = Arc::new(ExecShared {
+            queued: AtomicUsize::new(0),
             queue: Mutex::new(RunQueue {
                 lanes: (0..ranks.max(1)).map(|_| VecDeque::new()).collect(),
                 len: 0,
@@ -308,6 +394,7 @@ impl Executor {
             }),
             tokens_tx,
             tokens_rx,
+            threads,
             live: AtomicUsize::new(1),
             all_done: Event::new(),
         });
@@ -384,8 +471,9 @@ impl DoneSignal {
 
 fn worker_loop(shared: Arc<ExecShared>) {
     WORKER.with(|w| w.set((Arc::as_ptr(&shared), false)));
-    while let Some(task) = shared.next_task() {
-        shared.run(task);
+    let mut next = None;
+    while let Some(task) = next.take().or_else(|| shared.next_task()) {
+        next = shared.run(task);
     }
     WORKER.with(|w| w.set((core::ptr::null(), false)));
 }

@@ -19,7 +19,9 @@ use crate::EventExt;
 ///
 /// As an [`Iterator`] it yields `Ok(item)` for each item that reaches the
 /// sink, then — if a stage went over its failure budget or the source
-/// panicked — one `Err(PipelineError)`, then `None`.
+/// panicked — one `Err(PipelineError)`, then `None`. When it returns
+/// `None`, every stage task is done: [`stats()`](Self::stats) is the final
+/// report (`finished` is `true`).
 ///
 /// Dropping it stops the pipeline ([`stop`](Self::stop)): every task is
 /// cancelled (its items dropped), every thread joined.
@@ -88,19 +90,65 @@ impl<T> Pipeline<T> {
         }
     }
 
-    fn got(&self, since: Instant, rx: &Receiver<T>) {
+    fn sink(&self) -> &super::stats::QueueCounters {
         let sink = self.shared.queues.len() - 1;
-        self.shared.queues[sink].get(since.elapsed(), rx.len());
+        &self.shared.queues[sink]
     }
 
-    fn ended(&self) -> RecvError {
+    /// An item that was there at once (a get that waited 0; no clock read).
+    fn try_now(&self, rx: &Receiver<T>) -> Option<T> {
+        let v = rx.try_recv().ok()?;
+        self.sink().get_at_once(rx.len());
+        Some(v)
+    }
+
+    fn got(&self, since: Instant, rx: &Receiver<T>) {
+        self.sink().get(since.elapsed(), rx.len());
+    }
+
+    /// The sink is disconnected: what the consumer is told without waiting
+    /// (`Stopped`, or the failure, reported at once: upstream ops that are
+    /// still running cannot be interrupted), or `None` when it is the end,
+    /// which is reported only once the executor's all-done event finished
+    /// ([`Self::ended_after_done`]).
+    ///
+    /// The wait is needed because the last stage's tasks drop their sink
+    /// senders while their futures are dropped, a moment before they are
+    /// counted done: without it `stats().finished` could still be `false`
+    /// after the end was reported.
+    fn ended_now(&self) -> Option<RecvError> {
         if self.stopped {
-            return RecvError::Stopped;
+            return Some(RecvError::Stopped);
         }
+        self.shared.take_error_once().map(RecvError::Failed)
+    }
+
+    /// The end, after the all-done event finished (a failure recorded while
+    /// the last tasks finished is still reported).
+    fn ended_after_done(&self) -> RecvError {
+        debug_assert!(self.exec.all_done().status().is_finished());
         match self.shared.take_error_once() {
             Some(e) => RecvError::Failed(e),
             None => RecvError::Finished,
         }
+    }
+
+    /// The end, waiting for the all-done event until `deadline` at most.
+    fn ended(&self, deadline: Option<Instant>) -> RecvError {
+        if let Some(e) = self.ended_now() {
+            return e;
+        }
+        match deadline {
+            None => {
+                self.exec.all_done().wait();
+            }
+            Some(d) => {
+                if self.exec.all_done().wait_deadline(d).is_err() {
+                    return RecvError::Timeout;
+                }
+            }
+        }
+        self.ended_after_done()
     }
 
     /// Blocks until the next item arrives (woken by the item, no polling).
@@ -109,6 +157,10 @@ impl<T> Pipeline<T> {
     ///
     /// [`RecvError::Finished`] at the end, [`RecvError::Failed`] once if the
     /// pipeline failed, [`RecvError::Stopped`] after [`stop`](Self::stop).
+    /// `Finished` comes once every stage task is done (the last ones are
+    /// waited for, a moment in a normal end; after a failure, ops upstream
+    /// that were running when it was cancelled), so
+    /// [`stats().finished`](PipelineStats::finished) is `true` by then.
     ///
     /// # Examples
     ///
@@ -122,13 +174,16 @@ impl<T> Pipeline<T> {
         let Some(rx) = self.rx.as_ref() else {
             return Err(RecvError::Stopped);
         };
+        if let Some(v) = self.try_now(rx) {
+            return Ok(v);
+        }
         let t = Instant::now();
         match rx.recv() {
             Ok(v) => {
                 self.got(t, rx);
                 Ok(v)
             }
-            Err(_) => Err(self.ended()),
+            Err(_) => Err(self.ended(None)),
         }
     }
 
@@ -155,6 +210,9 @@ impl<T> Pipeline<T> {
         let Some(rx) = self.rx.as_ref() else {
             return Err(RecvError::Stopped);
         };
+        if let Some(v) = self.try_now(rx) {
+            return Ok(v);
+        }
         let t = Instant::now();
         match rx.recv_timeout(timeout) {
             Ok(v) => {
@@ -162,7 +220,8 @@ impl<T> Pipeline<T> {
                 Ok(v)
             }
             Err(channel::RecvTimeoutError::Timeout) => Err(RecvError::Timeout),
-            Err(_) => Err(self.ended()),
+            // No representable deadline: no deadline (as the channel's).
+            Err(_) => Err(self.ended(t.checked_add(timeout))),
         }
     }
 
@@ -189,13 +248,23 @@ impl<T> Pipeline<T> {
         let Some(rx) = self.rx.as_ref() else {
             return Err(RecvError::Stopped);
         };
+        if let Some(v) = self.try_now(rx) {
+            return Ok(v);
+        }
         let t = Instant::now();
         match rx.recv_async().await {
             Ok(v) => {
                 self.got(t, rx);
                 Ok(v)
             }
-            Err(_) => Err(self.ended()),
+            Err(_) => {
+                if let Some(e) = self.ended_now() {
+                    return Err(e);
+                }
+                // Waits without blocking the caller's executor.
+                let _ = self.exec.all_done().wait_async().await;
+                Err(self.ended_after_done())
+            }
         }
     }
 

@@ -60,10 +60,12 @@
 //!   op is never preempted, and a task runs until it waits (an empty input,
 //!   a full output) or yields. After each item, a task whose poll made a
 //!   downstream task runnable yields to it (the downstream task runs next
-//!   on the same worker, with no cross-thread wake) — unless the stage's
-//!   ops are long on average (over 20 µs) and another worker is free or
-//!   already on its way, in which case that worker takes the downstream
-//!   task and this one keeps going;
+//!   on the same worker, with no cross-thread wake, unless a queued task of
+//!   a higher rank is picked first) — unless the stage's ops are long on
+//!   average (over 20 µs, or not timed yet) and the executor has more than
+//!   one worker: then the downstream task is queued for the next free
+//!   worker (a sleeping one is woken for it) and this one keeps going, so
+//!   a long-op stage never waits for the downstream stage's op;
 //! - there is no starvation guard: a stage that is always runnable at a
 //!   higher rank keeps lower ranks waiting. In a linear pipeline that ends
 //!   by itself, since downstream stages run out of input;
@@ -129,7 +131,15 @@
 //! time) and per queue ([`QueueStats`]: occupancy, mean / p99 put and get
 //! waits, items per second). [`BuildOptions::report_stats`] calls you back
 //! every interval and once with the final report; `Display` prints a
-//! table, [`PipelineStats::progress_line`] one line.
+//! table, [`PipelineStats::progress_line`] one line. When the consumer has
+//! been told the end ([`RecvError::Finished`], the iterator's `None`),
+//! every task is done and `stats()` is the final report.
+//!
+//! The stats cost little on the hot path: a put or get that finds room or
+//! an item at once counts as a wait of 0 without reading the clock; ops
+//! under 1 µs are timed on a sample (one call in 16 per task, recorded
+//! with the weight of the calls it stands for), longer ones all. Counts
+//! (tasks, failures, items) are exact.
 //!
 //! # Examples
 //!

@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use super::executor::{flush_deferred, has_deferred};
 use super::shared::Shared;
-use crate::channel::{bounded, Receiver, Sender, TryRecvError};
+use super::stats::OpSampler;
+use crate::channel::{bounded, Receiver, Sender, TryRecvError, TrySendError};
 use crate::sync::{lock, Mutex, Ordering};
 
 /// An op: called with an item, resolves to its result or the failure's
@@ -122,16 +123,53 @@ pub(crate) async fn yield_now() {
 const LONG_OP_NS: u64 = 20_000;
 
 /// The counters of one hop (stage `i` reads queue `i`, writes queue `i+1`).
+///
+/// A receive or send that completes at once is counted with no clock read
+/// (it waited 0); one that has to wait reads the clock before and after.
+/// Op times are sampled per task ([`OpSampler`]).
 struct Hop<'a> {
     sh: &'a Shared,
     i: usize,
 }
 
 impl Hop<'_> {
-    fn got<T>(&self, since: Instant, rx: &Receiver<T>) -> Instant {
-        let now = Instant::now();
-        self.sh.queues[self.i].get(now - since, rx.len());
-        now
+    /// The next item of the input (`None`: it ended), counted as a get.
+    async fn recv<T>(&self, rx: &Receiver<T>) -> Option<T> {
+        let q = &self.sh.queues[self.i];
+        match rx.try_recv() {
+            Ok(x) => {
+                q.get_at_once(rx.len());
+                Some(x)
+            }
+            Err(TryRecvError::Disconnected) => None,
+            Err(TryRecvError::Empty) => {
+                let since = Instant::now();
+                let x = rx.recv_async().await.ok()?;
+                q.get(since.elapsed(), rx.len());
+                Some(x)
+            }
+        }
+    }
+
+    /// Sends `u` downstream, counted as a put; `false` if the downstream is
+    /// gone (`u` is dropped).
+    async fn send<U>(&self, tx: &Sender<U>, u: U) -> bool {
+        let q = &self.sh.queues[self.i + 1];
+        match tx.try_send(u) {
+            Ok(()) => {
+                q.put_at_once();
+                true
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+            Err(TrySendError::Full(u)) => {
+                let since = Instant::now();
+                if tx.send_async(u).await.is_err() {
+                    return false;
+                }
+                q.put(since.elapsed());
+                true
+            }
+        }
     }
 
     /// Whether this stage's ops have been long on average (then a task
@@ -150,27 +188,25 @@ impl Hop<'_> {
         }
     }
 
-    fn start(&self) {
-        if self.long_ops() {
+    /// Before an op: counts the call; the start time if it is timed. A
+    /// task kept for this worker is handed on first if the op may be long
+    /// (the stage's ops are long on average, or none was timed yet).
+    fn start(&self, sampler: &mut OpSampler) -> Option<Instant> {
+        if has_deferred() && (self.long_ops() || self.sh.stages[self.i].op_time.count() == 0) {
             let _ = flush_deferred();
         }
         let st = &self.sh.stages[self.i];
         st.calls.fetch_add(1, Ordering::Relaxed);
-        st.in_flight.fetch_add(1, Ordering::Relaxed);
+        sampler.start()
     }
 
-    fn end(&self, since: Instant) -> Instant {
-        let now = Instant::now();
+    /// After an op.
+    fn end(&self, sampler: &mut OpSampler, started: Option<Instant>) {
         let st = &self.sh.stages[self.i];
-        st.op_time.record(now - since);
-        st.in_flight.fetch_sub(1, Ordering::Relaxed);
-        now
-    }
-
-    fn put(&self, since: Instant) -> Instant {
-        let now = Instant::now();
-        self.sh.queues[self.i + 1].put(now - since);
-        now
+        if let Some(t) = started {
+            sampler.end(t, &st.op_time);
+        }
+        st.ended.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -184,24 +220,21 @@ pub(crate) async fn completion_loop<T, U, O: StageOp<T, U>>(
     op: Arc<O>,
 ) {
     let hop = Hop { sh: &sh, i };
-    let mut t = Instant::now();
-    while let Ok(x) = rx.recv_async().await {
-        let t1 = hop.got(t, &rx);
-        hop.start();
+    let mut sampler = OpSampler::new();
+    while let Some(x) = hop.recv(&rx).await {
+        let started = hop.start(&mut sampler);
         let r = op.call(x).await;
-        let t2 = hop.end(t1);
+        hop.end(&mut sampler, started);
         match r {
             Ok(u) => {
-                if tx.send_async(u).await.is_err() {
+                if !hop.send(&tx, u).await {
                     return;
                 }
-                t = hop.put(t2);
             }
             Err(e) => {
                 if sh.fail(i, e) {
                     return;
                 }
-                t = t2;
             }
         }
         hop.pass_on().await;
@@ -281,31 +314,30 @@ pub(crate) async fn ordered_loop<T, U, O: StageOp<T, U>>(
     ro: Arc<Reorder<U>>,
 ) {
     let hop = Hop { sh: &sh, i };
-    let mut t = Instant::now();
+    let mut sampler = OpSampler::new();
     loop {
         // The permit bounds the window; the channels never close while `ro`
         // lives, so these receives only wait.
         if ro.permits_rx.recv_async().await.is_err() || ro.intake_rx.recv_async().await.is_err() {
             return;
         }
-        let got = rx.recv_async().await;
+        let got = hop.recv(&rx).await;
         let ticket = match got {
-            Ok(_) => {
+            Some(_) => {
                 let mut w = lock(&ro.window);
                 w.slots.push_back(Slot::Running);
                 w.head + w.slots.len() as u64 - 1
             }
-            Err(_) => 0,
+            None => 0,
         };
         let _ = ro.intake_tx.try_send(());
-        let Ok(x) = got else {
+        let Some(x) = got else {
             let _ = ro.permits_tx.try_send(());
             return;
         };
-        let t1 = hop.got(t, &rx);
-        hop.start();
+        let started = hop.start(&mut sampler);
         let r = op.call(x).await;
-        let t2 = hop.end(t1);
+        hop.end(&mut sampler, started);
         let (value, stop) = match r {
             Ok(u) => (Some(u), false),
             Err(e) => (None, sh.fail(i, e)),
@@ -324,17 +356,13 @@ pub(crate) async fn ordered_loop<T, U, O: StageOp<T, U>>(
         while let Some(v) = ro.take_head() {
             let _ = ro.permits_tx.try_send(());
             let sent = match v {
-                Some(u) => tx.send_async(u).await.is_ok(),
+                Some(u) => hop.send(&tx, u).await,
                 None => true,
             };
             lock(&ro.window).emitting = false;
             if !sent {
                 return;
             }
-            t = hop.put(t2);
-        }
-        if t < t2 {
-            t = t2;
         }
         hop.pass_on().await;
     }
@@ -353,22 +381,22 @@ pub(crate) async fn aggregate_loop<T: Send>(
     drop_last: bool,
 ) {
     let hop = Hop { sh: &sh, i };
-    let mut t = Instant::now();
+    let q = &sh.queues[i];
+    let mut sampler = OpSampler::new();
     let mut ended = false;
     while !ended {
-        let Ok(first) = rx.recv_async().await else {
+        let Some(first) = hop.recv(&rx).await else {
             return;
         };
-        let t1 = hop.got(t, &rx);
-        hop.start();
-        let deadline = max_wait.and_then(|w| t1.checked_add(w));
+        let started = hop.start(&mut sampler);
+        let deadline = max_wait.and_then(|w| started.unwrap_or_else(Instant::now).checked_add(w));
         let mut batch = Vec::with_capacity(max_items);
         batch.push(first);
         while batch.len() < max_items {
             match rx.try_recv() {
                 Ok(v) => {
                     batch.push(v);
-                    hop.got(Instant::now(), &rx);
+                    q.get_at_once(rx.len());
                     continue;
                 }
                 Err(TryRecvError::Disconnected) => {
@@ -398,7 +426,7 @@ pub(crate) async fn aggregate_loop<T: Send>(
             match got {
                 Some(Ok(v)) => {
                     batch.push(v);
-                    hop.got(waited, &rx);
+                    q.get(waited.elapsed(), rx.len());
                 }
                 Some(Err(_)) => {
                     ended = true;
@@ -407,14 +435,13 @@ pub(crate) async fn aggregate_loop<T: Send>(
                 None => break, // max_wait reached
             }
         }
-        let t2 = hop.end(t1);
+        hop.end(&mut sampler, started);
         if ended && drop_last && batch.len() < max_items {
             return;
         }
-        if tx.send_async(batch).await.is_err() {
+        if !hop.send(&tx, batch).await {
             return;
         }
-        t = hop.put(t2);
     }
 }
 
@@ -430,19 +457,15 @@ pub(crate) async fn disaggregate_loop<B, T>(
     T: Send,
 {
     let hop = Hop { sh: &sh, i };
-    let mut t = Instant::now();
-    while let Ok(batch) = rx.recv_async().await {
-        let t1 = hop.got(t, &rx);
-        hop.start();
-        let t2 = hop.end(t1);
-        let mut t3 = t2;
+    let mut sampler = OpSampler::new();
+    while let Some(batch) = hop.recv(&rx).await {
+        let started = hop.start(&mut sampler);
+        hop.end(&mut sampler, started);
         for x in batch {
-            if tx.send_async(x).await.is_err() {
+            if !hop.send(&tx, x).await {
                 return;
             }
-            t3 = hop.put(t3);
         }
-        t = t3;
         hop.pass_on().await;
     }
 }
