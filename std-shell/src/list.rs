@@ -81,6 +81,7 @@ impl<T: Linked> List<T> {
     }
 
     /// The oldest node, if any.
+    #[cfg(test)]
     pub(crate) fn front(&self) -> *const T {
         self.head
     }
@@ -90,6 +91,7 @@ impl<T: Linked> List<T> {
     /// # Safety
     ///
     /// `node` is linked in this list.
+    #[cfg(test)]
     pub(crate) unsafe fn next(&self, node: &T) -> *const T {
         // SAFETY: links are only accessed under the list's lock (`&self`
         // here is borrowed from the guard).
@@ -158,6 +160,101 @@ impl<T: Linked> List<T> {
         }
         self.len -= 1;
         true
+    }
+
+    /// Walks the list from the front and unlinks every node `pick` selects
+    /// (`Some(true)`), handing each to `release` right after unlinking it;
+    /// stops early when `pick` returns `None` (that node and the rest stay,
+    /// in order). Returns whether it stopped early.
+    ///
+    /// The bulk form of [`remove`](Self::remove) for a waking side that
+    /// releases many nodes in one walk: a run of consecutive removed nodes
+    /// costs one flag store each (their `linked` flag) and one relinking of
+    /// the run's two neighbours, instead of a full unlink per node. The
+    /// link fields are consistent again by the time this returns (the
+    /// caller's lock is held throughout).
+    ///
+    /// `release` is the walk's last touch of a node: it may hand the node
+    /// back to its owner (who may then free it), since nothing here reads a
+    /// removed node again.
+    ///
+    /// # Safety
+    ///
+    /// `pick` and `release` must not touch the links of any node and must
+    /// not unwind.
+    #[inline(always)]
+    pub(crate) unsafe fn unlink_where(
+        &mut self,
+        mut pick: impl FnMut(&T) -> Option<bool>,
+        mut release: impl FnMut(&T),
+    ) -> bool {
+        // The last node kept (null: none yet, the new head is still open).
+        let mut kept: *const T = ptr::null();
+        // Whether nodes were removed since `kept` (its `next` is stale).
+        let mut gap = false;
+        let mut removed = 0;
+        let mut cur = self.head;
+        let mut stopped = false;
+        // SAFETY: linked nodes are valid while we hold the lock, and a
+        // removed node is not read after `release`.
+        while let Some(node) = unsafe { cur.as_ref() } {
+            match pick(node) {
+                None => {
+                    stopped = true;
+                    break;
+                }
+                Some(true) => {
+                    // SAFETY: links are accessed under the lock. `prev` /
+                    // `next` go stale; only `push_back` reads them again,
+                    // after overwriting them.
+                    let next = node.links().cell.with_mut(|l| unsafe {
+                        (*l).linked = false;
+                        (*l).next
+                    });
+                    release(node);
+                    removed += 1;
+                    gap = true;
+                    cur = next;
+                }
+                Some(false) => {
+                    if gap {
+                        // SAFETY: `kept` (if not null) and `node` are linked.
+                        unsafe { self.join(kept, cur) };
+                        gap = false;
+                    }
+                    kept = cur;
+                    // SAFETY: as above.
+                    cur = node.links().cell.with(|l| unsafe { (*l).next });
+                }
+            }
+        }
+        if gap {
+            // `cur`: the first node not visited (null at the end).
+            // SAFETY: `kept` and `cur` are linked or null.
+            unsafe { self.join(kept, cur) };
+        }
+        self.len -= removed;
+        stopped
+    }
+
+    /// Makes `a` and `b` neighbours (`a` null: `b` is the head; `b` null:
+    /// `a` is the tail).
+    ///
+    /// # Safety
+    ///
+    /// `a` and `b` are linked in this list, or null; the lock is held.
+    unsafe fn join(&mut self, a: *const T, b: *const T) {
+        // SAFETY: see the contract.
+        unsafe {
+            match a.as_ref() {
+                None => self.head = b,
+                Some(a) => a.links().cell.with_mut(|l| (*l).next = b),
+            }
+            match b.as_ref() {
+                None => self.tail = a,
+                Some(b) => b.links().cell.with_mut(|l| (*l).prev = a),
+            }
+        }
     }
 }
 

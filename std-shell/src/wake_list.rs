@@ -4,9 +4,10 @@
 //! The batch never allocates: a list with more waiters to wake than fit
 //! wakes them in rounds, releasing its lock between rounds (tokio's
 //! `WakeList` works the same way). Waking runs user code (a `Waker`); a
-//! panic in one wake-up does not lose the others: each wake runs under
-//! `catch_unwind`, and the first panic is resumed once every waiter of the
-//! batch has been woken.
+//! panic in one wake-up does not lose the others: the wake loop runs under
+//! one `catch_unwind` and keeps a cursor in the list, so after a panic it
+//! resumes with the next wake-up, and the first panic is resumed once every
+//! waiter of the batch has been woken.
 
 use std::any::Any;
 use std::mem::MaybeUninit;
@@ -43,10 +44,13 @@ impl WakeBy {
 
 /// Up to [`ROUND`] wake-ups taken out of a wait list under its lock.
 pub(crate) struct WakeList {
-    /// `items[..len]` are initialised; the rest are not (so a new list
+    /// `items[next..len]` are initialised; the rest are not (so a new list
     /// costs nothing to set up on the finisher's hot path).
     items: [MaybeUninit<WakeBy>; ROUND],
     len: usize,
+    /// The wake loop's cursor: `items[..next]` have been woken (or are
+    /// being woken) and are no longer owned by the list.
+    next: usize,
     /// The first panic a wake-up raised, resumed by [`WakeList::finish`].
     panic: Option<Box<dyn Any + Send + 'static>>,
 }
@@ -56,33 +60,82 @@ impl WakeList {
         Self {
             items: [const { MaybeUninit::uninit() }; ROUND],
             len: 0,
+            next: 0,
             panic: None,
         }
     }
 
-    pub(crate) fn is_full(&self) -> bool {
+    /// How many more wake-ups fit before [`wake_all`](Self::wake_all).
+    pub(crate) fn room(&self) -> usize {
+        ROUND - self.len
+    }
+
+    #[cfg(test)]
+    fn is_full(&self) -> bool {
         self.len == ROUND
     }
 
-    /// Adds a wake-up; the caller checks [`is_full`](Self::is_full) first.
-    pub(crate) fn push(&mut self, wake: WakeBy) {
-        assert!(!self.is_full(), "a wake list holds {ROUND} wake-ups");
-        self.items[self.len].write(wake);
+    /// Adds a wake-up.
+    ///
+    /// # Safety
+    ///
+    /// There is [`room`](Self::room) for it (the caller counts).
+    pub(crate) unsafe fn push_unchecked(&mut self, wake: WakeBy) {
+        debug_assert!(self.len < ROUND, "a wake list holds {ROUND} wake-ups");
+        // SAFETY: `len < ROUND` by the contract.
+        unsafe { self.items.get_unchecked_mut(self.len) }.write(wake);
         self.len += 1;
     }
 
+    /// Adds a wake-up; the list must not be full (it panics if it is).
+    #[cfg(test)]
+    fn push(&mut self, wake: WakeBy) {
+        assert!(self.room() > 0, "a wake list holds {ROUND} wake-ups");
+        // SAFETY: checked just above.
+        unsafe { self.push_unchecked(wake) };
+    }
+
     /// Wakes everything collected so far, in collection order (call it with
-    /// no lock held). A panicking wake-up is remembered, not propagated.
+    /// no lock held). A panicking wake-up is remembered, not propagated: the
+    /// loop runs under one `catch_unwind` (not one per wake-up, which would
+    /// cost a call per waiter) and, after a panic, resumes at the cursor.
     pub(crate) fn wake_all(&mut self) {
-        let len = core::mem::replace(&mut self.len, 0);
-        for slot in &mut self.items[..len] {
-            // SAFETY: `items[..len]` were initialised by `push`; `len` is
-            // already 0, so each is read exactly once (no unwinding leaves
-            // this loop: every wake runs under `catch_unwind`).
-            let wake = unsafe { slot.assume_init_read() };
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| wake.wake())) {
-                self.panic.get_or_insert(payload);
+        while let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.wake_rest())) {
+            // Later payloads are dropped; the first one is resumed.
+            self.panic.get_or_insert(payload);
+        }
+        self.len = 0;
+        self.next = 0;
+    }
+
+    /// The wake loop: every wake-up leaves the list (the cursor moves past
+    /// it) before it runs, so a panicking one is neither rerun nor dropped
+    /// twice.
+    fn wake_rest(&mut self) {
+        /// Writes the cursor back on every way out (a panic included), so
+        /// the loop itself keeps it in a register.
+        struct Cursor<'a> {
+            next: &'a mut usize,
+            at: usize,
+        }
+        impl Drop for Cursor<'_> {
+            fn drop(&mut self) {
+                *self.next = self.at;
             }
+        }
+        let len = self.len;
+        let items = &self.items;
+        let mut cursor = Cursor {
+            at: self.next,
+            next: &mut self.next,
+        };
+        while cursor.at < len {
+            let i = cursor.at;
+            cursor.at = i + 1;
+            // SAFETY: `next <= i < len`: initialised by `push_unchecked` and
+            // not yet read; the cursor is already past it, so it is read once.
+            let wake = unsafe { items.get_unchecked(i).assume_init_read() };
+            wake.wake();
         }
     }
 
@@ -100,8 +153,8 @@ impl Drop for WakeList {
     fn drop(&mut self) {
         // Only reached with items left if the caller unwound between
         // collecting and waking: drop them unwoken rather than leak them.
-        for slot in &mut self.items[..self.len] {
-            // SAFETY: `items[..len]` are initialised and dropped once here.
+        for slot in &mut self.items[self.next..self.len] {
+            // SAFETY: `items[next..len]` are initialised and dropped once here.
             unsafe { slot.assume_init_drop() };
         }
     }
