@@ -281,12 +281,10 @@ pub(crate) fn install() {
 fn wake_hook(event: &Event, finished: Finished) {
     let addr = event as *const Event as usize;
     let mut wakes = WakeList::new();
-    loop {
-        let more = release_round(addr, finished, &mut wakes);
+    // Full rounds are woken here; the last (usually the only) one by
+    // `finish`, so a small list runs one wake loop.
+    while release_round(addr, finished, &mut wakes) {
         wakes.wake_all();
-        if !more {
-            break;
-        }
     }
     wakes.finish();
 }

@@ -142,6 +142,20 @@ impl WakeList {
     /// Wakes what is left, then resumes the first panic a wake-up raised.
     /// (By reference: the list is large, and moving it costs a copy.)
     pub(crate) fn finish(&mut self) {
+        if self.panic.is_none() && self.len - self.next <= 1 {
+            // At most one wake-up left and no panic to resume: nothing runs
+            // after it, so its panic (if any) loses nothing and can unwind
+            // straight out, with no `catch_unwind` (the common case: one
+            // waiter per finish).
+            if self.next < self.len {
+                let i = self.next;
+                self.next = self.len;
+                // SAFETY: `next <= i < len`: initialised and not yet read;
+                // the cursor is past it, so `drop` does not read it again.
+                unsafe { self.items.get_unchecked(i).assume_init_read() }.wake();
+            }
+            return;
+        }
         self.wake_all();
         if let Some(payload) = self.panic.take() {
             resume_unwind(payload);
@@ -150,7 +164,12 @@ impl WakeList {
 }
 
 impl Drop for WakeList {
+    #[inline]
     fn drop(&mut self) {
+        if self.next == self.len {
+            // The usual way out: everything woken.
+            return;
+        }
         // Only reached with items left if the caller unwound between
         // collecting and waking: drop them unwoken rather than leak them.
         for slot in &mut self.items[self.next..self.len] {
