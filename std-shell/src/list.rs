@@ -324,4 +324,78 @@ mod tests {
         assert_eq!(list.len(), 0);
         assert!(list.front().is_null());
     }
+
+    /// Walks `list` back to front through the `prev` links (the bulk
+    /// unlink must keep both directions consistent).
+    fn ids_backwards(list: &List<N>) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut cur = list.tail;
+        // SAFETY: every node below outlives the list's use of it.
+        while let Some(n) = unsafe { cur.as_ref() } {
+            out.push(n.id);
+            // SAFETY: links are read by the test thread only.
+            cur = n.links.cell.with(|l| unsafe { (*l).prev });
+        }
+        out.reverse();
+        out
+    }
+
+    #[test]
+    fn unlink_where_removes_runs_and_stops_early() {
+        let nodes: Vec<N> = (0..10).map(node).collect();
+        let mut list = List::new();
+        for n in &nodes {
+            // SAFETY: `nodes` is not moved while linked.
+            unsafe { list.push_back(n) };
+        }
+        // Odd ids and runs: remove 0, 1, 2 (head run), 4, 6, 7 (inner runs);
+        // stop at 8 (it and 9 stay).
+        let mut released = Vec::new();
+        // SAFETY: the closures touch no links and do not unwind.
+        let stopped = unsafe {
+            list.unlink_where(
+                |n| match n.id {
+                    8 => None,
+                    0 | 1 | 2 | 4 | 6 | 7 => Some(true),
+                    _ => Some(false),
+                },
+                |n| released.push(n.id),
+            )
+        };
+        assert!(stopped);
+        assert_eq!(released, [0, 1, 2, 4, 6, 7]);
+        assert_eq!(ids(&list), [3, 5, 8, 9]);
+        assert_eq!(ids_backwards(&list), [3, 5, 8, 9]);
+        assert_eq!(list.len(), 4);
+        assert!(!list.contains(&nodes[0]) && !list.contains(&nodes[7]));
+        assert!(list.contains(&nodes[3]) && list.contains(&nodes[9]));
+
+        // A tail run, walked to the end: 5 and 9 go, 3 and 8 stay.
+        let mut released = Vec::new();
+        // SAFETY: as above.
+        let stopped =
+            unsafe { list.unlink_where(|n| Some(n.id == 5 || n.id == 9), |n| released.push(n.id)) };
+        assert!(!stopped);
+        assert_eq!(released, [5, 9]);
+        assert_eq!(ids(&list), [3, 8]);
+        assert_eq!(ids_backwards(&list), [3, 8]);
+
+        // Everything: the list ends empty, and removed nodes can be linked again.
+        // SAFETY: as above.
+        unsafe { list.unlink_where(|_| Some(true), |_| {}) };
+        assert_eq!(list.len(), 0);
+        assert!(list.front().is_null() && list.tail.is_null());
+        // SAFETY: each node is in no list now.
+        unsafe {
+            list.push_back(&nodes[7]);
+            list.push_back(&nodes[0]);
+        }
+        assert_eq!(ids(&list), [7, 0]);
+        assert_eq!(ids_backwards(&list), [7, 0]);
+        // SAFETY: as above.
+        unsafe {
+            assert!(list.remove(&nodes[7]));
+            assert!(list.remove(&nodes[0]));
+        }
+    }
 }

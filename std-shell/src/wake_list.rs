@@ -141,6 +141,7 @@ impl WakeList {
 
     /// Wakes what is left, then resumes the first panic a wake-up raised.
     /// (By reference: the list is large, and moving it costs a copy.)
+    #[inline]
     pub(crate) fn finish(&mut self) {
         if self.panic.is_none() && self.len - self.next <= 1 {
             // At most one wake-up left and no panic to resume: nothing runs
@@ -222,5 +223,43 @@ mod tests {
         list.push(WakeBy::Task(Waker::from(good.clone())));
         list.finish();
         assert_eq!(good.0.load(Ordering::SeqCst), ROUND + 1);
+    }
+
+    #[test]
+    fn two_panics_in_one_round_lose_no_other() {
+        let good = Arc::new(Count(AtomicUsize::new(0), false));
+        let bad = Arc::new(Count(AtomicUsize::new(0), true));
+        let mut list = WakeList::new();
+        for i in 0..ROUND {
+            let w = if i == 3 || i == ROUND - 1 {
+                &bad
+            } else {
+                &good
+            };
+            list.push(WakeBy::Task(Waker::from(w.clone())));
+        }
+        // A full round (woken by `wake_all`, as the hook does), then one
+        // more wake-up for `finish`.
+        list.wake_all();
+        list.push(WakeBy::Task(Waker::from(good.clone())));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| list.finish()));
+        assert!(result.is_err(), "the first panic continues at the end");
+        assert_eq!(good.0.load(Ordering::SeqCst), ROUND - 2 + 1);
+        assert_eq!(bad.0.load(Ordering::SeqCst), 2);
+        // Every waker was consumed once: only the test's references remain.
+        assert_eq!(Arc::strong_count(&good), 1);
+        assert_eq!(Arc::strong_count(&bad), 1);
+    }
+
+    #[test]
+    fn a_lone_panicking_wake_up_unwinds_out_of_finish() {
+        let bad = Arc::new(Count(AtomicUsize::new(0), true));
+        let mut list = WakeList::new();
+        list.push(WakeBy::Task(Waker::from(bad.clone())));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| list.finish()));
+        assert!(result.is_err());
+        drop(list);
+        assert_eq!(bad.0.load(Ordering::SeqCst), 1);
+        assert_eq!(Arc::strong_count(&bad), 1, "woken once, dropped once");
     }
 }
