@@ -625,6 +625,7 @@ impl Event {
 
     /// The body of [`wake::arm`] (documented there): sets WAITERS for the
     /// generation `seen` came from, or says how that generation finished.
+    #[inline]
     pub(crate) fn arm_wake(&self, seen: Snapshot) -> WakeArm {
         let mut s = self.state.load(Ordering::Acquire);
         loop {
