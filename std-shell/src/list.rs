@@ -81,7 +81,7 @@ impl<T: Linked> List<T> {
     }
 
     /// The oldest node, if any.
-    #[cfg(test)]
+    #[cfg(all(test, not(evlatch_loom)))]
     pub(crate) fn front(&self) -> *const T {
         self.head
     }
@@ -91,7 +91,7 @@ impl<T: Linked> List<T> {
     /// # Safety
     ///
     /// `node` is linked in this list.
-    #[cfg(test)]
+    #[cfg(all(test, not(evlatch_loom)))]
     pub(crate) unsafe fn next(&self, node: &T) -> *const T {
         // SAFETY: links are only accessed under the list's lock (`&self`
         // here is borrowed from the guard).
