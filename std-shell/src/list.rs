@@ -176,7 +176,9 @@ impl<T: Linked> List<T> {
     ///
     /// `release` is the walk's last touch of a node: it may hand the node
     /// back to its owner (who may then free it), since nothing here reads a
-    /// removed node again.
+    /// removed node again. It gets a raw pointer, not a reference: a
+    /// reference argument would be protected for the whole call (Stacked
+    /// Borrows), and the owner may free the node before `release` returns.
     ///
     /// # Safety
     ///
@@ -186,7 +188,7 @@ impl<T: Linked> List<T> {
     pub(crate) unsafe fn unlink_where(
         &mut self,
         mut pick: impl FnMut(&T) -> Option<bool>,
-        mut release: impl FnMut(&T),
+        mut release: impl FnMut(*const T),
     ) -> bool {
         // The last node kept (null: none yet, the new head is still open).
         let mut kept: *const T = ptr::null();
@@ -211,7 +213,7 @@ impl<T: Linked> List<T> {
                         (*l).linked = false;
                         (*l).next
                     });
-                    release(node);
+                    release(cur);
                     removed += 1;
                     gap = true;
                     cur = next;
@@ -359,7 +361,8 @@ mod tests {
                     0 | 1 | 2 | 4 | 6 | 7 => Some(true),
                     _ => Some(false),
                 },
-                |n| released.push(n.id),
+                // SAFETY: the nodes outlive the list.
+                |n| released.push(unsafe { (*n).id }),
             )
         };
         assert!(stopped);
@@ -373,8 +376,9 @@ mod tests {
         // A tail run, walked to the end: 5 and 9 go, 3 and 8 stay.
         let mut released = Vec::new();
         // SAFETY: as above.
-        let stopped =
-            unsafe { list.unlink_where(|n| Some(n.id == 5 || n.id == 9), |n| released.push(n.id)) };
+        let stopped = unsafe {
+            list.unlink_where(|n| Some(n.id == 5 || n.id == 9), |n| released.push((*n).id))
+        };
         assert!(!stopped);
         assert_eq!(released, [5, 9]);
         assert_eq!(ids(&list), [3, 8]);

@@ -251,10 +251,11 @@ impl Notify {
                 },
                 |node| {
                     // Unlinked under the lock: its `wake` is ours to take.
-                    let wake = node.wake.with_mut(|w| (*w).take());
+                    let wake = (*node).wake.with_mut(|w| (*w).take());
                     // Release: the owner acquires this and may free the node
-                    // at once; nothing after this touches `node`.
-                    node.notified.store(true, Ordering::Release);
+                    // at once; nothing after this touches `node` (only the
+                    // pointer, and the atomic's own reference for the store).
+                    (*node).notified.store(true, Ordering::Release);
                     taken += 1;
                     if let Some(wake) = wake {
                         wakes.push_unchecked(wake);

@@ -327,10 +327,11 @@ fn release_locked(
             },
             |w| {
                 // Unlinked under the lock: its `wake` is ours to take.
-                let wake = w.wake.with_mut(|p| (*p).take());
+                let wake = (*w).wake.with_mut(|p| (*p).take());
                 // Release: the owner acquires this and may free the node at
-                // once; nothing after this touches `w`.
-                w.outcome.store(outcome, Ordering::Release);
+                // once; nothing after this touches `w` (only the pointer,
+                // and the atomic's own reference for the store).
+                (*w).outcome.store(outcome, Ordering::Release);
                 if let Some(wake) = wake {
                     wakes.push_unchecked(wake);
                 }
