@@ -57,6 +57,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// A snapshot of the state word `word`.
+    #[inline]
     pub(crate) const fn from_word(word: u32) -> Self {
         Self { word }
     }
@@ -69,6 +70,7 @@ impl Snapshot {
     /// let event = evlatch::Event::new();
     /// assert_eq!(event.snapshot().status(), evlatch::EventStatus::Initialized);
     /// ```
+    #[inline]
     pub fn status(self) -> EventStatus {
         state::status(self.word)
     }
@@ -81,6 +83,7 @@ impl Snapshot {
     /// ```
     /// assert_eq!(evlatch::Event::new().snapshot().generation(), 0);
     /// ```
+    #[inline]
     pub fn generation(self) -> u32 {
         state::generation(self.word)
     }

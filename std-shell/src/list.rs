@@ -81,6 +81,7 @@ impl<T: Linked> List<T> {
     }
 
     /// The oldest node, if any.
+    #[cfg(all(test, not(evlatch_loom)))]
     pub(crate) fn front(&self) -> *const T {
         self.head
     }
@@ -90,6 +91,7 @@ impl<T: Linked> List<T> {
     /// # Safety
     ///
     /// `node` is linked in this list.
+    #[cfg(all(test, not(evlatch_loom)))]
     pub(crate) unsafe fn next(&self, node: &T) -> *const T {
         // SAFETY: links are only accessed under the list's lock (`&self`
         // here is borrowed from the guard).
@@ -159,6 +161,103 @@ impl<T: Linked> List<T> {
         self.len -= 1;
         true
     }
+
+    /// Walks the list from the front and unlinks every node `pick` selects
+    /// (`Some(true)`), handing each to `release` right after unlinking it;
+    /// stops early when `pick` returns `None` (that node and the rest stay,
+    /// in order). Returns whether it stopped early.
+    ///
+    /// The bulk form of [`remove`](Self::remove) for a waking side that
+    /// releases many nodes in one walk: a run of consecutive removed nodes
+    /// costs one flag store each (their `linked` flag) and one relinking of
+    /// the run's two neighbours, instead of a full unlink per node. The
+    /// link fields are consistent again by the time this returns (the
+    /// caller's lock is held throughout).
+    ///
+    /// `release` is the walk's last touch of a node: it may hand the node
+    /// back to its owner (who may then free it), since nothing here reads a
+    /// removed node again. It gets a raw pointer, not a reference: a
+    /// reference argument would be protected for the whole call (Stacked
+    /// Borrows), and the owner may free the node before `release` returns.
+    ///
+    /// # Safety
+    ///
+    /// `pick` and `release` must not touch the links of any node and must
+    /// not unwind.
+    #[inline(always)]
+    pub(crate) unsafe fn unlink_where(
+        &mut self,
+        mut pick: impl FnMut(&T) -> Option<bool>,
+        mut release: impl FnMut(*const T),
+    ) -> bool {
+        // The last node kept (null: none yet, the new head is still open).
+        let mut kept: *const T = ptr::null();
+        // Whether nodes were removed since `kept` (its `next` is stale).
+        let mut gap = false;
+        let mut removed = 0;
+        let mut cur = self.head;
+        let mut stopped = false;
+        // SAFETY: linked nodes are valid while we hold the lock, and a
+        // removed node is not read after `release`.
+        while let Some(node) = unsafe { cur.as_ref() } {
+            match pick(node) {
+                None => {
+                    stopped = true;
+                    break;
+                }
+                Some(true) => {
+                    // SAFETY: links are accessed under the lock. `prev` /
+                    // `next` go stale; only `push_back` reads them again,
+                    // after overwriting them.
+                    let next = node.links().cell.with_mut(|l| unsafe {
+                        (*l).linked = false;
+                        (*l).next
+                    });
+                    release(cur);
+                    removed += 1;
+                    gap = true;
+                    cur = next;
+                }
+                Some(false) => {
+                    if gap {
+                        // SAFETY: `kept` (if not null) and `node` are linked.
+                        unsafe { self.join(kept, cur) };
+                        gap = false;
+                    }
+                    kept = cur;
+                    // SAFETY: as above.
+                    cur = node.links().cell.with(|l| unsafe { (*l).next });
+                }
+            }
+        }
+        if gap {
+            // `cur`: the first node not visited (null at the end).
+            // SAFETY: `kept` and `cur` are linked or null.
+            unsafe { self.join(kept, cur) };
+        }
+        self.len -= removed;
+        stopped
+    }
+
+    /// Makes `a` and `b` neighbours (`a` null: `b` is the head; `b` null:
+    /// `a` is the tail).
+    ///
+    /// # Safety
+    ///
+    /// `a` and `b` are linked in this list, or null; the lock is held.
+    unsafe fn join(&mut self, a: *const T, b: *const T) {
+        // SAFETY: see the contract.
+        unsafe {
+            match a.as_ref() {
+                None => self.head = b,
+                Some(a) => a.links().cell.with_mut(|l| (*l).next = b),
+            }
+            match b.as_ref() {
+                None => self.tail = a,
+                Some(b) => b.links().cell.with_mut(|l| (*l).prev = a),
+            }
+        }
+    }
 }
 
 #[cfg(all(test, not(evlatch_loom)))]
@@ -226,5 +325,81 @@ mod tests {
         unsafe { assert!(list.remove(&nodes[0])) };
         assert_eq!(list.len(), 0);
         assert!(list.front().is_null());
+    }
+
+    /// Walks `list` back to front through the `prev` links (the bulk
+    /// unlink must keep both directions consistent).
+    fn ids_backwards(list: &List<N>) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut cur = list.tail;
+        // SAFETY: every node below outlives the list's use of it.
+        while let Some(n) = unsafe { cur.as_ref() } {
+            out.push(n.id);
+            // SAFETY: links are read by the test thread only.
+            cur = n.links.cell.with(|l| unsafe { (*l).prev });
+        }
+        out.reverse();
+        out
+    }
+
+    #[test]
+    fn unlink_where_removes_runs_and_stops_early() {
+        let nodes: Vec<N> = (0..10).map(node).collect();
+        let mut list = List::new();
+        for n in &nodes {
+            // SAFETY: `nodes` is not moved while linked.
+            unsafe { list.push_back(n) };
+        }
+        // Odd ids and runs: remove 0, 1, 2 (head run), 4, 6, 7 (inner runs);
+        // stop at 8 (it and 9 stay).
+        let mut released = Vec::new();
+        // SAFETY: the closures touch no links and do not unwind.
+        let stopped = unsafe {
+            list.unlink_where(
+                |n| match n.id {
+                    8 => None,
+                    0 | 1 | 2 | 4 | 6 | 7 => Some(true),
+                    _ => Some(false),
+                },
+                // (The nodes outlive the list: `n` is valid.)
+                |n| released.push((*n).id),
+            )
+        };
+        assert!(stopped);
+        assert_eq!(released, [0, 1, 2, 4, 6, 7]);
+        assert_eq!(ids(&list), [3, 5, 8, 9]);
+        assert_eq!(ids_backwards(&list), [3, 5, 8, 9]);
+        assert_eq!(list.len(), 4);
+        assert!(!list.contains(&nodes[0]) && !list.contains(&nodes[7]));
+        assert!(list.contains(&nodes[3]) && list.contains(&nodes[9]));
+
+        // A tail run, walked to the end: 5 and 9 go, 3 and 8 stay.
+        let mut released = Vec::new();
+        // SAFETY: as above.
+        let stopped = unsafe {
+            list.unlink_where(|n| Some(n.id == 5 || n.id == 9), |n| released.push((*n).id))
+        };
+        assert!(!stopped);
+        assert_eq!(released, [5, 9]);
+        assert_eq!(ids(&list), [3, 8]);
+        assert_eq!(ids_backwards(&list), [3, 8]);
+
+        // Everything: the list ends empty, and removed nodes can be linked again.
+        // SAFETY: as above.
+        unsafe { list.unlink_where(|_| Some(true), |_| {}) };
+        assert_eq!(list.len(), 0);
+        assert!(list.front().is_null() && list.tail.is_null());
+        // SAFETY: each node is in no list now.
+        unsafe {
+            list.push_back(&nodes[7]);
+            list.push_back(&nodes[0]);
+        }
+        assert_eq!(ids(&list), [7, 0]);
+        assert_eq!(ids_backwards(&list), [7, 0]);
+        // SAFETY: as above.
+        unsafe {
+            assert!(list.remove(&nodes[7]));
+            assert!(list.remove(&nodes[0]));
+        }
     }
 }

@@ -235,30 +235,42 @@ impl Notify {
     }
 
     fn notify_locked(&self, list: &mut List<Node>, left: &mut usize, wakes: &mut WakeList) -> bool {
-        while *left > 0 {
-            if wakes.is_full() {
-                return true;
-            }
-            // SAFETY: linked nodes are valid while we hold the lock.
-            let Some(node) = (unsafe { list.front().as_ref() }) else {
-                return false;
-            };
-            // SAFETY: `node` is linked in this list; once unlinked, under
-            // the lock, its `wake` is ours to take.
-            let wake = unsafe {
-                list.remove(node);
-                node.wake.with_mut(|w| (*w).take())
-            };
-            self.count.fetch_sub(1, Ordering::SeqCst);
-            // Release: the owner acquires this and may free the node at
-            // once; nothing below touches `node`.
-            node.notified.store(true, Ordering::Release);
-            *left -= 1;
-            if let Some(wake) = wake {
-                wakes.push(wake);
-            }
+        let mut room = wakes.room();
+        let mut taken = 0;
+        // SAFETY: neither closure touches links or unwinds (`push_unchecked`
+        // gets at most `room` wake-ups: `pick` counts them).
+        let stopped = unsafe {
+            list.unlink_where(
+                |_| {
+                    if *left == 0 || room == 0 {
+                        return None;
+                    }
+                    *left -= 1;
+                    room -= 1;
+                    Some(true)
+                },
+                |node| {
+                    // Unlinked under the lock: its `wake` is ours to take.
+                    let wake = (*node).wake.with_mut(|w| (*w).take());
+                    // Release: the owner acquires this and may free the node
+                    // at once; nothing after this touches `node` (only the
+                    // pointer, and the atomic's own reference for the store).
+                    (*node).notified.store(true, Ordering::Release);
+                    taken += 1;
+                    if let Some(wake) = wake {
+                        wakes.push_unchecked(wake);
+                    }
+                },
+            )
+        };
+        if taken > 0 {
+            // Once per round, still under the lock (the only place `count`
+            // changes): until this lands, a notifier reading the old, larger
+            // count takes the lock and finds fewer listeners, which is
+            // harmless; it never reads a count too small.
+            self.count.fetch_sub(taken, Ordering::SeqCst);
         }
-        false
+        stopped && *left > 0
     }
 }
 

@@ -281,12 +281,10 @@ pub(crate) fn install() {
 fn wake_hook(event: &Event, finished: Finished) {
     let addr = event as *const Event as usize;
     let mut wakes = WakeList::new();
-    loop {
-        let more = release_round(addr, finished, &mut wakes);
+    // Full rounds are woken here; the last (usually the only) one by
+    // `finish`, so a small list runs one wake loop.
+    while release_round(addr, finished, &mut wakes) {
         wakes.wake_all();
-        if !more {
-            break;
-        }
     }
     wakes.finish();
 }
@@ -305,35 +303,41 @@ fn release_locked(
     finished: Finished,
     wakes: &mut WakeList,
 ) -> bool {
-    let mut cur = bucket.front();
-    // SAFETY: linked nodes are valid while we hold the lock.
-    while let Some(w) = unsafe { cur.as_ref() } {
-        if wakes.is_full() {
-            return true;
-        }
-        // SAFETY: `w` is linked in this bucket.
-        cur = unsafe { bucket.next(w) };
-        // Relaxed: written before linking, ordered by the lock.
-        let mine = w.event.load(Ordering::Relaxed) == addr
-            && w.generation.load(Ordering::Relaxed) == finished.generation;
-        if !mine {
-            continue;
-        }
-        // SAFETY: `w` is linked in this bucket; under the lock we own its
-        // `wake` once it is unlinked.
-        let wake = unsafe {
-            bucket.remove(w);
-            w.wake.with_mut(|p| (*p).take())
-        };
-        debug_assert!(finished.status.is_finished());
-        // Release: the owner acquires this and may free the node at once;
-        // nothing below touches `w`.
-        w.outcome.store(finished.status as u8, Ordering::Release);
-        if let Some(wake) = wake {
-            wakes.push(wake);
-        }
+    debug_assert!(finished.status.is_finished());
+    let outcome = finished.status as u8;
+    let mut room = wakes.room();
+    // SAFETY: neither closure touches links or unwinds (`push_unchecked`
+    // gets at most `room` wake-ups: `pick` counts them). Consecutive
+    // waiters of this event (the usual bucket: one event's waiters, oldest
+    // first) are unlinked as one run.
+    unsafe {
+        bucket.unlink_where(
+            |w| {
+                // Relaxed: written before linking, ordered by the lock.
+                let mine = w.event.load(Ordering::Relaxed) == addr
+                    && w.generation.load(Ordering::Relaxed) == finished.generation;
+                if !mine {
+                    return Some(false);
+                }
+                if room == 0 {
+                    return None;
+                }
+                room -= 1;
+                Some(true)
+            },
+            |w| {
+                // Unlinked under the lock: its `wake` is ours to take.
+                let wake = (*w).wake.with_mut(|p| (*p).take());
+                // Release: the owner acquires this and may free the node at
+                // once; nothing after this touches `w` (only the pointer,
+                // and the atomic's own reference for the store).
+                (*w).outcome.store(outcome, Ordering::Release);
+                if let Some(wake) = wake {
+                    wakes.push_unchecked(wake);
+                }
+            },
+        )
     }
-    false
 }
 
 /// How many waiters are registered right now, across all events.

@@ -420,6 +420,35 @@ fn waiters_are_woken_in_registration_order() {
     assert_eq!(registered_waiters(), 0);
 }
 
+/// Panicking wakers in two of the hook's rounds (of 32 wake-ups), and one
+/// as the very last: every other waiter is woken once, in order, and each
+/// waiter is released.
+#[test]
+fn panicking_wakers_in_several_rounds_lose_no_other() {
+    let _g = serial();
+    let e = Event::new();
+    e.record().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let panics = |i: usize| i == 5 || i == 40 || i == 69;
+    let wakers: Vec<_> = (0..70)
+        .map(|i| recording_waker(i, &log, panics(i)))
+        .collect();
+    let mut futures: Vec<_> = (0..70).map(|_| Box::pin(e.wait_async())).collect();
+    for (f, w) in futures.iter_mut().zip(&wakers) {
+        assert!(f.as_mut().poll(&mut Context::from_waker(w)).is_pending());
+    }
+    let finish = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.set_finished()));
+    assert!(finish.is_err(), "the first panic continues on the finisher");
+    assert_eq!(*log.lock().unwrap(), (0..70).collect::<Vec<_>>());
+    for (f, w) in futures.iter_mut().zip(&wakers) {
+        assert_eq!(
+            f.as_mut().poll(&mut Context::from_waker(w)),
+            Poll::Ready(EventStatus::Success)
+        );
+    }
+    assert_eq!(registered_waiters(), 0);
+}
+
 #[test]
 fn a_panicking_waker_releases_every_other_waiter() {
     let _g = serial();

@@ -82,6 +82,7 @@ impl EventStatus {
     /// }
     /// assert_eq!(EventStatus::from_u8(4), None);
     /// ```
+    #[inline]
     pub const fn from_u8(byte: u8) -> Option<Self> {
         match byte as u32 {
             INITIALIZED => Some(EventStatus::Initialized),
@@ -93,11 +94,15 @@ impl EventStatus {
     }
 
     /// The status field of a state word.
+    #[inline]
     pub(crate) const fn from_bits(bits: u32) -> Self {
-        match Self::from_u8((bits & STATUS_MASK) as u8) {
-            Some(status) => status,
-            // Two bits hold exactly the four statuses.
-            None => unreachable!(),
+        // Two bits hold exactly the four statuses (no panic path: this sits
+        // on every finish and every callback).
+        match bits & STATUS_MASK {
+            INITIALIZED => EventStatus::Initialized,
+            SCHEDULED => EventStatus::Scheduled,
+            SUCCESS => EventStatus::Success,
+            _ => EventStatus::Failed,
         }
     }
 }
@@ -565,6 +570,7 @@ impl Event {
     /// ```
     #[cfg(feature = "alloc")]
     #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+    #[inline]
     pub fn on_finished<F>(&self, f: F)
     where
         F: FnOnce(EventStatus) + Send + 'static,
@@ -608,6 +614,7 @@ impl Event {
     /// event.set_finished().unwrap();
     /// assert_eq!(HITS.load(Ordering::Relaxed), 10);
     /// ```
+    #[inline]
     pub fn on_finished_fn(
         &self,
         f: fn(EventStatus, usize),
@@ -618,6 +625,7 @@ impl Event {
 
     /// The body of [`wake::arm`] (documented there): sets WAITERS for the
     /// generation `seen` came from, or says how that generation finished.
+    #[inline]
     pub(crate) fn arm_wake(&self, seen: Snapshot) -> WakeArm {
         let mut s = self.state.load(Ordering::Acquire);
         loop {

@@ -106,11 +106,14 @@ impl Held {
 /// event's memory back to the delivering thread (hot in cache, and without
 /// a trip through the allocator on either side).
 ///
-/// The thread keeps one reference to each of its last [`KEPT`] shared
-/// events that own no heap memory (inline topic and fields, no text or
-/// bytes values), so such a delivery's `Arc::strong_count` counts one more
-/// while it is among them, and up to [`KEPT`] of them (a few hundred bytes
-/// each) stay allocated until reused or the thread ends.
+/// The thread keeps one reference to up to [`KEPT`] events it shared that
+/// own no heap memory (inline topic and fields, no text or bytes values),
+/// so such a delivery's `Arc::strong_count` counts one more while it is
+/// among them, and up to [`KEPT`] of them (a few hundred bytes each) stay
+/// allocated until reused or the thread ends. A reused event goes to the
+/// back of the window; while the window is full of events still held
+/// (subscribers lagging), new events are not kept, so the window is not
+/// cycled at the cost of two reference-count updates per event.
 mod recycler {
     use core::cell::RefCell;
     use std::collections::VecDeque;
@@ -133,17 +136,30 @@ mod recycler {
             let Ok(mut keep) = keep.try_borrow_mut() else {
                 return None;
             };
-            if let Some(slot) = keep.front_mut().and_then(StdArc::get_mut) {
-                // Unique: no subscriber, queue or user holds it.
-                *slot = event.take().expect("not taken yet");
+            // A plain load first: while subscribers lag, the oldest kept
+            // event is usually still held, and `get_mut` would spend a
+            // failing compare-and-swap to learn that.
+            let reusable = keep
+                .front()
+                .is_some_and(|front| StdArc::strong_count(front) == 1);
+            if reusable {
+                if let Some(slot) = keep.front_mut().and_then(StdArc::get_mut) {
+                    // Unique: no subscriber, queue or user holds it.
+                    *slot = event.take().expect("not taken yet");
+                }
             }
             let arc = if event.is_none() {
                 keep.pop_front().expect("the slot just reused")
             } else {
+                let fresh = StdArc::new(event.take().expect("not taken yet"));
                 if keep.len() >= KEPT {
-                    keep.pop_front();
+                    // The subscribers lag by more than the window: keep the
+                    // window as it is (its events come back once they catch
+                    // up) rather than cycling it, which would cost a
+                    // reference count increment and a decrement per event.
+                    return Some(fresh);
                 }
-                StdArc::new(event.take().expect("not taken yet"))
+                fresh
             };
             // Only events that own no heap memory are kept: what a kept
             // event holds on to is bounded by `KEPT` times its size.
