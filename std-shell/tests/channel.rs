@@ -559,6 +559,47 @@ fn blocked_sender_wakes_on_last_receiver_drop() {
     assert_eq!(t.join().unwrap().unwrap_err().into_inner(), 2);
 }
 
+/// Sends waiting on a full channel while the last receiver goes (which
+/// drops the queued values and so frees room) always get their value back:
+/// none lands in the freed room and returns `Ok` on a closed channel. A
+/// bare ring (capacity 1 and 4), a gated one (3) and a priority channel;
+/// the drop comes after a varying number of yields, so it meets the send
+/// at every stage of its wait.
+#[test]
+fn blocked_sends_racing_the_last_receiver_drop_get_their_value_back() {
+    let runs: usize = if cfg!(miri) { 4 } else { 2000 };
+    for capacity in [1, 3, 4] {
+        for run in 0..runs {
+            let (tx, rx) = bounded(capacity).unwrap();
+            for i in 0..capacity {
+                tx.send(i).unwrap();
+            }
+            let t = thread::spawn(move || tx.send(usize::MAX));
+            for _ in 0..run % 40 {
+                thread::yield_now();
+            }
+            drop(rx);
+            let back = t.join().unwrap();
+            assert_eq!(
+                back.unwrap_err().into_inner(),
+                usize::MAX,
+                "capacity {capacity}"
+            );
+        }
+    }
+    for run in 0..runs {
+        let (tx, rx) = bounded_priority(2).unwrap();
+        tx.send_with_priority(0, Priority::High).unwrap();
+        tx.send_with_priority(1, Priority::High).unwrap();
+        let t = thread::spawn(move || tx.send_with_priority(9, Priority::High));
+        for _ in 0..run % 40 {
+            thread::yield_now();
+        }
+        drop(rx);
+        assert_eq!(t.join().unwrap().unwrap_err().into_inner(), 9);
+    }
+}
+
 #[test]
 fn timeouts() {
     let (tx, rx) = bounded(1).unwrap();

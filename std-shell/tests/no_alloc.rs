@@ -208,9 +208,12 @@ fn blocked_channel_sends_and_receives_allocate_nothing() {
 }
 
 /// The control: the counter does see an allocation of a counted thread (so
-/// a zero above means none happened, not that nothing was counted).
+/// a zero above means none happened, not that nothing was counted). It
+/// takes its turn like the others: the count is process-wide, and its
+/// allocation must not land in another test's window.
 #[test]
 fn the_counter_sees_a_counted_allocation() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     counting::count_this_thread(true);
     let before = counting::allocations();
     let boxed = std::hint::black_box(Box::new(7_u64));

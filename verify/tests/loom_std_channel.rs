@@ -299,3 +299,37 @@ fn last_receiver_drop_racing_send_drops_the_value_at_once() {
         assert!(keep.is_empty());
     });
 }
+
+/// A send waiting on a full channel of capacity 1 (a bare ring) races the
+/// last receiver's drop, which drops the queued value and so frees its
+/// slot: the send never lands in that slot — it hands its value back as
+/// `Disconnected` — and never hangs. (A send that checked the receivers
+/// and then pushed could land there after the close and return `Ok`.)
+#[test]
+fn blocked_send_racing_the_last_receiver_drop_gets_its_value_back() {
+    loom::model(|| {
+        let (tx, rx) = bounded::<u32>(1).unwrap();
+        tx.send(1).unwrap();
+        let sender = thread::spawn(move || tx.send(9));
+        let receiver = thread::spawn(move || drop(rx));
+        receiver.join().unwrap();
+        assert_eq!(sender.join().unwrap().unwrap_err().into_inner(), 9);
+    });
+}
+
+/// As above on a gated channel (capacity 3, a ring of 4): the room the
+/// drop gives back is never taken by the waiting send (the gate is closed
+/// before the drop pops), so the send hands its value back.
+#[test]
+fn gated_blocked_send_racing_the_last_receiver_drop_gets_its_value_back() {
+    loom::model(|| {
+        let (tx, rx) = bounded::<u32>(3).unwrap();
+        for i in 0..3 {
+            tx.send(i).unwrap();
+        }
+        let sender = thread::spawn(move || tx.send(9));
+        let receiver = thread::spawn(move || drop(rx));
+        receiver.join().unwrap();
+        assert_eq!(sender.join().unwrap().unwrap_err().into_inner(), 9);
+    });
+}

@@ -54,6 +54,68 @@ impl<T> fmt::Display for Full<T> {
 
 impl<T> core::error::Error for Full<T> {}
 
+/// Why [`StampQueue::try_push_if`](crate::StampQueue::try_push_if) handed
+/// the value back.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch::queue::PushIfError;
+/// let q = evlatch::StampQueue::<u8, 1>::new();
+/// assert_eq!(q.try_push_if(1, || false), Err(PushIfError::Refused(1)));
+/// q.try_push(2).unwrap();
+/// let err = q.try_push_if(3, || true).unwrap_err();
+/// assert_eq!(err, PushIfError::Full(3));
+/// assert_eq!(err.into_inner(), 3);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PushIfError<T> {
+    /// The queue was full (as for [`Full`]).
+    Full(T),
+    /// The queue had room, and the check said no.
+    Refused(T),
+}
+
+impl<T> PushIfError<T> {
+    /// The value that was not pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch::queue::PushIfError;
+    /// assert_eq!(PushIfError::Refused(7).into_inner(), 7);
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            PushIfError::Full(v) | PushIfError::Refused(v) => v,
+        }
+    }
+}
+
+impl<T> fmt::Debug for PushIfError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushIfError::Full(_) => f.write_str("Full(..)"),
+            PushIfError::Refused(_) => f.write_str("Refused(..)"),
+        }
+    }
+}
+
+impl<T> fmt::Display for PushIfError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushIfError::Full(_) => {
+                f.write_str("queue is full: pop values first or make the queue larger")
+            }
+            PushIfError::Refused(_) => {
+                f.write_str("push refused: its check said no (e.g. the queue's owner closed it)")
+            }
+        }
+    }
+}
+
+impl<T> core::error::Error for PushIfError<T> {}
+
 /// A heap queue could not be made with the capacity asked for.
 ///
 /// # Examples

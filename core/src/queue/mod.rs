@@ -46,7 +46,7 @@ pub(crate) mod stall;
 pub mod stamp;
 
 pub use capacity::MAX_QUEUE_CAPACITY;
-pub use error::{CapacityError, Full};
+pub use error::{CapacityError, Full, PushIfError};
 pub use priority::{Level, Prioritized, Priority, PriorityQueue, LOW_AFTER};
 pub use relax::register_yield;
 pub(crate) use relax::yield_now;

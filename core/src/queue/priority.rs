@@ -419,7 +419,21 @@ impl<Q: Level> Prioritized<Q> {
         self.high.dropped() + self.low.dropped()
     }
 
-    fn level(&self, priority: Priority) -> &Q {
+    /// The queue of one level, for that level's own methods (e.g.
+    /// [`StampQueue::try_push_if`](crate::StampQueue::try_push_if)). A
+    /// push straight into it is a push at that priority; popping from it
+    /// bypasses the starvation guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch::queue::Prioritized;
+    /// use evlatch::{Priority, StampQueue};
+    /// let q = Prioritized::from_levels(StampQueue::<u8, 2>::new(), StampQueue::new());
+    /// q.level(Priority::Low).try_push_if(5, || true).unwrap();
+    /// assert_eq!(q.try_pop(), Some(5));
+    /// ```
+    pub fn level(&self, priority: Priority) -> &Q {
         match priority {
             Priority::High => &self.high,
             Priority::Low => &self.low,

@@ -64,7 +64,10 @@
 //! when the last sender goes. A send that returned `Ok` put its value in the
 //! channel: it is received, or — if every receiver is gone — dropped that
 //! way. Nothing is duplicated, and nothing sent before the last sender left
-//! is missed by receivers.
+//! is missed by receivers. The close is atomic for sends (as crossbeam's
+//! disconnect is): a send waiting on a full channel when the last receiver
+//! goes gets its value back as `Disconnected`; it never lands in the room
+//! that dropping the queued values frees.
 //!
 //! # Examples
 //!
@@ -104,6 +107,7 @@ pub use ring::{Priority, LOW_PRIORITY_EVERY};
 
 use crate::notify::Notify;
 use crate::sync::{Arc, AtomicUsize, Ordering};
+use evlatch::queue::PushIfError;
 use ring::Store;
 use wait::block_until;
 
@@ -316,8 +320,19 @@ impl<T> Chan<T> {
         if self.lossy {
             // A displaced value is dropped here and counted by the store.
             drop(self.store.force_push(value, priority));
-        } else if let Err(value) = self.store.try_push(value, priority) {
-            return Err(TrySendError::Full(value));
+        } else {
+            // `open` runs between the ring slot seen free and its claim: a
+            // push that lands took room that existed before the last
+            // receiver left (its drop's pops free room only for sends that
+            // then see it gone).
+            match self
+                .store
+                .try_push(value, priority, || !self.receivers_gone())
+            {
+                Ok(()) => {}
+                Err(PushIfError::Full(value)) => return Err(TrySendError::Full(value)),
+                Err(PushIfError::Refused(value)) => return Err(TrySendError::Disconnected(value)),
+            }
         }
         self.not_empty.notify_one();
         self.discard_if_closed();
@@ -959,6 +974,9 @@ impl<T, K: Kind> Drop for Receiver<T, K> {
     fn drop(&mut self) {
         // SeqCst: see `Chan::discard_if_closed`.
         if self.chan.receivers.fetch_sub(1, Ordering::SeqCst) == 1 {
+            // Close before the pops below free room: no send that checked
+            // before the decrement lands in it (`Store::try_push`).
+            self.chan.store.close();
             self.chan.not_full.notify_all();
             self.chan.discard_all();
         }

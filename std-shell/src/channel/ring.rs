@@ -10,7 +10,7 @@
 //! more than `n` values, so a push into it never finds it full.
 
 use crossbeam_utils::CachePadded;
-use evlatch::queue::Prioritized;
+use evlatch::queue::{Prioritized, PushIfError};
 use evlatch::HeapStampQueue;
 
 use super::CapacityError;
@@ -119,16 +119,48 @@ impl<T> Store<T> {
         }
     }
 
-    /// Pushes, or hands the value back when its level holds `capacity`
-    /// values (counting sends and receives in flight, under a gate).
+    /// Pushes, or hands the value back: `Full` when its level holds
+    /// `capacity` values (counting sends and receives in flight, under a
+    /// gate), `Refused` when the store is closed.
+    ///
+    /// Atomic with [`close`](Self::close) and the pops after it: a push
+    /// that lands took room that existed before the close. Under a gate
+    /// the gate's closed bit decides (one CAS); a bare ring asks `open`
+    /// between seeing its slot free and claiming it
+    /// (`StampQueue::try_push_if`), so `open` must read the closer's flag
+    /// with `Acquire` or stronger.
     #[inline]
-    pub(crate) fn try_push(&self, value: T, priority: Priority) -> Result<(), T> {
+    pub(crate) fn try_push(
+        &self,
+        value: T,
+        priority: Priority,
+        open: impl FnMut() -> bool,
+    ) -> Result<(), PushIfError<T>> {
         if let Some(gate) = &self.gate {
-            if !gate.take(level(priority), self.capacity) {
-                return Err(value);
+            return match gate.take(level(priority), self.capacity) {
+                Room::Taken => self
+                    .push_into_ring(value, priority)
+                    .map_err(PushIfError::Full),
+                Room::Full => Err(PushIfError::Full(value)),
+                Room::Closed => Err(PushIfError::Refused(value)),
+            };
+        }
+        match &self.rings {
+            Rings::Fifo(q) => q.try_push_if(value, open),
+            Rings::Priority(q) => q.level(priority).try_push_if(value, open),
+        }
+    }
+
+    /// Closes the gate, if there is one, so that no send takes room any
+    /// more (the room the closer's pops give back stays unused). The
+    /// caller (the last receiver) has made its `open` check false first.
+    pub(crate) fn close(&self) {
+        if let Some(gate) = &self.gate {
+            for held in &gate.held {
+                // SeqCst: with the sends' CAS, one order of close and take.
+                held.fetch_or(CLOSED, Ordering::SeqCst);
             }
         }
-        self.push_into_ring(value, priority)
     }
 
     /// Pushes; when the level is full, displaces the oldest value and
@@ -143,8 +175,12 @@ impl<T> Store<T> {
         let lvl = level(priority);
         let mut backoff = Backoff::new();
         loop {
-            if gate.take(lvl, self.capacity) {
-                return self.push_into_ring(value, priority).err();
+            match gate.take(lvl, self.capacity) {
+                Room::Taken => return self.push_into_ring(value, priority).err(),
+                // The receivers are gone: the caller drops it (not counted
+                // as displaced: it was sent as the channel closed).
+                Room::Closed => return Some(value),
+                Room::Full => {}
             }
             // Full: take the oldest value and its room.
             let oldest = match &self.rings {
@@ -227,6 +263,7 @@ impl<T> Store<T> {
         match (&self.rings, &self.gate) {
             (_, Some(gate)) => {
                 // Relaxed: a hint; `try_push` decides.
+                // (A closed gate's counter is at least `CLOSED`.)
                 gate.held[level(priority)].load(Ordering::Relaxed) < self.capacity
             }
             (Rings::Fifo(q), None) => q.push_may_succeed(),
@@ -275,24 +312,41 @@ impl<T> Store<T> {
     }
 }
 
+/// The bit of a `held` counter that says the gate is closed (the last
+/// receiver is gone): no send takes room after it is set.
+const CLOSED: usize = 1 << (usize::BITS - 1);
+
+/// What [`Gate::take`] found.
+enum Room {
+    /// One unit of room is this thread's now.
+    Taken,
+    /// The level held `capacity` at the instant of the load or failed CAS
+    /// that saw it.
+    Full,
+    /// The gate is closed.
+    Closed,
+}
+
 impl Gate {
-    /// Takes one unit of room on `level` if it holds fewer than `capacity`;
-    /// `false` means the level held `capacity` at the instant of the load
-    /// or failed CAS that saw it.
+    /// Takes one unit of room on `level` if it holds fewer than `capacity`
+    /// and the gate is open.
     #[inline]
-    fn take(&self, level: usize, capacity: usize) -> bool {
+    fn take(&self, level: usize, capacity: usize) -> Room {
         let held = &self.held[level];
         // Relaxed load: only a start value for the CAS, which decides.
         let mut now = held.load(Ordering::Relaxed);
         loop {
+            if now & CLOSED != 0 {
+                return Room::Closed;
+            }
             if now >= capacity {
-                return false;
+                return Room::Full;
             }
             // AcqRel: the room taken here was given back by a pop that
             // claimed its ring position first (release there, acquire
             // here), so this push's claim comes after that pop's.
             match held.compare_exchange_weak(now, now + 1, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(_) => return true,
+                Ok(_) => return Room::Taken,
                 Err(seen) => now = seen,
             }
         }
@@ -303,6 +357,6 @@ impl Gate {
     fn give_back(&self, level: usize) {
         // AcqRel: see `take`.
         let before = self.held[level].fetch_sub(1, Ordering::AcqRel);
-        debug_assert!(before > 0, "room given back that was never taken");
+        debug_assert!(before & !CLOSED > 0, "room given back that was never taken");
     }
 }

@@ -28,7 +28,7 @@ use super::capacity::capacity_is_valid;
 use super::counter::DropCounter;
 #[cfg(feature = "alloc")]
 use super::error::CapacityError;
-use super::error::Full;
+use super::error::{Full, PushIfError};
 use super::stall::{self, StallPoint};
 use crate::sync::{
     const_unless_loom, fence, spin_hint, AtomicUsize,
@@ -334,6 +334,58 @@ impl<T, S: Storage<T>> StampRing<T, S> {
         self.push_or_hand_back(value).map_err(Full)
     }
 
+    /// [`try_push`](Self::try_push), asking `allow` once the slot for
+    /// `value` is seen free and before it is claimed (again after a lost
+    /// race for it); if `allow` says no, `value` comes back as
+    /// [`PushIfError::Refused`].
+    ///
+    /// This is how a push is made atomic with a *close* its owner keeps
+    /// elsewhere. Say `allow` reads a flag with an `Acquire` (or stronger)
+    /// load, and a closer sets the flag (`Release` or stronger) and then
+    /// pops: every slot its pops free is seen free only by a push whose
+    /// `allow` then sees the flag set. So a push that lands took room that
+    /// existed before the close; the room the closer's pops free is never
+    /// taken by a push that checked before the close (a channel's last
+    /// receiver dropping the queued values while a blocked sender races
+    /// it: the sender gets its value back instead of landing it in the
+    /// freed room).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicBool, Ordering};
+    /// use evlatch::queue::PushIfError;
+    ///
+    /// let closed = AtomicBool::new(false);
+    /// let q = evlatch::StampQueue::<u32, 2>::new();
+    /// let open = || !closed.load(Ordering::Acquire);
+    /// assert_eq!(q.try_push_if(1, open), Ok(()));
+    /// closed.store(true, Ordering::Release);
+    /// assert_eq!(q.try_push_if(2, open), Err(PushIfError::Refused(2)));
+    /// q.try_push(3).unwrap();
+    /// assert_eq!(q.try_push_if(4, open), Err(PushIfError::Full(4)));
+    /// ```
+    #[inline]
+    pub fn try_push_if(
+        &self,
+        value: T,
+        mut allow: impl FnMut() -> bool,
+    ) -> Result<(), PushIfError<T>> {
+        let mut backoff = Backoff::new();
+        loop {
+            match self.poll_push_if(&mut allow) {
+                PushPoll::Claimed(p) => {
+                    // SAFETY: `poll_push_if` gave this thread position `p`.
+                    unsafe { self.commit_push(p, value) };
+                    return Ok(());
+                }
+                PushPoll::Full { .. } => return Err(PushIfError::Full(value)),
+                PushPoll::Refused => return Err(PushIfError::Refused(value)),
+                PushPoll::InFlight => backoff.wait(),
+            }
+        }
+    }
+
     /// Pushes `value` at the back; if the queue is full, removes the
     /// oldest value to make room and returns it (a circular buffer that
     /// drops its oldest events). Every value returned is counted in
@@ -614,7 +666,7 @@ impl<T, S: Storage<T>> StampRing<T, S> {
                         return Some(unsafe { self.swap_oldest(tail, value) });
                     }
                 }
-                PushPoll::InFlight => {}
+                PushPoll::InFlight | PushPoll::Refused => {}
             }
             backoff.wait();
         }
@@ -630,7 +682,7 @@ impl<T, S: Storage<T>> StampRing<T, S> {
         loop {
             match self.poll_push() {
                 PushPoll::Claimed(p) => return Some(p),
-                PushPoll::Full { .. } => return None,
+                PushPoll::Full { .. } | PushPoll::Refused => return None,
                 PushPoll::InFlight => backoff.wait(),
             }
         }
@@ -638,12 +690,24 @@ impl<T, S: Storage<T>> StampRing<T, S> {
 
     /// One attempt to claim the position at the tail, without waiting for
     /// anyone: retries only a lost CAS or a stale `tail`.
+    #[inline]
     pub(crate) fn poll_push(&self) -> PushPoll {
+        self.poll_push_if(&mut || true)
+    }
+
+    /// `poll_push`, asking `allow` between seeing the slot of `tail` free
+    /// and claiming it (`PushPoll::Refused` when it says no).
+    pub(crate) fn poll_push_if(&self, allow: &mut impl FnMut() -> bool) -> PushPoll {
         let mut tail = self.tail.load(Acquire);
         loop {
             let stamp = self.slot(tail).stamp.load(Acquire);
             let behind = lag(stamp, empty_for(tail));
             if behind == 0 {
+                // After the Acquire stamp load: a pop that freed this slot
+                // happened before `allow` runs (see `try_push_if`).
+                if !allow() {
+                    return PushPoll::Refused;
+                }
                 match self
                     .tail
                     .compare_exchange(tail, tail.wrapping_add(1), SeqCst, Acquire)
@@ -837,6 +901,8 @@ pub(crate) enum PushPoll {
     /// The slot of `tail` is in a neighbour's hands (its pop or push in
     /// flight) while the queue is not full: wait and retry.
     InFlight,
+    /// `poll_push_if`'s `allow` said no.
+    Refused,
 }
 
 /// What one attempt to claim the head found.
