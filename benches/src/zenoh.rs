@@ -369,7 +369,9 @@ impl Bytesable for Records {
 
     fn into_bytes<W: std::io::Write>(&self, writer: &mut W) {
         for v in &self.0 {
-            writer.write_all(&v.to_le_bytes()).expect("in-memory writer");
+            writer
+                .write_all(&v.to_le_bytes())
+                .expect("in-memory writer");
         }
     }
 }
@@ -455,9 +457,7 @@ fn timely_cluster(rounds: usize) -> Vec<u64> {
 /// One evlatch cluster worker's rounds.
 fn evlatch_rounds(mut w: zx::ClusterWorker, rounds: usize) -> u64 {
     // A peer is at most one round ahead: two rounds never block.
-    let (mut senders, mut receiver) = w
-        .allocate_bounded::<u64>(0, 2 * XBATCH)
-        .expect("allocate");
+    let (mut senders, mut receiver) = w.allocate_bounded::<u64>(0, 2 * XBATCH).expect("allocate");
     let expected = XBATCH * w.peers();
     let mut batch = Vec::with_capacity(XBATCH);
     let mut inbox = Vec::with_capacity(2 * expected);
@@ -498,7 +498,11 @@ fn evlatch_cluster(sessions: &(Session, Session), run: u64, rounds: usize) -> Ve
         .expect("evlatch cluster starts")
     };
     let (a, b) = (start(&sessions.0, 0), start(&sessions.1, 1));
-    let mut got: Vec<u64> = a.join().into_iter().map(|r| r.expect("evlatch worker")).collect();
+    let mut got: Vec<u64> = a
+        .join()
+        .into_iter()
+        .map(|r| r.expect("evlatch worker"))
+        .collect();
     got.extend(b.join().into_iter().map(|r| r.expect("evlatch worker")));
     got
 }
@@ -510,7 +514,10 @@ fn cluster_batch(iters: u64, run: impl FnOnce(usize) -> Vec<u64>) -> Duration {
     let start = Instant::now();
     let got = run(rounds);
     let elapsed = start.elapsed();
-    assert!(got.iter().all(|&g| g == rounds as u64 * per_round), "records lost: {got:?}");
+    assert!(
+        got.iter().all(|&g| g == rounds as u64 * per_round),
+        "records lost: {got:?}"
+    );
     elapsed.mul_f64(iters as f64 / (rounds as u64 * per_round) as f64)
 }
 

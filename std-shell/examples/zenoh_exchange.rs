@@ -46,10 +46,14 @@ fn parse() -> Result<Args, String> {
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
-            "--process" => parsed.process = value()?.parse().map_err(|e| format!("--process: {e}"))?,
+            "--process" => {
+                parsed.process = value()?.parse().map_err(|e| format!("--process: {e}"))?
+            }
             "--listen" => parsed.listen.push(value()?),
             "--connect" => parsed.connect.push(value()?),
-            "--records" => parsed.records = value()?.parse().map_err(|e| format!("--records: {e}"))?,
+            "--records" => {
+                parsed.records = value()?.parse().map_err(|e| format!("--records: {e}"))?
+            }
             "--timeout-s" => {
                 parsed.timeout =
                     Duration::from_secs(value()?.parse().map_err(|e| format!("--timeout-s: {e}"))?);
@@ -61,7 +65,9 @@ fn parse() -> Result<Args, String> {
         return Err("give --process 0 or --process 1".to_owned());
     }
     if parsed.listen.is_empty() && parsed.connect.is_empty() {
-        return Err("give --listen ENDPOINT or --connect ENDPOINT (like tcp/127.0.0.1:7448)".to_owned());
+        return Err(
+            "give --listen ENDPOINT or --connect ENDPOINT (like tcp/127.0.0.1:7448)".to_owned(),
+        );
     }
     Ok(parsed)
 }
@@ -88,14 +94,20 @@ fn run() -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
     let listen: Vec<&str> = args.listen.iter().map(String::as_str).collect();
     let connect: Vec<&str> = args.connect.iter().map(String::as_str).collect();
     let session = ez::engine::open(ez::peer_config(&listen, &connect)?).wait()?;
-    let config = ClusterConfig::new("zenoh-exchange-example", args.process, 2, WORKERS_PER_PROCESS)?;
+    let config = ClusterConfig::new(
+        "zenoh-exchange-example",
+        args.process,
+        2,
+        WORKERS_PER_PROCESS,
+    )?;
     let records = args.records;
     let guards = initialize(&session, config, move |worker| exchange(worker, records))?;
     let mut all_ok = true;
     for result in guards.join() {
         match result {
             Ok(Ok(line)) => println!("{line}"),
-            Ok(Err(line)) | Err(evlatch_std::exchange::WorkerError::Panicked { message: line, .. }) => {
+            Ok(Err(line))
+            | Err(evlatch_std::exchange::WorkerError::Panicked { message: line, .. }) => {
                 println!("{line}");
                 all_ok = false;
             }
@@ -128,7 +140,9 @@ fn exchange(mut worker: ClusterWorker, records: u64) -> Result<String, String> {
             batch.clear();
             batch.extend((sent..end).map(|n| (me, n)));
             while !batch.is_empty() {
-                let k = s.try_send_batch(&mut batch).map_err(|_| format!("worker {me}: worker {} is gone", s.target()))?;
+                let k = s
+                    .try_send_batch(&mut batch)
+                    .map_err(|_| format!("worker {me}: worker {} is gone", s.target()))?;
                 if k == 0 && !drain(&mut receiver, &mut buf, &mut next)? {
                     // Nothing to receive either: let the others run.
                     std::thread::yield_now();
@@ -153,7 +167,9 @@ fn exchange(mut worker: ClusterWorker, records: u64) -> Result<String, String> {
         }
     }
     if next.iter().any(|&n| n != records) {
-        return Err(format!("worker {me}: counts {next:?}, expected {records} from each"));
+        return Err(format!(
+            "worker {me}: counts {next:?}, expected {records} from each"
+        ));
     }
     let secs = start.elapsed().as_secs_f64();
     Ok(format!(
@@ -164,7 +180,11 @@ fn exchange(mut worker: ClusterWorker, records: u64) -> Result<String, String> {
 }
 
 /// Receives what is there; `Ok(true)` if anything was.
-fn drain(rx: &mut Receiver<(usize, u64)>, buf: &mut Vec<(usize, u64)>, next: &mut [u64]) -> Result<bool, String> {
+fn drain(
+    rx: &mut Receiver<(usize, u64)>,
+    buf: &mut Vec<(usize, u64)>,
+    next: &mut [u64],
+) -> Result<bool, String> {
     buf.clear();
     match rx.try_recv_batch(buf, usize::MAX) {
         Ok(n) => {
@@ -180,7 +200,10 @@ fn drain(rx: &mut Receiver<(usize, u64)>, buf: &mut Vec<(usize, u64)>, next: &mu
 fn check(buf: &[(usize, u64)], next: &mut [u64]) -> Result<(), String> {
     for &(from, n) in buf {
         if n != next[from] {
-            return Err(format!("from worker {from}: record {n} where {} was due", next[from]));
+            return Err(format!(
+                "from worker {from}: record {n} where {} was due",
+                next[from]
+            ));
         }
         next[from] += 1;
     }

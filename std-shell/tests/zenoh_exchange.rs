@@ -58,7 +58,11 @@ fn config(job: &str, process: usize, workers: usize) -> ClusterConfig {
 }
 
 /// Records per pair in the all-to-all test.
-const PER_PAIR: u64 = if cfg!(debug_assertions) { 2_000 } else { 20_000 };
+const PER_PAIR: u64 = if cfg!(debug_assertions) {
+    2_000
+} else {
+    20_000
+};
 
 /// Every worker sends `PER_PAIR` records `(from, n)` to every worker, half
 /// one by one, half in batches; receives with `wait` + batch receive until
@@ -69,7 +73,8 @@ fn all_to_all(mut worker: ClusterWorker) -> Vec<u64> {
     let (mut senders, mut receiver) = worker.allocate_bounded::<(usize, u64)>(0, 64).unwrap();
     let mut next = vec![0u64; peers];
     let mut got = Vec::new();
-    let mut drain = |receiver: &mut evlatch_std::exchange::Receiver<(usize, u64)>, next: &mut Vec<u64>| loop {
+    let mut drain = |receiver: &mut evlatch_std::exchange::Receiver<(usize, u64)>,
+                     next: &mut Vec<u64>| loop {
         got.clear();
         match receiver.try_recv_batch(&mut got, usize::MAX) {
             Ok(_) => {
@@ -111,13 +116,20 @@ fn all_to_all(mut worker: ClusterWorker) -> Vec<u64> {
                 }
             }
         }
-        sent = if sent < PER_PAIR / 2 { sent + 1 } else { (sent + 100).min(PER_PAIR) };
+        sent = if sent < PER_PAIR / 2 {
+            sent + 1
+        } else {
+            (sent + 100).min(PER_PAIR)
+        };
         drain(&mut receiver, &mut next);
     }
     drop(senders);
     let deadline = Instant::now() + WAIT;
     while !drain(&mut receiver, &mut next) {
-        assert!(Instant::now() < deadline, "worker {me}: termination timed out: {next:?}");
+        assert!(
+            Instant::now() < deadline,
+            "worker {me}: termination timed out: {next:?}"
+        );
         worker.wait(Some(Duration::from_millis(100)));
     }
     next
@@ -189,8 +201,21 @@ fn a_worker_that_never_allocates_ends_its_pairs() {
     };
     let on_a = initialize(&a, config("depart", 0, 2), work).unwrap();
     let on_b = initialize(&b, config("depart", 1, 2), work).unwrap();
-    let results: Vec<_> = on_a.join().into_iter().chain(on_b.join()).map(Result::unwrap).collect();
-    assert_eq!(results, [Some(vec![0, 1, 2]), Some(vec![0, 1, 2]), Some(vec![0, 1, 2]), None]);
+    let results: Vec<_> = on_a
+        .join()
+        .into_iter()
+        .chain(on_b.join())
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        results,
+        [
+            Some(vec![0, 1, 2]),
+            Some(vec![0, 1, 2]),
+            Some(vec![0, 1, 2]),
+            None
+        ]
+    );
 }
 
 /// A slow receiver: the sender is held to the pair's bound (ring plus
@@ -300,29 +325,37 @@ fn mismatched_allocations_are_a_fault_never_a_hang() {
                 Err(e) => panic!("{e}"),
             }
         }
+        w.faults()
     })
     .unwrap();
     let on_b = initialize(&b, config("mm", 1, 1), |mut w| {
         let (mut txs, mut rx) = w.allocate::<u64>(0).unwrap();
+        drop(txs.pop()); // the pair to itself; the remote one stays
         let _ = txs[0].send(2);
-        drop(txs);
         match rx.recv_timeout(WAIT) {
             Err(RecvError::Disconnected) => {}
             other => panic!("expected a disconnect, got {other:?}"),
         }
+        // Its own pair's REJECT may come after the disconnect: wait for it.
+        let deadline = Instant::now() + WAIT;
+        while w.faults().len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(txs);
+        w.faults()
     })
     .unwrap();
-    let faults_a = on_a.faults();
-    assert_eq!(on_a.join(), [Ok(())]);
-    let faults_b = on_b.faults();
-    assert_eq!(on_b.join(), [Ok(())]);
+    let faults_a = on_a.join().pop().unwrap().unwrap();
+    let faults_b = on_b.join().pop().unwrap().unwrap();
     // Each side reports both pairs: the one it received (from its pump's
     // check) and the one it sent (from the peer's REJECT).
     for faults in [faults_a, faults_b] {
         let mismatches: Vec<String> = faults
             .iter()
             .filter_map(|f| match f {
-                Fault::Mismatch { sender, receiver, .. } => Some(format!("{sender} / {receiver}")),
+                Fault::Mismatch {
+                    sender, receiver, ..
+                } => Some(format!("{sender} / {receiver}")),
                 _ => None,
             })
             .collect();
@@ -368,7 +401,10 @@ fn a_lost_process_disconnects_its_peers_receivers() {
     b.close().wait().unwrap();
     let (end, faults) = on_a.join().pop().unwrap().unwrap();
     assert_eq!(end, Err(RecvError::Disconnected));
-    assert!(faults.contains(&Fault::PeerLost { process: 1 }), "{faults:?}");
+    assert!(
+        faults.contains(&Fault::PeerLost { process: 1 }),
+        "{faults:?}"
+    );
     finish_b.store(true, Ordering::SeqCst);
     drop(on_b);
 }
@@ -408,7 +444,10 @@ fn malformed_payloads_are_counted_and_reported() {
     assert_eq!(on_a.join(), [Ok(())]);
     let faults = on_b.faults();
     assert_eq!(on_b.join(), [Ok((0..100).collect::<Vec<u32>>())]);
-    let malformed = faults.iter().filter(|f| matches!(f, Fault::Malformed { .. })).count();
+    let malformed = faults
+        .iter()
+        .filter(|f| matches!(f, Fault::Malformed { .. }))
+        .count();
     assert_eq!(malformed, 5, "{faults:?}");
 }
 
@@ -429,7 +468,10 @@ fn two_example_processes_exchange_end_to_end() {
     if !cfg!(debug_assertions) {
         build.arg("--release");
     }
-    assert!(build.status().expect("cargo runs").success(), "the example builds");
+    assert!(
+        build.status().expect("cargo runs").success(),
+        "the example builds"
+    );
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(|d| d.parent()).unwrap();
     let example = dir.join("examples").join("zenoh_exchange");
@@ -454,7 +496,10 @@ fn two_example_processes_exchange_end_to_end() {
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
-        let ok = stdout.lines().filter(|l| l.starts_with("worker ") && l.ends_with(" ok")).count();
+        let ok = stdout
+            .lines()
+            .filter(|l| l.starts_with("worker ") && l.ends_with(" ok"))
+            .count();
         assert_eq!(ok, 2, "{name}:\n{stdout}");
     }
 }

@@ -91,9 +91,9 @@ mod loom_models;
 
 pub use channel::{Broadcaster, Receiver, Sender};
 pub use error::{Error, RecvError, SendError, TryRecvError, TrySendError, WorkerError};
-pub use initialize::{initialize, Config, WorkerGuards};
 #[cfg(all(feature = "zenoh", not(evlatch_loom)))]
 pub(crate) use initialize::Seats;
+pub use initialize::{initialize, Config, WorkerGuards};
 pub use worker::{WaitAsync, Worker};
 
 /// The capacity of a channel allocated with [`Worker::allocate`]: messages

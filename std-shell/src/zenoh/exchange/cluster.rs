@@ -19,8 +19,10 @@ use super::pump::{make_port, Control, Pump};
 use super::sender::ClusterSender;
 use super::shared::Shared;
 use super::stats::ExchangeStats;
-use crate::exchange::{Error, Receiver, WaitAsync, Worker, WorkerError, WorkerGuards, DEFAULT_CAPACITY};
 use crate::exchange::Seats;
+use crate::exchange::{
+    Error, Receiver, WaitAsync, Worker, WorkerError, WorkerGuards, DEFAULT_CAPACITY,
+};
 use crate::sync::{lock, Arc};
 
 /// Starts this process's workers of the cluster `config` over the zenoh
@@ -40,7 +42,11 @@ use crate::sync::{lock, Arc};
 /// # Examples
 ///
 /// See the [module docs](super).
-pub fn initialize<R, F>(session: &Session, config: ClusterConfig, f: F) -> Result<ClusterGuards<R>, ClusterError>
+pub fn initialize<R, F>(
+    session: &Session,
+    config: ClusterConfig,
+    f: F,
+) -> Result<ClusterGuards<R>, ClusterError>
 where
     R: Send + 'static,
     F: Fn(ClusterWorker) -> R + Send + Sync + 'static,
@@ -259,8 +265,11 @@ impl Drop for ClusterWorker {
         let ids: Vec<u64> = self.allocated.iter().map(|&i| i as u64).collect();
         let mut buf = Vec::new();
         if frame::encode(&mut buf, frame::DEPART, &frame::Depart { ids }).is_ok() {
-            for p in (0..self.shared.config.processes()).filter(|&p| p != self.shared.config.process()) {
-                self.shared.put(self.shared.keys.depart(p, self.index()), buf.clone());
+            for p in
+                (0..self.shared.config.processes()).filter(|&p| p != self.shared.config.process())
+            {
+                self.shared
+                    .put(self.shared.keys.depart(p, self.index()), buf.clone());
             }
         }
         self.shared.control(Control::LocalDeparted {
@@ -304,7 +313,11 @@ impl<R> ClusterGuards<R> {
     ///
     /// See the [module docs](super).
     pub fn join(mut self) -> Vec<Result<R, WorkerError>> {
-        let results = self.workers.take().map(WorkerGuards::join).unwrap_or_default();
+        let results = self
+            .workers
+            .take()
+            .map(WorkerGuards::join)
+            .unwrap_or_default();
         self.shutdown();
         results
     }

@@ -100,7 +100,9 @@ pub(crate) fn append<T: Serialize>(out: &mut Vec<u8>, record: &T) -> Result<(), 
 pub(crate) fn kind(payload: &[u8]) -> Result<(u8, &[u8]), String> {
     match payload {
         [] => Err("empty payload".to_owned()),
-        [v, ..] if *v != VERSION => Err(format!("unknown frame version {v} (this side speaks {VERSION})")),
+        [v, ..] if *v != VERSION => Err(format!(
+            "unknown frame version {v} (this side speaks {VERSION})"
+        )),
         [_] => Err("no frame kind".to_owned()),
         [_, k, rest @ ..] => Ok((*k, rest)),
     }
@@ -206,13 +208,24 @@ mod tests {
         let k = Keys::new("job1");
         assert_eq!(
             k.parse(1, &k.data(1, 7, 0, 3)),
-            Some(Addr::Data { id: 7, from: 0, to: 3 })
+            Some(Addr::Data {
+                id: 7,
+                from: 0,
+                to: 3
+            })
         );
         assert_eq!(
             k.parse(0, &k.credit(0, 7, 0, 3)),
-            Some(Addr::Credit { id: 7, from: 0, to: 3 })
+            Some(Addr::Credit {
+                id: 7,
+                from: 0,
+                to: 3
+            })
         );
-        assert_eq!(k.parse(2, &k.depart(2, 5)), Some(Addr::Depart { worker: 5 }));
+        assert_eq!(
+            k.parse(2, &k.depart(2, 5)),
+            Some(Addr::Depart { worker: 5 })
+        );
         assert_eq!(k.parse(0, &k.data(1, 7, 0, 3)), None);
         assert_eq!(k.parse(1, "evlatch-x/job1/1/d/7/0"), None);
         assert_eq!(k.parse(1, "evlatch-x/job1/1/d/7/0/x"), None);

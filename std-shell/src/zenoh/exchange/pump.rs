@@ -103,7 +103,13 @@ pub(crate) type MakePort =
     Box<dyn FnOnce(&mut [Option<Worker>]) -> Result<Box<dyn Port>, crate::exchange::Error> + Send>;
 
 impl<T: DeserializeOwned> Port for TypedPort<T> {
-    fn decode(&mut self, from: usize, to: usize, mut bytes: &[u8], count: u32) -> Result<(), String> {
+    fn decode(
+        &mut self,
+        from: usize,
+        to: usize,
+        mut bytes: &[u8],
+        count: u32,
+    ) -> Result<(), String> {
         let buf = self.buffers.entry((from, to)).or_default();
         let start = buf.len();
         for _ in 0..count {
@@ -244,7 +250,11 @@ impl Pump {
                 break;
             }
             let now = Instant::now();
-            let mut wait = self.losses.iter().map(|&(_, at, _)| at.saturating_duration_since(now)).min();
+            let mut wait = self
+                .losses
+                .iter()
+                .map(|&(_, at, _)| at.saturating_duration_since(now))
+                .min();
             if stuck {
                 wait = Some(wait.map_or(backoff, |w| w.min(backoff)));
                 backoff = (backoff * 2).min(BACKOFF_MAX);
@@ -309,7 +319,8 @@ impl Pump {
                         port,
                     },
                 );
-                let known: Vec<PairKey> = self.pairs.keys().filter(|k| k.0 == id).copied().collect();
+                let known: Vec<PairKey> =
+                    self.pairs.keys().filter(|k| k.0 == id).copied().collect();
                 for k in known {
                     self.adopt(k);
                 }
@@ -346,7 +357,12 @@ impl Pump {
                 }
             }
             Control::RemoteDeparted { worker, ids } => {
-                let ended: Vec<usize> = self.channels.keys().filter(|id| !ids.contains(id)).copied().collect();
+                let ended: Vec<usize> = self
+                    .channels
+                    .keys()
+                    .filter(|id| !ids.contains(id))
+                    .copied()
+                    .collect();
                 self.remote_departed.insert(worker, ids);
                 for id in ended {
                     for to in self.local() {
@@ -354,7 +370,11 @@ impl Pump {
                     }
                 }
             }
-            Control::Lost { process, at, reported } => {
+            Control::Lost {
+                process,
+                at,
+                reported,
+            } => {
                 if reported {
                     self.reported.insert(process);
                 }
@@ -430,8 +450,12 @@ impl Pump {
     /// it stashed, once the channel exists here.
     fn adopt(&mut self, k: PairKey) {
         let (id, from, to) = k;
-        let Some(ch) = self.channels.get_mut(&id) else { return };
-        let Some(pair) = self.pairs.get_mut(&k) else { return };
+        let Some(ch) = self.channels.get_mut(&id) else {
+            return;
+        };
+        let Some(pair) = self.pairs.get_mut(&k) else {
+            return;
+        };
         if pair.closed || pair.checked {
             return;
         }
@@ -451,7 +475,10 @@ impl Pump {
         pair.checked = true;
         for (bytes, count) in core::mem::take(&mut pair.raw) {
             if let Err(m) = ch.port.decode(from, to, &bytes, count) {
-                let key = self.shared.keys.data(self.shared.config.process(), id, from, to);
+                let key = self
+                    .shared
+                    .keys
+                    .data(self.shared.config.process(), id, from, to);
                 self.shared.malformed(&key, m);
                 return self.break_pair(k, frame::REASON_BROKEN, String::new());
             }
@@ -477,7 +504,8 @@ impl Pump {
         };
         let parsed = match kind {
             frame::HELLO => frame::whole::<frame::Hello>(rest).map(|h| (h.seq, Some(h), None)),
-            frame::DATA => frame::fields::<frame::DataHead>(rest).map(|(h, records)| (h.seq, None, Some((h.count, records)))),
+            frame::DATA => frame::fields::<frame::DataHead>(rest)
+                .map(|(h, records)| (h.seq, None, Some((h.count, records)))),
             frame::END => frame::whole::<frame::End>(rest).map(|e| (e.seq, None, None)),
             other => Err(format!("frame kind {other} on a data key")),
         };
@@ -514,7 +542,10 @@ impl Pump {
         if pair.received - pair.moved > capacity {
             self.shared.malformed(
                 &f.key,
-                format!("{} records beyond the credit of {capacity}", pair.received - pair.moved - capacity),
+                format!(
+                    "{} records beyond the credit of {capacity}",
+                    pair.received - pair.moved - capacity
+                ),
             );
             return self.break_pair(k, frame::REASON_BROKEN, String::new());
         }
@@ -579,7 +610,9 @@ impl Pump {
     fn credit(&mut self) {
         for k in core::mem::take(&mut self.credit_due) {
             let (id, from, to) = k;
-            let Some(pair) = self.pairs.get_mut(&k) else { continue };
+            let Some(pair) = self.pairs.get_mut(&k) else {
+                continue;
+            };
             if pair.closed {
                 // Ended or broken: credit is moot.
                 continue;
@@ -589,11 +622,17 @@ impl Pump {
             }
             pair.credited = pair.moved;
             let mut buf = Vec::new();
-            if frame::encode(&mut buf, frame::CREDIT, &frame::Credit { moved: pair.moved }).is_ok() {
-                let key = self
-                    .shared
-                    .keys
-                    .credit(self.shared.config.process_of(from), id, from, to);
+            if frame::encode(
+                &mut buf,
+                frame::CREDIT,
+                &frame::Credit { moved: pair.moved },
+            )
+            .is_ok()
+            {
+                let key =
+                    self.shared
+                        .keys
+                        .credit(self.shared.config.process_of(from), id, from, to);
                 self.shared.put(key, buf);
             }
         }

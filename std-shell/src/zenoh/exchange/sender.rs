@@ -111,13 +111,20 @@ impl<T> ClusterSender<T> {
 
 impl<T: Serialize> ClusterSender<T> {
     /// A remote pair: sends its HELLO at once.
-    pub(crate) fn remote(shared: Arc<Shared>, id: usize, from: usize, to: usize, capacity: usize) -> Self {
+    pub(crate) fn remote(
+        shared: Arc<Shared>,
+        id: usize,
+        from: usize,
+        to: usize,
+        capacity: usize,
+    ) -> Self {
         let name = core::any::type_name::<T>();
-        let out = Arc::new(PairOut::new(capacity, format!("{name} with capacity {capacity}")));
+        let out = Arc::new(PairOut::new(
+            capacity,
+            format!("{name} with capacity {capacity}"),
+        ));
         shared.register_out(id, from, to, &out);
-        let key = shared
-            .keys
-            .data(shared.config.process_of(to), id, from, to);
+        let key = shared.keys.data(shared.config.process_of(to), id, from, to);
         let publisher = match shared
             .session
             .declare_publisher(key)
@@ -140,7 +147,9 @@ impl<T: Serialize> ClusterSender<T> {
             type_name: name.to_owned(),
         };
         let mut buf = Vec::new();
-        let hello = frame::encode(&mut buf, frame::HELLO, &hello).ok().map(|()| buf);
+        let hello = frame::encode(&mut buf, frame::HELLO, &hello)
+            .ok()
+            .map(|()| buf);
         Self {
             inner: Inner::Remote(Remote {
                 shared,
@@ -235,7 +244,11 @@ impl<T: Serialize> ClusterSender<T> {
             Inner::Local(s) => s.try_send_batch(batch),
             Inner::Remote(r) => {
                 if !r.ready(Some(Instant::now())) {
-                    return if r.out.is_closed() { Err(SendError(())) } else { Ok(0) };
+                    return if r.out.is_closed() {
+                        Err(SendError(()))
+                    } else {
+                        Ok(0)
+                    };
                 }
                 let room = r.out.available(r.sent, false).ok_or(SendError(()))?;
                 r.send_some(batch, room)
@@ -292,7 +305,10 @@ impl<T: Serialize> Remote<T> {
         let encoded = frame::encode(&mut buf, frame::DATA, &head)
             .and_then(|()| records.iter().try_for_each(|r| frame::append(&mut buf, r)));
         if let Err(message) = encoded {
-            self.shared.fault(Fault::Encode { id: self.id, message });
+            self.shared.fault(Fault::Encode {
+                id: self.id,
+                message,
+            });
             return Err(());
         }
         if !self.put(buf) {

@@ -150,7 +150,10 @@ impl Shared {
         match addr {
             Addr::Data { id, from, to } => {
                 if !self.is_local(to) || !self.is_remote(from) {
-                    self.malformed(key, format!("no channel from worker {from} to worker {to} here"));
+                    self.malformed(
+                        key,
+                        format!("no channel from worker {from} to worker {to} here"),
+                    );
                     return;
                 }
                 lock(&self.inbox).frames.push(Inbound {
@@ -182,16 +185,20 @@ impl Shared {
                 }
             }
             Ok(Err(reject)) => {
+                if reject.reason == frame::REASON_MISMATCH {
+                    let sender = out.as_ref().map_or_else(
+                        || "(a sender dropped since)".to_owned(),
+                        |o| o.allocation.clone(),
+                    );
+                    self.fault(Fault::Mismatch {
+                        id,
+                        from,
+                        to,
+                        sender,
+                        receiver: reject.detail,
+                    });
+                }
                 if let Some(out) = out {
-                    if reject.reason == frame::REASON_MISMATCH {
-                        self.fault(Fault::Mismatch {
-                            id,
-                            from,
-                            to,
-                            sender: out.allocation.clone(),
-                            receiver: reject.detail,
-                        });
-                    }
                     out.close();
                 }
             }
