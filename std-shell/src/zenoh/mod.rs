@@ -125,7 +125,7 @@
 //! # The exchange across processes
 //!
 //! The worker [`exchange`](crate::exchange) runs across processes too:
-//! see [`exchange`](self::exchange) (a cluster of processes, each with its
+//! see [`exchange`] (a cluster of processes, each with its
 //! own workers; remote pairs over zenoh, FIFO, bounded by credit, ending
 //! and failing the way local ones do).
 
