@@ -25,6 +25,10 @@ use crate::exchange::{
 };
 use crate::sync::{lock, Arc};
 
+/// How long a departing worker waits for each other process's subscriber
+/// (as a sender's END does).
+const DEPART_BOUND: Duration = Duration::from_secs(10);
+
 /// Starts this process's workers of the cluster `config` over the zenoh
 /// `session`, each running `f` with its [`ClusterWorker`] on its own
 /// thread, and returns their guards. Every process of the cluster calls it
@@ -268,8 +272,10 @@ impl Drop for ClusterWorker {
             for p in
                 (0..self.shared.config.processes()).filter(|&p| p != self.shared.config.process())
             {
-                self.shared
-                    .put(self.shared.keys.depart(p, self.index()), buf.clone());
+                // Like a sender's END, a DEPART waits (bounded) for the
+                // other process's subscriber, so that it is not dropped.
+                let key = self.shared.keys.depart(p, self.index());
+                self.shared.put_when_matched(key, buf.clone(), DEPART_BOUND);
             }
         }
         self.shared.control(Control::LocalDeparted {

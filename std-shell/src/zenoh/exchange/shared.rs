@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Condvar, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ::zenoh::qos::CongestionControl;
 use ::zenoh::sample::{Sample, SampleKind};
@@ -133,6 +133,50 @@ impl Shared {
                 false
             }
         }
+    }
+
+    /// Puts a frame once a subscriber matches its key (zenoh drops a put
+    /// that none matches), waiting for one at most `bound`; `false` if none
+    /// came or zenoh refused.
+    pub(crate) fn put_when_matched(&self, key: String, payload: Vec<u8>, bound: Duration) -> bool {
+        let publisher = match self
+            .session
+            .declare_publisher(key)
+            .congestion_control(CongestionControl::Block)
+            .wait()
+        {
+            Ok(p) => p,
+            Err(e) => {
+                self.fault(Fault::Zenoh {
+                    message: e.to_string(),
+                });
+                return false;
+            }
+        };
+        let deadline = Instant::now() + bound;
+        let mut nap = Duration::from_micros(100);
+        while !publisher
+            .matching_status()
+            .wait()
+            .is_ok_and(|s| s.matching())
+        {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(Duration::from_millis(5));
+        }
+        let sent = match publisher.put(payload).wait() {
+            Ok(()) => true,
+            Err(e) => {
+                self.fault(Fault::Zenoh {
+                    message: e.to_string(),
+                });
+                false
+            }
+        };
+        let _ = publisher.undeclare().wait();
+        sent
     }
 
     /// The callback of the subscriber on `<root>/<me>/**`. Never waits.
