@@ -275,7 +275,8 @@ impl Drop for ClusterWorker {
                 // Like a sender's END, a DEPART waits (bounded) for the
                 // other process's subscriber, so that it is not dropped.
                 let key = self.shared.keys.depart(p, self.index());
-                self.shared.put_when_matched(key, buf.clone(), DEPART_BOUND);
+                self.shared
+                    .put_when_matched(p, key, buf.clone(), DEPART_BOUND);
             }
         }
         self.shared.control(Control::LocalDeparted {

@@ -380,9 +380,9 @@ impl<T> Remote<T> {
 
 impl<T> Drop for Remote<T> {
     fn drop(&mut self) {
-        self.shared.unregister_out(self.id, self.from, self.to);
         // A pair that never sent waits a bounded time for its receiving
-        // process, so that its END reaches it.
+        // process, so that its END reaches it (still registered, so that a
+        // lost process or a REJECT ends the wait).
         let bound = Instant::now() + DROP_READY_BOUND;
         if self.ready(Some(bound)) {
             let mut buf = Vec::new();
@@ -390,6 +390,7 @@ impl<T> Drop for Remote<T> {
                 self.put(buf);
             }
         }
+        self.shared.unregister_out(self.id, self.from, self.to);
         if let Some(p) = self.publisher.take() {
             let _ = p.undeclare().wait();
         }

@@ -135,10 +135,17 @@ impl Shared {
         }
     }
 
-    /// Puts a frame once a subscriber matches its key (zenoh drops a put
-    /// that none matches), waiting for one at most `bound`; `false` if none
-    /// came or zenoh refused.
-    pub(crate) fn put_when_matched(&self, key: String, payload: Vec<u8>, bound: Duration) -> bool {
+    /// Puts a frame for `process` once a subscriber matches its key (zenoh
+    /// drops a put that none matches), waiting for one at most `bound` and
+    /// not at all once `process` is lost; `false` if none came or zenoh
+    /// refused.
+    pub(crate) fn put_when_matched(
+        &self,
+        process: usize,
+        key: String,
+        payload: Vec<u8>,
+        bound: Duration,
+    ) -> bool {
         let publisher = match self
             .session
             .declare_publisher(key)
@@ -160,7 +167,7 @@ impl Shared {
             .wait()
             .is_ok_and(|s| s.matching())
         {
-            if Instant::now() >= deadline {
+            if Instant::now() >= deadline || lock(&self.lost).contains(&process) {
                 return false;
             }
             std::thread::sleep(nap);
