@@ -15,6 +15,9 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use ::zenoh::pubsub::Publisher;
+use ::zenoh::qos::CongestionControl;
+use ::zenoh::Wait;
 use serde::de::DeserializeOwned;
 
 use super::error::Fault;
@@ -196,6 +199,8 @@ pub(crate) struct Pump {
     /// Pairs with something to move or to close.
     active: HashSet<PairKey>,
     credit_due: HashSet<PairKey>,
+    /// A declared publisher per pair for its credits (`None`: zenoh refused).
+    credit_publishers: HashMap<PairKey, Option<Publisher<'static>>>,
     remote_departed: HashMap<usize, HashSet<usize>>,
     local_departed: HashMap<usize, HashSet<usize>>,
     losses: Vec<(usize, Instant, bool)>,
@@ -217,6 +222,7 @@ impl Pump {
             pairs: HashMap::new(),
             active: HashSet::new(),
             credit_due: HashSet::new(),
+            credit_publishers: HashMap::new(),
             remote_departed: HashMap::new(),
             local_departed: HashMap::new(),
             losses: Vec::new(),
@@ -273,6 +279,9 @@ impl Pump {
             }
         }
         // Senders first (receivers see the remote pairs end), then seats.
+        for p in self.credit_publishers.drain().filter_map(|(_, p)| p) {
+            let _ = p.undeclare().wait();
+        }
         self.channels.clear();
         self.seats.clear();
     }
@@ -629,11 +638,25 @@ impl Pump {
             )
             .is_ok()
             {
-                let key =
-                    self.shared
+                let shared = &self.shared;
+                let publisher = self.credit_publishers.entry(k).or_insert_with(|| {
+                    let key = shared
                         .keys
-                        .credit(self.shared.config.process_of(from), id, from, to);
-                self.shared.put(key, buf);
+                        .credit(shared.config.process_of(from), id, from, to);
+                    shared
+                        .session
+                        .declare_publisher(key)
+                        .congestion_control(CongestionControl::Block)
+                        .wait()
+                        .ok()
+                });
+                let sent = match publisher {
+                    Some(p) => p.put(buf).wait().map_err(|e| e.to_string()),
+                    None => Err("could not declare the credit publisher".to_owned()),
+                };
+                if let Err(message) = sent {
+                    self.shared.fault(Fault::Zenoh { message });
+                }
             }
         }
     }
