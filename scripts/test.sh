@@ -76,8 +76,8 @@ step "pipeline: release stress (1M items, 4 mixed sync/async stages) and behavio
 cargo test --release -p evlatch-std --test pipeline
 cargo run --release -p evlatch-std --example pipeline
 
-step "event service over zenoh (release: zenoh is built once): differential proptest against zenoh's key matcher, loopback bridge tests, two example processes, the module's unit and doc tests"
-cargo test --release -p evlatch-std --features zenoh --test zenoh_keys --test zenoh_bridge
+step "event service and exchange over zenoh (release: zenoh is built once): differential proptest against zenoh's key matcher, loopback bridge and cluster exchange tests, two example processes each, the module's unit and doc tests"
+cargo test --release -p evlatch-std --features zenoh --test zenoh_keys --test zenoh_bridge --test zenoh_exchange
 cargo test --release -p evlatch-std --features zenoh --lib zenoh::
 cargo test --release -p evlatch-std --features zenoh --doc zenoh
 

@@ -10,6 +10,15 @@
 //! - `zenoh.rtt`: one op = one round trip A → B → A (B answers from its
 //!   callback / listener). The group's note also gives p50/p99 of single
 //!   round trips, measured before the timed rounds.
+//! - `zenoh.exchange`: the worker exchange across two processes (each one
+//!   worker) against timely_communication 0.29's `Config::Cluster` (TCP)
+//!   on loopback, with the workload of `exchange.all_to_all`: every round,
+//!   each worker sends a 256-record u64 batch to each worker and receives
+//!   its round's records. The two "processes" are two zenoh sessions
+//!   (evlatch) / two `Config::Cluster` instances (timely) in this bench
+//!   process, each on its own threads; one op = one record received by one
+//!   worker. Each worker times its rounds after one untimed warm-up round
+//!   (so start-up and connecting are not measured); the slower one counts.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
@@ -32,6 +41,7 @@ const CHUNK: u64 = 1 << 14;
 
 /// Registers the zenoh groups (only if one is selected: they open sockets).
 pub fn register(h: &mut Harness) {
+    exchange(h);
     if !h.selects("zenoh.throughput") && !h.selects("zenoh.rtt") {
         return;
     }
@@ -328,4 +338,230 @@ fn percentiles(v: &mut [f64]) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
     let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
     (at(0.5), at(0.99))
+}
+
+// ---------------------------------------------------------------------------
+// The exchange across two processes
+
+use evlatch_std::zenoh::exchange::{self as zx, ClusterConfig};
+use timely_communication::{Allocator, Bytesable, Pull, Push};
+
+/// Records per batch per pair per round (as `exchange.all_to_all`).
+const XBATCH: usize = 256;
+/// The fewest records per worker one timed run moves (setup amortized).
+const XMIN_RECORDS: u64 = 1 << 17;
+
+/// A batch of records as one timely message.
+struct Records(Vec<u64>);
+
+impl Bytesable for Records {
+    fn from_bytes(bytes: timely_bytes::arc::Bytes) -> Self {
+        Records(
+            bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8-byte chunks")))
+                .collect(),
+        )
+    }
+
+    fn length_in_bytes(&self) -> usize {
+        self.0.len() * 8
+    }
+
+    fn into_bytes<W: std::io::Write>(&self, writer: &mut W) {
+        for v in &self.0 {
+            writer
+                .write_all(&v.to_le_bytes())
+                .expect("in-memory writer");
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// One timely worker's rounds after one untimed warm-up round (every
+/// peer connected); returns the records of the timed rounds and their time.
+fn timely_rounds(alloc: &mut Allocator, rounds: usize) -> (u64, Duration) {
+    let (mut senders, mut receiver) = alloc.allocate::<Records>(0);
+    let expected = XBATCH * alloc.peers();
+    let (mut cur, mut next) = (0, 0);
+    let mut start = Instant::now();
+    for round in 0..=rounds as u64 {
+        if round == 1 {
+            start = Instant::now();
+        }
+        for s in senders.iter_mut() {
+            s.send(Records(vec![round; XBATCH]));
+            s.done();
+        }
+        while cur < expected {
+            alloc.receive();
+            let mut any = false;
+            while let Some(m) = receiver.recv() {
+                for &v in &m.0 {
+                    if v == round {
+                        cur += 1;
+                    } else {
+                        next += 1;
+                    }
+                }
+                any = true;
+            }
+            alloc.release();
+            if !any {
+                alloc.events().borrow_mut().clear();
+                alloc.await_events(Some(Duration::from_millis(1)));
+            }
+        }
+        (cur, next) = (next, 0);
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(cur, 0, "timely: records after the last round");
+    ((rounds * expected) as u64, elapsed)
+}
+
+/// timely's cluster of two processes (one worker each) on loopback.
+fn timely_cluster(rounds: usize) -> Vec<(u64, Duration)> {
+    let addresses = vec![
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    ];
+    let procs: Vec<_> = (0..2)
+        .map(|process| {
+            let addresses = addresses.clone();
+            // Process 0 listens first (spares process 1 a 1 s connect retry).
+            std::thread::sleep(Duration::from_millis(100 * process as u64));
+            std::thread::spawn(move || {
+                let config = timely_communication::Config::Cluster {
+                    threads: 1,
+                    process,
+                    addresses,
+                    report: false,
+                    zerocopy: false,
+                    log_fn: Arc::new(|_| None),
+                };
+                let guards = timely_communication::initialize(config, move |mut alloc| {
+                    timely_rounds(&mut alloc, rounds)
+                })
+                .expect("timely cluster starts");
+                guards
+                    .join()
+                    .into_iter()
+                    .map(|r| r.expect("timely worker"))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    procs
+        .into_iter()
+        .flat_map(|p| p.join().expect("timely process"))
+        .collect()
+}
+
+/// One evlatch cluster worker's rounds, after one untimed warm-up round.
+fn evlatch_rounds(mut w: zx::ClusterWorker, rounds: usize) -> (u64, Duration) {
+    // A peer is at most one round ahead: two rounds never block.
+    let (mut senders, mut receiver) = w.allocate_bounded::<u64>(0, 2 * XBATCH).expect("allocate");
+    let expected = XBATCH * w.peers();
+    let mut batch = Vec::with_capacity(XBATCH);
+    let mut inbox = Vec::with_capacity(2 * expected);
+    let (mut cur, mut next) = (0, 0);
+    let mut start = Instant::now();
+    for round in 0..=rounds as u64 {
+        if round == 1 {
+            start = Instant::now();
+        }
+        for s in senders.iter_mut() {
+            batch.resize(XBATCH, round);
+            s.send_batch(&mut batch).expect("peers receive every round");
+        }
+        while cur < expected {
+            receiver
+                .recv_batch(&mut inbox, 2 * expected)
+                .expect("peers send every round");
+            for v in inbox.drain(..) {
+                if v == round {
+                    cur += 1;
+                } else {
+                    next += 1;
+                }
+            }
+        }
+        (cur, next) = (next, 0);
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(cur, 0, "evlatch: records after the last round");
+    ((rounds * expected) as u64, elapsed)
+}
+
+/// evlatch's cluster of two processes (one worker each): two zenoh
+/// sessions, linked once; a fresh job per run.
+fn evlatch_cluster(sessions: &(Session, Session), run: u64, rounds: usize) -> Vec<(u64, Duration)> {
+    let job = format!("bench{run}");
+    let start = |session: &Session, process| {
+        zx::initialize(
+            session,
+            ClusterConfig::new(&job, process, 2, 1).expect("config"),
+            move |w| evlatch_rounds(w, rounds),
+        )
+        .expect("evlatch cluster starts")
+    };
+    let (a, b) = (start(&sessions.0, 0), start(&sessions.1, 1));
+    let mut got: Vec<(u64, Duration)> = a
+        .join()
+        .into_iter()
+        .map(|r| r.expect("evlatch worker"))
+        .collect();
+    got.extend(b.join().into_iter().map(|r| r.expect("evlatch worker")));
+    got
+}
+
+/// Runs `run(rounds)` for at least [`XMIN_RECORDS`] records per worker and
+/// scales the slower worker's time of its timed rounds to `iters` records.
+fn cluster_batch(iters: u64, run: impl FnOnce(usize) -> Vec<(u64, Duration)>) -> Duration {
+    let per_round = (XBATCH * 2) as u64;
+    let records = iters.max(XMIN_RECORDS);
+    let rounds = records.div_ceil(per_round) as usize;
+    let got = run(rounds);
+    assert!(
+        got.iter().all(|&(g, _)| g == rounds as u64 * per_round),
+        "records lost: {got:?}"
+    );
+    let elapsed = got.iter().map(|&(_, d)| d).max().expect("two workers");
+    elapsed.mul_f64(iters as f64 / (rounds as u64 * per_round) as f64)
+}
+
+fn exchange(h: &mut Harness) {
+    if !h.selects("zenoh.exchange") {
+        return;
+    }
+    let endpoint = format!("tcp/127.0.0.1:{}", free_port());
+    let sessions = (open(&[&endpoint], &[]), open(&[], &[&endpoint]));
+    let deadline = Instant::now() + STALL;
+    while sessions.1.info().peers_zid().wait().next().is_none() {
+        assert!(Instant::now() < deadline, "the bench peers did not connect");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let runs = AtomicU64::new(0);
+    h.group(
+        "zenoh.exchange",
+        &format!(
+            "2 processes x 1 worker all-to-all over loopback TCP, {XBATCH}-record u64 batches per pair per round; op = one record received by one worker"
+        ),
+    )
+    .baseline_timed("timely_communication Cluster (TCP)", |iters| {
+        cluster_batch(iters, timely_cluster)
+    })
+    .line_timed("evlatch zenoh cluster", |iters| {
+        let run = runs.fetch_add(1, Ordering::Relaxed);
+        cluster_batch(iters, |rounds| evlatch_cluster(&sessions, run, rounds))
+    })
+    .goal(1.0)
+    .note("timed per worker after one warm-up round (start-up and connecting excluded), the slower worker counts; at least 2^17 records per worker per run")
+    .run();
 }

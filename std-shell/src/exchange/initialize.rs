@@ -209,3 +209,63 @@ impl<R> fmt::Debug for WorkerGuards<R> {
             .finish()
     }
 }
+
+/// The seats of an exchange whose workers are not all in this process (the
+/// cluster mode of `crate::zenoh::exchange`): one registry for every
+/// worker of the cluster, workers started for this process's seats only,
+/// and worker handles for the other seats, which the cluster's network
+/// side holds (it sends and receives on behalf of the remote workers).
+#[cfg(all(feature = "zenoh", not(evlatch_loom)))]
+pub(crate) struct Seats {
+    registry: Arc<Registry>,
+    peers: usize,
+}
+
+#[cfg(all(feature = "zenoh", not(evlatch_loom)))]
+impl Seats {
+    /// A registry for `peers` workers.
+    pub(crate) fn new(peers: usize) -> Self {
+        Self {
+            registry: Arc::new(Registry::new(peers)),
+            peers,
+        }
+    }
+
+    /// The handle of seat `index`, on the calling thread (it stays there).
+    pub(crate) fn worker(&self, index: usize) -> Worker {
+        Worker::new(index, self.peers, self.registry.clone())
+    }
+
+    /// Starts the workers of seats `local`, as [`initialize`] starts all.
+    pub(crate) fn start<R, F>(
+        &self,
+        local: core::ops::Range<usize>,
+        f: F,
+    ) -> Result<WorkerGuards<R>, Error>
+    where
+        R: Send + 'static,
+        F: Fn(Worker) -> R + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        let mut handles = Vec::with_capacity(local.len());
+        for index in local.clone() {
+            let registry = self.registry.clone();
+            let f = f.clone();
+            let peers = self.peers;
+            let spawned = std::thread::Builder::new()
+                .name(format!("evlatch-exchange-{index}"))
+                .spawn(move || run_worker(index, peers, registry, &*f));
+            match spawned {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    for missing in index..local.end {
+                        self.registry.depart(missing);
+                    }
+                    drop(WorkerGuards { handles });
+                    return Err(Error::Spawn(e.to_string()));
+                }
+            }
+        }
+        Ok(WorkerGuards { handles })
+    }
+}

@@ -110,6 +110,8 @@ mod loom_models;
 pub use channel::{Broadcaster, Receiver, Sender};
 pub use error::{Error, RecvError, SendError, TryRecvError, TrySendError, WorkerError};
 pub use futures::{BroadcastAsync, RecvAsync, RecvBatchAsync, SendAsync, SendBatchAsync};
+#[cfg(all(feature = "zenoh", not(evlatch_loom)))]
+pub(crate) use initialize::Seats;
 pub use initialize::{initialize, Config, WorkerGuards};
 pub use worker::{WaitAsync, Worker};
 

@@ -122,13 +122,16 @@
 //! bridge does waits without bound: dropping it waits for listener calls in
 //! progress and at most about 50 ms for its thread.
 //!
-//! # What is not here yet
+//! # The exchange across processes
 //!
-//! The worker [`exchange`](crate) across processes over zenoh (a
-//! `zenoh::exchange` submodule next to this one) is planned; see issue 14.
+//! The worker [`exchange`](crate::exchange) runs across processes too:
+//! see [`exchange`] (a cluster of processes, each with its
+//! own workers; remote pairs over zenoh, FIFO, bounded by credit, ending
+//! and failing the way local ones do).
 
 mod bridge;
 mod error;
+pub mod exchange;
 mod keys;
 mod stats;
 mod wire;
