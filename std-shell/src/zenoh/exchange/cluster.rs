@@ -45,7 +45,17 @@ const DEPART_BOUND: Duration = Duration::from_secs(10);
 ///
 /// # Examples
 ///
-/// See the [module docs](super).
+/// ```
+/// use evlatch_std::zenoh::{self as ez, engine::Wait};
+/// use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+///
+/// // One process of two workers, on a zenoh peer that talks to no one.
+/// let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+/// let config = ClusterConfig::new("doc", 0, 1, 2)?;
+/// let guards = initialize(&session, config, |worker| worker.index() * 10)?;
+/// assert_eq!(guards.join(), [Ok(0), Ok(10)]);
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// ```
 pub fn initialize<R, F>(
     session: &Session,
     config: ClusterConfig,
@@ -117,7 +127,31 @@ where
 ///
 /// # Examples
 ///
-/// See the [module docs](super).
+/// ```
+/// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+/// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+/// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+/// // One process of two workers: worker `i` sends `i` to every worker.
+/// let config = ClusterConfig::new("doc", 0, 1, 2)?;
+/// let guards = initialize(&session, config, |mut worker| {
+///     assert_eq!((worker.config().process(), worker.peers()), (0, 2));
+///     let (mut senders, mut receiver) = worker.allocate::<usize>(0).unwrap();
+///     for sender in &mut senders {
+///         sender.send(worker.index()).unwrap();
+///     }
+///     drop(senders);
+///     let mut sum = 0;
+///     while !worker.wait(None).is_empty() {
+///         while let Ok(record) = receiver.try_recv() {
+///             sum += record;
+///         }
+///     }
+///     assert!(worker.faults().is_empty());
+///     sum
+/// })?;
+/// assert_eq!(guards.join(), [Ok(1), Ok(1)]);
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// ```
 pub struct ClusterWorker {
     inner: Worker,
     shared: Arc<Shared>,
@@ -129,7 +163,14 @@ impl ClusterWorker {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 2)?, |w| w.index())?;
+    /// assert_eq!(guards.join(), [Ok(0), Ok(1)]);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn index(&self) -> usize {
         self.inner.index()
     }
@@ -138,7 +179,14 @@ impl ClusterWorker {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 3)?, |w| w.peers())?;
+    /// assert_eq!(guards.join(), [Ok(3), Ok(3), Ok(3)]);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn peers(&self) -> usize {
         self.inner.peers()
     }
@@ -147,7 +195,15 @@ impl ClusterWorker {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// let config = ClusterConfig::new("doc", 0, 1, 1)?;
+    /// let guards = initialize(&session, config, |w| w.config().job().to_owned())?;
+    /// assert_eq!(guards.join(), [Ok("doc".to_owned())]);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn config(&self) -> &ClusterConfig {
         &self.shared.config
     }
@@ -171,7 +227,20 @@ impl ClusterWorker {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 2)?, |mut w| {
+    ///     let (senders, _receiver) = w.allocate::<String>(0).unwrap();
+    ///     // One sender per worker of the cluster; here both are in this process.
+    ///     assert_eq!(senders.len(), 2);
+    ///     assert!(senders.iter().all(|s| !s.is_remote()));
+    ///     assert!(w.allocate::<String>(0).is_err()); // once per id
+    /// })?;
+    /// assert!(guards.join().iter().all(Result::is_ok));
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn allocate<T>(&mut self, id: usize) -> Result<(Vec<ClusterSender<T>>, Receiver<T>), Error>
     where
         T: Serialize + DeserializeOwned + Send + 'static,
@@ -189,7 +258,17 @@ impl ClusterWorker {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 1)?, |mut w| {
+    ///     let (senders, _receiver) = w.allocate_bounded::<u32>(1, 8).unwrap();
+    ///     senders[0].capacity()
+    /// })?;
+    /// assert_eq!(guards.join(), [Ok(8)]);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn allocate_bounded<T>(
         &mut self,
         id: usize,
@@ -229,7 +308,19 @@ impl ClusterWorker {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 1)?, |mut w| {
+    ///     let (mut senders, _receiver) = w.allocate::<u8>(4).unwrap();
+    ///     assert!(w.events().is_empty());
+    ///     senders[0].send(1).unwrap();
+    ///     w.events().to_vec()
+    /// })?;
+    /// assert_eq!(guards.join(), [Ok(vec![4])]);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn events(&mut self) -> &[usize] {
         self.inner.events()
     }
@@ -239,7 +330,22 @@ impl ClusterWorker {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// use std::time::Duration;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 2)?, |mut w| {
+    ///     let (mut senders, mut receiver) = w.allocate::<u8>(0).unwrap();
+    ///     let peer = 1 - w.index();
+    ///     senders[peer].send(1).unwrap();
+    ///     assert_eq!(w.wait(None), [0]);
+    ///     assert_eq!(receiver.try_recv(), Ok(1));
+    ///     assert!(w.wait(Some(Duration::from_millis(1))).is_empty());
+    /// })?;
+    /// assert!(guards.join().iter().all(Result::is_ok));
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn wait(&mut self, timeout: Option<Duration>) -> &[usize] {
         self.inner.wait(timeout)
     }
@@ -249,7 +355,19 @@ impl ClusterWorker {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 1)?, |mut w| {
+    ///     let (mut senders, _receiver) = w.allocate::<u8>(3).unwrap();
+    ///     senders[0].send(1).unwrap();
+    ///     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    ///     rt.block_on(w.wait_async()).to_vec()
+    /// })?;
+    /// assert_eq!(guards.join(), [Ok(vec![3])]);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn wait_async(&mut self) -> WaitAsync<'_> {
         self.inner.wait_async()
     }
@@ -258,7 +376,15 @@ impl ClusterWorker {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// // A healthy cluster has nothing to report.
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 1)?, |w| w.faults())?;
+    /// assert_eq!(guards.join(), [Ok(vec![])]);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn faults(&self) -> Vec<Fault> {
         self.shared.faults()
     }
@@ -302,7 +428,21 @@ impl fmt::Debug for ClusterWorker {
 ///
 /// # Examples
 ///
-/// See the [module docs](super).
+/// ```
+/// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+/// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+/// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+/// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 2)?, |mut w| {
+///     let (mut senders, _receiver) = w.allocate::<u64>(0).unwrap();
+///     senders[w.index()].send(1).unwrap(); // to itself
+///     w.index() * 10
+/// })?;
+/// // All pairs are local here: nothing went over zenoh.
+/// assert_eq!(guards.stats().sent, 0);
+/// assert!(guards.faults().is_empty());
+/// assert_eq!(guards.join(), [Ok(0), Ok(10)]);
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// ```
 #[must_use = "dropping the guards joins the workers at once; call `join` for their results"]
 pub struct ClusterGuards<R> {
     workers: Option<WorkerGuards<R>>,
@@ -318,7 +458,18 @@ impl<R> ClusterGuards<R> {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 2)?, |w| {
+    ///     assert_eq!(w.index(), 0, "worker 1 panics");
+    /// })?;
+    /// let results = guards.join();
+    /// assert!(results[0].is_ok());
+    /// assert!(results[1].is_err());
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn join(mut self) -> Vec<Result<R, WorkerError>> {
         let results = self
             .workers
@@ -334,7 +485,15 @@ impl<R> ClusterGuards<R> {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 1)?, |_| ())?;
+    /// assert_eq!(guards.faults(), []);
+    /// # let _ = guards.join();
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn faults(&self) -> Vec<Fault> {
         self.shared.faults()
     }
@@ -343,7 +502,16 @@ impl<R> ClusterGuards<R> {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 1)?, |_| ())?;
+    /// let stats = guards.stats();
+    /// assert_eq!((stats.sent, stats.received, stats.malformed), (0, 0, 0));
+    /// # let _ = guards.join();
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn stats(&self) -> ExchangeStats {
         self.shared.counters.snapshot()
     }

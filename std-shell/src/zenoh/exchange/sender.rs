@@ -34,7 +34,37 @@ const MAX_FRAME_RECORDS: u64 = 4096;
 ///
 /// # Examples
 ///
-/// See the [module docs](super).
+/// ```
+/// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+/// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+/// // Two processes of one worker each, here two zenoh peers in one process
+/// // over loopback: each worker's sender to the other is remote.
+/// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+/// let endpoint = format!("tcp/127.0.0.1:{port}");
+/// let a = ez::engine::open(ez::peer_config(&[&endpoint], &[])?).wait()?;
+/// let b = ez::engine::open(ez::peer_config(&[], &[&endpoint])?).wait()?;
+/// let work = |mut worker: ez::exchange::ClusterWorker| {
+///     let (mut senders, mut receiver) = worker.allocate_bounded::<u32>(0, 16).unwrap();
+///     let peer = 1 - worker.index();
+///     let mut to_peer = senders.swap_remove(peer);
+///     drop(senders); // the pair to itself ends at once
+///     assert!(to_peer.is_remote());
+///     assert_eq!((to_peer.target(), to_peer.capacity()), (peer, 16));
+///     to_peer.send(1).unwrap();
+///     to_peer.send_batch(&mut vec![2, 3]).unwrap(); // one frame
+///     to_peer.done(); // END after the records
+///     let mut got = Vec::new();
+///     while let Ok(record) = receiver.recv() {
+///         got.push(record);
+///     }
+///     got
+/// };
+/// let on_a = initialize(&a, ClusterConfig::new("doc", 0, 2, 1)?, work)?;
+/// let on_b = initialize(&b, ClusterConfig::new("doc", 1, 2, 1)?, work)?;
+/// assert_eq!(on_a.join(), [Ok(vec![1, 2, 3])]);
+/// assert_eq!(on_b.join(), [Ok(vec![1, 2, 3])]);
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// ```
 pub struct ClusterSender<T> {
     inner: Inner<T>,
 }
@@ -72,7 +102,17 @@ impl<T> ClusterSender<T> {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 2)?, |mut w| {
+    ///     let (senders, _receiver) = w.allocate::<u8>(0).unwrap();
+    ///     senders.iter().map(|s| s.target()).collect::<Vec<_>>()
+    /// })?;
+    /// assert_eq!(guards.join(), [Ok(vec![0, 1]), Ok(vec![0, 1])]);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn target(&self) -> usize {
         match &self.inner {
             Inner::Local(s) => s.target(),
@@ -84,7 +124,17 @@ impl<T> ClusterSender<T> {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 1)?, |mut w| {
+    ///     let (senders, _receiver) = w.allocate_bounded::<u8>(0, 32).unwrap();
+    ///     senders[0].capacity()
+    /// })?;
+    /// assert_eq!(guards.join(), [Ok(32)]);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn capacity(&self) -> usize {
         match &self.inner {
             Inner::Local(s) => s.capacity(),
@@ -96,7 +146,18 @@ impl<T> ClusterSender<T> {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// // In a one-process cluster every pair is local.
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 2)?, |mut w| {
+    ///     let (senders, _receiver) = w.allocate::<u8>(0).unwrap();
+    ///     senders.iter().any(|s| s.is_remote())
+    /// })?;
+    /// assert_eq!(guards.join(), [Ok(false), Ok(false)]);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn is_remote(&self) -> bool {
         matches!(self.inner, Inner::Remote(_))
     }
@@ -105,7 +166,21 @@ impl<T> ClusterSender<T> {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 1)?, |mut w| {
+    ///     let (mut senders, mut receiver) = w.allocate::<u8>(0).unwrap();
+    ///     let mut sender = senders.pop().unwrap();
+    ///     sender.send(7).unwrap();
+    ///     sender.done();
+    ///     // The record, then disconnected: the only sender is done.
+    ///     (receiver.recv().ok(), receiver.recv().is_err())
+    /// })?;
+    /// assert_eq!(guards.join(), [Ok((Some(7), true))]);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn done(self) {}
 }
 
@@ -179,7 +254,19 @@ impl<T: Serialize> ClusterSender<T> {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// use evlatch_std::exchange::TrySendError;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 1)?, |mut w| {
+    ///     let (mut senders, _receiver) = w.allocate_bounded::<u8>(0, 1).unwrap();
+    ///     assert_eq!(senders[0].try_send(1), Ok(()));
+    ///     assert_eq!(senders[0].try_send(2), Err(TrySendError::Full(2)));
+    /// })?;
+    /// assert!(guards.join().iter().all(Result::is_ok));
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn try_send(&mut self, value: T) -> Result<(), TrySendError<T>> {
         match &mut self.inner {
             Inner::Local(s) => s.try_send(value),
@@ -211,7 +298,18 @@ impl<T: Serialize> ClusterSender<T> {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 1)?, |mut w| {
+    ///     let (mut senders, mut receiver) = w.allocate::<String>(0).unwrap();
+    ///     senders[0].send("hello".to_owned()).unwrap();
+    ///     receiver.recv().unwrap()
+    /// })?;
+    /// assert_eq!(guards.join(), [Ok("hello".to_owned())]);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn send(&mut self, value: T) -> Result<(), SendError<T>> {
         match &mut self.inner {
             Inner::Local(s) => s.send(value),
@@ -238,7 +336,20 @@ impl<T: Serialize> ClusterSender<T> {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 1)?, |mut w| {
+    ///     let (mut senders, _receiver) = w.allocate_bounded::<u8>(0, 2).unwrap();
+    ///     let mut batch = vec![1, 2, 3];
+    ///     // Room for two: the third stays in the batch.
+    ///     let sent = senders[0].try_send_batch(&mut batch).unwrap();
+    ///     (sent, batch)
+    /// })?;
+    /// assert_eq!(guards.join(), [Ok((2, vec![3]))]);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn try_send_batch(&mut self, batch: &mut Vec<T>) -> Result<usize, SendError<()>> {
         match &mut self.inner {
             Inner::Local(s) => s.try_send_batch(batch),
@@ -265,7 +376,25 @@ impl<T: Serialize> ClusterSender<T> {
     ///
     /// # Examples
     ///
-    /// See the [module docs](super).
+    /// ```
+    /// # use evlatch_std::zenoh::{self as ez, engine::Wait};
+    /// # use evlatch_std::zenoh::exchange::{initialize, ClusterConfig};
+    /// # let session = ez::engine::open(ez::peer_config(&[], &[])?).wait()?;
+    /// let guards = initialize(&session, ClusterConfig::new("doc", 0, 1, 1)?, |mut w| {
+    ///     let (mut senders, mut receiver) = w.allocate::<u8>(0).unwrap();
+    ///     let mut batch = vec![1, 2, 3];
+    ///     senders[0].send_batch(&mut batch).unwrap();
+    ///     assert!(batch.is_empty());
+    ///     drop(senders);
+    ///     let mut got = Vec::new();
+    ///     while let Ok(record) = receiver.recv() {
+    ///         got.push(record);
+    ///     }
+    ///     got
+    /// })?;
+    /// assert_eq!(guards.join(), [Ok(vec![1, 2, 3])]);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn send_batch(&mut self, batch: &mut Vec<T>) -> Result<(), SendError<()>> {
         match &mut self.inner {
             Inner::Local(s) => s.send_batch(batch),
