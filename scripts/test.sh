@@ -38,6 +38,10 @@ cargo clippy -p evlatch --all-targets --no-default-features -- -D warnings
 # and built once, in release, for its tests below.
 # One invocation for both crates: one feature set, one zenoh check build.
 cargo clippy -p evlatch-std -p evlatch-bench --all-targets --features evlatch-std/zenoh,evlatch-bench/zenoh -- -D warnings
+# The loom build of the libraries (its cfg swaps constants, e.g. spin limits
+# of 0), linted as well.
+RUSTFLAGS="--cfg evlatch_loom --cfg evlatch_stall_hook" CARGO_TARGET_DIR=target/loom-clippy \
+  cargo clippy -p evlatch -p evlatch-std --lib -- -D warnings
 
 step "docs build without warnings (broken links, missing docs)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps

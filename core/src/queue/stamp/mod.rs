@@ -940,6 +940,9 @@ impl Backoff {
 
     /// One round of waiting.
     #[cold]
+    // Under loom `SPIN_LIMIT` is 0, so the comparisons below are constant
+    // there (loom explores the yield branch at once).
+    #[cfg_attr(evlatch_loom, allow(clippy::absurd_extreme_comparisons))]
     pub(crate) fn wait(&mut self) {
         stall::point(StallPoint::WaitsForNeighbour);
         if self.step >= Self::SPIN_LIMIT && crate::queue::relax::yield_now() {
