@@ -567,7 +567,14 @@ fn blocked_sender_wakes_on_last_receiver_drop() {
 /// at every stage of its wait.
 #[test]
 fn blocked_sends_racing_the_last_receiver_drop_get_their_value_back() {
-    let runs: usize = if cfg!(miri) { 4 } else { 2000 };
+    // Full size in the release step; debug (and ThreadSanitizer) fewer.
+    let runs: usize = if cfg!(miri) {
+        4
+    } else if cfg!(debug_assertions) {
+        400
+    } else {
+        2000
+    };
     for capacity in [1, 3, 4] {
         for run in 0..runs {
             let (tx, rx) = bounded(capacity).unwrap();
