@@ -89,6 +89,32 @@ fn steady_exchange_allocates_nothing_per_message() {
     }
 }
 
+/// The first scan for news may come only once counting has begun (a fast
+/// peer means a worker never waits while warming up): it must not
+/// allocate its event list then.
+#[test]
+fn a_first_scan_allocates_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let results = initialize(Config::Thread, |mut w| {
+        let (mut txs, _rx0) = w.allocate_bounded::<u64>(0, 4).unwrap();
+        let (_txs1, _rx1) = w.allocate_bounded::<u64>(1, 4).unwrap();
+        txs[0].send(7).unwrap();
+        counting::count_this_thread(true);
+        let before = counting::allocations();
+        let news = w.events().len();
+        let after = counting::allocations();
+        counting::count_this_thread(false);
+        (news, after - before)
+    })
+    .unwrap()
+    .join();
+    for r in results {
+        let (news, allocated) = r.unwrap();
+        assert_eq!(news, 1, "channel 0 has a message");
+        assert_eq!(allocated, 0, "the first scan allocated");
+    }
+}
+
 /// The control: the counter does see an allocation of a counted thread (so
 /// a zero above means none happened, not that nothing was counted).
 #[test]

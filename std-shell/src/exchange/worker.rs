@@ -182,6 +182,7 @@ impl Worker {
             column: matrix.clone(),
             reported_closed: false,
         });
+        self.room_for_every_event();
         Ok((senders, Receiver::new(matrix, self.index)))
     }
 
@@ -343,6 +344,14 @@ impl Worker {
             }
             keep
         });
+    }
+
+    /// Gives the event list room for an entry per watched channel, so a
+    /// scan never allocates (a steady exchange allocates nothing, even when
+    /// its first wait comes late).
+    fn room_for_every_event(&mut self) {
+        let short = self.columns.len().saturating_sub(self.events.len());
+        self.events.reserve(short);
     }
 
     /// Whether some watched channel may still get a message or close.

@@ -8,12 +8,16 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The allocator: the system's, counting allocations of opted-in threads.
 pub struct Counting;
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// Set from `EVLATCH_COUNT_BACKTRACE` (read outside the allocator): print a
+/// backtrace of each counted allocation, to find where one comes from.
+static BACKTRACE: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
     static COUNTED: Cell<bool> = const { Cell::new(false) };
@@ -23,6 +27,15 @@ fn note_allocation() {
     // `try_with`: the flag may be gone while a thread is being torn down.
     if COUNTED.try_with(Cell::get).unwrap_or(false) {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        if BACKTRACE.load(Ordering::Relaxed) {
+            // Stop counting while the backtrace (which allocates) is taken.
+            COUNTED.with(|c| c.set(false));
+            eprintln!(
+                "counted allocation:\n{}",
+                std::backtrace::Backtrace::force_capture()
+            );
+            COUNTED.with(|c| c.set(true));
+        }
     }
 }
 
@@ -33,6 +46,9 @@ pub fn allocations() -> u64 {
 
 /// Counts this thread's allocations from now on (`true`) or stops (`false`).
 pub fn count_this_thread(on: bool) {
+    if on && std::env::var_os("EVLATCH_COUNT_BACKTRACE").is_some() {
+        BACKTRACE.store(true, Ordering::Relaxed);
+    }
     COUNTED.with(|c| c.set(on));
 }
 
