@@ -11,16 +11,20 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::Mutex;
+use std::task::{Poll, Waker};
 
 use evlatch_std::exchange::{initialize, Config, TryRecvError};
 
 /// Serializes this file's tests (see the module doc).
 static SERIAL: Mutex<()> = Mutex::new(());
 
+mod common;
+
 #[path = "common/counting.rs"]
 mod counting;
+
+use common::{block_on_with as block_on, thread_waker};
 
 #[global_allocator]
 static GLOBAL: counting::Counting = counting::Counting;
@@ -129,28 +133,6 @@ fn the_counter_sees_a_counted_allocation() {
     assert!(after > before, "the counting allocator saw no allocation");
 }
 
-/// Wakes a thread parked in [`block_on`].
-struct Unpark(std::thread::Thread);
-
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-/// Drives `f` on this thread, parking while it is pending (the waker is
-/// made by the caller, before counting starts).
-fn block_on<F: Future>(waker: &Waker, f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(waker);
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::thread::park();
-    }
-}
-
 /// Runs `a` and `b` concurrently on one task (no allocation).
 async fn join2(a: impl Future<Output = ()>, b: impl Future<Output = ()>) {
     let (mut a, mut b) = (pin!(a), pin!(b));
@@ -214,7 +196,7 @@ fn steady_async_exchange_allocates_nothing_per_message() {
         let (mut txs, mut rx) = w.allocate_bounded::<u64>(0, ASYNC_CAPACITY).unwrap();
         let mut tx = txs.swap_remove(1 - me);
         drop(txs);
-        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let waker = thread_waker();
         let mut batch = Vec::with_capacity(BATCH);
         let mut inbox = Vec::with_capacity(BATCH);
         for r in 0..20 {

@@ -6,18 +6,20 @@
 //! (a thread-local flag), so the test harness's own threads do not disturb
 //! the count.
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Waker;
 use std::thread;
 
 use evlatch_std::diagnostics::registered_waiters;
 use evlatch_std::{channel, Event, EventExt, EventStatus};
 
+mod common;
+
 #[path = "common/counting.rs"]
 mod counting;
+
+use common::{block_on_with as block_on, thread_waker};
 
 #[global_allocator]
 static GLOBAL: counting::Counting = counting::Counting;
@@ -37,30 +39,6 @@ fn counted<R>(f: impl FnOnce() -> R) -> R {
 fn spin_until(cond: impl Fn() -> bool) {
     while !cond() {
         thread::yield_now();
-    }
-}
-
-/// A minimal executor: polls one future on the current thread, parking
-/// between polls; its waker unparks the thread.
-struct Unparker(thread::Thread);
-
-impl Wake for Unparker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-fn block_on<F: Future>(waker: &Waker, fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(waker);
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        thread::park();
     }
 }
 
@@ -147,7 +125,7 @@ fn async_waits_allocate_nothing() {
     let _serial = warm_up();
     let before = counting::allocations();
     thread_local! {
-        static WAKER: Waker = Waker::from(Arc::new(Unparker(thread::current())));
+        static WAKER: Waker = thread_waker();
     }
     // The waker is built once, before counting starts.
     let (waiter_allocs, registered) = finish_rounds(
@@ -172,7 +150,7 @@ fn blocked_channel_sends_and_receives_allocate_nothing() {
     // the channel full and most receives find it empty, so both sides block.
     let (tx, rx) = channel::bounded::<u64>(1).unwrap();
     let consumer = thread::spawn(move || {
-        let waker = Waker::from(Arc::new(Unparker(thread::current())));
+        let waker = thread_waker();
         counted(|| {
             let before = counting::allocations();
             let mut sum = 0;
@@ -188,7 +166,7 @@ fn blocked_channel_sends_and_receives_allocate_nothing() {
             (sum, counting::allocations() - before)
         })
     });
-    let waker = Waker::from(Arc::new(Unparker(thread::current())));
+    let waker = thread_waker();
     let sent_allocs = counted(|| {
         let before = counting::allocations();
         for i in 0..ROUNDS as u64 {
