@@ -6,51 +6,31 @@
 //!
 //! Run in release (scripts/test.sh): zenoh is built once, in that profile.
 
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use evlatch_std::exchange::{RecvError, TryRecvError, TrySendError};
-use evlatch_std::zenoh::engine::{self, Session, Wait};
+use evlatch_std::zenoh::engine::{Session, Wait};
 use evlatch_std::zenoh::exchange::{initialize, ClusterConfig, ClusterWorker, Fault};
-use evlatch_std::zenoh::{self as ez};
+
+#[path = "common/zenoh_peers.rs"]
+mod zenoh_peers;
+
+use zenoh_peers::{finished, free_endpoint};
 
 /// The bound on every wait in these tests.
 const WAIT: Duration = Duration::from_secs(20);
 
-fn free_endpoint() -> String {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port();
-    format!("tcp/127.0.0.1:{port}")
-}
-
-fn open(listen: &[&str], connect: &[&str]) -> Session {
-    engine::open(ez::peer_config(listen, connect).unwrap())
-        .wait()
-        .expect("zenoh session")
-}
-
 /// Two connected sessions: (listening, connecting).
 fn linked() -> (Session, Session) {
-    let endpoint = free_endpoint();
-    let a = open(&[&endpoint], &[]);
-    let b = open(&[], &[&endpoint]);
-    wait_until("the peers to connect", || {
-        b.info().peers_zid().wait().next().is_some()
-    });
+    let (a, b, _) = zenoh_peers::linked(WAIT);
     (a, b)
 }
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    zenoh_peers::wait_until(what, WAIT, done);
 }
 
 fn config(job: &str, process: usize, workers: usize) -> ClusterConfig {
@@ -453,28 +433,7 @@ fn malformed_payloads_are_counted_and_reported() {
 
 #[test]
 fn two_example_processes_exchange_end_to_end() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut build = Command::new(&cargo);
-    build.args([
-        "build",
-        "-q",
-        "-p",
-        "evlatch-std",
-        "--features",
-        "zenoh",
-        "--example",
-        "zenoh_exchange",
-    ]);
-    if !cfg!(debug_assertions) {
-        build.arg("--release");
-    }
-    assert!(
-        build.status().expect("cargo runs").success(),
-        "the example builds"
-    );
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let example = dir.join("examples").join("zenoh_exchange");
+    let example = zenoh_peers::build_example("zenoh_exchange");
     let endpoint = free_endpoint();
     let spawn = |args: &[&str]| {
         Command::new(&example)
@@ -488,14 +447,7 @@ fn two_example_processes_exchange_end_to_end() {
     let first = spawn(&["--process", "0", "--listen", &endpoint]);
     let second = spawn(&["--process", "1", "--connect", &endpoint]);
     for (name, child) in [("process 0", first), ("process 1", second)] {
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{name} failed: {}\n{stdout}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = finished(name, child);
         let ok = stdout
             .lines()
             .filter(|l| l.starts_with("worker ") && l.ends_with(" ok"))

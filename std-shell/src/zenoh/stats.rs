@@ -5,7 +5,9 @@ use crate::sync::{AtomicUsize, Ordering};
 /// A snapshot of a bridge's counters, from
 /// [`ServiceBridge::stats`](super::ServiceBridge::stats). Each counts events
 /// since the bridge was attached; each event is counted once, in the first
-/// column that applies.
+/// column that applies. A counter moves just after what it counts: a
+/// subscriber may receive an imported event an instant before `imported`
+/// counts it.
 ///
 /// # Examples
 ///
