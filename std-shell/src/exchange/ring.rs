@@ -9,6 +9,7 @@
 //! count that is the capacity rounded up to a power of two, while "full"
 //! means exactly `capacity` messages in flight.
 
+use core::cell::Cell;
 use core::mem::MaybeUninit;
 use std::sync::Arc;
 
@@ -112,6 +113,58 @@ impl<T> Ring<T> {
         slot.with_mut(|p| unsafe { (*p).write(value) });
     }
 
+    /// Moves the first `k` messages of `batch` into positions
+    /// `tail .. tail + k` (one or two block copies, where the run wraps),
+    /// and removes them from `batch`: the rest move to its front, in order,
+    /// and `batch` keeps its allocation.
+    ///
+    /// # Safety
+    /// As [`write`](Self::write), for every position of the run:
+    /// `tail + k ≤ head + capacity` for a `head` the producer loaded; and
+    /// `k ≤ batch.len()`.
+    #[inline]
+    pub(crate) unsafe fn write_batch(&self, tail: usize, batch: &mut Vec<T>, k: usize) {
+        debug_assert!(k <= batch.len());
+        #[cfg(not(evlatch_loom))]
+        {
+            let len = batch.len();
+            let src = batch.as_mut_ptr();
+            let base = self.slot_base();
+            let start = tail & self.mask;
+            let first = k.min(self.mask + 1 - start);
+            // SAFETY: the run's slots are free (the caller's contract) and
+            // `first` / `k - first` stay inside the slot array (`start +
+            // first ≤ slots`, `k - first ≤ k ≤ capacity ≤ slots`); `src ..
+            // src + len` are `batch`'s initialized elements, a separate
+            // allocation. The first `k` are moved out (their bytes now live
+            // in the slots), then the rest are moved down over them and the
+            // length says so: every message is owned exactly once. Nothing
+            // here panics.
+            unsafe {
+                core::ptr::copy_nonoverlapping(src, base.add(start), first);
+                core::ptr::copy_nonoverlapping(src.add(first), base, k - first);
+                core::ptr::copy(src.add(k), src, len - k);
+                batch.set_len(len - k);
+            }
+        }
+        // Loom checks each slot access: one at a time there.
+        #[cfg(evlatch_loom)]
+        for (i, value) in batch.drain(..k).enumerate() {
+            // SAFETY: the caller's contract, for position `tail + i`.
+            unsafe { self.write(tail + i, value) };
+        }
+    }
+
+    /// The first slot, as a pointer to a `T` with the whole slot array's
+    /// provenance (a cell is `repr(transparent)` outside loom, and so is
+    /// `MaybeUninit`). Writing through it is allowed: the slots are
+    /// `UnsafeCell`s.
+    #[cfg(not(evlatch_loom))]
+    #[inline]
+    fn slot_base(&self) -> *mut T {
+        self.slots.as_ptr().cast::<T>().cast_mut()
+    }
+
     /// Publishes every message written below `tail` (Release: their slot
     /// writes happen before the consumer's Acquire load of `tail`).
     #[inline]
@@ -184,6 +237,49 @@ impl<T> Ring<T> {
         // write published by the Acquire load of `tail`); the producer does
         // not touch it until `head + 1` is published.
         slot.with(|p| unsafe { (*p).assume_init_read() })
+    }
+
+    /// Moves the messages at positions `head .. head + take` into `out`, in
+    /// order, adding one to `moved` per message moved out of the ring (a
+    /// `Cell`, so that the caller sees the count even when `out` panics):
+    /// after it, `moved` grew by `take`, or by less only if `out` stopped
+    /// consuming (a user `Extend` that panicked or returned early). The
+    /// positions not counted are untouched, still the ring's.
+    ///
+    /// # Safety
+    /// As [`read`](Self::read), for every position of the run:
+    /// `head + take ≤ tail` for a `tail` the consumer loaded (Acquire).
+    #[inline]
+    pub(crate) unsafe fn read_into(
+        &self,
+        head: usize,
+        take: usize,
+        out: &mut impl Extend<T>,
+        moved: &Cell<usize>,
+    ) {
+        #[cfg(not(evlatch_loom))]
+        {
+            let base = self.slot_base();
+            let start = head & self.mask;
+            let first = take.min(self.mask + 1 - start);
+            let runs = [(start, first), (0, take - first)];
+            for (at, n) in runs {
+                out.extend((at..at + n).map(|i| {
+                    moved.set(moved.get() + 1);
+                    // SAFETY: slot `i` holds the message of a position in
+                    // `head .. head + take` (written, and published by the
+                    // Acquire load of `tail`); each is read once: the
+                    // caller advances `head` by `moved`.
+                    unsafe { base.add(i).read() }
+                }));
+            }
+        }
+        #[cfg(evlatch_loom)]
+        out.extend((head..head + take).map(|pos| {
+            moved.set(moved.get() + 1);
+            // SAFETY: the caller's contract, for position `pos`.
+            unsafe { self.read(pos) }
+        }));
     }
 
     /// Frees every slot below `head` for the producer (Release: our reads
