@@ -18,7 +18,8 @@
 //! - **No allocation per message**: a pair's ring of slots is allocated
 //!   once, when the id is allocated, and reused; batch operations
 //!   ([`Sender::send_batch`], [`Receiver::try_recv_batch`]) move many
-//!   messages per publication into and out of buffers you reuse.
+//!   messages per publication into and out of buffers you reuse, as one
+//!   or two block copies per ring (two where the run wraps around).
 //! - **Waiting without spinning**: [`Worker::wait`] (or
 //!   [`Worker::wait_async`]) parks until a channel has news and returns
 //!   the ids that do (timely's `events`). Senders wake a worker only when
