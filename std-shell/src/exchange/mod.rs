@@ -64,7 +64,7 @@
 //! task's, so both wake without spinning and from any thread. Before it
 //! parks, a blocking waiter spins for a few microseconds when there are
 //! no more workers than cores (each can have one), and otherwise yields
-//! its core a few times (with shared cores a spin would burn the time
+//! its core for up to 50 µs (with shared cores a spin would burn the time
 //! slice the peer needs to answer; a yield hands it over without a futex
 //! wake). The race arguments are in the source and checked by loom
 //! models.
