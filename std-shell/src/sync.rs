@@ -54,6 +54,9 @@ pub(crate) fn park_until(deadline: Option<std::time::Instant>) {
 ///
 /// `with` hands out a `*const T`, `with_mut` a `*mut T`; the caller's SAFETY
 /// comment says why no conflicting access exists at that moment.
+// Transparent outside loom: a slice of cells has the layout of a slice of
+// `T`, so a ring may copy runs of slots at once (`exchange::ring`).
+#[cfg_attr(not(evlatch_loom), repr(transparent))]
 pub(crate) struct UnsafeCell<T>(Inner<T>);
 
 #[cfg(evlatch_loom)]

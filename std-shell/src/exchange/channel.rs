@@ -5,6 +5,7 @@
 //! (see `bell.rs`), not on its worker's doorbell, so it may move to another
 //! thread or into an async task on any executor.
 
+use core::cell::Cell;
 use core::fmt;
 use core::task::{Context, Poll};
 use core::time::Duration;
@@ -208,12 +209,10 @@ impl<T> Sender<T> {
             self.note_full();
             return Ok(0);
         }
-        for value in batch.drain(..k) {
-            // SAFETY: as in `try_send`: `k ≤ room()` slots are free at
-            // `self.tail ..`.
-            unsafe { self.ring().write(self.tail, value) };
-            self.tail += 1;
-        }
+        // SAFETY: as in `try_send`: `k ≤ room()` slots are free at
+        // `self.tail ..`, and `k ≤ batch.len()`.
+        unsafe { self.ring().write_batch(self.tail, batch, k) };
+        self.tail += k;
         self.publish();
         Ok(k)
     }
@@ -595,16 +594,22 @@ impl<T> Receiver<T> {
             if take == 0 {
                 continue;
             }
-            out.extend((head..head + take).map(|pos| {
-                // SAFETY: we are the consumer; `pos < tails[from]`, a tail
-                // we loaded with Acquire, and each position is read once
-                // (`heads` advances past them below).
-                unsafe { ring.read(pos) }
-            }));
-            self.heads[from] = head + take;
-            ring.publish_head(head + take);
+            let taken = Cell::new(0);
+            {
+                // Advances `head` past what was moved out, even if `out`
+                // panics: no message is then dropped twice.
+                let _advance = Advance {
+                    ring,
+                    head: &mut self.heads[from],
+                    taken: &taken,
+                };
+                // SAFETY: we are the consumer; `head + take ≤ tails[from]`,
+                // a tail we loaded with Acquire, and each position is read
+                // once (`_advance` moves `heads` past them).
+                unsafe { ring.read_into(head, take, out, &taken) };
+            }
             self.freed(from);
-            moved += take;
+            moved += taken.get();
         }
         self.next = (self.next + 1) % n;
         if moved > 0 {
@@ -842,6 +847,21 @@ impl<T> Receiver<T> {
     fn all_drained(&self) -> bool {
         (0..self.heads.len())
             .all(|from| self.matrix.ring(from, self.to).is_drained(self.heads[from]))
+    }
+}
+
+/// Publishes a receiver's new `head` for one ring when dropped: after a
+/// batch moved out `taken` messages, or while `out` unwinds.
+struct Advance<'a, T> {
+    ring: &'a super::ring::Ring<T>,
+    head: &'a mut usize,
+    taken: &'a Cell<usize>,
+}
+
+impl<T> Drop for Advance<'_, T> {
+    fn drop(&mut self) {
+        *self.head += self.taken.get();
+        self.ring.publish_head(*self.head);
     }
 }
 

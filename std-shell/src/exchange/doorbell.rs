@@ -50,11 +50,12 @@ pub(crate) enum Spin {
     /// can have a core, so the peer that will ring is running now, and
     /// catching it costs a cache line instead of a park and an unpark.
     Hints,
-    /// Yield the core up to this many times, re-checking after each,
-    /// before parking: workers share cores, so the peer that will ring is
-    /// likely waiting for this core; a yield hands it over without the
-    /// futex park and unpark pair.
-    Yields(u32),
+    /// Yield the core, re-checking after each yield, until this much time
+    /// has passed, before parking: workers share cores, so the peer that
+    /// will ring is likely waiting for this core; a yield hands it over
+    /// without the futex park and unpark pair (and leaves the core to
+    /// anyone else runnable).
+    Yields(Duration),
 }
 
 impl Spin {
@@ -65,7 +66,7 @@ impl Spin {
         if workers <= cores {
             Spin::Hints
         } else {
-            Spin::Yields(OVERSUBSCRIBED_YIELDS)
+            Spin::Yields(OVERSUBSCRIBED_YIELD_BUDGET)
         }
     }
 
@@ -88,32 +89,45 @@ impl Spin {
                 }
                 false
             }
-            Spin::Yields(n) => {
-                for _ in 0..YIELDS_ENABLED * n {
+            Spin::Yields(budget) => {
+                if !YIELDS_ENABLED {
+                    return false;
+                }
+                let start = Instant::now();
+                loop {
                     if ready() {
                         return true;
                     }
                     thread::yield_now();
+                    if start.elapsed() >= budget {
+                        return ready();
+                    }
                 }
-                false
             }
         }
     }
 }
 
-/// Yields before parking when workers share cores. Measured on 2 loaded
-/// cores (load average 8–9), 4 workers all-to-all: parking at once cost
-/// 1.39–1.62× timely's time, 4 yields 1.04–1.19× in the same interleaved
-/// runs (CPU per round 29–40 µs → 22–32 µs; the wake-ups' futex calls
-/// become yields). Noisy: single runs with 1–16 yields landed anywhere in
-/// 0.8–2.7×; re-measure on a quiet machine.
-const OVERSUBSCRIBED_YIELDS: u32 = 4;
+/// How long a waiter yields before parking when workers share cores.
+///
+/// A time, not a count: a yield with nobody else runnable on the core
+/// returns in well under a microsecond, one that runs a peer costs that
+/// peer's whole turn, so a count of yields means anything from 2 to 50 µs.
+/// Parking is what costs: a futex park and unpark pair plus waking an idle
+/// core. Measured on 2 cores shared with other work, 4 workers
+/// all-to-all (10,000 rounds, `perf stat`): budgets of 5–20 µs parked
+/// 300–14,000 times a run and used 245–445 ms of CPU; 50 and 200 µs
+/// parked about never in 9 runs of 10 (3–6 futex calls), at 139–235 ms,
+/// with exactly 3 yields (and 3 context switches) per round for the 4
+/// workers (one run: 623 calls, 353 ms); timely used 234–277 ms. Session
+/// 4's 4 yields did as well as 50 µs here (5 runs of 6), but when the two
+/// workers of a core both wait for the other core, 4 yields between them
+/// last only a few µs: the 5–20 µs regime. A worker with nothing coming
+/// parks after the budget, so idle CPU stays about 0.
+const OVERSUBSCRIBED_YIELD_BUDGET: Duration = Duration::from_micros(50);
 
 /// None under loom (see `SPIN_ROUNDS`).
-#[cfg(not(evlatch_loom))]
-const YIELDS_ENABLED: u32 = 1;
-#[cfg(evlatch_loom)]
-const YIELDS_ENABLED: u32 = 0;
+const YIELDS_ENABLED: bool = !cfg!(evlatch_loom);
 
 /// Whether a peer that changed something should ring in state `s`.
 #[inline]

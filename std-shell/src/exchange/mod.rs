@@ -18,7 +18,8 @@
 //! - **No allocation per message**: a pair's ring of slots is allocated
 //!   once, when the id is allocated, and reused; batch operations
 //!   ([`Sender::send_batch`], [`Receiver::try_recv_batch`]) move many
-//!   messages per publication into and out of buffers you reuse.
+//!   messages per publication into and out of buffers you reuse, as one
+//!   or two block copies per ring (two where the run wraps around).
 //! - **Waiting without spinning**: [`Worker::wait`] (or
 //!   [`Worker::wait_async`]) parks until a channel has news and returns
 //!   the ids that do (timely's `events`). Senders wake a worker only when
@@ -63,7 +64,7 @@
 //! task's, so both wake without spinning and from any thread. Before it
 //! parks, a blocking waiter spins for a few microseconds when there are
 //! no more workers than cores (each can have one), and otherwise yields
-//! its core a few times (with shared cores a spin would burn the time
+//! its core for up to 50 µs (with shared cores a spin would burn the time
 //! slice the peer needs to answer; a yield hands it over without a futex
 //! wake). The race arguments are in the source and checked by loom
 //! models.
