@@ -77,9 +77,9 @@ pub(super) fn make(event: Delivery, pool: &Spare) -> StdArc<Delivery> {
             // A plain load first: while subscribers lag, the oldest kept
             // event is usually still held, and `get_mut` would spend a
             // failing compare-and-swap to learn that.
-            if !keep
+            if keep
                 .front()
-                .is_some_and(|front| StdArc::strong_count(front) == 1)
+                .is_none_or(|front| StdArc::strong_count(front) != 1)
             {
                 return None;
             }
