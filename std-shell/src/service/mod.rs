@@ -156,6 +156,7 @@ mod future;
 mod listener;
 mod message;
 mod publisher;
+mod recycle;
 mod state;
 mod stats;
 mod subscription;
