@@ -13,6 +13,63 @@ use core::task::{Context, Poll};
 use super::channel::{Receiver, Sender};
 use super::error::{RecvError, SendError, TryRecvError, TrySendError};
 
+/// An endpoint with a bell a task can wait on: a sender's space bell, a
+/// receiver's data bell.
+trait Bell {
+    /// `Ready` once the endpoint can make progress, else registers `cx`.
+    fn poll_bell(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+    /// Leaves the bell (the task no longer waits there).
+    fn leave_bell(&self);
+}
+
+impl<T> Bell for Sender<T> {
+    fn poll_bell(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.poll_room(cx)
+    }
+    fn leave_bell(&self) {
+        self.stop_waiting();
+    }
+}
+
+impl<T> Bell for Receiver<T> {
+    fn poll_bell(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.poll_data(cx)
+    }
+    fn leave_bell(&self) {
+        self.stop_waiting();
+    }
+}
+
+/// The poll loop the single-endpoint futures share: `attempt` the
+/// operation; once it gives an outcome, leave the bell and resolve;
+/// otherwise register on the bell and, if the bell says progress is
+/// possible meanwhile, attempt again (so no wake-up is missed between the
+/// attempt and the registration).
+fn drive<E: Bell, R>(
+    end: &mut E,
+    waiting: &mut bool,
+    cx: &mut Context<'_>,
+    mut attempt: impl FnMut(&mut E) -> Option<R>,
+) -> Poll<R> {
+    loop {
+        if let Some(outcome) = attempt(end) {
+            leave(end, waiting);
+            return Poll::Ready(outcome);
+        }
+        *waiting = true;
+        if end.poll_bell(cx).is_pending() {
+            return Poll::Pending;
+        }
+    }
+}
+
+/// Leaves `end`'s bell if the task is registered there.
+fn leave<E: Bell>(end: &E, waiting: &mut bool) {
+    if core::mem::take(waiting) {
+        end.leave_bell();
+    }
+}
+
 /// The future of [`Sender::send_async`]: resolves once the message is in
 /// the channel (or the receiver is gone).
 ///
@@ -51,13 +108,6 @@ impl<'a, T> SendAsync<'a, T> {
             waiting: false,
         }
     }
-
-    fn stop_waiting(&mut self) {
-        if self.waiting {
-            self.waiting = false;
-            self.sender.stop_waiting();
-        }
-    }
 }
 
 impl<T> Future for SendAsync<'_, T> {
@@ -65,33 +115,27 @@ impl<T> Future for SendAsync<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        loop {
-            // Polled again after it resolved: the message is long sent.
-            let Some(value) = this.value.take() else {
-                return Poll::Ready(Ok(()));
-            };
-            match this.sender.try_send(value) {
-                Ok(()) => {
-                    this.stop_waiting();
-                    return Poll::Ready(Ok(()));
-                }
-                Err(TrySendError::Disconnected(v)) => {
-                    this.stop_waiting();
-                    return Poll::Ready(Err(SendError(v)));
-                }
-                Err(TrySendError::Full(v)) => this.value = Some(v),
+        let value = &mut this.value;
+        drive(this.sender, &mut this.waiting, cx, |tx| {
+            match value.take() {
+                // Polled again after it resolved: the message is long sent.
+                None => Some(Ok(())),
+                Some(v) => match tx.try_send(v) {
+                    Ok(()) => Some(Ok(())),
+                    Err(TrySendError::Disconnected(v)) => Some(Err(SendError(v))),
+                    Err(TrySendError::Full(v)) => {
+                        *value = Some(v);
+                        None
+                    }
+                },
             }
-            this.waiting = true;
-            if this.sender.poll_room(cx).is_pending() {
-                return Poll::Pending;
-            }
-        }
+        })
     }
 }
 
 impl<T> Drop for SendAsync<'_, T> {
     fn drop(&mut self) {
-        self.stop_waiting();
+        leave(self.sender, &mut self.waiting);
     }
 }
 
@@ -144,13 +188,6 @@ impl<'a, T> SendBatchAsync<'a, T> {
             waiting: false,
         }
     }
-
-    fn stop_waiting(&mut self) {
-        if self.waiting {
-            self.waiting = false;
-            self.sender.stop_waiting();
-        }
-    }
 }
 
 impl<T> Future for SendBatchAsync<'_, T> {
@@ -158,31 +195,24 @@ impl<T> Future for SendBatchAsync<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        loop {
-            if this.batch.is_empty() {
-                this.stop_waiting();
-                return Poll::Ready(Ok(()));
+        let batch = &mut *this.batch;
+        drive(this.sender, &mut this.waiting, cx, |tx| {
+            if batch.is_empty() {
+                return Some(Ok(()));
             }
-            match this.sender.try_send_batch(this.batch) {
-                Err(e) => {
-                    this.stop_waiting();
-                    return Poll::Ready(Err(e));
-                }
-                Ok(0) => {
-                    this.waiting = true;
-                    if this.sender.poll_room(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                }
-                Ok(_) => {}
+            match tx.try_send_batch(batch) {
+                Err(e) => Some(Err(e)),
+                // Sent all: done; sent part (the ring is full now) or
+                // nothing: wait for space.
+                Ok(_) => batch.is_empty().then_some(Ok(())),
             }
-        }
+        })
     }
 }
 
 impl<T> Drop for SendBatchAsync<'_, T> {
     fn drop(&mut self) {
-        self.stop_waiting();
+        leave(self.sender, &mut self.waiting);
     }
 }
 
@@ -352,13 +382,6 @@ impl<'a, T> RecvAsync<'a, T> {
             waiting: false,
         }
     }
-
-    fn stop_waiting(&mut self) {
-        if self.waiting {
-            self.waiting = false;
-            self.receiver.stop_waiting();
-        }
-    }
 }
 
 impl<T> Future for RecvAsync<'_, T> {
@@ -366,29 +389,19 @@ impl<T> Future for RecvAsync<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        loop {
-            match this.receiver.try_recv() {
-                Ok(v) => {
-                    this.stop_waiting();
-                    return Poll::Ready(Ok(v));
-                }
-                Err(TryRecvError::Disconnected) => {
-                    this.stop_waiting();
-                    return Poll::Ready(Err(RecvError::Disconnected));
-                }
-                Err(TryRecvError::Empty) => {}
+        drive(this.receiver, &mut this.waiting, cx, |rx| {
+            match rx.try_recv() {
+                Ok(v) => Some(Ok(v)),
+                Err(TryRecvError::Disconnected) => Some(Err(RecvError::Disconnected)),
+                Err(TryRecvError::Empty) => None,
             }
-            this.waiting = true;
-            if this.receiver.poll_data(cx).is_pending() {
-                return Poll::Pending;
-            }
-        }
+        })
     }
 }
 
 impl<T> Drop for RecvAsync<'_, T> {
     fn drop(&mut self) {
-        self.stop_waiting();
+        leave(self.receiver, &mut self.waiting);
     }
 }
 
@@ -440,43 +453,25 @@ impl<'a, T, E: Extend<T>> RecvBatchAsync<'a, T, E> {
     }
 }
 
-impl<T, E> RecvBatchAsync<'_, T, E> {
-    fn stop_waiting(&mut self) {
-        if self.waiting {
-            self.waiting = false;
-            self.receiver.stop_waiting();
-        }
-    }
-}
-
 impl<T, E: Extend<T>> Future for RecvBatchAsync<'_, T, E> {
     type Output = Result<usize, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        loop {
-            match this.receiver.try_recv_batch(this.out, this.max) {
-                Ok(k) => {
-                    this.stop_waiting();
-                    return Poll::Ready(Ok(k));
-                }
-                Err(TryRecvError::Disconnected) => {
-                    this.stop_waiting();
-                    return Poll::Ready(Err(RecvError::Disconnected));
-                }
-                Err(TryRecvError::Empty) => {}
+        let (out, max) = (&mut *this.out, this.max);
+        drive(this.receiver, &mut this.waiting, cx, |rx| {
+            match rx.try_recv_batch(out, max) {
+                Ok(k) => Some(Ok(k)),
+                Err(TryRecvError::Disconnected) => Some(Err(RecvError::Disconnected)),
+                Err(TryRecvError::Empty) => None,
             }
-            this.waiting = true;
-            if this.receiver.poll_data(cx).is_pending() {
-                return Poll::Pending;
-            }
-        }
+        })
     }
 }
 
 impl<T, E> Drop for RecvBatchAsync<'_, T, E> {
     fn drop(&mut self) {
-        self.stop_waiting();
+        leave(self.receiver, &mut self.waiting);
     }
 }
 
