@@ -166,6 +166,7 @@ mod builder;
 mod error;
 mod executor;
 mod handle;
+mod idle;
 mod options;
 mod shared;
 mod stage;
