@@ -196,7 +196,7 @@ impl Hop<'_> {
             let _ = flush_deferred();
         }
         let st = &self.sh.stages[self.i];
-        st.calls.fetch_add(1, Ordering::Relaxed);
+        st.calls.add(1);
         sampler.start()
     }
 
@@ -206,7 +206,7 @@ impl Hop<'_> {
         if let Some(t) = started {
             sampler.end(t, &st.op_time);
         }
-        st.ended.fetch_add(1, Ordering::Relaxed);
+        st.ended.add(1);
     }
 }
 
