@@ -744,7 +744,7 @@ fn stats_stay_exact_while_single_task_stages_move_between_workers() {
     let mut p = Pipeline::source(0..n)
         .pipe_with(StageOptions::new("a"), |x: u64| Ok::<_, &str>(x))
         .pipe_async_with(StageOptions::new("b"), |x: u64| async move {
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 // One trip through the run queue (a wake and a requeue).
                 let mut yielded = false;
                 core::future::poll_fn(|cx| {

@@ -25,8 +25,10 @@
 //!   without the lock when the yielding task need not be queued);
 //!   otherwise, under one lock, the yielding task is queued, and the kept
 //!   one runs or is queued behind the higher rank that runs instead. The
-//!   kept slot and the hint are touched by the owning worker only (the
-//!   hint is written under the lock); no new cross-thread protocol.
+//!   kept slot is touched by the owning worker only; the queue-length hint
+//!   is written under the lock and read without it only as a hint (a
+//!   stale value changes which valid order runs, or delays the spinner's
+//!   look at the queue, never loses a task).
 
 use core::cell::Cell;
 use core::future::Future;

@@ -29,11 +29,13 @@
 //! `receive → op → send`. Sync ops run inline on a worker thread; async
 //! ops' futures are polled by the workers and hold no thread while
 //! pending. Every wait is an evlatch channel wait (`recv_async` /
-//! `send_async`, or a blocked worker's `recv` on the executor's token
-//! channel) or, for `aggregate`'s `max_wait`, a deadline kept by one timer
-//! thread that blocks in `recv_timeout`. Nothing polls, nothing sleeps in
-//! slices: an idle pipeline (a slow source) uses no CPU, and the consumer
-//! wakes on the item.
+//! `send_async`), an idle worker's park (woken by the push of a task; at
+//! most one idle worker spins briefly first, the others park at once, so
+//! spare workers take no CPU from busy threads) or, for `aggregate`'s
+//! `max_wait`, a deadline kept by one timer thread that blocks in
+//! `recv_timeout`. Nothing polls, nothing sleeps in slices: an idle
+//! pipeline (a slow source) uses no CPU, and the consumer wakes on the
+//! item.
 //!
 //! # Failures
 //!

@@ -27,7 +27,7 @@ use super::executor::{flush_deferred, has_deferred};
 use super::shared::Shared;
 use super::stats::OpSampler;
 use crate::channel::{bounded, Receiver, Sender, TryRecvError, TrySendError};
-use crate::sync::{lock, Mutex, Ordering};
+use crate::sync::{lock, Mutex};
 
 /// An op: called with an item, resolves to its result or the failure's
 /// text (an error's `Display`, or a panic's message).
