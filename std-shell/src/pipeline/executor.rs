@@ -6,10 +6,11 @@
 //! - The run queue is a mutex over one FIFO lane per rank; a worker pops
 //!   from the highest non-empty rank (rank = priority level, then stage
 //!   index: downstream first). The lock is held for a push or a pop only.
-//! - Idle workers ([`super::idle`]): at most one spins briefly for a task,
-//!   the others park (no polling); a push wakes a parked worker only when
-//!   the workers already on their way do not cover the queued tasks, so a
-//!   busy pool pays no wake-up per task and an idle one burns no core. A
+//! - Idle workers ([`super::idle`]): an idle worker spins briefly for a
+//!   claim, then parks (no polling); a push claims a spinning worker first
+//!   and wakes a parked one only when none is free and the workers already
+//!   on their way do not cover the queued tasks, so a busy pool pays no
+//!   wake-up per task and spare workers stay parked. A
 //!   worker woken for a task that a long-op stage handed on yields its core
 //!   once before it runs anything, so that stage is not preempted before
 //!   its next op (see `flush_kept`).
@@ -151,8 +152,11 @@ pub(crate) struct ExecShared {
     queue: Mutex<RunQueue>,
     /// `queue.len`, stored under the lock, read without it as a hint
     /// ("nothing queued": a worker runs its kept task without locking; "a
-    /// task is queued": the spinning idle worker stops spinning).
+    /// task is queued").
     queued: AtomicUsize,
+    /// Claims on spinning idle workers, stored under the lock, watched by
+    /// the spinners ([`idle::next_task`]).
+    claims: AtomicUsize,
     /// Worker threads.
     threads: usize,
     /// Tasks not yet `DONE`, plus one while spawning is open.
@@ -192,9 +196,9 @@ impl ExecShared {
             q.push(task);
             self.queued.store(q.len, Ordering::Relaxed);
             let n = q.len;
-            q.idle.wake_for(n, false)
+            q.idle.wake_for(n, false, &self.claims)
         };
-        idle::unpark(wake);
+        wake.unpark();
     }
 
     /// Picks what this worker runs after a poll: `requeue` (the polled
@@ -245,11 +249,11 @@ impl ExecShared {
             let n = q.len;
             // The caller is about to start a long op: a woken worker yields
             // its core to it first.
-            let wake = q.idle.wake_for(n, true);
-            let covered = wake.is_some() || q.idle.covers(n);
+            let wake = q.idle.wake_for(n, true, &self.claims);
+            let covered = wake.is_sent();
             (wake, covered)
         };
-        idle::unpark(wake);
+        wake.unpark();
         // With another worker, every worker is awake (none asleep to wake):
         // the first to finish its task takes the queued one.
         covered || self.threads > 1
@@ -354,6 +358,7 @@ impl Executor {
     pub(crate) fn new(threads: usize, ranks: usize, name: &str) -> std::io::Result<Self> {
         let shared = Arc::new(ExecShared {
             queued: AtomicUsize::new(0),
+            claims: AtomicUsize::new(0),
             queue: Mutex::new(RunQueue {
                 lanes: (0..ranks.max(1)).map(|_| VecDeque::new()).collect(),
                 len: 0,
@@ -440,7 +445,7 @@ fn worker_loop(shared: Arc<ExecShared>, id: usize) {
     let mut next = None;
     while let Some(task) = next
         .take()
-        .or_else(|| idle::next_task(&shared.queue, &shared.queued, id))
+        .or_else(|| idle::next_task(&shared.queue, &shared.claims, &shared.queued, id))
     {
         next = shared.run(task);
     }

@@ -1,27 +1,31 @@
-//! Idle workers of the pipeline's executor: at most one spins for work,
-//! the others park; a push wakes a parked worker only when the workers
-//! already on their way (the spinner, workers woken and not yet back) do
-//! not cover the queued tasks.
+//! Idle workers of the pipeline's executor: a worker that runs out of
+//! tasks spins briefly, then parks; a push hands its task to a spinning
+//! worker (a *claim*: no syscall) and wakes a parked one only when no
+//! spinner is free and the workers already on their way (claimed spinners,
+//! woken workers) do not cover the queued tasks.
 //!
-//! Why: on a machine with few cores, every idle worker that spins before
-//! parking takes CPU time from the threads doing the work (the source, the
-//! busy workers, the consumer). With one spinner, a task pushed from
-//! another thread while a worker is idle is still taken without a wake-up
-//! syscall (the spinner sees it), and extra idle workers cost nothing.
+//! Why: on a machine with few cores, an idle worker that keeps spinning
+//! takes CPU time from the threads doing the work (the source, the busy
+//! workers, the consumer). Before, every push woke some idle worker
+//! (through a token channel whose send also unparked a parked receiver
+//! while another one spun), so spare workers kept spinning; now a parked
+//! worker stays parked while a spinner takes the pushes.
 //!
 //! The protocol is plain data under the run queue's mutex (the caller's
 //! lock): [`Idle`] changes only with that lock held. The one thing read
-//! without it is the queue-length hint a spinner watches, and a spinner
-//! always takes the lock again (and looks at the queue) before it parks,
-//! so a stale hint delays it, never strands a task. Threads are unparked
+//! without it is the claims hint a spinner watches, and a spinner always
+//! takes the lock again (and looks at the claims and the queue) before it
+//! parks, so a stale hint delays it, never strands a task. A busy worker's
+//! own requeue (a task that yielded) makes no claim, so spinners do not
+//! steal it from the worker that comes back for it. Threads are unparked
 //! after the lock is dropped; a worker treats any return from `park` as
 //! "look again under the lock" (spurious returns are harmless).
 //!
-//! Invariant, at every release of the lock: the queued tasks are at most
-//! the workers on their way (`spinning + waking`), or no worker is parked.
-//! So a queued task always has a worker coming for it (a spinner, a woken
-//! worker, or — when none is parked — a busy worker that comes back to the
-//! queue after its poll). The models at the bottom check it under loom.
+//! Liveness: each push either finds enough workers on their way
+//! (`claims + waking` ≥ queued), or makes a claim on a free spinner, or
+//! wakes a parked worker, or finds no idle worker at all (then every
+//! worker is busy and looks at the queue after its poll). The models at
+//! the bottom check it under loom.
 
 use crate::sync::{lock, thread, AtomicUsize, Backoff, Mutex, MutexGuard, Ordering, Thread};
 
@@ -50,8 +54,11 @@ pub(crate) struct Idle {
     woken: Vec<Woken>,
     /// Per worker id: its thread, recorded when it first parks.
     threads: Vec<Option<Thread>>,
-    /// Workers spinning outside the lock for a task (0 or 1).
+    /// Workers spinning outside the lock for a claim.
     spinning: usize,
+    /// Claims made on spinners and not yet taken (`claims <= spinning`);
+    /// mirrored in the claims hint the spinners watch.
+    claims: usize,
     /// Workers taken off `parked` and not yet back under the lock.
     waking: usize,
 }
@@ -64,23 +71,35 @@ impl Idle {
             woken: vec![Woken::No; workers],
             threads: vec![None; workers],
             spinning: 0,
+            claims: 0,
             waking: 0,
         }
     }
 
-    /// Whether the workers on their way cover `queued` tasks.
-    pub(crate) fn covers(&self, queued: usize) -> bool {
-        queued <= self.spinning + self.waking
-    }
-
-    /// After a push left `queued` tasks in the queue: wakes a parked worker
-    /// if the workers on their way do not cover them. Returns the thread to
-    /// unpark once the lock is dropped ([`unpark`]).
-    pub(crate) fn wake_for(&mut self, queued: usize, yield_first: bool) -> Option<Thread> {
-        if self.covers(queued) {
-            return None;
+    /// After a push left `queued` tasks in the queue: makes sure a worker
+    /// comes for them. Nothing to do if the workers on their way cover
+    /// them; else a claim on a free spinner (stored in `hint`), else a
+    /// parked worker is woken: its thread is returned, to unpark once the
+    /// lock is dropped ([`unpark`]). [`Sent::None`]: no idle worker (every
+    /// worker is busy and comes back to the queue after its poll).
+    pub(crate) fn wake_for(
+        &mut self,
+        queued: usize,
+        yield_first: bool,
+        hint: &AtomicUsize,
+    ) -> Sent {
+        if queued <= self.claims + self.waking {
+            return Sent::Covered;
         }
-        let id = self.parked.pop()?;
+        if self.spinning > self.claims {
+            self.claims += 1;
+            // Relaxed: a hint; the spinner takes the claim under the lock.
+            hint.store(self.claims, Ordering::Relaxed);
+            return Sent::Covered;
+        }
+        let Some(id) = self.parked.pop() else {
+            return Sent::None;
+        };
         debug_assert_eq!(self.woken[id], Woken::No);
         self.woken[id] = if yield_first {
             Woken::YieldFirst
@@ -88,9 +107,10 @@ impl Idle {
             Woken::Run
         };
         self.waking += 1;
-        let t = self.threads[id].clone();
-        debug_assert!(t.is_some(), "a parked worker recorded its thread");
-        t
+        match self.threads[id].clone() {
+            Some(t) => Sent::Woken(t),
+            None => unreachable!("a parked worker recorded its thread"),
+        }
     }
 
     /// Wakes every parked worker (the executor is exiting); returns their
@@ -106,7 +126,31 @@ impl Idle {
     }
 }
 
-/// Unparks the threads [`Idle::wake_for`] / [`Idle::wake_all`] returned.
+/// What [`Idle::wake_for`] did.
+pub(crate) enum Sent {
+    /// A worker is on its way (already, or a spinner was claimed).
+    Covered,
+    /// This parked worker was woken: unpark it once the lock is dropped.
+    Woken(Thread),
+    /// No idle worker: every worker is busy.
+    None,
+}
+
+impl Sent {
+    /// Whether a worker is on its way.
+    pub(crate) fn is_sent(&self) -> bool {
+        !matches!(self, Sent::None)
+    }
+
+    /// Unparks the woken worker, if any (call once the lock is dropped).
+    pub(crate) fn unpark(self) {
+        if let Sent::Woken(t) = self {
+            t.unpark();
+        }
+    }
+}
+
+/// Unparks the threads [`Idle::wake_all`] returned.
 pub(crate) fn unpark(threads: impl IntoIterator<Item = Thread>) {
     for t in threads {
         t.unpark();
@@ -127,32 +171,33 @@ pub(crate) trait WorkQueue {
 }
 
 /// Worker `id`'s wait for its next task: takes one from the queue, or, if
-/// none is queued, spins for one (if no other worker spins), then parks
-/// until woken. `None`: the queue is empty and exiting. `hint` is the
-/// queue length, stored by the owner under the lock after every change.
+/// none is queued, spins for a claim (a bounded backoff), then parks until
+/// woken. `None`: the queue is empty and exiting. `hint` is the claims
+/// hint ([`Idle::wake_for`] stores it); `queued`, the owner's queue-length
+/// hint, is stored after a pop.
 pub(crate) fn next_task<Q: WorkQueue>(
     queue: &Mutex<Q>,
     hint: &AtomicUsize,
+    queued: &AtomicUsize,
     id: usize,
 ) -> Option<Q::Task> {
     let mut q = lock(queue);
     let mut may_spin = true;
     loop {
         if let Some(t) = q.pop() {
-            hint.store(q.len(), Ordering::Relaxed);
+            queued.store(q.len(), Ordering::Relaxed);
             return Some(t);
         }
         if q.exiting() {
             return None;
         }
-        if may_spin && q.idle().spinning == 0 {
-            // Spin once per idle spell, then park.
-            may_spin = false;
+        if may_spin {
+            // Spin once per idle spell (again after a claim), then park.
             q.idle().spinning += 1;
             drop(q);
-            spin_for(hint);
-            q = lock(queue);
-            q.idle().spinning -= 1;
+            let (g, claimed) = spin(queue, hint);
+            q = g;
+            may_spin = claimed;
             continue;
         }
         q = park(queue, q, id);
@@ -160,12 +205,31 @@ pub(crate) fn next_task<Q: WorkQueue>(
     }
 }
 
-/// Spins (a bounded [`Backoff`]: hints, then a few yields) until the hint
-/// says a task is queued, or the backoff is spent.
-fn spin_for(hint: &AtomicUsize) {
+/// Spins (a bounded [`Backoff`]: hints, then a few yields) for a claim,
+/// counted in `spinning`. Whenever the hint shows one, looks under the lock
+/// and takes it if it is still there (any spinner may take any claim: they
+/// are all alike); if another spinner was first, spins on. Returns with the
+/// lock held, counted off `spinning`, and whether it took a claim.
+fn spin<'a, Q: WorkQueue>(queue: &'a Mutex<Q>, hint: &AtomicUsize) -> (MutexGuard<'a, Q>, bool) {
     let mut backoff = Backoff::new();
-    // Relaxed: a hint; the caller looks at the queue under the lock.
-    while hint.load(Ordering::Relaxed) == 0 && !backoff.should_park() {
+    loop {
+        let spent = backoff.should_park();
+        // Relaxed: a hint; the claims are looked at under the lock.
+        if spent || hint.load(Ordering::Relaxed) > 0 {
+            let mut q = lock(queue);
+            let exiting = q.exiting();
+            let idle = q.idle();
+            if idle.claims > 0 {
+                idle.claims -= 1;
+                hint.store(idle.claims, Ordering::Relaxed);
+                idle.spinning -= 1;
+                return (q, true);
+            }
+            if spent || exiting {
+                idle.spinning -= 1;
+                return (q, false);
+            }
+        }
         backoff.snooze();
     }
 }
@@ -239,6 +303,7 @@ mod loom_models {
     struct Exec {
         queue: Mutex<Queue>,
         hint: AtomicUsize,
+        queued: AtomicUsize,
     }
 
     impl Exec {
@@ -250,6 +315,7 @@ mod loom_models {
                     idle: Idle::new(workers),
                 }),
                 hint: AtomicUsize::new(0),
+                queued: AtomicUsize::new(0),
             })
         }
 
@@ -259,10 +325,9 @@ mod loom_models {
                 let mut q = lock(&self.queue);
                 q.tasks.push_back(task);
                 let n = q.tasks.len();
-                self.hint.store(n, Ordering::Relaxed);
-                q.idle.wake_for(n, yield_first)
+                q.idle.wake_for(n, yield_first, &self.hint)
             };
-            unpark(t);
+            t.unpark();
         }
 
         /// What the executor's last `task_done` does.
@@ -278,7 +343,7 @@ mod loom_models {
         /// A worker: takes tasks until the executor exits; the tasks it took.
         fn work(&self, id: usize) -> Vec<u32> {
             let mut got = Vec::new();
-            while let Some(t) = next_task(&self.queue, &self.hint, id) {
+            while let Some(t) = next_task(&self.queue, &self.hint, &self.queued, id) {
                 got.push(t);
             }
             got
@@ -295,18 +360,19 @@ mod loom_models {
             let ex = Exec::new(1);
             let w = {
                 let ex = ex.clone();
-                thread::spawn(move || next_task(&ex.queue, &ex.hint, 0))
+                thread::spawn(move || next_task(&ex.queue, &ex.hint, &ex.queued, 0))
             };
             ex.push(7, false);
             assert_eq!(w.join().unwrap(), Some(7));
         });
     }
 
-    /// Two pushes racing two idle workers (at most one spins, the other
-    /// parks), each worker taking one task and then staying busy: the second
-    /// push must wake the parked worker whenever the spinner covers only the
-    /// first task — "on their way" is never counted twice. (A miscount
-    /// leaves a task queued and a worker parked: a deadlock.)
+    /// Two pushes racing two idle workers (spinning, parking or parked),
+    /// each worker taking one task and then staying busy: the second push
+    /// must claim the other spinner or wake the parked worker whenever the
+    /// first one covers only the first task — "on their way" is never
+    /// counted twice, and two spinners never both take one claim. (A
+    /// miscount leaves a task queued and a worker parked: a deadlock.)
     #[test]
     fn two_pushes_wake_two_idle_workers() {
         loom::model(|| {
@@ -314,7 +380,7 @@ mod loom_models {
             let ws: Vec<_> = (0..2)
                 .map(|id| {
                     let ex = ex.clone();
-                    thread::spawn(move || next_task(&ex.queue, &ex.hint, id))
+                    thread::spawn(move || next_task(&ex.queue, &ex.hint, &ex.queued, id))
                 })
                 .collect();
             ex.push(1, false);
@@ -322,7 +388,12 @@ mod loom_models {
             let mut got: Vec<u32> = ws.into_iter().map(|w| w.join().unwrap().unwrap()).collect();
             got.sort_unstable();
             assert_eq!(got, [1, 2]);
-            assert_eq!(lock(&ex.queue).idle.waking, 0, "every wake-up consumed");
+            let q = lock(&ex.queue);
+            assert_eq!(
+                (q.idle.waking, q.idle.claims),
+                (0, 0),
+                "every wake-up consumed"
+            );
         });
     }
 
