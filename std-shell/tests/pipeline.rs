@@ -729,62 +729,6 @@ fn stats_count_everything_and_the_final_report_comes_once() {
     assert_eq!(reports.last(), Some(&true));
 }
 
-/// The counters of single-task stages are added to without a locked RMW;
-/// their tasks move between workers all the time here (four workers, the
-/// source pushing from its own thread, an async op that yields so its task
-/// goes back through the run queue), and no add may be lost: every count
-/// is exact, and so are those of the stage with three tasks.
-#[test]
-fn stats_stay_exact_while_single_task_stages_move_between_workers() {
-    let n: u64 = if cfg!(debug_assertions) {
-        20_000
-    } else {
-        200_000
-    };
-    let mut p = Pipeline::source(0..n)
-        .pipe_with(StageOptions::new("a"), |x: u64| Ok::<_, &str>(x))
-        .pipe_async_with(StageOptions::new("b"), |x: u64| async move {
-            if x.is_multiple_of(3) {
-                // One trip through the run queue (a wake and a requeue).
-                let mut yielded = false;
-                core::future::poll_fn(|cx| {
-                    if yielded {
-                        core::task::Poll::Ready(())
-                    } else {
-                        yielded = true;
-                        cx.waker().wake_by_ref();
-                        core::task::Poll::Pending
-                    }
-                })
-                .await;
-            }
-            Ok::<_, &str>(x)
-        })
-        .pipe_with(StageOptions::new("c").concurrency(3), |x: u64| {
-            Ok::<_, &str>(x)
-        })
-        .pipe_with(StageOptions::new("d"), |x: u64| Ok::<_, &str>(x))
-        .build(BuildOptions::default().threads(4).sink_buffer(4))
-        .unwrap();
-    let mut sum = 0u64;
-    for x in p.by_ref() {
-        sum += x.unwrap();
-    }
-    assert_eq!(sum, n * (n - 1) / 2);
-    let s = p.stats();
-    assert!(s.finished);
-    for st in &s.stages {
-        assert_eq!(
-            (st.tasks, st.failures, st.in_flight),
-            (n, 0, 0),
-            "{}",
-            st.name
-        );
-    }
-    for q in &s.queues {
-        assert_eq!((q.puts, q.gets), (n, n), "{}", q.name);
-    }
-}
 #[test]
 fn bad_options_are_build_errors() {
     let e = Pipeline::source(0..1)

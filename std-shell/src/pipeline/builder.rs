@@ -22,7 +22,7 @@ use super::stage::{
     aggregate_loop, completion_loop, disaggregate_loop, ordered_loop, panic_text, AsyncOp, Reorder,
     StageOp, SyncOp,
 };
-use super::stats::{PipelineStats, QueueCounters, StageCounters, Writers};
+use super::stats::{PipelineStats, QueueCounters, StageCounters};
 use super::timer::Timer;
 use crate::channel::{bounded, Receiver, Sender, TrySendError};
 use crate::EventExt;
@@ -584,7 +584,7 @@ impl<T: Send + 'static> PipelineBuilder<T> {
         let stage_counters = self
             .plans
             .iter()
-            .map(|p| StageCounters::new(p.name.clone(), p.opts.concurrency))
+            .map(|p| StageCounters::new(p.name.clone()))
             .collect();
         let budgets = self
             .plans
@@ -607,20 +607,7 @@ impl<T: Send + 'static> PipelineBuilder<T> {
                 } else {
                     (self.plans[i].name.as_str(), self.plans[i].opts.buffer)
                 };
-                // Put by the source (one thread or task) or the stage
-                // before; got from by the stage after, or the consumer (the
-                // handle may be shared between threads).
-                let put = if i == 0 {
-                    Writers::One
-                } else {
-                    Writers::tasks(self.plans[i - 1].opts.concurrency)
-                };
-                let get = if i == n {
-                    Writers::Many
-                } else {
-                    Writers::tasks(self.plans[i].opts.concurrency)
-                };
-                QueueCounters::new(format!("{from} -> {to}"), cap, put, get)
+                QueueCounters::new(format!("{from} -> {to}"), cap)
             })
             .collect();
         let timer = Timer::start(&pname).map_err(|e| BuildError::Spawn(e.to_string()))?;

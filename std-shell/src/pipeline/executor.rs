@@ -6,14 +6,12 @@
 //! - The run queue is a mutex over one FIFO lane per rank; a worker pops
 //!   from the highest non-empty rank (rank = priority level, then stage
 //!   index: downstream first). The lock is held for a push or a pop only.
-//! - Idle workers ([`super::idle`]): an idle worker spins briefly for a
-//!   claim, then parks (no polling); a push claims a spinning worker first
-//!   and wakes a parked one only when none is free and the workers already
-//!   on their way do not cover the queued tasks, so a busy pool pays no
-//!   wake-up per task and spare workers stay parked. A
-//!   worker woken for a task that a long-op stage handed on yields its core
-//!   once before it runs anything, so that stage is not preempted before
-//!   its next op (see `flush_kept`).
+//! - An idle worker blocks in `recv` on a token channel (an evlatch
+//!   channel wait: no polling). A push sends a token only when a sleeping
+//!   worker has not been sent one yet, so a busy pool pays no channel
+//!   operation per task. A worker woken for a task that a long-op stage
+//!   handed on yields its core once before it runs anything, so that stage
+//!   is not preempted before its next op (see `next_task`).
 //! - Wake batching: the first task a worker's own poll makes runnable is
 //!   kept for that worker, in a slot of its own outside the run queue (no
 //!   lock, no other worker woken for it). Stages with short ops yield to it
@@ -26,10 +24,8 @@
 //!   without the lock when the yielding task need not be queued);
 //!   otherwise, under one lock, the yielding task is queued, and the kept
 //!   one runs or is queued behind the higher rank that runs instead. The
-//!   kept slot is touched by the owning worker only; the queue-length hint
-//!   is written under the lock and read without it only as a hint (a
-//!   stale value changes which valid order runs, or delays the spinner's
-//!   look at the queue, never loses a task).
+//!   kept slot and the hint are touched by the owning worker only (the
+//!   hint is written under the lock); no new cross-thread protocol.
 
 use core::cell::Cell;
 use core::future::Future;
@@ -43,9 +39,9 @@ use std::thread::JoinHandle;
 
 use evlatch::Event;
 
-use super::idle::{self, Idle, WorkQueue};
 use super::task_state::{AfterPoll, TaskState};
-use crate::sync::{lock, AtomicUsize, Mutex, Ordering, UnsafeCell};
+use crate::channel::{bounded, Receiver, Sender};
+use crate::sync::{lock, thread, AtomicUsize, Mutex, Ordering, UnsafeCell};
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
@@ -96,26 +92,12 @@ struct RunQueue {
     lanes: Vec<VecDeque<Arc<Task>>>,
     /// Tasks in all lanes (mirrored in [`ExecShared::queued`]).
     len: usize,
-    /// The idle workers.
-    idle: Idle,
+    /// Workers blocked (or about to block) on the token channel.
+    sleepers: usize,
+    /// Tokens sent and not yet taken (`waking <= sleepers`).
+    waking: usize,
     /// Set when the last task finished: idle workers exit.
     exit: bool,
-}
-
-impl WorkQueue for RunQueue {
-    type Task = Arc<Task>;
-    fn pop(&mut self) -> Option<Arc<Task>> {
-        RunQueue::pop(self)
-    }
-    fn len(&self) -> usize {
-        self.len
-    }
-    fn exiting(&self) -> bool {
-        self.exit
-    }
-    fn idle(&mut self) -> &mut Idle {
-        &mut self.idle
-    }
 }
 
 impl RunQueue {
@@ -151,12 +133,11 @@ impl RunQueue {
 pub(crate) struct ExecShared {
     queue: Mutex<RunQueue>,
     /// `queue.len`, stored under the lock, read without it as a hint
-    /// ("nothing queued": a worker runs its kept task without locking; "a
-    /// task is queued").
+    /// ("nothing queued": a worker runs its kept task without locking).
     queued: AtomicUsize,
-    /// Claims on spinning idle workers, stored under the lock, watched by
-    /// the spinners ([`idle::next_task`]).
-    claims: AtomicUsize,
+    /// A token wakes one sleeping worker; `true`: yield the core first.
+    tokens_tx: Sender<bool>,
+    tokens_rx: Receiver<bool>,
     /// Worker threads.
     threads: usize,
     /// Tasks not yet `DONE`, plus one while spawning is open.
@@ -195,10 +176,16 @@ impl ExecShared {
             let mut q = lock(&self.queue);
             q.push(task);
             self.queued.store(q.len, Ordering::Relaxed);
-            let n = q.len;
-            q.idle.wake_for(n, false, &self.claims)
+            let wake = q.sleepers > q.waking;
+            if wake {
+                q.waking += 1;
+            }
+            wake
         };
-        wake.unpark();
+        if wake {
+            // Never blocks: capacity is the worker count >= `waking`.
+            let _ = self.tokens_tx.try_send(false);
+        }
     }
 
     /// Picks what this worker runs after a poll: `requeue` (the polled
@@ -234,11 +221,10 @@ impl ExecShared {
     }
 
     /// Moves the kept task into the run queue and makes sure a worker is
-    /// coming for the queued tasks: wakes a parked one if the workers
-    /// already on their way are fewer than the tasks. Returns `false` only
-    /// if this is the executor's only worker and no worker on its way
-    /// covers the queued tasks (nobody else will run them: the caller
-    /// should yield).
+    /// coming for the queued tasks: wakes a sleeping one if the workers
+    /// already being woken are fewer than the tasks. Returns `false` only
+    /// if this is the executor's only worker and no wake-up covers the
+    /// queued tasks (nobody else will run them: the caller should yield).
     fn flush_kept(&self, kept: Option<Arc<Task>>) -> bool {
         let (wake, covered) = {
             let mut q = lock(&self.queue);
@@ -246,14 +232,20 @@ impl ExecShared {
                 q.push(k);
                 self.queued.store(q.len, Ordering::Relaxed);
             }
-            let n = q.len;
-            // The caller is about to start a long op: a woken worker yields
-            // its core to it first.
-            let wake = q.idle.wake_for(n, true, &self.claims);
-            let covered = wake.is_sent();
-            (wake, covered)
+            if q.waking >= q.len {
+                (false, true)
+            } else if q.sleepers > q.waking {
+                q.waking += 1;
+                (true, true)
+            } else {
+                (false, false)
+            }
         };
-        wake.unpark();
+        if wake {
+            // The caller is about to start a long op: the woken worker
+            // yields its core to it first.
+            let _ = self.tokens_tx.try_send(true);
+        }
         // With another worker, every worker is awake (none asleep to wake):
         // the first to finish its task takes the queued one.
         covered || self.threads > 1
@@ -262,13 +254,46 @@ impl ExecShared {
     fn task_done(&self) {
         // AcqRel: every task's last writes happen before whoever sees zero.
         if self.live.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let parked = {
+            let n = {
                 let mut q = lock(&self.queue);
                 q.exit = true;
-                q.idle.wake_all()
+                let n = q.sleepers - q.waking;
+                q.waking += n;
+                n
             };
-            idle::unpark(parked);
+            for _ in 0..n {
+                let _ = self.tokens_tx.try_send(false);
+            }
             let _ = self.all_done.set_finished();
+        }
+    }
+
+    fn next_task(&self) -> Option<Arc<Task>> {
+        let mut q = lock(&self.queue);
+        loop {
+            if let Some(t) = q.pop() {
+                self.queued.store(q.len, Ordering::Relaxed);
+                return Some(t);
+            }
+            if q.exit {
+                return None;
+            }
+            q.sleepers += 1;
+            drop(q);
+            // The token channel's sender lives as long as `self`.
+            if let Ok(true) = self.tokens_rx.recv() {
+                // Woken by a long-op stage about to start its next op: let
+                // it keep its core first. The kernel tends to run a woken
+                // thread at once on the waker's core; preempted, the waker
+                // (often the bottleneck stage) would wait for this worker's
+                // whole op (seen as 2 ms gaps in the bottleneck stage of the
+                // SPDL simulation on 2 cores). One `sched_yield` per such
+                // wake-up; other wake-ups do not yield.
+                thread::yield_now();
+            }
+            q = lock(&self.queue);
+            q.sleepers -= 1;
+            q.waking -= 1;
         }
     }
 
@@ -356,15 +381,19 @@ pub(crate) struct Executor {
 impl Executor {
     /// Starts `threads` workers over `ranks` lanes.
     pub(crate) fn new(threads: usize, ranks: usize, name: &str) -> std::io::Result<Self> {
+        let (tokens_tx, tokens_rx) =
+            bounded(threads.max(1)).map_err(|e| std::io::Error::other(e.to_string()))?;
         let shared = Arc::new(ExecShared {
             queued: AtomicUsize::new(0),
-            claims: AtomicUsize::new(0),
             queue: Mutex::new(RunQueue {
                 lanes: (0..ranks.max(1)).map(|_| VecDeque::new()).collect(),
                 len: 0,
-                idle: Idle::new(threads),
+                sleepers: 0,
+                waking: 0,
                 exit: false,
             }),
+            tokens_tx,
+            tokens_rx,
             threads,
             live: AtomicUsize::new(1),
             all_done: Event::new(),
@@ -377,7 +406,7 @@ impl Executor {
             let shared = exec.shared.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("{name}-worker-{i}"))
-                .spawn(move || worker_loop(shared, i));
+                .spawn(move || worker_loop(shared));
             match handle {
                 Ok(h) => exec.workers.push(h),
                 Err(e) => {
@@ -440,13 +469,10 @@ impl DoneSignal {
     }
 }
 
-fn worker_loop(shared: Arc<ExecShared>, id: usize) {
+fn worker_loop(shared: Arc<ExecShared>) {
     WORKER.with(|w| w.set((Arc::as_ptr(&shared), false)));
     let mut next = None;
-    while let Some(task) = next
-        .take()
-        .or_else(|| idle::next_task(&shared.queue, &shared.claims, &shared.queued, id))
-    {
+    while let Some(task) = next.take().or_else(|| shared.next_task()) {
         next = shared.run(task);
     }
     WORKER.with(|w| w.set((core::ptr::null(), false)));

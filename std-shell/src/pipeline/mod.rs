@@ -29,14 +29,11 @@
 //! `receive → op → send`. Sync ops run inline on a worker thread; async
 //! ops' futures are polled by the workers and hold no thread while
 //! pending. Every wait is an evlatch channel wait (`recv_async` /
-//! `send_async`), an idle worker's park (after a brief bounded spin; a
-//! pushed task goes to a spinning worker first and wakes a parked one only
-//! when none is free, so spare workers stay parked and take no CPU from
-//! busy threads) or, for `aggregate`'s
-//! `max_wait`, a deadline kept by one timer thread that blocks in
-//! `recv_timeout`. Nothing polls, nothing sleeps in slices: an idle
-//! pipeline (a slow source) uses no CPU, and the consumer wakes on the
-//! item.
+//! `send_async`, or a blocked worker's `recv` on the executor's token
+//! channel) or, for `aggregate`'s `max_wait`, a deadline kept by one timer
+//! thread that blocks in `recv_timeout`. Nothing polls, nothing sleeps in
+//! slices: an idle pipeline (a slow source) uses no CPU, and the consumer
+//! wakes on the item.
 //!
 //! # Failures
 //!
@@ -169,7 +166,6 @@ mod builder;
 mod error;
 mod executor;
 mod handle;
-mod idle;
 mod options;
 mod shared;
 mod stage;

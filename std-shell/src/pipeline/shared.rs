@@ -82,7 +82,7 @@ impl Shared {
     pub(crate) fn fail(&self, i: usize, text: String) -> bool {
         let st = &self.stages[i];
         let failures = st.failures.fetch_add(1, Ordering::Relaxed) + 1;
-        let calls = st.calls.get();
+        let calls = st.calls.load(Ordering::Relaxed);
         let total = self.global_failures.fetch_add(1, Ordering::Relaxed) + 1;
         let counted = if self.budgets[i].exceeded(failures, calls) {
             failures

@@ -27,7 +27,7 @@ use super::executor::{flush_deferred, has_deferred};
 use super::shared::Shared;
 use super::stats::OpSampler;
 use crate::channel::{bounded, Receiver, Sender, TryRecvError, TrySendError};
-use crate::sync::{lock, Mutex};
+use crate::sync::{lock, Mutex, Ordering};
 
 /// An op: called with an item, resolves to its result or the failure's
 /// text (an error's `Display`, or a panic's message).
@@ -196,7 +196,7 @@ impl Hop<'_> {
             let _ = flush_deferred();
         }
         let st = &self.sh.stages[self.i];
-        st.calls.add(1);
+        st.calls.fetch_add(1, Ordering::Relaxed);
         sampler.start()
     }
 
@@ -206,7 +206,7 @@ impl Hop<'_> {
         if let Some(t) = started {
             sampler.end(t, &st.op_time);
         }
-        st.ended.add(1);
+        st.ended.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -19,10 +19,7 @@
 //!   percentiles stay estimates of all calls while a no-op stage reads the
 //!   clock twice per 16 items instead of twice per item;
 //! - the producer's and the consumer's counters of a queue sit on cache
-//!   lines of their own;
-//! - a counter that only one task (or thread) ever adds to — those of a
-//!   stage with concurrency 1, the source's puts — is added to with a
-//!   plain load and store, no locked read-modify-write ([`Counter`]).
+//!   lines of their own.
 
 use core::fmt;
 use std::time::{Duration, Instant};
@@ -210,91 +207,23 @@ pub struct TimeSummary {
     pub p99: Duration,
 }
 
-/// Who adds to a [`Counter`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Writers {
-    /// One task or thread for the pipeline's whole life (a task may move
-    /// between workers: see [`Counter`]).
-    One,
-    /// Several at once.
-    Many,
-}
-
-impl Writers {
-    /// The writers of a stage's counters: its tasks.
-    pub(crate) fn tasks(n: usize) -> Self {
-        if n <= 1 {
-            Self::One
-        } else {
-            Self::Many
-        }
-    }
-}
-
-/// A relaxed event counter, read at any time by snapshots.
-///
-/// With [`Writers::One`], `add` is a plain load and store (no locked
-/// read-modify-write): no update is lost because no two adds ever run at
-/// once, and each add sees the one before it — on one thread by program
-/// order, and when the writing task moves to another worker, through the
-/// hand-over of the task itself (its state word's release/acquire and the
-/// run queue's lock), the same edge that makes the task's own future
-/// visible to its next worker. Readers see some earlier value, as with
-/// `fetch_add`; the value never goes down.
-pub(crate) struct Counter {
-    value: AtomicU64,
-    writers: Writers,
-}
-
-impl Counter {
-    pub(crate) fn new(writers: Writers) -> Self {
-        Self {
-            value: AtomicU64::new(0),
-            writers,
-        }
-    }
-
-    /// Adds `n`.
-    #[inline]
-    pub(crate) fn add(&self, n: u64) {
-        match self.writers {
-            // Relaxed: a statistic; see the type's docs for why the load
-            // sees the previous add.
-            Writers::One => {
-                let v = self.value.load(Ordering::Relaxed);
-                self.value.store(v.wrapping_add(n), Ordering::Relaxed);
-            }
-            Writers::Many => {
-                self.value.fetch_add(n, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// The value now (Relaxed: a statistic).
-    pub(crate) fn get(&self) -> u64 {
-        self.value.load(Ordering::Relaxed)
-    }
-}
-
 /// Counters of one stage.
 pub(crate) struct StageCounters {
     pub(crate) name: String,
     /// Ops started.
-    pub(crate) calls: Counter,
+    pub(crate) calls: AtomicU64,
     /// Ops finished (`calls - ended` are in flight).
-    pub(crate) ended: Counter,
+    pub(crate) ended: AtomicU64,
     pub(crate) failures: AtomicU64,
     pub(crate) op_time: Histogram,
 }
 
 impl StageCounters {
-    /// The counters of a stage of `tasks` tasks.
-    pub(crate) fn new(name: String, tasks: usize) -> Self {
-        let w = Writers::tasks(tasks);
+    pub(crate) fn new(name: String) -> Self {
         Self {
             name,
-            calls: Counter::new(w),
-            ended: Counter::new(w),
+            calls: AtomicU64::new(0),
+            ended: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             op_time: Histogram::new(),
         }
@@ -302,8 +231,8 @@ impl StageCounters {
 
     fn snapshot(&self) -> StageStats {
         // `ended` first: it never passes `calls`.
-        let ended = self.ended.get();
-        let calls = self.calls.get();
+        let ended = self.ended.load(Ordering::Relaxed);
+        let calls = self.calls.load(Ordering::Relaxed);
         StageStats {
             name: self.name.clone(),
             tasks: calls,
@@ -317,19 +246,19 @@ impl StageCounters {
 /// One side of a queue: operations, and the waits of those that waited
 /// (the rest waited 0).
 pub(crate) struct Side {
-    pub(crate) ops: Counter,
+    pub(crate) ops: AtomicU64,
     /// Consumer side: sum over gets of the queue's length just after the
     /// get (+1 for the item taken): the mean occupancy seen by consumers.
     /// Unused on the producer side.
-    pub(crate) occupancy_sum: Counter,
+    pub(crate) occupancy_sum: AtomicU64,
     pub(crate) wait: Histogram,
 }
 
 impl Side {
-    fn new(writers: Writers) -> Self {
+    fn new() -> Self {
         Self {
-            ops: Counter::new(writers),
-            occupancy_sum: Counter::new(writers),
+            ops: AtomicU64::new(0),
+            occupancy_sum: AtomicU64::new(0),
             wait: Histogram::new(),
         }
     }
@@ -339,7 +268,7 @@ impl Side {
     fn wait_summary(&self) -> TimeSummary {
         // `count` first: it never passes `ops`.
         let waited = self.wait.count();
-        let ops = self.ops.get();
+        let ops = self.ops.load(Ordering::Relaxed);
         self.wait.summary_with_zeros(ops.saturating_sub(waited))
     }
 }
@@ -354,25 +283,24 @@ pub(crate) struct QueueCounters {
 }
 
 impl QueueCounters {
-    /// The counters of a queue that `put` put into and `get` get from.
-    pub(crate) fn new(name: String, capacity: usize, put: Writers, get: Writers) -> Self {
+    pub(crate) fn new(name: String, capacity: usize) -> Self {
         Self {
             name,
             capacity,
-            put: CachePadded::new(Side::new(put)),
-            get: CachePadded::new(Side::new(get)),
+            put: CachePadded::new(Side::new()),
+            get: CachePadded::new(Side::new()),
         }
     }
 
     /// A put that waited `wait` for room.
     pub(crate) fn put(&self, wait: Duration) {
-        self.put.ops.add(1);
+        self.put.ops.fetch_add(1, Ordering::Relaxed);
         self.put.wait.record(wait);
     }
 
     /// A put that found room at once (waited 0).
     pub(crate) fn put_at_once(&self) {
-        self.put.ops.add(1);
+        self.put.ops.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A get that waited `wait` for an item; `len_after` were left.
@@ -383,18 +311,20 @@ impl QueueCounters {
 
     /// A get that found an item at once (waited 0); `len_after` were left.
     pub(crate) fn get_at_once(&self, len_after: usize) {
-        self.get.ops.add(1);
-        self.get.occupancy_sum.add(len_after as u64 + 1);
+        self.get.ops.fetch_add(1, Ordering::Relaxed);
+        self.get
+            .occupancy_sum
+            .fetch_add(len_after as u64 + 1, Ordering::Relaxed);
     }
 
     fn snapshot(&self, elapsed: Duration) -> QueueStats {
-        let gets = self.get.ops.get();
-        let occ = self.get.occupancy_sum.get();
+        let gets = self.get.ops.load(Ordering::Relaxed);
+        let occ = self.get.occupancy_sum.load(Ordering::Relaxed);
         let secs = elapsed.as_secs_f64();
         QueueStats {
             name: self.name.clone(),
             capacity: self.capacity,
-            puts: self.put.ops.get(),
+            puts: self.put.ops.load(Ordering::Relaxed),
             gets,
             occupancy: if gets == 0 || self.capacity == 0 {
                 0.0
@@ -666,7 +596,7 @@ mod tests {
 
     #[test]
     fn zero_waits_are_counted_not_recorded() {
-        let q = QueueCounters::new("q".into(), 4, Writers::One, Writers::Many);
+        let q = QueueCounters::new("q".into(), 4);
         for _ in 0..99 {
             q.put_at_once();
             q.get_at_once(0);
