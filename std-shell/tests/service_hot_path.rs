@@ -4,8 +4,7 @@
 //! whatever their storage; a failed publish hands the message back whole;
 //! batched delivery keeps order and resumes exactly where a `Block`
 //! subscription stopped it; one event is one shared `Arc` for every
-//! subscription; an event only listeners get leaves its memory for a later
-//! publish, however far delivery lags.
+//! subscription.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,12 +15,6 @@ use evlatch_std::service::{
     EventService, Fields, Message, Mode, Overflow, ProcessError, PublishErrorKind,
     SubscribeOptions, Subscription, Value, INLINE_FIELDS, PUBLISHER_HEADER,
 };
-
-#[path = "common/counting.rs"]
-mod counting;
-
-#[global_allocator]
-static GLOBAL: counting::Counting = counting::Counting;
 
 fn options(capacity: usize, overflow: Overflow) -> SubscribeOptions {
     SubscribeOptions::new()
@@ -365,40 +358,4 @@ fn a_reused_allocation_carries_the_new_event() {
             "a held event never changes"
         );
     }
-}
-
-/// Events that only listeners get come back to the publishers: a round of
-/// 300 of them (far more than the publishing thread's window of 64 recent
-/// events) goes, once delivered, to the service's spare pool, and a second
-/// round of 300 allocates nothing at all.
-#[test]
-fn listener_only_events_reuse_their_memory_however_far_delivery_lags() {
-    let service = EventService::builder()
-        .queue_capacity(512)
-        .build()
-        .expect("valid config");
-    let sub = service.subscriber().subscribe("a").expect("valid pattern");
-    let seen = Arc::new(AtomicUsize::new(0));
-    let s = seen.clone();
-    sub.add_listener(move |_| {
-        s.fetch_add(1, Ordering::Relaxed);
-    });
-    let publisher = service.publisher();
-    let round = || {
-        for n in 0..300_i64 {
-            publisher
-                .publish("a", Message::new().with_body("n", n))
-                .expect("room for the round");
-        }
-        assert_eq!(service.process_events(), Ok(300));
-    };
-    round(); // warm-up: caches, thread-locals, the first allocations
-    counting::count_this_thread(true);
-    let before = counting::allocations();
-    round();
-    let allocated = counting::allocations() - before;
-    counting::count_this_thread(false);
-    assert_eq!(allocated, 0, "the second round reuses every event");
-    assert_eq!(seen.load(Ordering::Relaxed), 600);
-    assert_eq!(sub.stats().received, 600);
 }

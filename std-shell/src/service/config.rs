@@ -287,13 +287,11 @@ impl Builder {
     /// wait and [`try_publish`](super::Publisher::try_publish) fail. The
     /// service's own `sys` events share it.
     ///
-    /// A slot holds a pointer to the event (the one `Arc` its subscribers
-    /// will share, made when it is published) and a stamp, and the slots
-    /// are allocated when the service is built: the default, 4096 per
-    /// priority, is about 192 KiB per service queue. Each queued event
-    /// takes one allocation of about 200 bytes besides (plus what its
-    /// fields keep on the heap), which a publish reuses from earlier events
-    /// once nobody holds them any more, when it can.
+    /// Events wait in the queue by value (a publish allocates nothing), so
+    /// a slot takes the size of an event — 184 bytes on 64-bit targets,
+    /// plus what its fields keep on the heap — and the slots are allocated
+    /// when the service is built: the default, 4096 per priority, is about
+    /// 1.5 MiB per service queue.
     ///
     /// # Examples
     ///

@@ -25,7 +25,6 @@ use super::config::Overflow;
 use super::error::ProcessError;
 use super::listener::{panic_message, Called};
 use super::message::Delivery;
-use super::recycle;
 use super::state::{Core, Item, Route, SubShared};
 use super::sys;
 use crate::channel::{Kind, PriorityReceiver, Receiver, SendTimeoutError, TrySendError};
@@ -52,43 +51,127 @@ pub(super) enum OnFull {
     Drop,
 }
 
-/// An event being delivered: the consumer's reference to the `Arc` it was
-/// published in. Every subscription queue that needs it gets a clone, the
-/// last one the consumer's own.
+/// An event being delivered. It arrives by value and stays on the
+/// consumer's stack while it goes to listeners and filters; the first
+/// subscription queue that needs it moves it into the one `Arc` that every
+/// queue then shares. An event only listeners (or nobody) get is never
+/// allocated.
 #[derive(Default)]
 struct Held {
-    /// `None` once handed to the last target.
+    /// The event until it is shared; `None` after.
+    local: Option<Delivery>,
     shared: Option<StdArc<Delivery>>,
 }
 
 impl Held {
-    fn new(event: StdArc<Delivery>) -> Self {
+    fn new(event: Delivery) -> Self {
         Held {
-            shared: Some(event),
+            local: Some(event),
+            shared: None,
         }
     }
 
     fn get(&self) -> &Delivery {
-        self.arc()
-    }
-
-    /// A reference for one more queue.
-    fn share(&self) -> StdArc<Delivery> {
-        StdArc::clone(self.arc())
-    }
-
-    /// The consumer's reference, taken out; nothing is held after this.
-    fn take_arc(&mut self) -> StdArc<Delivery> {
-        match self.shared.take() {
-            Some(shared) => shared,
-            None => unreachable!("a held event is handed over once"),
+        match (&self.shared, &self.local) {
+            (Some(shared), _) => shared,
+            (None, Some(local)) => local,
+            (None, None) => unreachable!("a held event is local until shared"),
         }
     }
 
-    fn arc(&self) -> &StdArc<Delivery> {
-        match &self.shared {
+    /// The shared `Arc`, made on first use.
+    fn share(&mut self) -> &StdArc<Delivery> {
+        let local = &mut self.local;
+        self.shared.get_or_insert_with(|| {
+            recycler::make(local.take().expect("a held event is local until shared"))
+        })
+    }
+
+    /// The shared `Arc`, taken out (without a clone if it was not made
+    /// yet); nothing is held after this.
+    fn take_arc(&mut self) -> StdArc<Delivery> {
+        match self.shared.take() {
             Some(shared) => shared,
-            None => unreachable!("a held event is read only before its hand-over"),
+            None => recycler::make(
+                self.local
+                    .take()
+                    .expect("a held event is local until shared"),
+            ),
+        }
+    }
+}
+
+/// The allocations of events shared lately by this thread, to reuse once
+/// every subscriber has dropped them: a subscriber that keeps up hands its
+/// event's memory back to the delivering thread (hot in cache, and without
+/// a trip through the allocator on either side).
+///
+/// The thread keeps one reference to up to [`KEPT`] events it shared that
+/// own no heap memory (inline topic and fields, no text or bytes values),
+/// so such a delivery's `Arc::strong_count` counts one more while it is
+/// among them, and up to [`KEPT`] of them (a few hundred bytes each) stay
+/// allocated until reused or the thread ends. A reused event goes to the
+/// back of the window; while the window is full of events still held
+/// (subscribers lagging), new events are not kept, so the window is not
+/// cycled at the cost of two reference-count updates per event.
+mod recycler {
+    use core::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::sync::Arc as StdArc;
+
+    use super::Delivery;
+
+    /// Events a thread keeps for reuse.
+    pub(super) const KEPT: usize = 64;
+
+    std::thread_local! {
+        static KEEP: RefCell<VecDeque<StdArc<Delivery>>> = const { RefCell::new(VecDeque::new()) };
+    }
+
+    /// `event` in an `Arc`: the oldest kept one if nobody else holds it any
+    /// more, else a new one.
+    pub(super) fn make(event: Delivery) -> StdArc<Delivery> {
+        let mut event = Some(event);
+        let made = KEEP.try_with(|keep| {
+            let Ok(mut keep) = keep.try_borrow_mut() else {
+                return None;
+            };
+            // A plain load first: while subscribers lag, the oldest kept
+            // event is usually still held, and `get_mut` would spend a
+            // failing compare-and-swap to learn that.
+            let reusable = keep
+                .front()
+                .is_some_and(|front| StdArc::strong_count(front) == 1);
+            if reusable {
+                if let Some(slot) = keep.front_mut().and_then(StdArc::get_mut) {
+                    // Unique: no subscriber, queue or user holds it.
+                    *slot = event.take().expect("not taken yet");
+                }
+            }
+            let arc = if event.is_none() {
+                keep.pop_front().expect("the slot just reused")
+            } else {
+                let fresh = StdArc::new(event.take().expect("not taken yet"));
+                if keep.len() >= KEPT {
+                    // The subscribers lag by more than the window: keep the
+                    // window as it is (its events come back once they catch
+                    // up) rather than cycling it, which would cost a
+                    // reference count increment and a decrement per event.
+                    return Some(fresh);
+                }
+                fresh
+            };
+            // Only events that own no heap memory are kept: what a kept
+            // event holds on to is bounded by `KEPT` times its size.
+            if arc.owns_nothing() {
+                keep.push_back(arc.clone());
+            }
+            Some(arc)
+        });
+        match made {
+            Ok(Some(arc)) => arc,
+            // Thread-local gone (thread exit) or busy: a plain allocation.
+            _ => StdArc::new(event.take().expect("not taken when not made")),
         }
     }
 }
@@ -111,7 +194,7 @@ impl Handoff<'_> {
     /// A reference of the queue's own.
     fn into_arc(self) -> StdArc<Delivery> {
         match self {
-            Handoff::Shared(event) => event.share(),
+            Handoff::Shared(event) => event.share().clone(),
             Handoff::Last(event) => event.take_arc(),
         }
     }
@@ -306,6 +389,8 @@ impl Core {
 
     /// Delivers one item.
     fn handle(&self, c: &mut Consumer, item: Item, on_full: OnFull) -> Result<(), Blocked> {
+        // The event stays in this frame; delivery works on it by reference
+        // (it is large: every move is a copy).
         let (mut event, sys_event) = match item {
             Item::Wake => return Ok(()),
             Item::Event(event) => {
@@ -313,25 +398,18 @@ impl Core {
                 (Held::new(event), sys_event)
             }
             Item::DropNotice(shared) => match self.drop_notice(&shared) {
-                Some(event) => (Held::new(StdArc::new(event)), true),
+                Some(event) => (Held::new(event), true),
                 None => return Ok(()),
             },
         };
         self.counters.dispatched.incr();
-        let delivered = if event.get().is_expired() {
+        if event.get().is_expired() {
             self.counters.expired.incr();
-            Ok(())
-        } else {
-            self.match_targets(c, event.get().topic(), sys_event);
-            let targets = core::mem::take(&mut c.targets);
-            self.deliver_from(c, &mut event, sys_event, targets, 0, on_full)
-        };
-        // Still held after delivery (it went to listeners only, or to
-        // nobody): its memory can serve a later publish.
-        if let Some(arc) = event.shared.take() {
-            recycle::spare(&self.spare, arc);
+            return Ok(());
         }
-        delivered
+        self.match_targets(c, event.get().topic(), sys_event);
+        let targets = core::mem::take(&mut c.targets);
+        self.deliver_from(c, &mut event, sys_event, targets, 0, on_full)
     }
 
     /// Resumes an event whose delivery stopped at a full `Block` queue.

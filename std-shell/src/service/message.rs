@@ -294,7 +294,7 @@ pub(super) fn id_value(id: u64) -> i64 {
 /// which always holds the publisher id under [`PUBLISHER_HEADER`] — and
 /// body, its priority and its expiry time.
 ///
-/// The publishing thread may keep one more reference to a small event (one
+/// The delivering thread may keep one more reference to a small event (one
 /// that owns no heap memory) for a while, to reuse its allocation for a
 /// later event once every subscriber has dropped it; so do not read
 /// meaning into `Arc::strong_count`. A delivery never changes while anyone
@@ -340,20 +340,6 @@ impl Delivery {
             header,
             body,
             priority,
-            ttl,
-        }
-    }
-
-    /// A copy of the message, for a publish that failed after it was
-    /// built, should the event still be shared (see
-    /// [`into_message`](Self::into_message)).
-    pub(super) fn to_message(&self, ttl: Option<Duration>) -> Message {
-        let mut header = self.header.clone();
-        header.remove(PUBLISHER_HEADER);
-        Message {
-            header,
-            body: self.body.clone(),
-            priority: self.priority,
             ttl,
         }
     }

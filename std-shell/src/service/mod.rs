@@ -156,7 +156,6 @@ mod future;
 mod listener;
 mod message;
 mod publisher;
-mod recycle;
 mod state;
 mod stats;
 mod subscription;

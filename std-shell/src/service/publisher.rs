@@ -2,14 +2,12 @@
 
 use core::fmt;
 use core::time::Duration;
-use std::sync::Arc as StdArc;
 
 use evlatch::topic::Topic;
 
 use super::dispatch::is_delivering;
 use super::error::{PublishError, PublishErrorKind};
 use super::message::Message;
-use super::recycle;
 use super::state::{Core, Item};
 use crate::channel::TrySendError;
 use crate::sync::{Arc, Ordering};
@@ -163,13 +161,9 @@ impl Publisher {
             }
         }
         let (priority, ttl) = (message.priority(), message.ttl());
-        let event = recycle::make(message.into_delivery(topic, self.id), &core.spare);
-        // Taken before the event is queued (a subscriber may drop it at
-        // once), kept only once it is: a refused event must come back
-        // unshared, to be unwrapped into the message.
-        let kept = recycle::wants(&event);
-        let item = Item::Event(event);
-        // What the queue refused comes back here.
+        let item = Item::Event(message.into_delivery(topic, self.id));
+        // What the queue refused comes back here (kept out of the closure's
+        // result: an item is large).
         let mut refused = None;
         let sent = core.through_gate(self.queue, item, |tx, item| {
             // Room is the common case: try first, and only a full queue
@@ -190,20 +184,11 @@ impl Publisher {
         });
         match sent {
             Ok(Ok(())) => {
-                if let Some(kept) = kept {
-                    recycle::keep(kept);
-                }
                 core.counters.published.incr();
                 Ok(())
             }
-            Ok(Err(kind)) => {
-                drop(kept);
-                fail(kind, take_back(refused, ttl))
-            }
-            Err(item) => {
-                drop(kept);
-                fail(PublishErrorKind::Closed, take_back(Some(item), ttl))
-            }
+            Ok(Err(kind)) => fail(kind, take_back(refused, ttl)),
+            Err(item) => fail(PublishErrorKind::Closed, take_back(Some(item), ttl)),
         }
     }
 }
@@ -242,12 +227,7 @@ mod topic_cache {
 /// The message inside an item that could not be queued.
 fn take_back(item: Option<Item>, ttl: Option<Duration>) -> Message {
     match item {
-        // Nobody else holds a refused event (the recycler's reference was
-        // dropped first); a copy of its fields is the fallback all the same.
-        Some(Item::Event(event)) => match StdArc::try_unwrap(event) {
-            Ok(event) => event.into_message(ttl),
-            Err(shared) => shared.to_message(ttl),
-        },
+        Some(Item::Event(event)) => event.into_message(ttl),
         _ => Message::new(),
     }
 }

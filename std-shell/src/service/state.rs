@@ -9,7 +9,6 @@ use super::config::{Mode, Overflow, PublishFilter, ReceiveFilter};
 use super::dispatch::Consumer;
 use super::listener::Listeners;
 use super::message::Delivery;
-use super::recycle;
 use super::stats::{Counters, SubCounters};
 use crate::channel::{Priority, PriorityReceiver, PrioritySender, Sender};
 use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
@@ -17,12 +16,10 @@ use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 /// What travels through a service queue.
 pub(super) enum Item {
     /// An event to deliver (a user event, or a `sys` event already built),
-    /// already in the one `Arc` every subscription queue it reaches will
-    /// share: the slot is a pointer, so the event is written once (by its
-    /// publisher, into memory reused from its earlier events when their
-    /// subscribers are done with them, see `recycle`) and never copied on
-    /// its way through the queues.
-    Event(StdArc<Delivery>),
+    /// by value in the queue's slot: a publish allocates nothing, and the
+    /// consumer allocates the shared `Arc` only if a subscription queue
+    /// needs one.
+    Event(Delivery),
     /// "This subscription dropped events": the `sys.drops` notice is built
     /// when the item is dispatched, so it reports every drop up to then.
     DropNotice(Arc<SubShared>),
@@ -189,9 +186,6 @@ pub(super) struct Core {
     pub(super) counters: Counters,
     /// Synchronous mode: the consumer of queue 0, held by `process_events`.
     pub(super) sync_consumer: Option<Mutex<Consumer>>,
-    /// Allocations of delivered events that nobody holds any more, for
-    /// publishers to reuse (see `recycle::spare`).
-    pub(super) spare: recycle::Spare,
 }
 
 impl Core {
@@ -235,7 +229,6 @@ impl Core {
             publish_filter,
             counters: Counters::default(),
             sync_consumer,
-            spare: recycle::Spare::new(),
         };
         Ok((core, rxs))
     }
@@ -316,7 +309,7 @@ impl Core {
     /// Queues a built `sys` event, if anyone subscribes to `sys`.
     pub(super) fn emit_event(&self, build: impl FnOnce() -> Delivery) {
         if self.has_sys_subs() {
-            self.emit(Item::Event(StdArc::new(build())));
+            self.emit(Item::Event(build()));
         }
     }
 
@@ -357,14 +350,11 @@ impl Core {
 mod tests {
     use super::Item;
 
-    /// Events travel the service queues as pointers: a move through the
-    /// queues copies two words, not the event.
+    /// Events travel the service queues by value: the slot size is the
+    /// memory each queued event takes (and copies) there.
     #[test]
-    fn a_queued_event_is_two_words() {
+    fn a_queued_event_fits_in_176_bytes() {
         let size = core::mem::size_of::<Item>();
-        assert!(
-            size <= 2 * core::mem::size_of::<usize>(),
-            "Item is {size} bytes"
-        );
+        assert!(size <= 176, "Item is {size} bytes");
     }
 }
