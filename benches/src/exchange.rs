@@ -89,7 +89,7 @@ static GLOBAL: Counting = Counting;
 // The exchange workload
 
 /// A batch of records as one timely message.
-struct Records(Vec<u64>);
+pub(crate) struct Records(pub(crate) Vec<u64>);
 
 impl Bytesable for Records {
     fn from_bytes(bytes: timely_bytes::arc::Bytes) -> Self {
@@ -122,6 +122,53 @@ fn timely_park(alloc: &Allocator) {
     alloc.await_events(None);
 }
 
+/// A timely worker's endpoints of one channel: its senders, its receiver.
+pub(crate) type TimelyEnds<'a> = (
+    &'a mut [Box<dyn Push<Records>>],
+    &'a mut Box<dyn Pull<Records>>,
+);
+
+/// One round of the all-to-all workload on a timely worker: `batch`
+/// records of `round` to every peer, then receive until this round's
+/// `batch × peers` records are in, parking with `park` when nothing came.
+/// `counts` is (this round's records, the next round's early ones): a peer
+/// may be one round ahead. Checks the round's count.
+pub(crate) fn timely_round(
+    alloc: &mut Allocator,
+    (senders, receiver): TimelyEnds<'_>,
+    batch: usize,
+    round: u64,
+    counts: &mut (usize, usize),
+    park: fn(&Allocator),
+) {
+    let expected = batch * alloc.peers();
+    let (cur, next) = counts;
+    for s in senders.iter_mut() {
+        s.send(Records(vec![round; batch]));
+        s.done();
+    }
+    while *cur < expected {
+        alloc.receive();
+        let mut any = false;
+        while let Some(m) = receiver.recv() {
+            for &v in &m.0 {
+                if v == round {
+                    *cur += 1;
+                } else {
+                    *next += 1;
+                }
+            }
+            any = true;
+        }
+        alloc.release();
+        if !any {
+            park(alloc);
+        }
+    }
+    assert_eq!(*cur, expected, "timely: records lost or extra");
+    (*cur, *next) = (*next, 0);
+}
+
 /// Runs `rounds` exchange rounds on timely with `config`; checks and
 /// returns the records received per worker.
 fn timely_all_to_all(config: timely_communication::Config, rounds: usize) -> Vec<u64> {
@@ -130,33 +177,18 @@ fn timely_all_to_all(config: timely_communication::Config, rounds: usize) -> Vec
         let expected = BATCH * alloc.peers();
         // Records carry their round; a peer may be one round ahead, and
         // what arrives early counts for the next round.
-        let (mut cur, mut next) = (0, 0);
+        let mut counts = (0, 0);
         for round in 0..rounds as u64 {
-            for s in senders.iter_mut() {
-                s.send(Records(vec![round; BATCH]));
-                s.done();
-            }
-            while cur < expected {
-                alloc.receive();
-                let mut any = false;
-                while let Some(m) = receiver.recv() {
-                    for &v in &m.0 {
-                        if v == round {
-                            cur += 1;
-                        } else {
-                            next += 1;
-                        }
-                    }
-                    any = true;
-                }
-                alloc.release();
-                if !any {
-                    timely_park(&alloc);
-                }
-            }
-            assert_eq!(cur, expected, "timely: records lost or extra");
-            (cur, next) = (next, 0);
+            timely_round(
+                &mut alloc,
+                (&mut senders, &mut receiver),
+                BATCH,
+                round,
+                &mut counts,
+                timely_park,
+            );
         }
+        let (cur, _) = counts;
         assert_eq!(cur, 0, "timely: records after the last round");
         let got = rounds * expected;
         got as u64

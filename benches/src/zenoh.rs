@@ -343,39 +343,14 @@ fn percentiles(v: &mut [f64]) -> (f64, f64) {
 // ---------------------------------------------------------------------------
 // The exchange across two processes
 
+use crate::exchange::{timely_round, Records};
 use evlatch_std::zenoh::exchange::{self as zx, ClusterConfig};
-use timely_communication::{Allocator, Bytesable, Pull, Push};
+use timely_communication::Allocator;
 
 /// Records per batch per pair per round (as `exchange.all_to_all`).
 const XBATCH: usize = 256;
 /// The fewest records per worker one timed run moves (setup amortized).
 const XMIN_RECORDS: u64 = 1 << 17;
-
-/// A batch of records as one timely message.
-struct Records(Vec<u64>);
-
-impl Bytesable for Records {
-    fn from_bytes(bytes: timely_bytes::arc::Bytes) -> Self {
-        Records(
-            bytes
-                .chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().expect("8-byte chunks")))
-                .collect(),
-        )
-    }
-
-    fn length_in_bytes(&self) -> usize {
-        self.0.len() * 8
-    }
-
-    fn into_bytes<W: std::io::Write>(&self, writer: &mut W) {
-        for v in &self.0 {
-            writer
-                .write_all(&v.to_le_bytes())
-                .expect("in-memory writer");
-        }
-    }
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -389,37 +364,25 @@ fn free_port() -> u16 {
 fn timely_rounds(alloc: &mut Allocator, rounds: usize) -> (u64, Duration) {
     let (mut senders, mut receiver) = alloc.allocate::<Records>(0);
     let expected = XBATCH * alloc.peers();
-    let (mut cur, mut next) = (0, 0);
+    let mut counts = (0, 0);
     let mut start = Instant::now();
     for round in 0..=rounds as u64 {
         if round == 1 {
             start = Instant::now();
         }
-        for s in senders.iter_mut() {
-            s.send(Records(vec![round; XBATCH]));
-            s.done();
-        }
-        while cur < expected {
-            alloc.receive();
-            let mut any = false;
-            while let Some(m) = receiver.recv() {
-                for &v in &m.0 {
-                    if v == round {
-                        cur += 1;
-                    } else {
-                        next += 1;
-                    }
-                }
-                any = true;
-            }
-            alloc.release();
-            if !any {
+        timely_round(
+            alloc,
+            (&mut senders, &mut receiver),
+            XBATCH,
+            round,
+            &mut counts,
+            |alloc| {
                 alloc.events().borrow_mut().clear();
                 alloc.await_events(Some(Duration::from_millis(1)));
-            }
-        }
-        (cur, next) = (next, 0);
+            },
+        );
     }
+    let cur = counts.0;
     let elapsed = start.elapsed();
     assert_eq!(cur, 0, "timely: records after the last round");
     ((rounds * expected) as u64, elapsed)
