@@ -422,32 +422,21 @@ impl<T: Send + 'static> PipelineBuilder<T> {
     }
 
     fn add_aggregate(
-        mut self,
+        self,
         max_items: usize,
         max_wait: Option<Duration>,
         drop_last: bool,
     ) -> PipelineBuilder<Vec<T>> {
-        let i = self.plans.len();
-        self.plans.push(Plan {
+        let plan = Plan {
             name: format!("aggregate({max_items})"),
             opts: StageOptions::default(),
             kind: Kind::Aggregate,
             max_items,
-        });
-        let prev = self.wire;
-        PipelineBuilder {
-            plans: self.plans,
-            source_async: self.source_async,
-            wire: Box::new(move |w, out| {
-                let Some((tx, rx)) = w.channel::<T>(i) else {
-                    return;
-                };
-                prev(w, tx);
-                let fut =
-                    aggregate_loop(w.shared.clone(), i, rx, out, max_items, max_wait, drop_last);
-                w.spawn(Some(i), fut);
-            }),
-        }
+        };
+        self.then_stage(plan, move |w, i, rx, out| {
+            let fut = aggregate_loop(w.shared.clone(), i, rx, out, max_items, max_wait, drop_last);
+            w.spawn(Some(i), fut);
+        })
     }
 
     /// Passes on each element of each item, in order.
@@ -462,34 +451,24 @@ impl<T: Send + 'static> PipelineBuilder<T> {
     ///     .unwrap();
     /// assert_eq!(p.map(Result::unwrap).collect::<Vec<_>>(), [1, 2, 3]);
     /// ```
-    pub fn disaggregate(mut self) -> PipelineBuilder<T::Item>
+    pub fn disaggregate(self) -> PipelineBuilder<T::Item>
     where
         T: IntoIterator,
         T::IntoIter: Send,
         T::Item: Send + 'static,
     {
-        let i = self.plans.len();
-        self.plans.push(Plan {
+        let plan = Plan {
             name: "disaggregate".into(),
             opts: StageOptions::default(),
             kind: Kind::Disaggregate,
             max_items: 0,
-        });
-        let prev = self.wire;
-        PipelineBuilder {
-            plans: self.plans,
-            source_async: self.source_async,
-            wire: Box::new(move |w, out| {
-                let Some((tx, rx)) = w.channel::<T>(i) else {
-                    return;
-                };
-                prev(w, tx);
-                w.spawn(Some(i), disaggregate_loop(w.shared.clone(), i, rx, out));
-            }),
-        }
+        };
+        self.then_stage(plan, |w, i, rx, out| {
+            w.spawn(Some(i), disaggregate_loop(w.shared.clone(), i, rx, out));
+        })
     }
 
-    fn add_map<U, O>(mut self, options: StageOptions, kind: Kind, op: O) -> PipelineBuilder<U>
+    fn add_map<U, O>(self, options: StageOptions, kind: Kind, op: O) -> PipelineBuilder<U>
     where
         U: Send + 'static,
         O: StageOp<T, U>,
@@ -497,12 +476,59 @@ impl<T: Send + 'static> PipelineBuilder<T> {
         let i = self.plans.len();
         let concurrency = options.concurrency;
         let ordered = options.order == OutputOrder::Input && concurrency > 1;
-        self.plans.push(Plan {
+        let plan = Plan {
             name: options.name.clone().unwrap_or_else(|| format!("stage{i}")),
             opts: options,
             kind,
             max_items: 0,
-        });
+        };
+        self.then_stage(plan, move |w, i, rx, out| {
+            let op = Arc::new(op);
+            if ordered {
+                let Some(ro) = Reorder::new(concurrency) else {
+                    w.error.get_or_insert(BuildError::InvalidOption {
+                        stage: format!("stage{i}"),
+                        reason: format!("concurrency {concurrency} is too large"),
+                    });
+                    return;
+                };
+                let ro = Arc::new(ro);
+                for _ in 0..concurrency {
+                    let f = ordered_loop(
+                        w.shared.clone(),
+                        i,
+                        rx.clone(),
+                        out.clone(),
+                        op.clone(),
+                        ro.clone(),
+                    );
+                    w.spawn(Some(i), f);
+                }
+            } else {
+                for _ in 0..concurrency {
+                    let f =
+                        completion_loop(w.shared.clone(), i, rx.clone(), out.clone(), op.clone());
+                    w.spawn(Some(i), f);
+                }
+            }
+        })
+    }
+
+    /// Appends stage `plan` (number `i`, the next one): when the pipeline
+    /// is wired, the stage's input queue is made, everything before it is
+    /// wired to send into the queue, and `stage(w, i, input, output)`
+    /// spawns the stage's tasks. A queue that cannot be made is a build
+    /// error (recorded in `w`), and nothing is spawned.
+    fn then_stage<U>(
+        mut self,
+        plan: Plan,
+        stage: impl for<'a> FnOnce(&mut Wiring<'a>, usize, Receiver<T>, Sender<U>) + Send + 'static,
+    ) -> PipelineBuilder<U>
+    where
+        T: Send + 'static,
+    {
+        let i = self.plans.len();
+        self.plans.push(plan);
         let prev = self.wire;
         PipelineBuilder {
             plans: self.plans,
@@ -512,39 +538,7 @@ impl<T: Send + 'static> PipelineBuilder<T> {
                     return;
                 };
                 prev(w, tx);
-                let op = Arc::new(op);
-                if ordered {
-                    let Some(ro) = Reorder::new(concurrency) else {
-                        w.error.get_or_insert(BuildError::InvalidOption {
-                            stage: format!("stage{i}"),
-                            reason: format!("concurrency {concurrency} is too large"),
-                        });
-                        return;
-                    };
-                    let ro = Arc::new(ro);
-                    for _ in 0..concurrency {
-                        let f = ordered_loop(
-                            w.shared.clone(),
-                            i,
-                            rx.clone(),
-                            out.clone(),
-                            op.clone(),
-                            ro.clone(),
-                        );
-                        w.spawn(Some(i), f);
-                    }
-                } else {
-                    for _ in 0..concurrency {
-                        let f = completion_loop(
-                            w.shared.clone(),
-                            i,
-                            rx.clone(),
-                            out.clone(),
-                            op.clone(),
-                        );
-                        w.spawn(Some(i), f);
-                    }
-                }
+                stage(w, i, rx, out);
             }),
         }
     }
