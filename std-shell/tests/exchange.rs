@@ -554,3 +554,50 @@ fn panicking_extend_loses_and_duplicates_nothing() {
     }
     assert_eq!(drops.load(Ordering::SeqCst), 6, "each message dropped once");
 }
+
+/// The CPUs the calling thread may run on.
+#[cfg(target_os = "linux")]
+fn affinity() -> Vec<usize> {
+    // SAFETY: all zeroes is the empty `cpu_set_t`.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 is this thread; `set` is a writable `cpu_set_t` of the
+    // size given.
+    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+    assert_eq!(rc, 0, "sched_getaffinity");
+    (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `cpu` is below the set's size in bits.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect()
+}
+
+/// Workers that outnumber the cores start spread over them
+/// (placement.rs), but none is left pinned: each runs with exactly its
+/// caller's CPU affinity, both with the process's full set and from a
+/// caller limited to one core.
+#[cfg(target_os = "linux")]
+#[test]
+fn workers_run_with_the_callers_cpu_affinity() {
+    let caller = affinity();
+    let workers = caller.len() + 1;
+    let got = initialize(Config::Process(workers), |_| affinity())
+        .unwrap()
+        .join();
+    assert_eq!(got, vec![Ok(caller.clone()); workers]);
+
+    let first = caller[0];
+    let limited = std::thread::spawn(move || {
+        // SAFETY: all zeroes is the empty set.
+        let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `first` came from the set's own bit range.
+        unsafe { libc::CPU_SET(first, &mut one) };
+        // SAFETY: pid 0 is this thread; `one` is a valid set of that size.
+        let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&one), &one) };
+        assert_eq!(rc, 0, "sched_setaffinity");
+        initialize(Config::Process(3), |_| affinity())
+            .unwrap()
+            .join()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(limited, vec![Ok(vec![first]); 3]);
+}

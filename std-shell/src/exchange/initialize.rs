@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::error::{Error, WorkerError};
+use super::placement;
 use super::registry::Registry;
 use super::worker::Worker;
 
@@ -56,6 +57,16 @@ impl Config {
 /// while it unwinds and the channels it never allocated count as dropped,
 /// so its peers see it disconnect instead of waiting for it.
 ///
+/// On Linux, when the workers outnumber the cores, each worker thread
+/// starts on the cores in turn (worker `i` on the `i mod n`-th of the `n`
+/// cores the calling thread may use) and then gets the caller's CPU
+/// affinity back unchanged: a starting place, not a pin. Threads spawned
+/// back to back otherwise often start unevenly (three of four on one of
+/// two cores), and oversubscribed workers, which yield to each other
+/// instead of sleeping, keep the scheduler from evening them out for a
+/// long while. The workers stay within the cores the caller may use
+/// (`taskset`, cgroups).
+///
 /// # Errors
 ///
 /// [`Error::NoWorkers`] for zero workers, [`Error::Spawn`] if a thread
@@ -87,7 +98,7 @@ where
         let f = f.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("evlatch-exchange-{index}"))
-            .spawn(move || run_worker(index, peers, registry2, &*f));
+            .spawn(move || run_worker(index, index, peers, registry2, &*f));
         match spawned {
             Ok(h) => handles.push(h),
             Err(e) => {
@@ -102,12 +113,20 @@ where
     Ok(WorkerGuards { handles })
 }
 
+/// Runs worker `index` of `peers` on this (new) thread: first, if workers
+/// outnumber cores, it moves to the core of `seat`, its place among this
+/// process's workers (see [`placement`]); then it runs `f` and departs,
+/// however `f` ends.
 fn run_worker<R>(
     index: usize,
+    seat: usize,
     peers: usize,
     registry: Arc<Registry>,
     f: &(dyn Fn(Worker) -> R + Send + Sync),
 ) -> Result<R, WorkerError> {
+    if registry.shares_cores() {
+        placement::start_on_own_core(seat);
+    }
     let worker = Worker::new(index, peers, registry.clone());
     let result = catch_unwind(AssertUnwindSafe(|| f(worker)));
     // The worker is gone (dropped in `f` or while unwinding); this makes
@@ -248,13 +267,13 @@ impl Seats {
     {
         let f = Arc::new(f);
         let mut handles = Vec::with_capacity(local.len());
-        for index in local.clone() {
+        for (seat, index) in local.clone().enumerate() {
             let registry = self.registry.clone();
             let f = f.clone();
             let peers = self.peers;
             let spawned = std::thread::Builder::new()
                 .name(format!("evlatch-exchange-{index}"))
-                .spawn(move || run_worker(index, peers, registry, &*f));
+                .spawn(move || run_worker(index, seat, peers, registry, &*f));
             match spawned {
                 Ok(h) => handles.push(h),
                 Err(e) => {

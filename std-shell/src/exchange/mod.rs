@@ -101,6 +101,7 @@ mod doorbell;
 mod error;
 mod futures;
 mod initialize;
+mod placement;
 mod registry;
 mod ring;
 mod worker;

@@ -66,6 +66,14 @@ impl Registry {
         &self.doorbells[worker]
     }
 
+    /// Whether the workers outnumber the cores (their waiters yield to
+    /// each other, see `Spin`).
+    pub(crate) fn shares_cores(&self) -> bool {
+        self.doorbells
+            .first()
+            .is_some_and(|d| matches!(d.spin(), Spin::Yields(_)))
+    }
+
     /// Worker `worker` claims its endpoints of channel `id` carrying `T`.
     /// The caller checked that it did not claim `id` before.
     pub(crate) fn claim<T: Send + 'static>(
