@@ -66,8 +66,10 @@
 //! no more workers than cores (each can have one), and otherwise yields
 //! its core for up to 50 µs (with shared cores a spin would burn the time
 //! slice the peer needs to answer; a yield hands it over without a futex
-//! wake). The race arguments are in the source and checked by loom
-//! models.
+//! wake). Because such yielding workers never let a core look idle, the
+//! scheduler seldom evens out an uneven start, so oversubscribed workers
+//! start spread over the cores in turn (Linux; see [`initialize`]). The
+//! race arguments are in the source and checked by loom models.
 //!
 //! # Examples
 //!
