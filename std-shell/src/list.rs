@@ -162,6 +162,39 @@ impl<T: Linked> List<T> {
         true
     }
 
+    /// If the list holds exactly one node and `pick` selects it, unlinks it
+    /// and returns it; else returns null and changes nothing. `pick` is not
+    /// called on a list of more than one node.
+    ///
+    /// The single-node form of [`unlink_where`](Self::unlink_where) for the
+    /// usual wake-up (one waiter alone in its list): the same contract, and
+    /// the returned pointer is what `release` would get (the caller's last
+    /// touch of the node may hand it back to its owner).
+    ///
+    /// # Safety
+    ///
+    /// `pick` must not touch the links of any node and must not unwind.
+    #[inline(always)]
+    pub(crate) unsafe fn take_lone(&mut self, pick: impl FnOnce(&T) -> bool) -> *const T {
+        if self.len != 1 {
+            return ptr::null();
+        }
+        let p = self.head;
+        // SAFETY: the one linked node is valid while we hold the lock.
+        let node = unsafe { &*p };
+        if !pick(node) {
+            return ptr::null();
+        }
+        // SAFETY: links are accessed under the lock. `prev` / `next` (both
+        // null: it was the only node) go stale; only `push_back` reads them
+        // again, after overwriting them.
+        node.links().cell.with_mut(|l| unsafe { (*l).linked = false });
+        self.head = ptr::null();
+        self.tail = ptr::null();
+        self.len = 0;
+        p
+    }
+
     /// Walks the list from the front and unlinks every node `pick` selects
     /// (`Some(true)`), handing each to `release` right after unlinking it;
     /// stops early when `pick` returns `None` (that node and the rest stay,
