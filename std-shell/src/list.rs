@@ -162,6 +162,41 @@ impl<T: Linked> List<T> {
         true
     }
 
+    /// If the list holds exactly one node and `pick` selects it, unlinks it
+    /// and returns it; else returns null and changes nothing. `pick` is not
+    /// called on a list of more than one node.
+    ///
+    /// The single-node form of [`unlink_where`](Self::unlink_where) for the
+    /// usual wake-up (one waiter alone in its list): the same contract, and
+    /// the returned pointer is what `release` would get (the caller's last
+    /// touch of the node may hand it back to its owner).
+    ///
+    /// # Safety
+    ///
+    /// `pick` must not touch the links of any node and must not unwind.
+    #[inline(always)]
+    pub(crate) unsafe fn take_lone(&mut self, pick: impl FnOnce(&T) -> bool) -> *const T {
+        if self.len != 1 {
+            return ptr::null();
+        }
+        let p = self.head;
+        // SAFETY: the one linked node is valid while we hold the lock.
+        let node = unsafe { &*p };
+        if !pick(node) {
+            return ptr::null();
+        }
+        // SAFETY: links are accessed under the lock. `prev` / `next` (both
+        // null: it was the only node) go stale; only `push_back` reads them
+        // again, after overwriting them.
+        node.links()
+            .cell
+            .with_mut(|l| unsafe { (*l).linked = false });
+        self.head = ptr::null();
+        self.tail = ptr::null();
+        self.len = 0;
+        p
+    }
+
     /// Walks the list from the front and unlinks every node `pick` selects
     /// (`Some(true)`), handing each to `release` right after unlinking it;
     /// stops early when `pick` returns `None` (that node and the rest stay,
@@ -325,6 +360,39 @@ mod tests {
         unsafe { assert!(list.remove(&nodes[0])) };
         assert_eq!(list.len(), 0);
         assert!(list.front().is_null());
+    }
+
+    #[test]
+    fn take_lone_takes_only_a_lone_picked_node() {
+        let nodes: Vec<N> = (0..2).map(node).collect();
+        let mut list: List<N> = List::new();
+        let mut asked = false;
+        // SAFETY: every `pick` touches no links and does not unwind; `nodes`
+        // outlives the list, and each node is in this list or in none.
+        unsafe {
+            assert!(list.take_lone(|_| true).is_null(), "empty");
+            list.push_back(&nodes[0]);
+            assert!(list.take_lone(|n| n.id == 1).is_null(), "not picked");
+            assert_eq!(ids(&list), [0]);
+            list.push_back(&nodes[1]);
+            let two = list.take_lone(|_| {
+                asked = true;
+                true
+            });
+            assert!(two.is_null() && !asked, "two nodes: `pick` is not asked");
+            assert_eq!(ids(&list), [0, 1]);
+            assert!(list.remove(&nodes[1]));
+            let taken = list.take_lone(|n| n.id == 0);
+            assert!(core::ptr::eq(taken, &nodes[0]));
+            assert_eq!(list.len(), 0);
+            assert!(list.front().is_null() && list.tail.is_null());
+            assert!(!list.contains(&nodes[0]));
+            // A taken node can be linked again.
+            list.push_back(&nodes[0]);
+            assert_eq!(ids(&list), [0]);
+            assert_eq!(ids_backwards(&list), [0]);
+            assert!(list.remove(&nodes[0]));
+        }
     }
 
     /// Walks `list` back to front through the `prev` links (the bulk

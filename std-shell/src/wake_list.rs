@@ -26,7 +26,8 @@ pub(crate) enum WakeBy {
 }
 
 impl WakeBy {
-    fn wake(self) {
+    #[inline]
+    pub(crate) fn wake(self) {
         match self {
             WakeBy::Thread(t) => t.unpark(),
             WakeBy::Task(w) => w.wake(),

@@ -254,3 +254,44 @@ fn stale_hook_racing_waiter_of_next_generation() {
         assert_eq!(registered_waiters(), 0);
     });
 }
+
+/// The same stale hook call, with the newer waiter alone in its bucket (the
+/// hook's single-waiter path). A waiter of generation 0 arms, and the
+/// finisher of generation 0 may be preempted between its finishing CAS and
+/// its hook. That waiter is then dropped (its cancel unlinks it), the event
+/// is reset and recorded, and a waiter of generation 1 registers: now the
+/// only waiter in the bucket. When the stale hook runs it must leave that
+/// waiter pending: a single-waiter path that matched by event alone would
+/// hand it generation 0's `Success`.
+#[test]
+fn stale_hook_racing_lone_waiter_of_next_generation() {
+    loom::model(|| {
+        let e = Arc::new(Event::new());
+        e.record().unwrap();
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut gen0 = Box::pin(e.wait_async());
+        assert!(gen0.as_mut().poll(&mut cx).is_pending());
+        let finisher = {
+            let e = e.clone();
+            thread::spawn(move || e.set_finished().unwrap())
+        };
+        while !e.status().is_finished() {
+            thread::yield_now();
+        }
+        // Finished; the finisher's hook may not have run yet.
+        drop(gen0);
+        e.reset().unwrap();
+        e.record().unwrap();
+        let mut gen1 = Box::pin(e.wait_async());
+        assert!(gen1.as_mut().poll(&mut cx).is_pending());
+        finisher.join().unwrap();
+        assert!(
+            gen1.as_mut().poll(&mut cx).is_pending(),
+            "a lone waiter of generation 1 was released by generation 0's finish"
+        );
+        drop(gen1);
+        assert_eq!(e.status(), EventStatus::Scheduled);
+        assert_eq!(registered_waiters(), 0);
+    });
+}
