@@ -512,3 +512,41 @@ fn a_panicking_waker_releases_every_other_waiter() {
     e.set_failed("again").unwrap();
     assert_eq!(e.wait(), EventStatus::Failed);
 }
+
+/// The wake hook's single-waiter path (one waiter alone in its bucket):
+/// its waker's panic continues on the finisher's thread, and the status is
+/// still final, the callback still runs and the waiter is released.
+#[test]
+fn a_lone_panicking_waker_still_lets_the_callback_run() {
+    let _g = serial();
+    let e = Arc::new(Event::new());
+    e.record().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let bad = recording_waker(7, &log, true);
+    let mut lone = Box::pin(e.wait_async());
+    assert!(lone
+        .as_mut()
+        .poll(&mut Context::from_waker(&bad))
+        .is_pending());
+    assert_eq!(registered_waiters(), 1);
+    let ran = Arc::new(AtomicUsize::new(0));
+    {
+        let ran = ran.clone();
+        e.on_finished(move |_| {
+            ran.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+    let finish = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.set_finished()));
+    assert!(
+        finish.is_err(),
+        "the waker's panic continues on the finisher"
+    );
+    assert_eq!(e.status(), EventStatus::Success, "the status is finished");
+    assert_eq!(*log.lock().unwrap(), [7], "the waker was called once");
+    assert_eq!(ran.load(Ordering::SeqCst), 1, "the callback still ran");
+    assert_eq!(
+        lone.as_mut().poll(&mut Context::from_waker(&bad)),
+        Poll::Ready(EventStatus::Success)
+    );
+    assert_eq!(registered_waiters(), 0);
+}
