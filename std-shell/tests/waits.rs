@@ -449,6 +449,26 @@ fn panicking_wakers_in_several_rounds_lose_no_other() {
     assert_eq!(registered_waiters(), 0);
 }
 
+/// Registers a callback that counts its runs, finishes `e` (one of whose
+/// wakers panics), and checks that the panic continues on this, the
+/// finisher's, thread with the status final. Returns the callback's count.
+fn finish_past_a_panicking_waker(e: &Event) -> Arc<AtomicUsize> {
+    let ran = Arc::new(AtomicUsize::new(0));
+    {
+        let ran = ran.clone();
+        e.on_finished(move |_| {
+            ran.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+    let finish = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.set_finished()));
+    assert!(
+        finish.is_err(),
+        "the waker's panic continues on the finisher's thread"
+    );
+    assert_eq!(e.status(), EventStatus::Success, "the status is finished");
+    ran
+}
+
 #[test]
 fn a_panicking_waker_releases_every_other_waiter() {
     let _g = serial();
@@ -481,19 +501,7 @@ fn a_panicking_waker_releases_every_other_waiter() {
         .as_mut()
         .poll(&mut Context::from_waker(&good))
         .is_pending());
-    let ran = Arc::new(AtomicUsize::new(0));
-    {
-        let ran = ran.clone();
-        e.on_finished(move |_| {
-            ran.fetch_add(1, Ordering::SeqCst);
-        });
-    }
-    let finish = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.set_finished()));
-    assert!(
-        finish.is_err(),
-        "the waker's panic continues on the finisher's thread"
-    );
-    assert_eq!(e.status(), EventStatus::Success, "the status is finished");
+    let ran = finish_past_a_panicking_waker(&e);
     assert_eq!(blocked.join().unwrap(), EventStatus::Success);
     assert_eq!(*log.lock().unwrap(), [0, 2], "every waker was called once");
     assert_eq!(
@@ -529,19 +537,7 @@ fn a_lone_panicking_waker_still_lets_the_callback_run() {
         .poll(&mut Context::from_waker(&bad))
         .is_pending());
     assert_eq!(registered_waiters(), 1);
-    let ran = Arc::new(AtomicUsize::new(0));
-    {
-        let ran = ran.clone();
-        e.on_finished(move |_| {
-            ran.fetch_add(1, Ordering::SeqCst);
-        });
-    }
-    let finish = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.set_finished()));
-    assert!(
-        finish.is_err(),
-        "the waker's panic continues on the finisher"
-    );
-    assert_eq!(e.status(), EventStatus::Success, "the status is finished");
+    let ran = finish_past_a_panicking_waker(&e);
     assert_eq!(*log.lock().unwrap(), [7], "the waker was called once");
     assert_eq!(ran.load(Ordering::SeqCst), 1, "the callback still ran");
     assert_eq!(

@@ -212,6 +212,31 @@ fn two_waiters_racing_finish() {
     });
 }
 
+/// The start of the stale-hook models: records `e`, whose generation 0 gets
+/// a pending async waiter (polled with `cx`, so the finisher calls the
+/// hook), and has another thread finish it, returning once it is finished
+/// (the finisher may not have run its hook yet). Returns that waiter and
+/// the finisher.
+fn generation_0_finished<'e>(
+    e: &'e Arc<Event>,
+    cx: &mut Context<'_>,
+) -> (
+    std::pin::Pin<Box<impl Future<Output = EventStatus> + 'e>>,
+    thread::JoinHandle<()>,
+) {
+    e.record().unwrap();
+    let mut gen0 = Box::pin(e.wait_async());
+    assert!(gen0.as_mut().poll(cx).is_pending());
+    let finisher = {
+        let e = e.clone();
+        thread::spawn(move || e.set_finished().unwrap())
+    };
+    while !e.status().is_finished() {
+        thread::yield_now();
+    }
+    (gen0, finisher)
+}
+
 /// A stale hook call must not release a waiter of a newer generation. A
 /// waiter of generation 0 arms, so the finisher of generation 0 calls the
 /// hook — but may be preempted before it does. Meanwhile the event is reset
@@ -223,18 +248,9 @@ fn two_waiters_racing_finish() {
 fn stale_hook_racing_waiter_of_next_generation() {
     loom::model(|| {
         let e = Arc::new(Event::new());
-        e.record().unwrap();
         let waker = noop_waker();
         let mut cx = Context::from_waker(&waker);
-        let mut gen0 = Box::pin(e.wait_async());
-        assert!(gen0.as_mut().poll(&mut cx).is_pending());
-        let finisher = {
-            let e = e.clone();
-            thread::spawn(move || e.set_finished().unwrap())
-        };
-        while !e.status().is_finished() {
-            thread::yield_now();
-        }
+        let (mut gen0, finisher) = generation_0_finished(&e, &mut cx);
         e.reset().unwrap();
         e.record().unwrap();
         let gen1 = {
@@ -267,18 +283,9 @@ fn stale_hook_racing_waiter_of_next_generation() {
 fn stale_hook_racing_lone_waiter_of_next_generation() {
     loom::model(|| {
         let e = Arc::new(Event::new());
-        e.record().unwrap();
         let waker = noop_waker();
         let mut cx = Context::from_waker(&waker);
-        let mut gen0 = Box::pin(e.wait_async());
-        assert!(gen0.as_mut().poll(&mut cx).is_pending());
-        let finisher = {
-            let e = e.clone();
-            thread::spawn(move || e.set_finished().unwrap())
-        };
-        while !e.status().is_finished() {
-            thread::yield_now();
-        }
+        let (gen0, finisher) = generation_0_finished(&e, &mut cx);
         // Finished; the finisher's hook may not have run yet.
         drop(gen0);
         e.reset().unwrap();
