@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::HashSet;
+use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use evlatch_std::exchange::{
@@ -325,24 +326,29 @@ fn panicking_worker_disconnects_its_peers() {
 
 /// Capacity 4: the sender fills the ring, `try_send` then reports full,
 /// `send` blocks until the slow receiver takes messages; all 2,000 arrive,
-/// in order.
+/// in order. The receiver starts only after the sender has seen the ring
+/// full (a barrier), so the `Full` check does not race the first receive.
 #[test]
 fn back_pressure_blocks_and_drops_nothing() {
     const N: u64 = 2_000;
-    let r = initialize(Config::Process(2), |mut w| {
+    let filled = Arc::new(Barrier::new(2));
+    let r = initialize(Config::Process(2), move |mut w| {
         let (mut txs, mut rx) = w.allocate_bounded::<u64>(0, 4).unwrap();
         if w.index() == 0 {
             let tx = &mut txs[1];
-            for v in 0..4 {
-                tx.try_send(v).unwrap();
-            }
-            assert_eq!(tx.try_send(4), Err(TrySendError::Full(4)));
+            // Nothing between here and the barrier can panic, so the
+            // receiver never waits on a sender that is gone.
+            let tries: Vec<_> = (0..5).map(|v| tx.try_send(v)).collect();
+            filled.wait();
+            assert_eq!(&tries[..4], &[Ok(()), Ok(()), Ok(()), Ok(())]);
+            assert_eq!(tries[4], Err(TrySendError::Full(4)));
             for v in 4..N {
                 tx.send(v).unwrap();
             }
             Vec::new()
         } else {
             drop(txs);
+            filled.wait();
             let mut got = Vec::new();
             loop {
                 match rx.recv() {
