@@ -208,6 +208,7 @@ impl Harness {
             lines: Vec::new(),
             baseline: None,
             batch: None,
+            max_rounds: None,
             note: None,
         }
     }
@@ -373,6 +374,7 @@ pub struct Group<'a> {
     lines: Vec<LineSpec<'a>>,
     baseline: Option<LineSpec<'a>>,
     batch: Option<Duration>,
+    max_rounds: Option<usize>,
     note: Option<String>,
 }
 
@@ -462,6 +464,13 @@ impl<'a> Group<'a> {
         self
     }
 
+    /// Caps this group's rounds (for groups whose batches are long, e.g. a
+    /// whole pipeline run of SPDL's length); `--rounds` still lowers it.
+    pub fn max_rounds(mut self, rounds: usize) -> Self {
+        self.max_rounds = Some(rounds.max(1));
+        self
+    }
+
     /// A one-line note printed under the group (what the lines do exactly).
     pub fn note(mut self, note: &str) -> Self {
         self.note = Some(note.to_owned());
@@ -477,6 +486,7 @@ impl<'a> Group<'a> {
             mut lines,
             baseline,
             batch,
+            max_rounds,
             note,
         } = self;
         let baseline = baseline.unwrap_or_else(|| panic!("group {name}: no baseline"));
@@ -491,7 +501,7 @@ impl<'a> Group<'a> {
             }
             return;
         }
-        let rounds = harness.config.rounds;
+        let rounds = max_rounds.map_or(harness.config.rounds, |m| m.min(harness.config.rounds));
         let target = batch.unwrap_or(harness.config.batch);
         let group_start = Instant::now();
         harness.progress(

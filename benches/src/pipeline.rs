@@ -19,10 +19,14 @@
 //!   the nominal costs (slowest stage 4 ms per item, plus one fill of the
 //!   pipeline per run), so `ratio` = achieved time / nominal ideal — below
 //!   1.02 is "≥ 0.98 of ideal". `thread::sleep` overshoots (timer slack,
-//!   ~70 µs here), so after the table each line's efficiency is also printed
-//!   against the ideal from the stage costs *measured in the same runs* (the
-//!   slowest stage's mean op time, from the pipeline's own stats; timed
-//!   inside the blocking closures for tokio).
+//!   ~70 µs here, more when the CPU stage holds both cores), so after the
+//!   table each line's efficiency is printed against the ideal from the
+//!   stage costs *measured in the same runs* (the slowest stage's mean op
+//!   time, from the pipeline's own stats; timed inside the blocking closures
+//!   for tokio), with the goal (≥ 0.98): the ideal set by the slowest stage
+//!   is what that stage actually takes. A run is SPDL's length (its script
+//!   runs 10 s, ~250 items; here 1 s at 1/10 of its costs), with the build
+//!   inside the timed part (SPDL starts its clock after the build).
 //! - `pipeline.handoff`: sink hand-off latency, item ready (stamped by the
 //!   last stage) → consumer running, one item in flight at a time.
 //! - `pipeline.idle`: CPU seconds used by a pipeline whose source is
@@ -334,6 +338,14 @@ fn schedule(h: &mut Harness, rt: &tokio::runtime::Runtime) {
 
 // ---- SPDL's simulation, at 1/10 of its costs --------------------------------
 
+/// The goal: achieved items/s at least this fraction of the ideal.
+const EFFICIENCY_GOAL: f64 = 0.98;
+/// One run's length: SPDL's script runs 10 s (`--run-duration`), 250 items
+/// at its 40 ms bottleneck; at 1/10 of its costs that is 1 s.
+const SPDL_RUN: Duration = Duration::from_secs(1);
+/// Rounds of the full run (each round runs every line once, ~1 s each).
+const SIMULATION_ROUNDS: usize = 7;
+
 /// The sleep stages (SPDL: 10 / 25 / 40 ms), at concurrency 1.
 const SLEEPS_US: [u64; 3] = [1_000, 2_500, 4_000];
 /// The CPU-bound stage: this much spinning, at concurrency 4.
@@ -386,9 +398,10 @@ impl Efficiency {
         if self.achieved.is_zero() {
             return;
         }
+        let eff = self.ideal.as_secs_f64() / self.achieved.as_secs_f64();
         println!(
-            "   {name}: {:.3} of the ideal from the stage costs measured in the same runs",
-            self.ideal.as_secs_f64() / self.achieved.as_secs_f64()
+            "   {name}: {eff:.3} of the ideal from the stage costs measured in the same runs (goal >= {EFFICIENCY_GOAL}: {})",
+            if eff >= EFFICIENCY_GOAL { "met" } else { "MISSED" }
         );
     }
 }
@@ -517,6 +530,7 @@ fn simulation(h: &mut Harness, rt: &tokio::runtime::Runtime) {
     let ours_eff = std::cell::RefCell::new(Efficiency::default());
     let tokio_eff = std::cell::RefCell::new(Efficiency::default());
     let nominal = nominal_costs();
+    let h_quick = h.is_quick();
     h.group(
         "pipeline.simulation",
         "SPDL performance_simulation at 1/10 of its costs: sleeps 1/2.5/4 ms at c=1, 2 ms CPU at c=4",
@@ -534,8 +548,9 @@ fn simulation(h: &mut Harness, rt: &tokio::runtime::Runtime) {
         |iters| ours_simulation(iters, &ours_eff),
     )
     .goal(1.0 / 0.98)
-    .batch_time(Duration::from_millis(100))
-    .note("ratio = achieved time / nominal ideal per run (~23 items); <= 1.02 is >= 0.98 of ideal; sleeps overshoot, see below")
+    .batch_time(if h_quick { Duration::from_millis(100) } else { SPDL_RUN })
+    .max_rounds(SIMULATION_ROUNDS)
+    .note("ratio = achieved time / nominal ideal per run (build included; ~250 items, SPDL's 10 s run at 1/10 of its costs; --quick: ~23); sleeps overshoot their nominal time, so the efficiency below (against the stage costs measured in the same runs) is the line that counts")
     .run();
     tokio_eff.borrow().print("tokio");
     ours_eff.borrow().print("evlatch pipeline");

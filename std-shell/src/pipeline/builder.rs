@@ -42,6 +42,8 @@ struct Plan {
     kind: Kind,
     /// For aggregate: max_items.
     max_items: usize,
+    /// An aggregate with a `max_wait`: its waits need the timer thread.
+    timed: bool,
 }
 
 type Wire<T> = Box<dyn for<'a> FnOnce(&mut Wiring<'a>, Sender<T>) + Send>;
@@ -432,6 +434,7 @@ impl<T: Send + 'static> PipelineBuilder<T> {
             opts: StageOptions::default(),
             kind: Kind::Aggregate,
             max_items,
+            timed: max_wait.is_some(),
         };
         self.then_stage(plan, move |w, i, rx, out| {
             let fut = aggregate_loop(w.shared.clone(), i, rx, out, max_items, max_wait, drop_last);
@@ -462,6 +465,7 @@ impl<T: Send + 'static> PipelineBuilder<T> {
             opts: StageOptions::default(),
             kind: Kind::Disaggregate,
             max_items: 0,
+            timed: false,
         };
         self.then_stage(plan, |w, i, rx, out| {
             w.spawn(Some(i), disaggregate_loop(w.shared.clone(), i, rx, out));
@@ -481,6 +485,7 @@ impl<T: Send + 'static> PipelineBuilder<T> {
             opts: options,
             kind,
             max_items: 0,
+            timed: false,
         };
         self.then_stage(plan, move |w, i, rx, out| {
             let op = Arc::new(op);
@@ -604,7 +609,12 @@ impl<T: Send + 'static> PipelineBuilder<T> {
                 QueueCounters::new(format!("{from} -> {to}"), cap)
             })
             .collect();
-        let timer = Timer::start(&pname).map_err(|e| BuildError::Spawn(e.to_string()))?;
+        // The timer thread only where a deadline can be waited for.
+        let timer = if self.plans.iter().any(|p| p.timed) {
+            Timer::start(&pname).map_err(|e| BuildError::Spawn(e.to_string()))?
+        } else {
+            Timer::unused()
+        };
         let shared = Arc::new(Shared::new(
             stage_counters,
             budgets,
@@ -616,7 +626,7 @@ impl<T: Send + 'static> PipelineBuilder<T> {
             timer,
         ));
         let positions = n + 1;
-        let exec = Executor::new(threads, Priority::LEVELS * positions, &pname)
+        let mut exec = Executor::new(threads, Priority::LEVELS * positions, &pname)
             .map_err(|e| BuildError::Spawn(e.to_string()))?;
         let mut w = Wiring {
             shared: &shared,
@@ -639,9 +649,14 @@ impl<T: Send + 'static> PipelineBuilder<T> {
         let Wiring {
             source,
             source_done,
-            error,
+            mut error,
             ..
         } = w;
+        if error.is_none() {
+            if let Err(e) = exec.start_workers() {
+                error = Some(BuildError::Spawn(e.to_string()));
+            }
+        }
         exec.open_done();
         let reporter = match (&error, options.report) {
             (None, Some((interval, cb))) => {

@@ -41,9 +41,10 @@ impl Ord for Entry {
     }
 }
 
-/// The timer thread and its request channel.
+/// The timer thread and its request channel (`None`: not started, see
+/// [`Timer::unused`]).
 pub(crate) struct Timer {
-    tx: Sender<Msg>,
+    tx: Option<Sender<Msg>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -75,13 +76,27 @@ impl Timer {
                 }
             })?;
         Ok(Self {
-            tx,
+            tx: Some(tx),
             thread: Mutex::new(Some(thread)),
         })
     }
 
+    /// A timer without a thread, for a pipeline that never waits for a
+    /// deadline (no aggregate with a `max_wait`): one thread fewer to start.
+    /// Its sleeps never resolve, so it must not be slept on.
+    pub(crate) fn unused() -> Self {
+        Self {
+            tx: None,
+            thread: Mutex::new(None),
+        }
+    }
+
     /// A future that resolves at `deadline`.
     pub(crate) fn sleep_until(&self, deadline: Instant) -> Sleep<'_> {
+        debug_assert!(
+            self.tx.is_some(),
+            "a sleep on a pipeline whose timer thread was not started"
+        );
         Sleep {
             timer: self,
             deadline,
@@ -92,8 +107,8 @@ impl Timer {
     /// Stops the thread (pending sleeps never resolve afterwards).
     pub(crate) fn stop(&self) {
         let thread = lock(&self.thread).take();
-        if let Some(t) = thread {
-            let _ = self.tx.send(Msg::Stop);
+        if let (Some(t), Some(tx)) = (thread, &self.tx) {
+            let _ = tx.send(Msg::Stop);
             let _ = t.join();
         }
     }
@@ -129,7 +144,9 @@ impl Future for Sleep<'_> {
             // The timer thread only ever drains this channel, so a full one
             // empties quickly; if the thread is gone (stopping) the task is
             // being cancelled anyway.
-            let _ = self.timer.tx.send(Msg::At(entry));
+            if let Some(tx) = &self.timer.tx {
+                let _ = tx.send(Msg::At(entry));
+            }
         }
         Poll::Pending
     }
