@@ -576,9 +576,14 @@ impl<T: Send + 'static> PipelineBuilder<T> {
                 .filter(|p| p.kind == Kind::Sync)
                 .map(|p| p.opts.concurrency)
                 .sum();
-            // One spare: async ops, aggregates, and a task that yielded to a
-            // downstream one find a worker while every sync op runs.
-            (sync + 1).clamp(1, 1024)
+            // A worker for every sync task (a sync task holds its worker
+            // only while its op runs, and never waits on a worker), and one
+            // more for the tasks that are not sync ops (async ops, an async
+            // source, aggregates) so they run while every sync op does. No
+            // idle spare otherwise: on few cores it would spin beside the
+            // source, the busy workers and the consumer.
+            let others = self.source_async || self.plans.iter().any(|p| p.kind != Kind::Sync);
+            (sync + usize::from(others)).clamp(1, 1024)
         });
         let stage_counters = self
             .plans

@@ -276,8 +276,10 @@ impl fmt::Debug for BuildOptions {
 
 impl BuildOptions {
     /// Worker threads for the stages. Default: the sum of the sync stages'
-    /// concurrency, plus one (for async ops, aggregates, and tasks that
-    /// yield while every sync op runs). With fewer workers than
+    /// concurrency (a sync op runs on a worker of its own), plus one if the
+    /// pipeline has tasks that are not sync ops (async ops, an async
+    /// source, aggregates, disaggregates), so that they run while every
+    /// sync op does. With fewer workers than
     /// sync concurrency, sync ops wait for a worker (nothing deadlocks: no
     /// stage ever blocks a worker waiting on another stage). 0 is a
     /// [`BuildError`](super::BuildError).
