@@ -125,16 +125,30 @@ const LONG_OP_NS: u64 = 20_000;
 /// The counters of one hop (stage `i` reads queue `i`, writes queue `i+1`).
 ///
 /// A receive or send that completes at once is counted with no clock read
-/// (it waited 0); one that has to wait reads the clock before and after.
-/// Op times are sampled per task ([`OpSampler`]).
+/// (it waited 0); of those that have to wait, the task's wait sampler
+/// times some (see the stats module). Op times are sampled per task too
+/// ([`OpSampler`]).
 struct Hop<'a> {
     sh: &'a Shared,
     i: usize,
+    /// Samplers of the waits for input and for room (one per queue side,
+    /// so a timed wait stands only for waits of its own kind).
+    get_waits: OpSampler,
+    put_waits: OpSampler,
 }
 
 impl Hop<'_> {
+    fn new(sh: &Shared, i: usize) -> Hop<'_> {
+        Hop {
+            sh,
+            i,
+            get_waits: OpSampler::for_waits(),
+            put_waits: OpSampler::for_waits(),
+        }
+    }
+
     /// The next item of the input (`None`: it ended), counted as a get.
-    async fn recv<T>(&self, rx: &Receiver<T>) -> Option<T> {
+    async fn recv<T>(&mut self, rx: &Receiver<T>) -> Option<T> {
         let q = &self.sh.queues[self.i];
         match rx.try_recv() {
             Ok(x) => {
@@ -143,9 +157,12 @@ impl Hop<'_> {
             }
             Err(TryRecvError::Disconnected) => None,
             Err(TryRecvError::Empty) => {
-                let since = Instant::now();
+                let since = self.get_waits.start();
                 let x = rx.recv_async().await.ok()?;
-                q.get(since.elapsed(), rx.len());
+                match since {
+                    Some(t) => q.get_sampled(&mut self.get_waits, t, rx.len()),
+                    None => q.get_at_once(rx.len()),
+                }
                 Some(x)
             }
         }
@@ -153,7 +170,7 @@ impl Hop<'_> {
 
     /// Sends `u` downstream, counted as a put; `false` if the downstream is
     /// gone (`u` is dropped).
-    async fn send<U>(&self, tx: &Sender<U>, u: U) -> bool {
+    async fn send<U>(&mut self, tx: &Sender<U>, u: U) -> bool {
         let q = &self.sh.queues[self.i + 1];
         match tx.try_send(u) {
             Ok(()) => {
@@ -162,11 +179,14 @@ impl Hop<'_> {
             }
             Err(TrySendError::Disconnected(_)) => false,
             Err(TrySendError::Full(u)) => {
-                let since = Instant::now();
+                let since = self.put_waits.start();
                 if tx.send_async(u).await.is_err() {
                     return false;
                 }
-                q.put(since.elapsed());
+                match since {
+                    Some(t) => q.put_sampled(&mut self.put_waits, t),
+                    None => q.put_at_once(),
+                }
                 true
             }
         }
@@ -219,7 +239,7 @@ pub(crate) async fn completion_loop<T, U, O: StageOp<T, U>>(
     tx: Sender<U>,
     op: Arc<O>,
 ) {
-    let hop = Hop { sh: &sh, i };
+    let mut hop = Hop::new(&sh, i);
     let mut sampler = OpSampler::new();
     while let Some(x) = hop.recv(&rx).await {
         let started = hop.start(&mut sampler);
@@ -313,7 +333,7 @@ pub(crate) async fn ordered_loop<T, U, O: StageOp<T, U>>(
     op: Arc<O>,
     ro: Arc<Reorder<U>>,
 ) {
-    let hop = Hop { sh: &sh, i };
+    let mut hop = Hop::new(&sh, i);
     let mut sampler = OpSampler::new();
     loop {
         // The permit bounds the window; the channels never close while `ro`
@@ -380,7 +400,7 @@ pub(crate) async fn aggregate_loop<T: Send>(
     max_wait: Option<Duration>,
     drop_last: bool,
 ) {
-    let hop = Hop { sh: &sh, i };
+    let mut hop = Hop::new(&sh, i);
     let q = &sh.queues[i];
     let mut sampler = OpSampler::new();
     let mut ended = false;
@@ -456,7 +476,7 @@ pub(crate) async fn disaggregate_loop<B, T>(
     B::IntoIter: Send,
     T: Send,
 {
-    let hop = Hop { sh: &sh, i };
+    let mut hop = Hop::new(&sh, i);
     let mut sampler = OpSampler::new();
     while let Some(batch) = hop.recv(&rx).await {
         let started = hop.start(&mut sampler);
