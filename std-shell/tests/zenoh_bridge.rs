@@ -225,8 +225,16 @@ fn events_are_never_sent_back() {
         }
     }
     // Each side exported exactly its own publishes: nothing imported went out again.
+    // (`published` counts the importer's publishes too.) A counter moves
+    // just after what it counts, so the last export or import may not be
+    // counted yet: wait for the sums (they never exceed `published`).
+    let balanced = |bridge: &ServiceBridge, service: &EventService| {
+        let s = bridge.stats();
+        s.exported + s.imported == service.stats().published
+    };
+    wait_until("A's counters to add up", || balanced(&ab, &a));
+    wait_until("B's counters to add up", || balanced(&bb, &b));
     let (sa_stats, sb_stats) = (ab.stats(), bb.stats());
-    // (`published` counts the importer's publishes too.)
     assert_eq!(
         sa_stats.exported + sa_stats.imported,
         a.stats().published,
