@@ -409,6 +409,8 @@ fn a_full_import_channel_drops_and_counts() {
         .unwrap();
     let sub = b.subscriber().subscribe("d.*").unwrap();
     let publisher = a.publisher();
+    // Every event `sub` received; each is one counted import.
+    let mut seen = 0_u64;
     let deadline = Instant::now() + WAIT;
     'warm: loop {
         assert!(Instant::now() < deadline, "warm-up never arrived");
@@ -416,21 +418,39 @@ fn a_full_import_channel_drops_and_counts() {
         std::thread::sleep(Duration::from_millis(20));
         b.process_events().unwrap();
         while let Ok(e) = sub.try_recv() {
+            seen += 1;
             if e.topic() == "d.warm" {
                 break 'warm;
             }
         }
     }
     // Settle: a sentinel through the same link (FIFO) is imported only
-    // after everything sent before it was imported or dropped (repeated in
-    // case one is dropped).
-    let mut synced = false;
-    wait_until("the sentinel", || {
-        publisher.publish("d.sync", Message::new()).unwrap();
-        std::thread::sleep(Duration::from_millis(10));
-        b.process_events().unwrap();
-        synced |= sub.try_iter().any(|e| e.topic() == "d.sync");
-        synced
+    // after everything sent before it was imported or dropped. Sentinels
+    // are numbered, and the next goes only when one did not come within a
+    // slice (dropped, or slow): once the last one sent is in, nothing else
+    // is on the way (a late copy would count against the burst below).
+    let mut n = 0_i64;
+    wait_until("the last sentinel", || {
+        n += 1;
+        publisher
+            .publish("d.sync", Message::new().with_body("n", n))
+            .unwrap();
+        let slice = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < slice {
+            b.process_events().unwrap();
+            for e in sub.try_iter() {
+                seen += 1;
+                if e.topic() == "d.sync" && e.body().get_i64("n") == Some(n) {
+                    return true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    });
+    // Its import is counted just after its delivery.
+    wait_until("the settled imports to be counted", || {
+        bb.stats().imported == seen
     });
     let accounted = |s: evlatch_std::zenoh::BridgeStats| s.imported + s.dropped;
     let (i0, d0) = (bb.stats().imported, bb.stats().dropped);
