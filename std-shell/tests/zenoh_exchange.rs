@@ -144,7 +144,11 @@ fn stats_and_no_faults_in_a_clean_run() {
     let on_a = initialize(&a, config("stats", 0, 1), work).unwrap();
     let on_b = initialize(&b, config("stats", 1, 1), work).unwrap();
     assert_eq!(on_b.join(), [Ok(2)]);
-    wait_until("A's pump to take B's record", || on_a.stats().received == 1);
+    // `sent` moves just after A's put, which B may receive first.
+    wait_until("A to count its send and B's record", || {
+        let s = on_a.stats();
+        s.received >= 1 && s.sent >= 1
+    });
     let stats = on_a.stats();
     let faults = on_a.faults();
     assert_eq!(on_a.join(), [Ok(2)]);
