@@ -462,7 +462,13 @@ fn stop_and_drop_leave_no_thread_behind() {
         )
         .unwrap();
     assert!(!p.recv().unwrap().is_empty());
-    // Workers, source, timer, reporter.
+    // Workers, source, timer, reporter. A thread takes its name itself as
+    // it starts, and the timer or reporter may not have run yet: look again
+    // for a while.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while threads_named("lkchk1-").len() < 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     assert!(
         threads_named("lkchk1-").len() >= 4,
         "{:?}",

@@ -182,7 +182,7 @@ fn stress(mode: Mode) {
         // Subscribe/unsubscribe churn: listeners must never run after
         // unsubscribe returns; small `Block` pull subscriptions that are
         // hardly drained stall delivery until they are dropped.
-        s.spawn(|| {
+        let churn = s.spawn(|| {
             while !published.load(Ordering::SeqCst) {
                 let ended = Arc::new(AtomicBool::new(false));
                 let violations = Arc::new(AtomicUsize::new(0));
@@ -235,6 +235,13 @@ fn stress(mode: Mode) {
 
         for p in publishers {
             p.join().unwrap();
+        }
+        // The churn thread runs until `published`: let it finish a round
+        // first, however late the scheduler started it (a liveness bound).
+        let waited = std::time::Instant::now();
+        while churns.load(Ordering::Relaxed) == 0 && !churn.is_finished() {
+            assert!(waited.elapsed() < STALL, "the churn thread never ran");
+            thread::sleep(Duration::from_millis(1));
         }
         published.store(true, Ordering::SeqCst);
         assert_eq!(block_reader.join().unwrap(), TOTAL, "Block lost events");

@@ -263,16 +263,22 @@ fn wait_all_and_any() {
     let _g = serial();
     let a = Arc::new(Event::new());
     let b = Arc::new(Event::new());
+    // `a` finishes only after `wait_any` returned: were both finished
+    // first, it would answer `a` (the lowest index), whatever the order.
+    let (any_done, any_seen) = std::sync::mpsc::channel::<()>();
     let t = {
         let (a, b) = (a.clone(), b.clone());
         thread::spawn(move || {
             thread::sleep(Duration::from_millis(10));
             b.set_failed("b").unwrap();
-            thread::sleep(Duration::from_millis(10));
+            // Returns once `any_done` is dropped: after the check, or by
+            // its panic (no hang).
+            let _ = any_seen.recv();
             a.set_finished().unwrap();
         })
     };
     assert_eq!(wait_any(&[&a, &b]), Some((1, EventStatus::Failed)));
+    drop(any_done);
     assert_eq!(
         wait_all(&[&a, &b]),
         [EventStatus::Success, EventStatus::Failed]

@@ -133,7 +133,10 @@ fn wildcards_route_exactly_the_matching_topics() {
     let publisher = a.publisher();
     publish_until_received(&publisher, "w.signals.warm", &sub);
     publish_until_received(&publisher, "f.warm", &sub);
-    while sub.try_recv().is_ok() {}
+    // Repeated warm-ups may still be on the way: a sentinel sent after them
+    // (one publisher, one link: FIFO) comes after the last.
+    publisher.publish("f.sync", Message::new()).unwrap();
+    while recv(&sub).topic() != "f.sync" {}
 
     let topics = [
         "f.signals.it",   // both patterns
@@ -222,8 +225,16 @@ fn events_are_never_sent_back() {
         }
     }
     // Each side exported exactly its own publishes: nothing imported went out again.
+    // (`published` counts the importer's publishes too.) A counter moves
+    // just after what it counts, so the last export or import may not be
+    // counted yet: wait for the sums (they never exceed `published`).
+    let balanced = |bridge: &ServiceBridge, service: &EventService| {
+        let s = bridge.stats();
+        s.exported + s.imported == service.stats().published
+    };
+    wait_until("A's counters to add up", || balanced(&ab, &a));
+    wait_until("B's counters to add up", || balanced(&bb, &b));
     let (sa_stats, sb_stats) = (ab.stats(), bb.stats());
-    // (`published` counts the importer's publishes too.)
     assert_eq!(
         sa_stats.exported + sa_stats.imported,
         a.stats().published,
@@ -398,6 +409,8 @@ fn a_full_import_channel_drops_and_counts() {
         .unwrap();
     let sub = b.subscriber().subscribe("d.*").unwrap();
     let publisher = a.publisher();
+    // Every event `sub` received; each is one counted import.
+    let mut seen = 0_u64;
     let deadline = Instant::now() + WAIT;
     'warm: loop {
         assert!(Instant::now() < deadline, "warm-up never arrived");
@@ -405,21 +418,39 @@ fn a_full_import_channel_drops_and_counts() {
         std::thread::sleep(Duration::from_millis(20));
         b.process_events().unwrap();
         while let Ok(e) = sub.try_recv() {
+            seen += 1;
             if e.topic() == "d.warm" {
                 break 'warm;
             }
         }
     }
     // Settle: a sentinel through the same link (FIFO) is imported only
-    // after everything sent before it was imported or dropped (repeated in
-    // case one is dropped).
-    let mut synced = false;
-    wait_until("the sentinel", || {
-        publisher.publish("d.sync", Message::new()).unwrap();
-        std::thread::sleep(Duration::from_millis(10));
-        b.process_events().unwrap();
-        synced |= sub.try_iter().any(|e| e.topic() == "d.sync");
-        synced
+    // after everything sent before it was imported or dropped. Sentinels
+    // are numbered, and the next goes only when one did not come within a
+    // slice (dropped, or slow): once the last one sent is in, nothing else
+    // is on the way (a late copy would count against the burst below).
+    let mut n = 0_i64;
+    wait_until("the last sentinel", || {
+        n += 1;
+        publisher
+            .publish("d.sync", Message::new().with_body("n", n))
+            .unwrap();
+        let slice = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < slice {
+            b.process_events().unwrap();
+            for e in sub.try_iter() {
+                seen += 1;
+                if e.topic() == "d.sync" && e.body().get_i64("n") == Some(n) {
+                    return true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    });
+    // Its import is counted just after its delivery.
+    wait_until("the settled imports to be counted", || {
+        bb.stats().imported == seen
     });
     let accounted = |s: evlatch_std::zenoh::BridgeStats| s.imported + s.dropped;
     let (i0, d0) = (bb.stats().imported, bb.stats().dropped);

@@ -144,7 +144,11 @@ fn stats_and_no_faults_in_a_clean_run() {
     let on_a = initialize(&a, config("stats", 0, 1), work).unwrap();
     let on_b = initialize(&b, config("stats", 1, 1), work).unwrap();
     assert_eq!(on_b.join(), [Ok(2)]);
-    wait_until("A's pump to take B's record", || on_a.stats().received == 1);
+    // `sent` moves just after A's put, which B may receive first.
+    wait_until("A to count its send and B's record", || {
+        let s = on_a.stats();
+        s.received >= 1 && s.sent >= 1
+    });
     let stats = on_a.stats();
     let faults = on_a.faults();
     assert_eq!(on_a.join(), [Ok(2)]);
@@ -414,7 +418,16 @@ fn malformed_payloads_are_counted_and_reported() {
         a.put(key, payload.to_vec()).wait().unwrap();
     }
     a.put("evlatch-x/bad/1/d/zero/0/1", vec![1]).wait().unwrap();
-    wait_until("five malformed payloads", || on_b.stats().malformed == 5);
+    // The count moves just before the fault is recorded: wait for both.
+    let malformed_faults = |faults: &[Fault]| {
+        faults
+            .iter()
+            .filter(|f| matches!(f, Fault::Malformed { .. }))
+            .count()
+    };
+    wait_until("five malformed payloads", || {
+        on_b.stats().malformed == 5 && malformed_faults(&on_b.faults()) == 5
+    });
     let on_a = initialize(&a, config("bad", 0, 1), |mut w| {
         let (mut txs, _rx) = w.allocate::<u32>(0).unwrap();
         let mut batch: Vec<u32> = (0..100).collect();
@@ -424,11 +437,7 @@ fn malformed_payloads_are_counted_and_reported() {
     assert_eq!(on_a.join(), [Ok(())]);
     let faults = on_b.faults();
     assert_eq!(on_b.join(), [Ok((0..100).collect::<Vec<u32>>())]);
-    let malformed = faults
-        .iter()
-        .filter(|f| matches!(f, Fault::Malformed { .. }))
-        .count();
-    assert_eq!(malformed, 5, "{faults:?}");
+    assert_eq!(malformed_faults(&faults), 5, "{faults:?}");
 }
 
 #[test]

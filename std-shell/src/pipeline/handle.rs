@@ -198,13 +198,17 @@ impl<T> Pipeline<T> {
     /// ```
     /// use std::time::Duration;
     /// use evlatch_std::pipeline::{BuildOptions, Pipeline, RecvError};
-    /// let p = Pipeline::source(std::iter::from_fn(|| {
-    ///     std::thread::sleep(Duration::from_millis(200));
+    /// // The source yields nothing until `release` is dropped (or 10 s pass).
+    /// let (release, released) = std::sync::mpsc::channel::<()>();
+    /// let p = Pipeline::source(std::iter::from_fn(move || {
+    ///     let _ = released.recv_timeout(Duration::from_secs(10));
     ///     None::<u8>
     /// }))
     /// .build(BuildOptions::default())
     /// .unwrap();
     /// assert_eq!(p.recv_timeout(Duration::from_millis(1)), Err(RecvError::Timeout));
+    /// drop(release);
+    /// assert_eq!(p.recv(), Err(RecvError::Finished));
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
         let Some(rx) = self.rx.as_ref() else {
