@@ -428,6 +428,50 @@ fn threads_named(prefix: &str) -> Vec<String> {
     names
 }
 
+/// The default thread count: one worker per sync task and no timer for a
+/// pipeline of sync stages only; one worker more, and the timer, once an
+/// async stage and an aggregate with a `max_wait` are in it.
+#[cfg(target_os = "linux")]
+#[test]
+fn default_threads_are_one_worker_per_sync_task_and_a_timer_only_for_max_wait() {
+    // Threads name themselves as they start: wait (bounded) until `want`
+    // are named, then give one more 200 ms to appear (a wrong count shows
+    // up within it; the right one never grows).
+    fn settle(prefix: &str, want: usize) -> Vec<String> {
+        let look = |n: usize, bound: Duration| {
+            let deadline = std::time::Instant::now() + bound;
+            while threads_named(prefix).len() < n && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        look(want, Duration::from_secs(10));
+        look(want + 1, Duration::from_millis(200));
+        threads_named(prefix)
+    }
+    let mut p = Pipeline::source(0u64..)
+        .pipe_with(StageOptions::new("a").concurrency(2), Ok::<_, String>)
+        .pipe_with(StageOptions::new("b"), Ok::<_, String>)
+        .build(BuildOptions::default().name("thc1"))
+        .unwrap();
+    assert!(p.recv().is_ok());
+    assert_eq!(settle("thc1-worker", 3).len(), 3);
+    assert!(threads_named("thc1-timer").is_empty());
+    p.stop();
+    assert_no_threads("thc1-");
+
+    let mut p = Pipeline::source(0u64..)
+        .pipe_with(StageOptions::new("a").concurrency(2), Ok::<_, String>)
+        .pipe_async(|x| async move { Ok::<_, String>(x) })
+        .aggregate(2, Some(Duration::from_millis(1)))
+        .build(BuildOptions::default().name("thc2"))
+        .unwrap();
+    assert!(p.recv().is_ok());
+    assert_eq!(settle("thc2-worker", 3).len(), 3);
+    assert_eq!(settle("thc2-timer", 1).len(), 1);
+    p.stop();
+    assert_no_threads("thc2-");
+}
+
 /// Asserts that no thread named `prefix…` is left. A joined thread's
 /// `/proc` entry can outlive the join by a moment (the kernel finishes its
 /// exit after waking the joiner), so this looks again for a while.
