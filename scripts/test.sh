@@ -13,8 +13,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
+# Each step's header says how long the run has taken so far (the budget is
+# 40 minutes on 2 cores), so the slow steps can be found from a CI log.
+step() { printf '\n==> [%ss] %s\n' "$(($(date +%s) - started))" "$*"; }
 
 step "setup: toolchains, components, targets, tools"
 rustup component add rustfmt clippy >/dev/null
