@@ -24,6 +24,7 @@ use super::stage::{
 };
 use super::stats::{PipelineStats, QueueCounters, StageCounters};
 use super::timer::Timer;
+use super::yielding;
 use crate::channel::{bounded, Receiver, Sender, TrySendError};
 use crate::EventExt;
 
@@ -267,7 +268,7 @@ where
                 Err(TrySendError::Disconnected(_)) => break,
                 Err(TrySendError::Full(x)) => {
                     let t = Instant::now();
-                    if tx.send(x).is_err() {
+                    if yielding::send(&tx, x).is_err() {
                         break;
                     }
                     shared.queues[0].put(t.elapsed());

@@ -6,10 +6,12 @@
 //! - The run queue is a mutex over one FIFO lane per rank; a worker pops
 //!   from the highest non-empty rank (rank = priority level, then stage
 //!   index: downstream first). The lock is held for a push or a pop only.
-//! - An idle worker blocks in `recv` on a token channel (an evlatch
-//!   channel wait: no polling). A push sends a token only when a sleeping
-//!   worker has not been sent one yet, so a busy pool pays no channel
-//!   operation per task. A worker woken for a task that a long-op stage
+//! - An idle worker first yields its core a few times, watching the
+//!   queue's length hint (see [`yielding`]), then blocks in `recv` on a
+//!   token channel (an evlatch channel wait: no polling). A push sends a
+//!   token only when a sleeping worker has not been sent one yet, so a
+//!   busy pool pays no channel operation per task, and a worker that is
+//!   still yielding takes the task without one. A worker woken for a task that a long-op stage
 //!   handed on yields its core once before it runs anything, so that stage
 //!   is not preempted before its next op (see `next_task`).
 //! - Wake batching: the first task a worker's own poll makes runnable is
@@ -40,6 +42,7 @@ use std::thread::JoinHandle;
 use evlatch::Event;
 
 use super::task_state::{AfterPoll, TaskState};
+use super::yielding;
 use crate::channel::{bounded, Receiver, Sender};
 use crate::sync::{lock, thread, AtomicUsize, Mutex, Ordering, UnsafeCell};
 
@@ -270,6 +273,7 @@ impl ExecShared {
 
     fn next_task(&self) -> Option<Arc<Task>> {
         let mut q = lock(&self.queue);
+        let mut yielded = false;
         loop {
             if let Some(t) = q.pop() {
                 self.queued.store(q.len, Ordering::Relaxed);
@@ -277,6 +281,15 @@ impl ExecShared {
             }
             if q.exit {
                 return None;
+            }
+            if !yielded {
+                // Not a sleeper yet: a push meanwhile sends no token; the
+                // hint shows its task, taken under the lock below.
+                yielded = true;
+                drop(q);
+                yielding::until(|| self.queued.load(Ordering::Relaxed) != 0);
+                q = lock(&self.queue);
+                continue;
             }
             q.sleepers += 1;
             drop(q);

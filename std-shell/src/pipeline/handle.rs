@@ -12,6 +12,7 @@ use super::error::{PipelineError, RecvError, StopError};
 use super::executor::Executor;
 use super::shared::Shared;
 use super::stats::PipelineStats;
+use super::yielding;
 use crate::channel::{self, Receiver};
 use crate::EventExt;
 
@@ -178,6 +179,10 @@ impl<T> Pipeline<T> {
             return Ok(v);
         }
         let t = Instant::now();
+        if let Some(v) = yielding::try_recv(rx, None) {
+            self.got(t, rx);
+            return Ok(v);
+        }
         match rx.recv() {
             Ok(v) => {
                 self.got(t, rx);
@@ -218,7 +223,12 @@ impl<T> Pipeline<T> {
             return Ok(v);
         }
         let t = Instant::now();
-        match rx.recv_timeout(timeout) {
+        let deadline = t.checked_add(timeout);
+        if let Some(v) = yielding::try_recv(rx, deadline) {
+            self.got(t, rx);
+            return Ok(v);
+        }
+        match rx.recv_timeout(timeout.saturating_sub(t.elapsed())) {
             Ok(v) => {
                 self.got(t, rx);
                 Ok(v)

@@ -172,6 +172,7 @@ mod stage;
 mod stats;
 mod task_state;
 mod timer;
+mod yielding;
 
 pub use builder::PipelineBuilder;
 pub use error::{BuildError, PipelineError, RecvError, StopError};
