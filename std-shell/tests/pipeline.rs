@@ -528,7 +528,10 @@ fn stop_and_drop_leave_no_thread_behind() {
         })
         .build(BuildOptions::default().name("lkchk2"))
         .unwrap();
-    assert_eq!(p.recv(), Ok(0));
+    // Completion order with two tasks: item 0 or 1 comes first (each task
+    // delivers its item before it takes the next).
+    let first = p.recv().unwrap();
+    assert!(first < 2, "first item {first}");
     drop(p);
     assert_no_threads("lkchk2-");
 }
