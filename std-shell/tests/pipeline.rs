@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use evlatch_std::pipeline::{
-    BuildOptions, Pipeline, PipelineError, Priority, RecvError, StageOptions,
+    BuildError, BuildOptions, Pipeline, PipelineError, Priority, RecvError, StageOptions,
+    MAX_CONCURRENCY, MAX_THREADS,
 };
 use evlatch_std::{Event, EventExt};
 
@@ -923,4 +924,179 @@ async fn crate_yield() {
         }
     })
     .await;
+}
+
+#[test]
+fn aggregate_without_an_item_limit_batches_by_time_and_loses_nothing() {
+    // `usize::MAX`: "no limit", batches close by time or at the end only.
+    let mut p = Pipeline::source(0..100u32)
+        .aggregate(usize::MAX, Some(Duration::from_millis(1)))
+        .build(BuildOptions::default())
+        .unwrap();
+    let mut got = Vec::new();
+    for batch in p.by_ref() {
+        got.extend(batch.unwrap());
+    }
+    assert_eq!(got, (0..100).collect::<Vec<_>>());
+    assert_eq!(p.error(), None);
+}
+
+/// A batch whose iterator panics when it is made.
+struct Bomb(Vec<u32>);
+
+impl IntoIterator for Bomb {
+    type Item = u32;
+    type IntoIter = std::vec::IntoIter<u32>;
+    fn into_iter(self) -> Self::IntoIter {
+        assert!(!self.0.is_empty(), "an empty batch blew up");
+        self.0.into_iter()
+    }
+}
+
+#[test]
+fn a_panic_outside_an_op_ends_the_pipeline_with_an_error() {
+    let batches = vec![Bomb(vec![1, 2]), Bomb(vec![3]), Bomb(vec![]), Bomb(vec![4])];
+    let mut p = Pipeline::source(batches)
+        .disaggregate()
+        .build(BuildOptions::default())
+        .unwrap();
+    let mut items = Vec::new();
+    let mut errors = Vec::new();
+    for r in p.by_ref() {
+        match r {
+            Ok(x) => items.push(x),
+            Err(e) => errors.push(e),
+        }
+    }
+    // What came before the panic is delivered; the rest is not, and the
+    // consumer is told why.
+    assert_eq!(items, [1, 2, 3]);
+    match errors.as_slice() {
+        [PipelineError::StagePanicked { stage, message }] => {
+            assert_eq!(stage, "disaggregate");
+            assert!(message.contains("an empty batch blew up"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        p.error(),
+        Some(PipelineError::StagePanicked { .. })
+    ));
+}
+
+/// An error whose `Display` panics.
+struct BadDisplay;
+
+impl std::fmt::Display for BadDisplay {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("Display blew up")
+    }
+}
+
+#[test]
+fn an_error_whose_display_panics_is_still_a_counted_failure() {
+    let mut p = Pipeline::source(0..10u32)
+        .pipe_with(StageOptions::new("odd").max_failures(2), |x| {
+            if x % 3 == 1 {
+                Err(BadDisplay)
+            } else {
+                Ok(x)
+            }
+        })
+        .build(BuildOptions::default())
+        .unwrap();
+    let mut items = Vec::new();
+    let mut errors = Vec::new();
+    for r in p.by_ref() {
+        match r {
+            Ok(x) => items.push(x),
+            Err(e) => errors.push(e),
+        }
+    }
+    // 1, 4, 7 fail: the third failure is over the budget of 2.
+    match errors.as_slice() {
+        [PipelineError::FailureBudget {
+            stage,
+            failures,
+            last_error,
+            ..
+        }] => {
+            assert_eq!((stage.as_str(), *failures), ("odd", 3));
+            assert!(last_error.contains("Display blew up"), "{last_error}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Everything before item 7's failure that passed was delivered.
+    assert!(items.starts_with(&[0, 2, 3, 5, 6]), "{items:?}");
+}
+
+#[test]
+fn out_of_range_build_options_are_errors_not_panics() {
+    let too_wide = |n| {
+        Pipeline::source(0..1u8)
+            .pipe_with(StageOptions::new("a").concurrency(n), Ok::<_, &str>)
+            .pipe_with(StageOptions::new("b").concurrency(n), Ok::<_, &str>)
+            .build(BuildOptions::default())
+    };
+    for n in [usize::MAX, MAX_CONCURRENCY + 1] {
+        match too_wide(n) {
+            Err(BuildError::InvalidOption { stage, reason }) => {
+                assert_eq!(stage, "a");
+                assert!(reason.contains("maximum"), "{reason}");
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+    assert!(too_wide(MAX_CONCURRENCY / 2).is_ok());
+    let build = |o: BuildOptions| Pipeline::source(0..1u8).build(o).map(|_| ());
+    for bad in [
+        BuildOptions::default().threads(MAX_THREADS + 1),
+        BuildOptions::default().threads(usize::MAX),
+        BuildOptions::default().name("a\0b"),
+        BuildOptions::default().max_failure_rate(1.5),
+        BuildOptions::default().max_failure_rate(f64::NAN),
+    ] {
+        match build(bad) {
+            Err(BuildError::InvalidOption { stage, .. }) => assert_eq!(stage, "pipeline"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_global_failure_rate_budget_counts_every_stage_s_calls() {
+    // Stage "a" fails every even item (50 % of its calls); "b" never fails
+    // and is called for the 500 odd ones. Of all 1,500 calls, 500 failed:
+    // 1/3 (a little more while "b" lags "a" by its queue). A global rate
+    // of 0.3 is exceeded; 0.4 is not, although "a" alone is at 0.5.
+    let run = |rate| {
+        let p = Pipeline::source(0..1000u32)
+            .pipe_with(StageOptions::new("a"), |x| {
+                if x % 2 == 0 {
+                    Err("even")
+                } else {
+                    Ok(x)
+                }
+            })
+            .pipe_with(StageOptions::new("b"), Ok::<_, &str>)
+            .build(BuildOptions::default().max_failure_rate(rate))
+            .unwrap();
+        let (mut items, mut errors) = (0, Vec::new());
+        for r in p {
+            match r {
+                Ok(_) => items += 1,
+                Err(e) => errors.push(e),
+            }
+        }
+        (items, errors)
+    };
+    let (items, errors) = run(0.4);
+    assert_eq!((items, errors), (500, vec![]));
+    let (_, errors) = run(0.3);
+    match errors.as_slice() {
+        [PipelineError::FailureBudget {
+            stage, last_error, ..
+        }] => assert_eq!((stage.as_str(), last_error.as_str()), ("a", "even")),
+        other => panic!("{other:?}"),
+    }
 }

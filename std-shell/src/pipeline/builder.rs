@@ -16,11 +16,13 @@ use evlatch::Event;
 use super::error::{BuildError, PipelineError};
 use super::executor::Executor;
 use super::handle::Pipeline;
-use super::options::{BuildOptions, OutputOrder, Priority, StageOptions, DEFAULT_BUFFER};
+use super::options::{
+    BuildOptions, OutputOrder, Priority, StageOptions, DEFAULT_BUFFER, MAX_CONCURRENCY, MAX_THREADS,
+};
 use super::shared::{Budget, Shared};
 use super::stage::{
-    aggregate_loop, completion_loop, disaggregate_loop, ordered_loop, panic_text, AsyncOp, Reorder,
-    StageOp, SyncOp,
+    aggregate_loop, completion_loop, contained, disaggregate_loop, ordered_loop, panic_text,
+    AsyncOp, Reorder, StageOp, SyncOp,
 };
 use super::stats::{PipelineStats, QueueCounters, StageCounters};
 use super::timer::Timer;
@@ -120,7 +122,13 @@ impl Wiring<'_> {
             .map_or(Priority::Normal, |i| self.priorities[i])
             .level();
         let rank = level * self.positions + position;
-        let task = self.exec.spawn(rank, fut);
+        let task = match stage {
+            Some(i) => self
+                .exec
+                .spawn(rank, contained(self.shared.clone(), i, fut)),
+            // The async source catches its own panics (`SourcePanicked`).
+            None => self.exec.spawn(rank, fut),
+        };
         self.shared.add_task(position, task);
     }
 }
@@ -164,9 +172,17 @@ impl Pipeline<()> {
 
     /// Starts a pipeline at an async source: `next()` is called for each
     /// item and its future awaited on the pipeline's executor; `None` ends
-    /// the source. (A `futures::Stream` `s` adapts as
-    /// `move || s.next()` with a `Mutex`/`StreamExt`, or any state machine
-    /// you own.)
+    /// the source. One `next()` future runs at a time. A `futures::Stream`
+    /// (`Send + Unpin`; `Box::pin` it otherwise) adapts through a mutex
+    /// that is never contended (this crate does not depend on `futures`):
+    ///
+    /// ```text
+    /// let s = std::sync::Arc::new(tokio::sync::Mutex::new(stream));
+    /// let p = Pipeline::source_async(move || {
+    ///     let s = s.clone();
+    ///     async move { futures::StreamExt::next(&mut *s.lock().await).await }
+    /// });
+    /// ```
     ///
     /// # Examples
     ///
@@ -493,7 +509,7 @@ impl<T: Send + 'static> PipelineBuilder<T> {
             if ordered {
                 let Some(ro) = Reorder::new(concurrency) else {
                     w.error.get_or_insert(BuildError::InvalidOption {
-                        stage: format!("stage{i}"),
+                        stage: w.shared.stages[i].name.clone(),
                         reason: format!("concurrency {concurrency} is too large"),
                     });
                     return;
@@ -571,12 +587,12 @@ impl<T: Send + 'static> PipelineBuilder<T> {
         let n = self.plans.len();
         let pname = options.name.clone().unwrap_or_else(|| "pipeline".into());
         let threads = options.threads.unwrap_or_else(|| {
-            let sync: usize = self
+            // Each term is at most MAX_CONCURRENCY (validated).
+            let sync = self
                 .plans
                 .iter()
                 .filter(|p| p.kind == Kind::Sync)
-                .map(|p| p.opts.concurrency)
-                .sum();
+                .fold(0usize, |sum, p| sum.saturating_add(p.opts.concurrency));
             // A worker for every sync task (a sync task holds its worker
             // only while its op runs, and never waits on a worker), and one
             // more for the tasks that are not sync ops (async ops, an async
@@ -584,7 +600,8 @@ impl<T: Send + 'static> PipelineBuilder<T> {
             // idle spare otherwise: on few cores it would spin beside the
             // source, the busy workers and the consumer.
             let others = self.source_async || self.plans.iter().any(|p| p.kind != Kind::Sync);
-            (sync + usize::from(others)).clamp(1, 1024)
+            sync.saturating_add(usize::from(others))
+                .clamp(1, MAX_THREADS)
         });
         let stage_counters = self
             .plans
@@ -627,7 +644,7 @@ impl<T: Send + 'static> PipelineBuilder<T> {
             queues,
             Budget {
                 max_failures: options.max_failures,
-                max_rate: None,
+                max_rate: options.max_failure_rate,
             },
             timer,
         ));
@@ -750,6 +767,15 @@ fn validate(plans: &[Plan], options: &BuildOptions) -> Result<(), BuildError> {
         if o.concurrency == 0 {
             return Err(invalid(&p.name, "concurrency must be at least 1"));
         }
+        if o.concurrency > MAX_CONCURRENCY {
+            return Err(invalid(
+                &p.name,
+                format!(
+                    "concurrency {} is above the maximum, {MAX_CONCURRENCY}",
+                    o.concurrency
+                ),
+            ));
+        }
         if o.buffer == 0 {
             return Err(invalid(
                 &p.name,
@@ -773,6 +799,26 @@ fn validate(plans: &[Plan], options: &BuildOptions) -> Result<(), BuildError> {
     }
     if options.threads == Some(0) {
         return Err(invalid("pipeline", "it needs at least 1 worker thread"));
+    }
+    if let Some(t) = options.threads.filter(|&t| t > MAX_THREADS) {
+        return Err(invalid(
+            "pipeline",
+            format!("{t} worker threads is above the maximum, {MAX_THREADS}"),
+        ));
+    }
+    if options.name.as_ref().is_some_and(|n| n.contains('\0')) {
+        return Err(invalid(
+            "pipeline",
+            "the name holds a NUL byte (it names the pipeline's threads)",
+        ));
+    }
+    if let Some(r) = options.max_failure_rate {
+        if !(0.0..=1.0).contains(&r) {
+            return Err(invalid(
+                "pipeline",
+                format!("failure rate {r} is not in 0.0 ..= 1.0"),
+            ));
+        }
     }
     if options.sink_buffer == Some(0) {
         return Err(invalid(

@@ -87,6 +87,17 @@ pub enum PipelineError {
         /// The panic's message.
         message: String,
     },
+    /// User code a stage runs outside its op panicked: a batch's
+    /// iterator in `disaggregate`, or the drop of an item or a batch. (A
+    /// panicking op is a failure, counted against the budget, not this.)
+    /// The stage and everything upstream of it were cancelled; what was
+    /// already downstream was delivered.
+    StagePanicked {
+        /// The stage whose task panicked.
+        stage: String,
+        /// The panic's message.
+        message: String,
+    },
 }
 
 impl fmt::Display for PipelineError {
@@ -105,6 +116,10 @@ impl fmt::Display for PipelineError {
             Self::SourcePanicked { message } => {
                 write!(f, "the pipeline's source panicked: {message}")
             }
+            Self::StagePanicked { stage, message } => write!(
+                f,
+                "pipeline stage {stage:?} panicked outside its op (upstream cancelled): {message}"
+            ),
         }
     }
 }
@@ -141,7 +156,9 @@ pub enum RecvError {
 impl fmt::Display for RecvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Finished => f.write_str("the pipeline finished: every item was delivered"),
+            Self::Finished => f.write_str(
+                "the pipeline has ended: every item that reached its sink was delivered",
+            ),
             Self::Failed(e) => write!(f, "the pipeline failed: {e}"),
             Self::Timeout => f.write_str("timed out waiting for the pipeline's next item"),
             Self::Stopped => f.write_str("the pipeline was stopped"),

@@ -152,7 +152,9 @@ impl<T> Pipeline<T> {
         self.ended_after_done()
     }
 
-    /// Blocks until the next item arrives (woken by the item, no polling).
+    /// Blocks until the next item arrives: after up to 20 yields of the
+    /// core, each followed by a try (about 5 µs where this thread has a
+    /// core of its own), it sleeps until the item wakes it (no polling).
     ///
     /// # Errors
     ///

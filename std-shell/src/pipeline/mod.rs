@@ -31,9 +31,14 @@
 //! pending. Every wait is an evlatch channel wait (`recv_async` /
 //! `send_async`, or a blocked worker's `recv` on the executor's token
 //! channel) or, for `aggregate`'s `max_wait`, a deadline kept by one timer
-//! thread that blocks in `recv_timeout`. Nothing polls, nothing sleeps in
-//! slices: an idle pipeline (a slow source) uses no CPU, and the consumer
-//! wakes on the item.
+//! thread that blocks in `recv_timeout`. Nothing polls on a timer,
+//! nothing sleeps in slices: an idle pipeline (a slow source) uses no CPU,
+//! and the consumer wakes on the item. The one bounded exception: before
+//! it blocks, the source thread (on a full first queue), the consumer (in
+//! `recv`, `recv_timeout` and the iterator) and an idle worker yield their
+//! core and retry up to 20 times (about 5 µs on an idle core; where two of
+//! the pipeline's threads share a core, it hands the core to the other at
+//! once), then wait as above.
 //!
 //! # Failures
 //!
@@ -177,5 +182,7 @@ mod yielding;
 pub use builder::PipelineBuilder;
 pub use error::{BuildError, PipelineError, RecvError, StopError};
 pub use handle::Pipeline;
-pub use options::{BuildOptions, OutputOrder, Priority, StageOptions, DEFAULT_BUFFER};
+pub use options::{
+    BuildOptions, OutputOrder, Priority, StageOptions, DEFAULT_BUFFER, MAX_CONCURRENCY, MAX_THREADS,
+};
 pub use stats::{PipelineStats, QueueStats, StageStats, TimeSummary};

@@ -100,6 +100,33 @@ pub struct StageOptions {
 /// ```
 pub const DEFAULT_BUFFER: usize = 2;
 
+/// The most ops a stage may run at once ([`StageOptions::concurrency`]);
+/// more is a [`BuildError`](super::BuildError). Each unit of concurrency
+/// is a task of its own.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch_std::pipeline::{BuildOptions, Pipeline, StageOptions, MAX_CONCURRENCY};
+/// let too_many = StageOptions::new("x").concurrency(MAX_CONCURRENCY + 1);
+/// let built = Pipeline::source(0..1).pipe_with(too_many, Ok::<_, &str>).build(BuildOptions::default());
+/// assert!(built.is_err());
+/// ```
+pub const MAX_CONCURRENCY: usize = 65_536;
+
+/// The most worker threads a pipeline may have ([`BuildOptions::threads`]);
+/// more is a [`BuildError`](super::BuildError), and the default count is
+/// capped at it.
+///
+/// # Examples
+///
+/// ```
+/// use evlatch_std::pipeline::{BuildOptions, Pipeline, MAX_THREADS};
+/// let built = Pipeline::source(0..1).build(BuildOptions::default().threads(MAX_THREADS + 1));
+/// assert!(built.is_err());
+/// ```
+pub const MAX_THREADS: usize = 1024;
+
 impl Default for StageOptions {
     fn default() -> Self {
         Self {
@@ -133,8 +160,8 @@ impl StageOptions {
         }
     }
 
-    /// How many ops of this stage may run at once (default 1; 0 is a
-    /// [`BuildError`](super::BuildError)). Sync ops each occupy a worker
+    /// How many ops of this stage may run at once (default 1; 0 or more
+    /// than [`MAX_CONCURRENCY`] is a [`BuildError`](super::BuildError)). Sync ops each occupy a worker
     /// thread while they run; async ops do not.
     ///
     /// # Examples
@@ -258,6 +285,7 @@ pub struct BuildOptions {
     pub(crate) threads: Option<usize>,
     pub(crate) sink_buffer: Option<usize>,
     pub(crate) max_failures: Option<u64>,
+    pub(crate) max_failure_rate: Option<f64>,
     pub(crate) report: Option<(Duration, StatsCallback)>,
     pub(crate) name: Option<String>,
 }
@@ -268,6 +296,7 @@ impl fmt::Debug for BuildOptions {
             .field("threads", &self.threads)
             .field("sink_buffer", &self.sink_buffer)
             .field("max_failures", &self.max_failures)
+            .field("max_failure_rate", &self.max_failure_rate)
             .field("report_interval", &self.report.as_ref().map(|r| r.0))
             .field("name", &self.name)
             .finish()
@@ -281,8 +310,9 @@ impl BuildOptions {
     /// source, aggregates, disaggregates), so that they run while every
     /// sync op does. With fewer workers than
     /// sync concurrency, sync ops wait for a worker (nothing deadlocks: no
-    /// stage ever blocks a worker waiting on another stage). 0 is a
-    /// [`BuildError`](super::BuildError).
+    /// stage ever blocks a worker waiting on another stage). 0 or more than
+    /// [`MAX_THREADS`] is a [`BuildError`](super::BuildError) (the default
+    /// is capped at it).
     ///
     /// # Examples
     ///
@@ -320,6 +350,28 @@ impl BuildOptions {
     /// ```
     pub fn max_failures(mut self, n: u64) -> Self {
         self.max_failures = Some(n);
+        self
+    }
+
+    /// A global failure-rate budget: the pipeline fails when, after all
+    /// stages together made at least 100 calls, more than this fraction of
+    /// those calls failed (`0.0 ..= 1.0`, else a
+    /// [`BuildError`](super::BuildError); checked at each failure).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evlatch_std::pipeline::{BuildOptions, Pipeline, PipelineError};
+    /// // Every other item fails: 50 % > 10 % once 100 calls were made.
+    /// let p = Pipeline::source(0..1000)
+    ///     .pipe(|x: u32| if x % 2 == 0 { Ok(x) } else { Err("odd") })
+    ///     .build(BuildOptions::default().max_failure_rate(0.1))
+    ///     .unwrap();
+    /// let err = p.filter_map(Result::err).next();
+    /// assert!(matches!(err, Some(PipelineError::FailureBudget { .. })));
+    /// ```
+    pub fn max_failure_rate(mut self, rate: f64) -> Self {
+        self.max_failure_rate = Some(rate);
         self
     }
 

@@ -86,7 +86,7 @@ impl Shared {
         let total = self.global_failures.fetch_add(1, Ordering::Relaxed) + 1;
         let counted = if self.budgets[i].exceeded(failures, calls) {
             failures
-        } else if self.global.max_failures.is_some_and(|m| total > m) {
+        } else if self.global.exceeded(total, self.global_calls()) {
             total
         } else {
             return false;
@@ -99,6 +99,29 @@ impl Shared {
         });
         self.cancel_up_to(i + 1);
         true
+    }
+
+    /// Ops called so far by all stages together (read only for a global
+    /// rate budget).
+    fn global_calls(&self) -> u64 {
+        if self.global.max_rate.is_none() {
+            return 0;
+        }
+        self.stages
+            .iter()
+            .map(|s| s.calls.load(Ordering::Relaxed))
+            .fold(0, u64::saturating_add)
+    }
+
+    /// Stage `i`'s task panicked outside its op: the pipeline ends with
+    /// [`PipelineError::StagePanicked`], cancelling the stage and what is
+    /// upstream of it (as a failure over budget does).
+    pub(crate) fn stage_panicked(&self, i: usize, message: String) {
+        self.set_error(PipelineError::StagePanicked {
+            stage: self.stages[i].name.clone(),
+            message,
+        });
+        self.cancel_up_to(i + 1);
     }
 
     /// Records the pipeline's error (the first one wins).

@@ -11,8 +11,10 @@
 //! - disaggregate: one task, sends each element of each batch.
 //!
 //! Every wait here is an evlatch channel wait (`recv_async` / `send_async`)
-//! or a timer deadline; user code runs under `catch_unwind`, and a panic is
-//! a failure like an `Err`.
+//! or a timer deadline. An op runs under `catch_unwind`, and its panic is a
+//! failure like an `Err` (as is a panic in an error's `Display`); a panic
+//! in other user code a task runs (a batch's iterator, an item's drop)
+//! ends the pipeline with `PipelineError::StagePanicked` ([`contained`]).
 
 use core::fmt::Display;
 use core::future::{poll_fn, Future};
@@ -48,7 +50,7 @@ where
     fn call(&self, x: T) -> impl Future<Output = Result<U, String>> + Send {
         let r = match catch_unwind(AssertUnwindSafe(|| (self.0)(x))) {
             Ok(Ok(u)) => Ok(u),
-            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Err(e)) => Err(error_text(&e)),
             Err(p) => Err(panic_text(&*p)),
         };
         core::future::ready(r)
@@ -84,11 +86,38 @@ where
             .await;
             match r {
                 Ok(Ok(u)) => Ok(u),
-                Ok(Err(e)) => Err(e.to_string()),
+                Ok(Err(e)) => Err(error_text(&e)),
                 Err(p) => Err(p),
             }
         }
     }
+}
+
+/// An op error's text; a `Display` that panics is user code too, and the
+/// failure is still counted (with the panic's message).
+fn error_text(e: &impl Display) -> String {
+    catch_unwind(AssertUnwindSafe(|| e.to_string()))
+        .unwrap_or_else(|p| format!("the error's Display {}", panic_text(&*p)))
+}
+
+/// A stage task's future, with a panic out of its poll contained: user
+/// code a stage runs outside its ops (a batch's iterator, an item's or a
+/// batch's drop) ends the pipeline with
+/// [`PipelineError::StagePanicked`](super::PipelineError::StagePanicked)
+/// instead of ending the task silently (which would end the stream early
+/// with no error).
+pub(crate) async fn contained(sh: Arc<Shared>, stage: usize, fut: impl Future<Output = ()>) {
+    let mut fut = pin!(fut);
+    poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(p) => p,
+            Err(p) => {
+                sh.stage_panicked(stage, panic_text(&*p));
+                Poll::Ready(())
+            }
+        },
+    )
+    .await;
 }
 
 /// A panic payload's message.
@@ -388,6 +417,9 @@ pub(crate) async fn ordered_loop<T, U, O: StageOp<T, U>>(
     }
 }
 
+/// Items a new batch reserves room for at most (it grows past that).
+const BATCH_RESERVE: usize = 1024;
+
 /// The aggregate task: batches of up to `max_items`; a batch is sent when
 /// full, when `max_wait` has passed since its first item, or at the end
 /// (unless `drop_last` and it is short).
@@ -410,7 +442,9 @@ pub(crate) async fn aggregate_loop<T: Send>(
         };
         let started = hop.start(&mut sampler);
         let deadline = max_wait.and_then(|w| started.unwrap_or_else(Instant::now).checked_add(w));
-        let mut batch = Vec::with_capacity(max_items);
+        // `max_items` may be "no limit" (`usize::MAX`, batching by time
+        // only): reserve a little, let the batch grow as it fills.
+        let mut batch = Vec::with_capacity(max_items.min(BATCH_RESERVE));
         batch.push(first);
         while batch.len() < max_items {
             match rx.try_recv() {
