@@ -128,6 +128,22 @@ fn a_consumer_that_does_not_receive_stops_the_source_at_the_queue_bound() {
 /// on nothing that a disconnect would wake.
 #[test]
 fn a_pending_upstream_async_op_is_cancelled_when_downstream_fails() {
+    // Without cancellation the pipeline's drop (on a failed assertion)
+    // would wait for the pending task forever: run the body on a thread
+    // and bound the wait for it, so a broken guarantee fails, not hangs.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = std::panic::catch_unwind(pending_upstream_op_body);
+        let _ = done_tx.send(r.is_ok());
+    });
+    match done_rx.recv_timeout(PATIENCE * 3) {
+        Ok(true) => {}
+        Ok(false) => panic!("the body failed (see its panic above)"),
+        Err(_) => panic!("the pipeline never ended: the pending upstream op was not cancelled"),
+    }
+}
+
+fn pending_upstream_op_body() {
     let hung = Arc::new(Event::new());
     let dropped = Arc::new(Event::new());
     let (h, d) = (hung.clone(), dropped.clone());
