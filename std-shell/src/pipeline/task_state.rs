@@ -143,41 +143,127 @@ impl TaskState {
 
 #[cfg(all(test, evlatch_loom))]
 mod loom_models {
+    //! Each model checks its claims from the thread that acts on them
+    //! (before any `join`, whose happens-before edge would make a
+    //! visibility check pass by itself): the thread that queues the task
+    //! pops it and runs it at once, as a worker would. The future and the
+    //! waker's message are loom cells with plain accesses, so only the state
+    //! word's orderings (and the queue's lock) can order them.
     use super::*;
-    use loom::sync::atomic::AtomicUsize;
+    use crate::sync::UnsafeCell;
     use loom::sync::{Arc, Mutex};
     use loom::thread;
 
-    /// A task with a run queue of its own (a counter of queue entries) and a
-    /// flag its waker sets before waking (the "message" a poll must see).
+    /// The future's value once a worker dropped it (for a cancel or after
+    /// completion).
+    const DROPPED: usize = usize::MAX;
+
+    /// A task with a run queue of its own (a counter of queue entries), its
+    /// future (a poll counter) and a message its waker or stopper writes
+    /// before waking or cancelling (what the poll or drop it causes must
+    /// see).
     struct Model {
         state: TaskState,
         queued: Mutex<usize>,
-        message: AtomicUsize,
+        future: UnsafeCell<usize>,
+        message: UnsafeCell<usize>,
     }
 
     impl Model {
-        fn running() -> Arc<Self> {
-            let m = Arc::new(Self {
+        /// A new task, `SCHEDULED` and queued once by its spawner.
+        fn scheduled() -> Arc<Self> {
+            Arc::new(Self {
                 state: TaskState::new_scheduled(),
-                queued: Mutex::new(0),
-                message: AtomicUsize::new(0),
-            });
+                queued: Mutex::new(1),
+                future: UnsafeCell::new(0),
+                message: UnsafeCell::new(0),
+            })
+        }
+
+        /// A task its worker (this thread) popped and moved to `RUNNING`,
+        /// not yet polled.
+        fn running() -> Arc<Self> {
+            let m = Self::scheduled();
+            m.pop();
             assert!(!m.state.start_run());
             m
         }
 
-        fn wake(&self) {
-            if self.state.wake() {
-                *self.queued.lock().unwrap() += 1;
+        fn push(&self) {
+            *self.queued.lock().unwrap() += 1;
+        }
+
+        fn pop(&self) {
+            let mut q = self.queued.lock().unwrap();
+            assert!(*q > 0, "ran a task that was not queued");
+            *q -= 1;
+        }
+
+        /// A wake; queues the task if the state says so. Returns whether it
+        /// did (then the caller is the worker that runs it next).
+        fn wake(&self) -> bool {
+            let queue = self.state.wake();
+            if queue {
+                self.push();
             }
+            queue
+        }
+
+        /// A cancel; queues the task if the state says so, like `wake`.
+        fn cancel(&self) -> bool {
+            let queue = self.state.cancel();
+            if queue {
+                self.push();
+            }
+            queue
+        }
+
+        /// One poll: the worker writes the future.
+        fn poll(&self) {
+            // SAFETY: the claim under test: only the worker that moved the
+            // task to RUNNING touches the future, after the previous
+            // worker's last touch; loom reports any access that breaks it.
+            self.future.with_mut(|f| unsafe { *f += 1 });
+        }
+
+        /// The worker drops the future (it saw the cancel, or the future
+        /// completed).
+        fn drop_future(&self) {
+            // SAFETY: as in `poll`.
+            self.future.with_mut(|f| unsafe { *f = DROPPED });
+        }
+
+        /// The future's value once every thread is joined.
+        fn future_after_join(&self) -> usize {
+            // SAFETY: every other thread was joined.
+            self.future.with(|f| unsafe { *f })
+        }
+
+        /// The waker or stopper writes its message (plain data).
+        fn send(&self, value: usize) {
+            // SAFETY: written once, before the wake or cancel; read only by
+            // the poll or drop that wake or cancel causes (loom checks it).
+            self.message.with_mut(|msg| unsafe { *msg = value });
+        }
+
+        /// A poll (or drop) caused by the wake (or cancel) reads the message.
+        fn receive(&self) -> usize {
+            // SAFETY: as in `send`.
+            self.message.with(|msg| unsafe { *msg })
+        }
+
+        /// Whether the word holds `CANCEL` (seen from this thread).
+        fn cancel_bit(&self) -> bool {
+            self.state.word.load(Ordering::Acquire) & CANCEL != 0
         }
     }
 
     /// Wake racing the end of a poll: a waker sends a message and wakes the
-    /// task while its worker finishes a `Pending` poll. The wake is never
-    /// lost (the task ends up queued exactly once) and the next poll sees
-    /// the message.
+    /// task while its worker polls it (the poll does not see the message and
+    /// returns `Pending`) and ends the poll. The wake is never lost and the
+    /// task is queued once (exactly one re-poll), and the re-poll, on
+    /// whichever thread queued it, sees the message and comes after the
+    /// first poll.
     #[test]
     fn wake_racing_end_of_poll() {
         loom::model(|| {
@@ -185,42 +271,105 @@ mod loom_models {
             let w = {
                 let m = m.clone();
                 thread::spawn(move || {
-                    m.message.store(1, Ordering::Relaxed);
-                    m.wake();
+                    m.send(1);
+                    if m.wake() {
+                        // It was idle: this thread is the next worker.
+                        m.pop();
+                        assert!(!m.state.start_run());
+                        m.poll();
+                        assert_eq!(m.receive(), 1, "the re-poll missed the message");
+                    }
                 })
             };
-            // The poll did not see the message (it returned Pending).
-            let after = m.state.end_poll_pending();
-            if after == AfterPoll::Requeue {
-                *m.queued.lock().unwrap() += 1;
+            m.poll();
+            if m.state.end_poll_pending() == AfterPoll::Requeue {
+                // Woken while running: this worker runs it again.
+                m.push();
+                m.pop();
+                assert!(!m.state.start_run());
+                m.poll();
+                assert_eq!(m.receive(), 1, "the re-poll missed the message");
             }
             w.join().unwrap();
-            let queued = *m.queued.lock().unwrap();
-            if queued == 0 {
-                // The waker found it idle?  Impossible: then it queues.
-                panic!("wake lost");
+            match m.future_after_join() {
+                1 => panic!("wake lost"),
+                2 => {}
+                n => panic!("task polled {n} times: queued twice"),
             }
-            assert_eq!(queued, 1, "task queued twice");
-            // The next poll (this thread, after popping) sees the message.
-            assert!(!m.state.start_run());
-            assert_eq!(m.message.load(Ordering::Relaxed), 1);
+            assert_eq!(*m.queued.lock().unwrap(), 0);
         });
     }
 
-    /// Two wakers racing on an idle task: exactly one queues it.
+    /// Two wakers racing on an idle task: exactly one queues it (and runs
+    /// it; two would poll the future at once).
     #[test]
     fn two_wakes_on_idle_task() {
         loom::model(|| {
             let m = Model::running();
+            m.poll();
             assert_eq!(m.state.end_poll_pending(), AfterPoll::Idle);
+            let run_if_queued = |m: &Model| {
+                if m.wake() {
+                    m.pop();
+                    assert!(!m.state.start_run());
+                    m.poll();
+                }
+            };
             let w = {
                 let m = m.clone();
-                thread::spawn(move || m.wake())
+                thread::spawn(move || run_if_queued(&m))
             };
-            m.wake();
+            run_if_queued(&m);
             w.join().unwrap();
-            assert_eq!(*m.queued.lock().unwrap(), 1);
-            assert!(!m.state.start_run());
+            assert_eq!(m.future_after_join(), 2, "not re-polled exactly once");
+            assert_eq!(*m.queued.lock().unwrap(), 0);
+        });
+    }
+
+    /// Cancel racing `start_run`: a stopper sends a message and cancels the
+    /// task while it is `SCHEDULED` and its worker pops it. The cancel is
+    /// never lost and the task is not queued again: either `start_run`
+    /// reports it (and the worker, dropping the future, sees the message),
+    /// or the cancel found the task `RUNNING` and the end of that poll
+    /// requeues it, then the next `start_run` reports it. `CANCEL` stays in
+    /// the word (the state table: never cleared).
+    #[test]
+    fn cancel_racing_start_run() {
+        loom::model(|| {
+            let m = Model::scheduled();
+            let c = {
+                let m = m.clone();
+                thread::spawn(move || {
+                    m.send(1);
+                    assert!(!m.cancel(), "a queued or running task was queued again");
+                })
+            };
+            m.pop();
+            if m.state.start_run() {
+                assert!(m.cancel_bit(), "CANCEL cleared by start_run");
+                m.drop_future();
+                assert_eq!(m.receive(), 1, "the drop missed the stopper's message");
+                m.state.set_done();
+                c.join().unwrap();
+            } else {
+                // A long poll: the cancel arrives while it runs.
+                m.poll();
+                c.join().unwrap();
+                assert!(m.cancel_bit(), "cancel lost");
+                assert_eq!(
+                    m.state.end_poll_pending(),
+                    AfterPoll::Requeue,
+                    "a cancelled task went idle"
+                );
+                m.push();
+                m.pop();
+                assert!(m.state.start_run(), "cancel not seen by the next run");
+                m.drop_future();
+                m.state.set_done();
+            }
+            assert!(m.state.is_done());
+            assert_eq!(m.future_after_join(), DROPPED);
+            assert_eq!(*m.queued.lock().unwrap(), 0);
         });
     }
 
@@ -234,11 +383,15 @@ mod loom_models {
             let c = {
                 let m = m.clone();
                 thread::spawn(move || {
-                    if m.state.cancel() {
-                        *m.queued.lock().unwrap() += 1;
+                    if m.cancel() {
+                        // Would run a dropped future (start_run asserts).
+                        m.pop();
+                        m.state.start_run();
                     }
                 })
             };
+            m.poll();
+            m.drop_future();
             m.state.set_done();
             c.join().unwrap();
             assert_eq!(*m.queued.lock().unwrap(), 0, "a done task was queued");
@@ -246,28 +399,42 @@ mod loom_models {
         });
     }
 
-    /// Cancel racing the end of a `Pending` poll: the task is queued exactly
-    /// once, and the worker that runs it next sees the cancel (so it drops
-    /// the future rather than waiting for a wake that never comes).
+    /// Cancel racing the end of a `Pending` poll: a stopper sends a message
+    /// and cancels while the worker ends its poll. The task is queued
+    /// exactly once, and the worker that runs it next (whichever thread
+    /// queued it) sees the cancel, so it drops the future rather than
+    /// waiting for a wake that never comes; the drop sees the message and
+    /// comes after the poll.
     #[test]
     fn cancel_racing_end_of_poll() {
         loom::model(|| {
             let m = Model::running();
+            let run_cancelled = |m: &Model| {
+                m.pop();
+                assert!(m.state.start_run(), "cancel not seen by the next run");
+                m.drop_future();
+                assert_eq!(m.receive(), 1, "the drop missed the stopper's message");
+                m.state.set_done();
+            };
             let c = {
                 let m = m.clone();
                 thread::spawn(move || {
-                    if m.state.cancel() {
-                        *m.queued.lock().unwrap() += 1;
+                    m.send(1);
+                    if m.cancel() {
+                        // It was idle: this thread is the next worker.
+                        run_cancelled(&m);
                     }
                 })
             };
+            m.poll();
             if m.state.end_poll_pending() == AfterPoll::Requeue {
-                *m.queued.lock().unwrap() += 1;
+                m.push();
+                run_cancelled(&m);
             }
             c.join().unwrap();
-            assert_eq!(*m.queued.lock().unwrap(), 1);
-            assert!(m.state.start_run(), "cancel not seen by the next run");
-            m.state.set_done();
+            assert!(m.state.is_done(), "cancel lost: the task is not done");
+            assert_eq!(m.future_after_join(), DROPPED);
+            assert_eq!(*m.queued.lock().unwrap(), 0);
         });
     }
 }
