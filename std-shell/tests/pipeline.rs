@@ -809,7 +809,7 @@ fn bad_options_are_build_errors() {
 /// Runs a three-stage pipeline on one worker with stage `a` gated until the
 /// source has filled `a`'s input queue; returns how many items `a` had
 /// finished when `b` started its first item.
-fn a_done_when_b_starts(a_priority: Priority) -> usize {
+fn a_done_when_b_starts(a_priority: Priority, b_priority: Priority) -> usize {
     let filled = Arc::new(Event::new());
     let f = filled.clone();
     let a_done = Arc::new(AtomicUsize::new(0));
@@ -840,7 +840,7 @@ fn a_done_when_b_starts(a_priority: Priority) -> usize {
             Ok::<_, &str>(x)
         },
     )
-    .pipe_with(StageOptions::new("b"), move |x| {
+    .pipe_with(StageOptions::new("b").priority(b_priority), move |x| {
         s.lock().unwrap().get_or_insert(ad2.load(Ordering::SeqCst));
         Ok::<_, &str>(x)
     })
@@ -860,13 +860,28 @@ fn a_done_when_b_starts(a_priority: Priority) -> usize {
 fn downstream_first_when_stages_compete_for_one_worker() {
     // Same priority: after `a` passes item 0 on, `b` runs before `a` takes
     // item 1.
-    assert_eq!(a_done_when_b_starts(Priority::Normal), 1);
+    assert_eq!(a_done_when_b_starts(Priority::Normal, Priority::Normal), 1);
+}
+
+/// `Priority::Low` "runs after every runnable Normal and High task"
+/// (options.rs), which outweighs downstream-first: a Low `b` waits while
+/// the Normal `a` upstream of it is runnable, so `a` keeps the only worker
+/// until `b`'s queue (2) is full and `a` blocks holding a third item: 3
+/// done. Were Low treated as Normal or High, `b` (downstream) would run
+/// right after `a`'s first item: 1 done.
+#[test]
+fn a_low_priority_stage_waits_for_a_normal_one_upstream() {
+    assert!(a_done_when_b_starts(Priority::Normal, Priority::Low) >= 3);
+    // And Low below High: a High `a` over a Low `b`, the same.
+    assert!(a_done_when_b_starts(Priority::High, Priority::Low) >= 3);
+    // Low upstream of Low: downstream first again.
+    assert_eq!(a_done_when_b_starts(Priority::Low, Priority::Low), 1);
 }
 
 #[test]
 fn a_high_priority_stage_runs_ahead_of_downstream() {
     // `a` is High: it keeps the only worker until `b`'s queue (2) is full.
-    assert!(a_done_when_b_starts(Priority::High) >= 3);
+    assert!(a_done_when_b_starts(Priority::High, Priority::Normal) >= 3);
 }
 
 #[test]
@@ -941,6 +956,19 @@ fn aggregate_without_an_item_limit_batches_by_time_and_loses_nothing() {
     assert_eq!(p.error(), None);
 }
 
+/// Receives to the end: the items, and the errors in between.
+fn items_and_errors<T>(p: &mut Pipeline<T>) -> (Vec<T>, Vec<PipelineError>) {
+    let mut items = Vec::new();
+    let mut errors = Vec::new();
+    for r in p.by_ref() {
+        match r {
+            Ok(x) => items.push(x),
+            Err(e) => errors.push(e),
+        }
+    }
+    (items, errors)
+}
+
 /// A batch whose iterator panics when it is made.
 struct Bomb(Vec<u32>);
 
@@ -960,14 +988,7 @@ fn a_panic_outside_an_op_ends_the_pipeline_with_an_error() {
         .disaggregate()
         .build(BuildOptions::default())
         .unwrap();
-    let mut items = Vec::new();
-    let mut errors = Vec::new();
-    for r in p.by_ref() {
-        match r {
-            Ok(x) => items.push(x),
-            Err(e) => errors.push(e),
-        }
-    }
+    let (items, errors) = items_and_errors(&mut p);
     // What came before the panic is delivered; the rest is not, and the
     // consumer is told why.
     assert_eq!(items, [1, 2, 3]);
@@ -1005,14 +1026,7 @@ fn an_error_whose_display_panics_is_still_a_counted_failure() {
         })
         .build(BuildOptions::default())
         .unwrap();
-    let mut items = Vec::new();
-    let mut errors = Vec::new();
-    for r in p.by_ref() {
-        match r {
-            Ok(x) => items.push(x),
-            Err(e) => errors.push(e),
-        }
-    }
+    let (items, errors) = items_and_errors(&mut p);
     // 1, 4, 7 fail: the third failure is over the budget of 2.
     match errors.as_slice() {
         [PipelineError::FailureBudget {

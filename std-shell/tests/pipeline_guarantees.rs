@@ -1,7 +1,8 @@
 //! The pipeline's documented guarantees, each tested so that it fails if
 //! the guarantee breaks: bounded queues (back-pressure), cancellation of a
 //! pending upstream async op, `recv_async` losing no item when dropped,
-//! `Priority::Low`, and the values of the stats.
+//! and the values of the stats. (`Priority::Low` is tested with the other
+//! priorities in tests/pipeline.rs.)
 //!
 //! No test asserts a timing or synchronizes by sleeping: the waits are
 //! events, and every wait is bounded by [`PATIENCE`].
@@ -9,13 +10,11 @@
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use evlatch_std::pipeline::{
-    BuildOptions, Pipeline, PipelineError, Priority, RecvError, StageOptions,
-};
+use evlatch_std::pipeline::{BuildOptions, Pipeline, PipelineError, RecvError, StageOptions};
 use evlatch_std::{Event, EventExt};
 
 /// A liveness bound for every wait (a hang guard, not a timing assertion).
@@ -271,70 +270,6 @@ fn recv_async_raced_in_select_loses_no_item() {
     assert!(seen.iter().all(|s| *s), "an item was lost");
     // The race was exercised: some futures were dropped unfinished.
     assert!(dropped > 0);
-}
-
-/// Runs a three-stage pipeline `a → b → c` on one worker with stage `a`
-/// gated until the source has filled `a`'s input queue; returns how many
-/// items `a` had finished when `b` started its first item. (As in
-/// tests/pipeline.rs: the source starts only after every task exists.)
-fn a_done_when_b_starts(a_priority: Priority, b_priority: Priority) -> usize {
-    let filled = Arc::new(Event::new());
-    let f = filled.clone();
-    let a_done = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::new(Mutex::new(None));
-    let (ad, ad2, s) = (a_done.clone(), a_done.clone(), seen.clone());
-    let go = Arc::new(Event::new());
-    let g = go.clone();
-    let p = Pipeline::source((0..40u32).inspect(move |&x| {
-        if x == 0 {
-            let _ = g.wait_timeout(PATIENCE);
-        }
-        if x == 17 {
-            // Item 0 is in `a`'s op, 1..=16 fill its queue.
-            let _ = f.set_finished();
-        }
-    }))
-    .pipe_with(
-        StageOptions::new("a").priority(a_priority).buffer(16),
-        move |x| {
-            if x == 0 {
-                filled
-                    .wait_timeout(PATIENCE)
-                    .map_err(|_| "source never filled the queue")?;
-            }
-            ad.fetch_add(1, Ordering::SeqCst);
-            Ok::<_, &str>(x)
-        },
-    )
-    .pipe_with(StageOptions::new("b").priority(b_priority), move |x| {
-        s.lock().unwrap().get_or_insert(ad2.load(Ordering::SeqCst));
-        Ok::<_, &str>(x)
-    })
-    .pipe_with(StageOptions::new("c"), Ok::<_, &str>)
-    .build(BuildOptions::default().threads(1).sink_buffer(64))
-    .unwrap();
-    go.set_finished().unwrap();
-    let (got, err) = drain(&p);
-    assert!(err.is_none(), "{err:?}");
-    assert_eq!(got, (0..40).collect::<Vec<_>>());
-    let v = seen.lock().unwrap().unwrap();
-    v
-}
-
-/// `Priority::Low` "runs after every runnable Normal and High task"
-/// (options.rs), which outweighs downstream-first: a Low `b` waits while
-/// the Normal `a` upstream of it is runnable, so `a` keeps the only worker
-/// until `b`'s queue (2) is full and `a` blocks holding a third item: 3
-/// done. Were Low treated as Normal or High, `b` (downstream) would run
-/// right after `a`'s first item: 1 done (the control below).
-#[test]
-fn a_low_priority_stage_waits_for_a_normal_one_upstream() {
-    assert_eq!(a_done_when_b_starts(Priority::Normal, Priority::Normal), 1);
-    assert!(a_done_when_b_starts(Priority::Normal, Priority::Low) >= 3);
-    // And Low below High: a High `a` over a Low `b`, the same.
-    assert!(a_done_when_b_starts(Priority::High, Priority::Low) >= 3);
-    // Low upstream of Low: downstream first again.
-    assert_eq!(a_done_when_b_starts(Priority::Low, Priority::Low), 1);
 }
 
 /// The stats' values: `in_flight` while an op runs, and after the run the
