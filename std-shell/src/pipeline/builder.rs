@@ -587,7 +587,7 @@ impl<T: Send + 'static> PipelineBuilder<T> {
         let n = self.plans.len();
         let pname = options.name.clone().unwrap_or_else(|| "pipeline".into());
         let threads = options.threads.unwrap_or_else(|| {
-            // Each term is at most MAX_CONCURRENCY (validated).
+            // Saturating: validation bounds each term, not their sum.
             let sync = self
                 .plans
                 .iter()
@@ -754,6 +754,17 @@ fn report_loop(
     }
 }
 
+/// A failure-rate budget must be a fraction (`NaN` is not).
+fn check_rate(stage: &str, rate: Option<f64>) -> Result<(), BuildError> {
+    match rate {
+        Some(r) if !(0.0..=1.0).contains(&r) => Err(invalid(
+            stage,
+            format!("failure rate {r} is not in 0.0 ..= 1.0"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn invalid(stage: &str, reason: impl Into<String>) -> BuildError {
     BuildError::InvalidOption {
         stage: stage.to_owned(),
@@ -782,14 +793,7 @@ fn validate(plans: &[Plan], options: &BuildOptions) -> Result<(), BuildError> {
                 "the input buffer must hold at least 1 item",
             ));
         }
-        if let Some(r) = o.max_failure_rate {
-            if !(0.0..=1.0).contains(&r) {
-                return Err(invalid(
-                    &p.name,
-                    format!("failure rate {r} is not in 0.0 ..= 1.0"),
-                ));
-            }
-        }
+        check_rate(&p.name, o.max_failure_rate)?;
         if p.kind == Kind::Aggregate && p.max_items == 0 {
             return Err(invalid(
                 &p.name,
@@ -812,14 +816,7 @@ fn validate(plans: &[Plan], options: &BuildOptions) -> Result<(), BuildError> {
             "the name holds a NUL byte (it names the pipeline's threads)",
         ));
     }
-    if let Some(r) = options.max_failure_rate {
-        if !(0.0..=1.0).contains(&r) {
-            return Err(invalid(
-                "pipeline",
-                format!("failure rate {r} is not in 0.0 ..= 1.0"),
-            ));
-        }
-    }
+    check_rate("pipeline", options.max_failure_rate)?;
     if options.sink_buffer == Some(0) {
         return Err(invalid(
             "pipeline",

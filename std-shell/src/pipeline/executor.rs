@@ -11,9 +11,10 @@
 //!   token channel (an evlatch channel wait: no polling). A push sends a
 //!   token only when a sleeping worker has not been sent one yet, so a
 //!   busy pool pays no channel operation per task, and a worker that is
-//!   still yielding takes the task without one. A worker woken for a task that a long-op stage
-//!   handed on yields its core once before it runs anything, so that stage
-//!   is not preempted before its next op (see `next_task`).
+//!   still yielding takes the task without one. A worker woken for a task
+//!   that a long-op stage handed on yields its core once before it runs
+//!   anything, so that stage is not preempted before its next op (see
+//!   `next_task`).
 //! - Wake batching: the first task a worker's own poll makes runnable is
 //!   kept for that worker, in a slot of its own outside the run queue (no
 //!   lock, no other worker woken for it). Stages with short ops yield to it

@@ -161,8 +161,9 @@ impl StageOptions {
     }
 
     /// How many ops of this stage may run at once (default 1; 0 or more
-    /// than [`MAX_CONCURRENCY`] is a [`BuildError`](super::BuildError)). Sync ops each occupy a worker
-    /// thread while they run; async ops do not.
+    /// than [`MAX_CONCURRENCY`] is a [`BuildError`](super::BuildError)).
+    /// Sync ops each occupy a worker thread while they run; async ops do
+    /// not.
     ///
     /// # Examples
     ///
