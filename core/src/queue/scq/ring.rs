@@ -1,7 +1,9 @@
 //! The lock-free index ring: Nikolaev's SCQ ("A Scalable, Portable, and
 //! Memory-Efficient Lock-Free FIFO Queue", DISC 2019), single-width-CAS
-//! variant, with a bounded wait before invalidating an empty entry and a
-//! read-only emptiness check in front of `dequeue`.
+//! variant, with a bounded wait before invalidating an empty entry and an
+//! emptiness check in front of `dequeue` that takes no ticket (and reads
+//! `tail` only when the dequeuers' cached copy of it says the ring may be
+//! empty).
 //!
 //! A ring is a FIFO of slot indices (`< n`) over `R = 2n` entries (laid out
 //! by [`Geometry`], stored by the caller). It never holds more than `n`
@@ -42,7 +44,10 @@ use crossbeam_utils::CachePadded;
 
 use super::entry::{before, older, Geometry};
 use super::stall::{self, StallPoint};
-use crate::sync::{const_unless_loom, spin_hint, AtomicUsize, Ordering::SeqCst};
+use crate::sync::{
+    const_unless_loom, spin_hint, AtomicUsize,
+    Ordering::{Relaxed, SeqCst},
+};
 
 /// How many times a dequeuer re-reads an empty entry whose enqueuer may be
 /// about to write it, before invalidating it (which would make that enqueuer
@@ -54,8 +59,8 @@ const EMPTY_ENTRY_SPINS: u32 = 1;
 
 /// The counters of one SCQ ring; its entries live in the queue's storage.
 pub(crate) struct IndexRing {
-    /// Next dequeue ticket. Only ever incremented, by `fetch_add(1)`.
-    head: CachePadded<AtomicUsize>,
+    /// Next dequeue ticket, and the dequeuers' last look at `tail`.
+    head: CachePadded<Head>,
     /// Next enqueue ticket. Incremented by `fetch_add(1)`, or pulled up to
     /// `head` by a dequeuer that found the ring empty (`catch_up`); never
     /// moves back (modulo `2^W`).
@@ -65,6 +70,20 @@ pub(crate) struct IndexRing {
     /// enqueue, decremented by every failed dequeue ticket; `< 0` means
     /// empty, and `dequeue` then returns at once.
     threshold: CachePadded<AtomicUsize>,
+}
+
+/// The dequeuers' side of a ring, on one cache line of its own: the next
+/// ticket and a hint.
+struct Head {
+    /// Next dequeue ticket. Only ever incremented, by `fetch_add(1)`.
+    next: AtomicUsize,
+    /// A value `tail` had at some moment, written by dequeuers whenever they
+    /// read `tail`. `tail` never moves back, so while the next ticket is
+    /// more than one ticket behind this value the ring is not empty and a
+    /// dequeuer need not read `tail` (whose cache line the enqueuers are
+    /// writing). A hint only: a stale or lost write costs a read of `tail`,
+    /// and no step's correctness rests on it.
+    tail_seen: AtomicUsize,
 }
 
 impl IndexRing {
@@ -96,7 +115,10 @@ impl IndexRing {
     const_unless_loom! {
         fn with(head: usize, tail: usize, threshold: isize) -> Self {
             IndexRing {
-                head: CachePadded::new(AtomicUsize::new(head)),
+                head: CachePadded::new(Head {
+                    next: AtomicUsize::new(head),
+                    tail_seen: AtomicUsize::new(tail),
+                }),
                 tail: CachePadded::new(AtomicUsize::new(tail)),
                 threshold: CachePadded::new(AtomicUsize::new(threshold as usize)),
             }
@@ -125,7 +147,7 @@ impl IndexRing {
             // if no dequeuer has passed t. Anything else: next ticket.
             while older(g.cycle(e), cycle)
                 && g.index(e) == g.bottom()
-                && (g.is_safe(e) || !before(t, self.head.load(SeqCst)))
+                && (g.is_safe(e) || !before(t, self.head.next.load(SeqCst)))
             {
                 match slot.compare_exchange(e, g.occupied(cycle, index), SeqCst, SeqCst) {
                     Ok(_) => {
@@ -146,7 +168,7 @@ impl IndexRing {
     /// Removes and returns the oldest index, or `None` if the ring is empty.
     /// `at` names the stall point after a ticket is taken.
     ///
-    /// Three steps: a read-only emptiness check ([`Self::looks_empty`]);
+    /// Three steps: an emptiness check that takes no ticket ([`Self::looks_empty`]);
     /// then per ticket, the step on its entry ([`take_entry`]), and, if it
     /// yielded nothing, whether to stop ([`Self::spent_ticket_says_empty`]).
     pub(crate) fn dequeue(
@@ -160,7 +182,7 @@ impl IndexRing {
             return None;
         }
         loop {
-            let h = self.head.fetch_add(1, SeqCst);
+            let h = self.head.next.fetch_add(1, SeqCst);
             stall::point(at);
             if let Some(i) = take_entry(entry(entries, g, h), g, h) {
                 return Some(i);
@@ -171,14 +193,20 @@ impl IndexRing {
         }
     }
 
-    /// Whether the ring can be reported empty without taking a ticket
-    /// (read-only, so no one waits).
+    /// Whether the ring can be reported empty without taking a ticket (it
+    /// changes nothing but the `tail_seen` hint, so no one waits).
     fn looks_empty(&self, entries: &[AtomicUsize], g: Geometry) -> bool {
         // Every index in the ring sits at a ticket in head..tail, so if
         // tail <= head when tail is read, the ring was empty at that moment
         // (head never decreases).
-        let head = self.head.load(SeqCst);
+        let head = self.head.next.load(SeqCst);
+        // Two or more tickets ahead of `head` were handed out: not empty
+        // (and not the one-ticket case below), without reading `tail`.
+        if before(head.wrapping_add(1), self.head.tail_seen.load(Relaxed)) {
+            return false;
+        }
         let tail = self.tail.load(SeqCst);
+        self.head.tail_seen.store(tail, Relaxed);
         if !before(head, tail) {
             return true;
         }
@@ -212,7 +240,7 @@ impl IndexRing {
     /// Number of indices in the ring: `tail - head`, clamped to `0..=n`.
     /// Exact while no operation on the ring is in flight.
     pub(crate) fn len(&self, g: Geometry) -> usize {
-        let head = self.head.load(SeqCst);
+        let head = self.head.next.load(SeqCst);
         let tail = self.tail.load(SeqCst);
         let diff = tail.wrapping_sub(head) as isize;
         if diff <= 0 {
@@ -227,7 +255,7 @@ impl IndexRing {
     fn catch_up(&self, mut tail: usize, mut head: usize) {
         while let Err(now) = self.tail.compare_exchange(tail, head, SeqCst, SeqCst) {
             tail = now;
-            head = self.head.load(SeqCst);
+            head = self.head.next.load(SeqCst);
             if !before(tail, head) {
                 break;
             }
