@@ -202,11 +202,16 @@ impl IndexRing {
         let head = self.head.next.load(SeqCst);
         // Two or more tickets ahead of `head` were handed out: not empty
         // (and not the one-ticket case below), without reading `tail`.
-        if before(head.wrapping_add(1), self.head.tail_seen.load(Relaxed)) {
+        let seen = self.head.tail_seen.load(Relaxed);
+        if before(head.wrapping_add(1), seen) {
             return false;
         }
         let tail = self.tail.load(SeqCst);
-        self.head.tail_seen.store(tail, Relaxed);
+        // Written only when it changed: dequeuers polling an empty ring
+        // leave the line shared.
+        if tail != seen {
+            self.head.tail_seen.store(tail, Relaxed);
+        }
         if !before(head, tail) {
             return true;
         }
