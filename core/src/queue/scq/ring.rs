@@ -2,8 +2,8 @@
 //! Memory-Efficient Lock-Free FIFO Queue", DISC 2019), single-width-CAS
 //! variant, with a bounded wait before invalidating an empty entry and an
 //! emptiness check in front of `dequeue` that takes no ticket (and reads
-//! `tail` only when the dequeuers' cached copy of it says the ring may be
-//! empty).
+//! `tail` only when neither the dequeuers' cached copy of it nor the entry
+//! at `head` says the ring holds an index).
 //!
 //! A ring is a FIFO of slot indices (`< n`) over `R = 2n` entries (laid out
 //! by [`Geometry`], stored by the caller). It never holds more than `n`
@@ -204,6 +204,13 @@ impl IndexRing {
         // (and not the one-ticket case below), without reading `tail`.
         let seen = self.head.tail_seen.load(Relaxed);
         if before(head.wrapping_add(1), seen) {
+            return false;
+        }
+        // The entry of ticket `head` already holds its index: not empty,
+        // without reading `tail` (the entry is the line `take_entry` reads
+        // next anyway).
+        let e = entry(entries, g, head).load(SeqCst);
+        if g.cycle(e) == g.ticket_cycle(head) && g.index(e) != g.bottom() {
             return false;
         }
         let tail = self.tail.load(SeqCst);
