@@ -14,7 +14,10 @@
 //! `REMAP=0` in the environment lays the prototype's entries out in ticket
 //! order (by default consecutive tickets fall on different cache lines, as
 //! in the library's ring); `SPINS=k` sets how often its dequeuer re-reads an
-//! empty entry before invalidating it (default 64, as in the library).
+//! empty entry before invalidating it (default 64, as in the library);
+//! `YIELD_AFTER=k` makes a thread that failed `k` times in a row yield
+//! (default 16, as in the `queue.*` groups; `0`: spin only, and the
+//! one-core placement is skipped).
 //!
 //! Each round runs every queue once in each placement, the starting queue
 //! rotating, and prints the median ns per item over rounds and each line's
@@ -283,10 +286,15 @@ fn pin(_cpu: usize) {
     panic!("the strict ring probe pins threads on Linux only");
 }
 
+/// After how many failed attempts in a row a thread yields (`YIELD_AFTER=k`
+/// in the environment, `0` for never; 16 as in the `queue.*` groups).
+static YIELD_AFTER: AtomicU32 = AtomicU32::new(16);
+
 /// Spin a little, then yield (the `queue.*` groups' policy).
 fn back_off(failures: &mut u32) {
     *failures += 1;
-    if *failures < 16 {
+    let after = YIELD_AFTER.load(Relaxed);
+    if after == 0 || *failures < after {
         std::hint::spin_loop();
     } else {
         thread::yield_now();
@@ -356,6 +364,9 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let items: u64 = args.next().map_or(200_000, |s| s.parse().expect("items"));
     let rounds: usize = args.next().map_or(21, |s| s.parse().expect("rounds"));
+    if let Ok(v) = std::env::var("YIELD_AFTER") {
+        YIELD_AFTER.store(v.parse().expect("YIELD_AFTER: a number"), Relaxed);
+    }
     if let Ok(v) = std::env::var("SPINS") {
         SPINS.store(v.parse().unwrap(), Relaxed);
     }
@@ -380,6 +391,11 @@ fn main() {
     ];
     println!("{items} items per run, {rounds} rounds, {CAPACITY} slots");
     for (name, cores) in placements {
+        if YIELD_AFTER.load(Relaxed) == 0 && cores[0] == cores[1] {
+            // Two spinning threads on one core: each item waits for the
+            // kernel's time slice.
+            continue;
+        }
         let mut ns = vec![vec![]; queues.len()];
         for r in 0..rounds {
             for k in 0..queues.len() {
