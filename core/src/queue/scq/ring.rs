@@ -223,13 +223,16 @@ impl IndexRing {
             return true;
         }
         // Likewise if the only ticket in head..tail is `head` and its entry
-        // is still unwritten (its enqueuer is in flight): taking the ticket
-        // would only make that enqueuer retry.
-        if tail == head.wrapping_add(1) {
-            let e = entry(entries, g, head).load(SeqCst);
-            if g.index(e) == g.bottom() && older(g.cycle(e), g.ticket_cycle(head)) {
-                return true;
-            }
+        // was still unwritten (its enqueuer in flight): taking the ticket
+        // would only make that enqueuer retry. `e` was read before `tail`,
+        // and `tail` never moves back, so when `e` was read at most ticket
+        // `head` had been handed out and its entry was empty: the ring was
+        // empty at that moment.
+        if tail == head.wrapping_add(1)
+            && g.index(e) == g.bottom()
+            && older(g.cycle(e), g.ticket_cycle(head))
+        {
+            return true;
         }
         // The threshold says so: enough failed tickets since the last enqueue.
         (self.threshold.load(SeqCst) as isize) < 0
