@@ -163,7 +163,7 @@ fn throughput(h: &mut Harness, sa: &Session, sb: &Session) {
     .note(
         "same two sessions and link; raw: session.put(46-byte payload, Block) / callback; \
          bridge: publish(Message with one i64 field) → export listener → put (Block) → \
-         import callback → channel → bridge thread → B service → listener",
+         import callback → try_publish into B service (a full queue: channel → bridge thread) → listener",
     )
     .baseline("raw zenoh put/callback", |n| {
         let mut left = n;

@@ -56,6 +56,8 @@
 //! assert_eq!(t.join().unwrap(), EventStatus::Success);
 //! ```
 
+#[cfg(any(feature = "zenoh", all(test, evlatch_loom)))]
+mod backlog;
 pub mod channel;
 mod deps;
 pub mod diagnostics;

@@ -475,6 +475,71 @@ fn a_full_import_channel_drops_and_counts() {
     assert_eq!(received, s.imported - i0, "{s:?}");
 }
 
+/// Imports are published straight from zenoh's callback while nothing is
+/// backlogged, and through the bridge thread once the service queue was
+/// full: the switch both ways keeps every remote publisher's order.
+#[test]
+fn imports_keep_their_order_across_a_full_service_queue() {
+    let (sa, sb, _) = linked();
+    let a = EventService::asynchronous(1).unwrap();
+    // Synchronous with a small queue: it fills whenever nothing drains it,
+    // so events go direct, then to the backlog, then direct again.
+    let b = EventService::builder().queue_capacity(4).build().unwrap();
+    let _ab = ServiceBridge::attach(&a, &sa, options().export("o.*").unwrap()).unwrap();
+    let bb = ServiceBridge::attach(
+        &b,
+        &sb,
+        options().import("o.*").unwrap().import_capacity(4096),
+    )
+    .unwrap();
+    let sub = b
+        .subscriber()
+        .subscribe_with(
+            "o.*",
+            evlatch_std::service::SubscribeOptions::new().capacity(4096),
+        )
+        .unwrap();
+    let publisher = a.publisher();
+    let deadline = Instant::now() + WAIT;
+    'warm: loop {
+        assert!(Instant::now() < deadline, "warm-up never arrived");
+        publisher.publish("o.warm", Message::new()).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        b.process_events().unwrap();
+        while let Ok(e) = sub.try_recv() {
+            if e.topic() == "o.warm" {
+                break 'warm;
+            }
+        }
+    }
+    const N: i64 = 2000;
+    for n in 0..N {
+        publisher
+            .publish("o.seq", Message::new().with_body("n", n))
+            .unwrap();
+    }
+    // Nothing drains until the queue of 4 has filled and events wait in
+    // the backlog; then draining lets them, and later ones, go direct.
+    wait_until("a backlog", || bb.stats().backlogged > 0);
+    let mut got = Vec::new();
+    wait_until("every event of the sequence", || {
+        b.process_events().unwrap();
+        got.extend(
+            sub.try_iter()
+                .filter(|e| e.topic() == "o.seq")
+                .filter_map(|e| e.body().get_i64("n")),
+        );
+        std::thread::sleep(Duration::from_micros(200));
+        got.len() as i64 == N
+    });
+    let s = bb.stats();
+    assert_eq!(s.dropped, 0, "{s:?}");
+    // Both ways were taken (the queue of 4 filled, and drained).
+    assert!(s.backlogged > 0 && s.backlogged < s.imported, "{s:?}");
+    let expected: Vec<i64> = (0..N).collect();
+    assert_eq!(got, expected, "imports out of order");
+}
+
 #[test]
 fn delivery_resumes_after_the_peer_comes_back() {
     let endpoint = free_endpoint();

@@ -16,7 +16,8 @@ use super::keys::KeyMap;
 use super::stats::{incr, BridgeStats, Counters};
 use super::wire::{self, EventOut, WireEvent};
 use super::{ORIGIN_HEADER, REMOTE_PUBLISHER_HEADER};
-use crate::channel::{self, Priority, Receiver, RecvTimeoutError, Sender, TrySendError};
+use crate::backlog::Backlog;
+use crate::channel::{self, Priority, Receiver, RecvTimeoutError, Sender};
 use crate::service::{
     Delivery, EventService, Message, PublishErrorKind, Publisher, SubscribeOptions, Subscription,
 };
@@ -142,8 +143,12 @@ impl BridgeOptions {
         Ok(self)
     }
 
-    /// The capacity of the channel between zenoh's receiving threads and
-    /// the bridge thread that publishes into the service. When it is full,
+    /// The capacity of the import channel: the backlog between zenoh's
+    /// receiving threads and the bridge thread. A remote event is published
+    /// into the service on zenoh's thread while the service queue has room
+    /// and nothing waits in the channel; otherwise it goes to the channel
+    /// (counted in [`BridgeStats::backlogged`]), and the bridge thread
+    /// publishes it, in order, once there is room. When the channel is full,
     /// arriving events are dropped and counted ([`BridgeStats::dropped`]):
     /// zenoh's threads never wait for the service.
     ///
@@ -328,6 +333,9 @@ impl ServiceBridge {
         }
         let (tx, rx) = channel::bounded::<Incoming>(options.import_capacity)
             .map_err(|_| BridgeError::Capacity(options.import_capacity))?;
+        // Remote events waiting in the channel: while there are any, the
+        // callbacks send later ones after them (see `crate::backlog`).
+        let backlog = Arc::new(Backlog::default());
         for (i, pattern) in options.imports.iter().enumerate() {
             let key = keys.pattern_key(pattern)?;
             let importer_side = ImportCallback {
@@ -335,6 +343,7 @@ impl ServiceBridge {
                 earlier: options.imports[..i].to_vec(),
                 publisher: importer.clone(),
                 counters: bridge.counters.clone(),
+                backlog: backlog.clone(),
                 tx: tx.clone(),
             };
             let sub = session
@@ -352,7 +361,7 @@ impl ServiceBridge {
         let (counters, stop) = (bridge.counters.clone(), bridge.stop.clone());
         let handle = thread::Builder::new()
             .name("evlatch-zenoh-bridge".to_owned())
-            .spawn(move || run_importer(&rx, &importer, &counters, &stop))
+            .spawn(move || run_importer(&rx, &importer, &counters, &backlog, &stop))
             .map_err(BridgeError::Spawn)?;
         bridge.thread = Some(handle);
         Ok(bridge)
@@ -530,10 +539,14 @@ impl Exporter {
     }
 }
 
-/// A decoded remote event on its way to the bridge thread.
+/// A decoded remote event: the message as it will be published (the remote
+/// stamps in its header, no TTL yet) and the expiry its TTL is taken from at
+/// each attempt. zenoh's callback publishes it, or, if it cannot at once,
+/// hands it through the import channel to the bridge thread.
 struct Incoming {
     topic: String,
-    event: WireEvent,
+    message: Message,
+    expires: Option<u64>,
 }
 
 /// The zenoh callback's state (one per import pattern). It never waits.
@@ -542,6 +555,7 @@ struct ImportCallback {
     earlier: Vec<String>,
     publisher: Arc<Publisher>,
     counters: Arc<Counters>,
+    backlog: Arc<Backlog>,
     tx: Sender<Incoming>,
 }
 
@@ -575,19 +589,20 @@ impl ImportCallback {
             Ok(e) => e,
             Err(e) => return self.malformed(key.as_str(), &e.to_string()),
         };
-        // Already expired: not worth a slot (the bridge thread checks again).
-        if event
-            .expires
-            .is_some_and(|at| wire::remaining_until(at).is_none())
-        {
-            incr(&self.counters.expired);
-            return;
-        }
-        match self.tx.try_send(Incoming { topic, event }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                incr(&self.counters.dropped);
+        let mut incoming = Incoming::new(topic, event);
+        if self.backlog.is_empty() {
+            // Nothing is waiting: publish on this thread, without waiting.
+            match attempt(incoming, &self.publisher, &self.counters) {
+                Attempt::Done => return,
+                Attempt::Full(back) => incoming = back,
             }
+        }
+        self.backlog.enter();
+        if self.tx.try_send(incoming).is_ok() {
+            incr(&self.counters.backlogged);
+        } else {
+            self.backlog.leave();
+            incr(&self.counters.dropped);
         }
     }
 
@@ -597,13 +612,95 @@ impl ImportCallback {
     }
 }
 
-/// The bridge thread: publishes what the callbacks decoded, without ever
-/// waiting on the service for long (a full service queue is retried with
-/// short sleeps, watching the stop flag).
+impl Incoming {
+    /// The message to publish for `event`: its header with the remote
+    /// publisher and origin stamped in, its body and priority.
+    fn new(topic: String, event: WireEvent) -> Self {
+        let WireEvent {
+            origin,
+            publisher: remote,
+            priority,
+            expires,
+            header,
+            body,
+        } = event;
+        let mut message = Message::from_body(body).with_priority(priority);
+        *message.header_mut() = header;
+        message.header_mut().insert(
+            REMOTE_PUBLISHER_HEADER,
+            i64::try_from(remote).unwrap_or(i64::MAX),
+        );
+        message.header_mut().insert(ORIGIN_HEADER, origin);
+        Incoming {
+            topic,
+            message,
+            expires,
+        }
+    }
+}
+
+/// What one publish attempt of an imported event came to.
+enum Attempt {
+    /// Published, or counted as expired, malformed, refused or dropped.
+    Done,
+    /// The service queue is full: the event, to try again later.
+    Full(Incoming),
+}
+
+/// Publishes `incoming` once with `try_publish` (never waits), with what is
+/// left of its TTL now, and counts the outcome.
+fn attempt(incoming: Incoming, publisher: &Publisher, counters: &Counters) -> Attempt {
+    let Incoming {
+        topic,
+        mut message,
+        expires,
+    } = incoming;
+    if let Some(at) = expires {
+        match wire::remaining_until(at) {
+            Some(left) => message = message.with_ttl(left),
+            None => {
+                incr(&counters.expired);
+                return Attempt::Done;
+            }
+        }
+    }
+    let err = match publisher.try_publish(&topic, message) {
+        Ok(()) => {
+            incr(&counters.imported);
+            return Attempt::Done;
+        }
+        Err(err) => err,
+    };
+    match err.kind() {
+        PublishErrorKind::Full => Attempt::Full(Incoming {
+            topic,
+            message: err.into_message(),
+            expires,
+        }),
+        PublishErrorKind::Closed => {
+            incr(&counters.dropped);
+            Attempt::Done
+        }
+        PublishErrorKind::InvalidTopic(_) | PublishErrorKind::ReservedTopic => {
+            incr(&counters.malformed);
+            Attempt::Done
+        }
+        _ => {
+            incr(&counters.refused);
+            Attempt::Done
+        }
+    }
+}
+
+/// The bridge thread: publishes the backlog — what zenoh's callbacks could
+/// not publish at once — without ever waiting on the service for long (a
+/// full service queue is retried with short sleeps, watching the stop
+/// flag).
 fn run_importer(
     rx: &Receiver<Incoming>,
     publisher: &Publisher,
     counters: &Counters,
+    backlog: &Backlog,
     stop: &AtomicBool,
 ) {
     loop {
@@ -623,64 +720,27 @@ fn run_importer(
             }
         };
         publish(incoming, publisher, counters, stop);
+        // After the publish: a callback that sees the backlog empty next
+        // publishes after this one.
+        backlog.leave();
     }
 }
 
-fn publish(incoming: Incoming, publisher: &Publisher, counters: &Counters, stop: &AtomicBool) {
-    let Incoming { topic, event } = incoming;
-    let WireEvent {
-        origin,
-        publisher: remote,
-        priority,
-        expires,
-        header,
-        body,
-    } = event;
-    // What is left of the TTL now, however long the event waited here.
-    let ttl = match expires.map(wire::remaining_until) {
-        None => None,
-        Some(Some(left)) => Some(left),
-        Some(None) => {
-            incr(&counters.expired);
-            return;
-        }
-    };
-    let mut message = Message::from_body(body).with_priority(priority);
-    *message.header_mut() = header;
-    message.header_mut().insert(
-        REMOTE_PUBLISHER_HEADER,
-        i64::try_from(remote).unwrap_or(i64::MAX),
-    );
-    message.header_mut().insert(ORIGIN_HEADER, origin);
-    if let Some(ttl) = ttl {
-        message = message.with_ttl(ttl);
-    }
+/// Publishes one backlogged event, retrying a full service queue with
+/// short sleeps until it fits or the bridge stops.
+fn publish(mut incoming: Incoming, publisher: &Publisher, counters: &Counters, stop: &AtomicBool) {
     let mut pause = Duration::from_micros(20);
     loop {
-        let err = match publisher.try_publish(&topic, message) {
-            Ok(()) => {
-                incr(&counters.imported);
-                return;
-            }
-            Err(err) => err,
-        };
-        match err.kind() {
-            PublishErrorKind::Full if !stop.load(Ordering::Relaxed) => {
-                message = err.into_message();
-                thread::sleep(pause);
-                pause = (pause * 2).min(RETRY_MAX);
-            }
-            PublishErrorKind::Full | PublishErrorKind::Closed => {
+        match attempt(incoming, publisher, counters) {
+            Attempt::Done => return,
+            Attempt::Full(_) if stop.load(Ordering::Relaxed) => {
                 incr(&counters.dropped);
                 return;
             }
-            PublishErrorKind::InvalidTopic(_) | PublishErrorKind::ReservedTopic => {
-                incr(&counters.malformed);
-                return;
-            }
-            _ => {
-                incr(&counters.refused);
-                return;
+            Attempt::Full(back) => {
+                incoming = back;
+                thread::sleep(pause);
+                pause = (pause * 2).min(RETRY_MAX);
             }
         }
     }

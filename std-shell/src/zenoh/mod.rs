@@ -108,11 +108,16 @@
 //!
 //! # Faults and back-pressure
 //!
-//! The zenoh receive callback never waits: it decodes and hands the event
-//! to a bounded channel ([`BridgeOptions::import_capacity`]); a bridge
-//! thread publishes from there into the service with `try_publish`,
-//! retrying a full service queue with short sleeps. When the channel is
-//! full, arriving events are dropped and counted ([`BridgeStats::dropped`]).
+//! The zenoh receive callback never waits: it decodes the event and
+//! publishes it into the service with `try_publish`, on zenoh's thread
+//! (so the service's publish filter runs there: keep it quick). If the
+//! service queue is full — or earlier events are still waiting — it hands
+//! the event to a bounded channel instead ([`BridgeOptions::import_capacity`],
+//! counted in [`BridgeStats::backlogged`]), from which a bridge thread
+//! publishes, in order, retrying a full service queue with short sleeps;
+//! events only go direct again once that backlog is empty, so each remote
+//! publisher's order holds. When the channel is full, arriving events are
+//! dropped and counted ([`BridgeStats::dropped`]).
 //! On the export side, a put while no peer is connected reaches no one:
 //! zenoh does not queue it (nothing is held for a peer that went away), and
 //! with the default `Drop` congestion control a full zenoh transmit queue

@@ -5,7 +5,8 @@ use crate::sync::{AtomicUsize, Ordering};
 /// A snapshot of a bridge's counters, from
 /// [`ServiceBridge::stats`](super::ServiceBridge::stats). Each counts events
 /// since the bridge was attached; each event is counted once, in the first
-/// column that applies. A counter moves just after what it counts: a
+/// column that applies (`backlogged` aside: it says how an event went, not
+/// what became of it). A counter moves just after what it counts: a
 /// subscriber may receive an imported event an instant before `imported`
 /// counts it.
 ///
@@ -42,6 +43,11 @@ pub struct BridgeStats {
     /// Remote events the local service refused: its publish filter or its
     /// message size limit (the service counts them too).
     pub refused: u64,
+    /// Remote events that could not be published on zenoh's thread at once
+    /// (the service queue was full, or earlier events were still waiting)
+    /// and waited in the import channel for the bridge thread. Each is also
+    /// counted in the column of its outcome.
+    pub backlogged: u64,
 }
 
 /// The live counters. Relaxed throughout: each is a plain tally that
@@ -55,6 +61,7 @@ pub(crate) struct Counters {
     pub(crate) expired: AtomicUsize,
     pub(crate) malformed: AtomicUsize,
     pub(crate) refused: AtomicUsize,
+    pub(crate) backlogged: AtomicUsize,
 }
 
 /// Adds one to `counter`.
@@ -73,6 +80,7 @@ impl Counters {
             expired: get(&self.expired),
             malformed: get(&self.malformed),
             refused: get(&self.refused),
+            backlogged: get(&self.backlogged),
         }
     }
 }
