@@ -162,6 +162,25 @@ fn throughput(h: &mut Harness) {
     async_listen_sub.add_listener(move |_| c.hit());
     let async_listen_pub = async_listen.publisher();
 
+    let direct_pull = service(Mode::Direct, CHUNK);
+    let direct_pull_sub = direct_pull
+        .subscriber()
+        .subscribe_with(TOPIC, options(CHUNK))
+        .expect("bench subscription");
+    let direct_pull_pub = direct_pull.publisher();
+
+    let direct_listen = service(Mode::Direct, CHUNK);
+    let direct_listen_sub = direct_listen
+        .subscriber()
+        .subscribe_with(TOPIC, options(CHUNK))
+        .expect("bench subscription");
+    let direct_count = Arc::new(AtomicU64::new(0));
+    let c = direct_count.clone();
+    direct_listen_sub.add_listener(move |_| {
+        c.fetch_add(1, Ordering::Relaxed);
+    });
+    let direct_listen_pub = direct_listen.publisher();
+
     let (ltx, lrx) = evlatch_std::channel::bounded::<Tick>(CHUNK).expect("bench channel");
 
     h.group(
@@ -230,6 +249,32 @@ fn throughput(h: &mut Harness) {
                     .expect("publish");
             }
             countdown.wait();
+        })
+    })
+    .line_timed("service direct → recv", |n| {
+        chunked(n, MIN_EVENTS, CHUNK, |k| {
+            thread::scope(|s| {
+                s.spawn(|| {
+                    for seq in 0..k {
+                        direct_pull_pub
+                            .publish(TOPIC, message(seq))
+                            .expect("publish");
+                    }
+                });
+                pull(&direct_pull_sub, k);
+            });
+        })
+    })
+    .line_timed("service direct → listener", |n| {
+        chunked(n, MIN_EVENTS, CHUNK, |k| {
+            let before = direct_count.load(Ordering::Relaxed);
+            for seq in 0..k {
+                direct_listen_pub
+                    .publish(TOPIC, message(seq))
+                    .expect("publish");
+            }
+            // Delivered before each publish returned.
+            assert_eq!(direct_count.load(Ordering::Relaxed) - before, k);
         })
     })
     .line_timed("service sync, process_events → recv", |n| {

@@ -3,6 +3,13 @@
 //! callback, on the same two loopback peers in this process and the same
 //! payload size.
 //!
+//! The bridge's services on both peers are `Mode::Direct`: a publish runs
+//! the export listener (encode, put) on the publishing thread, and zenoh's
+//! callback publishes an import and runs its listeners on zenoh's thread,
+//! so the bridge adds no thread hand-off to zenoh's own (with asynchronous
+//! services each side adds a dispatcher hop; benches/RESULTS.md, session
+//! 11, has both).
+//!
 //! - `zenoh.throughput`: one op = one event put on peer A and seen by a
 //!   callback (raw) or a subscription listener (bridge) on peer B. Both use
 //!   zenoh's `Block` congestion control, so nothing is dropped (checked: a
@@ -94,9 +101,10 @@ impl Countdown {
     }
 }
 
+/// A bridge's service: direct (see the module docs).
 fn bridge_service() -> EventService {
     EventService::builder()
-        .mode(evlatch_std::service::Mode::Asynchronous { dispatchers: 1 })
+        .mode(evlatch_std::service::Mode::Direct)
         .queue_capacity(CHUNK as usize)
         .build()
         .expect("the bench service builds")
@@ -162,8 +170,8 @@ fn throughput(h: &mut Harness, sa: &Session, sb: &Session) {
     )
     .note(
         "same two sessions and link; raw: session.put(46-byte payload, Block) / callback; \
-         bridge: publish(Message with one i64 field) → export listener → put (Block) → \
-         import callback → try_publish into B service (a full queue: channel → bridge thread) → listener",
+         bridge (direct services): publish(Message with one i64 field) → export listener → \
+         put (Block) → import callback → try_publish → B's listener, on zenoh's thread",
     )
     .baseline("raw zenoh put/callback", |n| {
         let mut left = n;

@@ -26,6 +26,17 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     return m.lock().unwrap_or_else(|e| e.into_inner());
 }
 
+/// Locks `m` if nobody holds it, ignoring poisoning as [`lock`] does;
+/// `None` if it is held.
+pub(crate) fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match m.try_lock() {
+        Ok(guard) => Some(guard),
+        #[cfg(not(evlatch_loom))]
+        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(_) => None,
+    }
+}
+
 /// Parks the current thread until `deadline` (or indefinitely).
 pub(crate) fn park_until(deadline: Option<std::time::Instant>) {
     match deadline {

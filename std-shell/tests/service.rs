@@ -1009,3 +1009,190 @@ fn fields_keep_insertion_order_across_the_inline_boundary() {
     service.process_events().unwrap();
     assert_eq!(topics(&drain(&sub)), [long_topic.as_str(), "short.one"]);
 }
+
+fn direct() -> EventService {
+    EventService::builder().mode(Mode::Direct).build().unwrap()
+}
+
+#[test]
+fn direct_mode_delivers_before_publish_returns() {
+    let service = direct();
+    assert_eq!(service.mode(), Mode::Direct);
+    // The service's own events are delivered at once too.
+    let added = service
+        .subscriber()
+        .subscribe("sys.subscription.added")
+        .unwrap();
+    // Its own announcement first (it exists when that is delivered).
+    assert_eq!(
+        added.try_recv().unwrap().body().get_i64(sys::SUBSCRIPTION),
+        Some(added.id() as i64)
+    );
+    let sub = service.subscriber().subscribe("jobs.?").unwrap();
+    assert_eq!(
+        added.try_recv().unwrap().body().get_i64(sys::SUBSCRIPTION),
+        Some(sub.id() as i64)
+    );
+    let listened = service.subscriber().subscribe("jobs.*").unwrap();
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let h = heard.clone();
+    let me = thread::current().id();
+    listened.add_listener(move |e| {
+        // On the publishing thread.
+        assert_eq!(thread::current().id(), me);
+        h.lock().unwrap().push(e.body().get_i64("n").unwrap());
+    });
+    let p = service.publisher();
+    for n in 0..5_i64 {
+        p.publish("jobs.done", Message::new().with_body("n", n))
+            .unwrap();
+        assert_eq!(body_i64(&drain(&sub), "n"), [n]);
+        assert_eq!(heard.lock().unwrap().last(), Some(&n));
+    }
+    p.try_publish("jobs.done", Message::new().with_body("n", 5_i64))
+        .unwrap();
+    assert_eq!(body_i64(&drain(&sub), "n"), [5]);
+    // Nothing is left for process_events.
+    assert_eq!(service.process_events(), Ok(0));
+    let stats = service.stats();
+    assert_eq!(stats.published, 6);
+    assert_eq!(stats.dispatched, stats.published + stats.sys_published);
+}
+
+#[test]
+fn direct_mode_delivers_a_listeners_publish_right_after_the_event_in_hand() {
+    let service = direct();
+    let all = service.subscriber().subscribe("*").unwrap();
+    let trigger = service.subscriber().subscribe("a").unwrap();
+    let inner = service.publisher();
+    trigger.add_listener(move |e| {
+        let n = e.body().get_i64("n").unwrap();
+        // Delivered after this call returns, before the outer publish does.
+        inner
+            .publish("b", Message::new().with_body("n", n))
+            .unwrap();
+        inner
+            .try_publish("c", Message::new().with_body("n", n))
+            .unwrap();
+    });
+    let p = service.publisher();
+    for n in 0..3_i64 {
+        p.publish("a", Message::new().with_body("n", n)).unwrap();
+        let got = drain(&all);
+        assert_eq!(topics(&got), ["a", "b", "c"], "round {n}");
+        assert_eq!(body_i64(&got, "n"), [n, n, n]);
+    }
+}
+
+#[test]
+fn direct_mode_refuses_block_subscriptions() {
+    let service = direct();
+    let err = service
+        .subscriber()
+        .subscribe_with("a", options(4, Overflow::Block))
+        .unwrap_err();
+    assert_eq!(err, SubscribeError::BlockInDirectMode);
+    assert!(err.to_string().contains("Overflow::Block"), "{err}");
+    // The lossy policies work as anywhere else.
+    let sub = service
+        .subscriber()
+        .subscribe_with("a", options(2, Overflow::DropOldest))
+        .unwrap();
+    let p = service.publisher();
+    for n in 0..5_i64 {
+        p.publish("a", Message::new().with_body("n", n)).unwrap();
+    }
+    assert_eq!(
+        sub.try_recv().unwrap_err(),
+        SubscriptionTryRecvError::Lagged(3)
+    );
+    assert_eq!(body_i64(&drain(&sub), "n"), [3, 4]);
+}
+
+#[test]
+fn direct_mode_contains_a_panicking_listener() {
+    let service = direct();
+    let panics = service
+        .subscriber()
+        .subscribe("sys.listener.panic")
+        .unwrap();
+    let sub = service.subscriber().subscribe("t").unwrap();
+    sub.add_listener(|e| {
+        if e.body().get_bool("boom") == Some(true) {
+            panic!("listener saw boom");
+        }
+    });
+    let pull = service.subscriber().subscribe("t").unwrap();
+    let p = service.publisher();
+    // The panic stays inside the delivery: the publish succeeds.
+    p.publish("t", Message::new().with_body("boom", true))
+        .unwrap();
+    p.publish("t", Message::new()).unwrap();
+    assert_eq!(drain(&pull).len(), 2);
+    let report = panics.try_recv().unwrap();
+    assert_eq!(
+        report.body().get_str(sys::MESSAGE),
+        Some("listener saw boom")
+    );
+    assert_eq!(service.stats().listener_panics, 1);
+}
+
+#[test]
+fn direct_mode_publishers_racing_lose_nothing_and_keep_their_order() {
+    const THREADS: i64 = 4;
+    const EACH: i64 = if cfg!(miri) { 20 } else { 5_000 };
+    let service = direct();
+    let sub = service
+        .subscriber()
+        .subscribe_with(
+            "r",
+            options((THREADS * EACH) as usize, Overflow::DropNewest),
+        )
+        .unwrap();
+    let heard = Arc::new(Mutex::new(std::collections::HashMap::<u64, i64>::new()));
+    let listened = service.subscriber().subscribe("r").unwrap();
+    let h = heard.clone();
+    listened.add_listener(move |e| {
+        let mut last = h.lock().unwrap();
+        let seq = e.body().get_i64("seq").unwrap();
+        let prev = last.insert(e.publisher(), seq).unwrap_or(-1);
+        assert_eq!(seq, prev + 1, "publisher {}", e.publisher());
+    });
+    thread::scope(|s| {
+        for _ in 0..THREADS {
+            let p = service.publisher();
+            let heard = &heard;
+            s.spawn(move || {
+                for seq in 0..EACH {
+                    p.publish("r", Message::new().with_body("seq", seq))
+                        .unwrap();
+                    // Delivered when its publish returns, whichever thread
+                    // delivered it.
+                    assert_eq!(heard.lock().unwrap().get(&p.id()), Some(&seq));
+                }
+            });
+        }
+    });
+    // Every publish returned, so every event was delivered: nothing waits.
+    assert_eq!(sub.len(), (THREADS * EACH) as usize);
+    assert_eq!(sub.stats().dropped, 0);
+    let heard = heard.lock().unwrap();
+    assert_eq!(heard.len(), THREADS as usize);
+    assert!(heard.values().all(|&last| last == EACH - 1));
+    assert_eq!(service.process_events(), Ok(0));
+}
+
+#[test]
+fn direct_mode_shutdown_closes_publishers_and_subscriptions() {
+    let service = direct();
+    let sub = service.subscriber().subscribe("a").unwrap();
+    let p = service.publisher();
+    p.publish("a", Message::new()).unwrap();
+    service.shutdown();
+    assert!(sub.recv().is_ok());
+    assert_eq!(sub.recv().unwrap_err(), SubscriptionRecvError::Closed);
+    assert_eq!(
+        p.publish("a", Message::new()).unwrap_err().kind(),
+        PublishErrorKind::Closed
+    );
+}

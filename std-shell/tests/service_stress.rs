@@ -1,6 +1,7 @@
 //! Event service under concurrency: publishers, subscribe/unsubscribe churn,
-//! `process_events` callers (synchronous mode) or dispatchers (asynchronous
-//! mode) and receivers, all at once. Checks, for subscriptions that exist
+//! `process_events` callers (synchronous mode), dispatchers (asynchronous
+//! mode) or the publishers themselves (direct mode) and receivers, all at
+//! once. Checks, for subscriptions that exist
 //! throughout: no event lost (`Block`, listeners), per-publisher order, and
 //! every drop counted (`DropOldest`, `DropNewest`: received + dropped =
 //! published; lag notices add up to the drops; the service's count is the
@@ -8,7 +9,7 @@
 //! returns.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -109,9 +110,15 @@ fn stress(mode: Mode) {
         .build()
         .unwrap();
     let subscriber = service.subscriber();
-    let block = subscriber
-        .subscribe_with("load.*", options(16, Overflow::Block))
-        .unwrap();
+    // A direct service refuses `Block`: there a subscription with room for
+    // everything stands in for the lossless one.
+    let direct = mode == Mode::Direct;
+    let lossless = if direct {
+        options(TOTAL as usize, Overflow::DropNewest)
+    } else {
+        options(16, Overflow::Block)
+    };
+    let block = subscriber.subscribe_with("load.*", lossless).unwrap();
     let oldest = subscriber
         .subscribe_with("load.*", options(8, Overflow::DropOldest))
         .unwrap();
@@ -144,6 +151,7 @@ fn stress(mode: Mode) {
     let published = AtomicBool::new(false);
     let received_all = AtomicBool::new(false);
     let churn_violations = AtomicUsize::new(0);
+    let churn_dropped = AtomicU64::new(0);
     let churns = AtomicUsize::new(0);
 
     thread::scope(|s| {
@@ -193,12 +201,26 @@ fn stress(mode: Mode) {
                         v.fetch_add(1, Ordering::SeqCst);
                     }
                 });
-                let pull = subscriber
-                    .subscribe_with("load.x", options(4, Overflow::Block))
-                    .unwrap();
+                // Events delivered before the listener came were queued,
+                // and may have overflowed the queue (counted drops). Empty
+                // it: the few deliveries in flight at `add_listener` find
+                // room, so this subscription's drop count is final now.
+                while matches!(
+                    sub.try_recv(),
+                    Ok(_) | Err(SubscriptionTryRecvError::Lagged(_))
+                ) {}
+                churn_dropped.fetch_add(sub.stats().dropped, Ordering::SeqCst);
+                // (Not in direct mode, which refuses `Block`.)
+                let pull = (!direct).then(|| {
+                    subscriber
+                        .subscribe_with("load.x", options(4, Overflow::Block))
+                        .unwrap()
+                });
                 for _ in 0..20 {
                     thread::yield_now();
-                    let _ = pull.try_recv();
+                    if let Some(pull) = &pull {
+                        let _ = pull.try_recv();
+                    }
                 }
                 sub.unsubscribe();
                 ended.store(true, Ordering::SeqCst);
@@ -285,11 +307,13 @@ fn stress(mode: Mode) {
     let stats = service.stats();
     assert_eq!(stats.published, TOTAL);
     assert_eq!(stats.expired + stats.filtered + stats.rejected, 0);
-    // Listener subscriptions never drop, `Block` ones neither (none was
-    // abandoned: no shutdown yet), so every drop the service counted is one
-    // of the two lossy subscriptions' — each counted on both sides.
+    // Listener subscriptions drop nothing once their listener is on, `Block`
+    // ones never (none was abandoned: no shutdown yet), so every drop the
+    // service counted is one of the two lossy subscriptions' or a churned
+    // one's before its listener came — each counted on both sides.
     assert_eq!(sys_watch.stats().dropped + block.stats().dropped, 0);
-    let counted = oldest.stats().dropped + newest.stats().dropped;
+    let counted =
+        oldest.stats().dropped + newest.stats().dropped + churn_dropped.load(Ordering::SeqCst);
     assert!(counted > 0, "the lossy subscriptions never overflowed");
     // Counters are Relaxed and a dispatcher may still be finishing the
     // increment after the subscription's: let it (a liveness bound, not a
@@ -317,4 +341,9 @@ fn synchronous_concurrent_publish_subscribe_process() {
 #[test]
 fn asynchronous_concurrent_publish_subscribe_dispatch() {
     stress(Mode::Asynchronous { dispatchers: 3 });
+}
+
+#[test]
+fn direct_concurrent_publish_subscribe_deliver() {
+    stress(Mode::Direct);
 }

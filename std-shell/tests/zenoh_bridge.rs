@@ -172,11 +172,24 @@ fn wildcards_route_exactly_the_matching_topics() {
 
 #[test]
 fn events_are_never_sent_back() {
+    never_sent_back(|| EventService::asynchronous(1).unwrap());
+}
+
+/// Direct services: an import is published — and reaches the export
+/// listener, which must skip it — on zenoh's thread, inside the callback.
+#[test]
+fn events_are_never_sent_back_by_direct_services() {
+    never_sent_back(|| {
+        EventService::builder()
+            .mode(evlatch_std::service::Mode::Direct)
+            .build()
+            .unwrap()
+    });
+}
+
+fn never_sent_back(service: impl Fn() -> EventService) {
     let (sa, sb, _) = linked();
-    let (a, b) = (
-        EventService::asynchronous(1).unwrap(),
-        EventService::asynchronous(1).unwrap(),
-    );
+    let (a, b) = (service(), service());
     let both = || options().export("*").unwrap().import("*").unwrap();
     let ab = ServiceBridge::attach(&a, &sa, both()).unwrap();
     let bb = ServiceBridge::attach(&b, &sb, both()).unwrap();

@@ -41,6 +41,32 @@ pub enum Mode {
         /// Number of dispatcher threads (and queues), at least 1.
         dispatchers: usize,
     },
+    /// Every publish delivers its event on the publishing thread before it
+    /// returns: no dispatcher thread, no hand-off, no wake-up of another
+    /// thread to deliver. One service queue holds what concurrent
+    /// publishers (and listeners publishing from inside a delivery) hand
+    /// over; whichever thread is delivering delivers it, one thread at a
+    /// time, so a publish may wait for a delivery in progress on another
+    /// thread (listeners included) — `try_publish` too.
+    ///
+    /// A publish from inside a listener or receive filter is delivered by
+    /// the same thread right after the event in hand, before the outer
+    /// publish returns. [`Overflow::Block`] subscriptions are refused
+    /// ([`SubscribeError::BlockInDirectMode`](super::SubscribeError::BlockInDirectMode)):
+    /// with nothing between publishers and subscribers, one slow subscriber
+    /// would stall every publisher (and one that publishes itself, forever).
+    /// [`EventService::process_events`] has nothing to do (it returns
+    /// `Ok(0)` or the events a racing publish is about to deliver).
+    ///
+    /// ```
+    /// use evlatch_std::service::{EventService, Message, Mode};
+    /// let service = EventService::builder().mode(Mode::Direct).build()?;
+    /// let sub = service.subscriber().subscribe("jobs.?")?;
+    /// service.publisher().publish("jobs.done", Message::new())?;
+    /// assert_eq!(sub.try_recv()?.topic(), "jobs.done"); // already there
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    Direct,
 }
 
 /// What a subscription's queue does with a new event when it is full.

@@ -28,7 +28,7 @@ use super::message::Delivery;
 use super::state::{Core, Item, Route, SubShared};
 use super::sys;
 use crate::channel::{Kind, PriorityReceiver, Receiver, SendTimeoutError, TrySendError};
-use crate::sync::{lock, thread, Arc, Ordering};
+use crate::sync::{lock, thread, try_lock, Arc, Ordering};
 
 /// How long a dispatcher waits on a full `Block` queue between checks for
 /// shutdown.
@@ -344,6 +344,43 @@ const SNOOZE_STEPS: u32 = 10;
 const SPIN_STEPS: u32 = 7;
 
 impl Core {
+    /// [`Mode::Direct`](super::Mode::Direct), after a push: delivers on this
+    /// thread until the queue is empty — unless this thread is delivering
+    /// already (a publish from a listener), whose outer loop takes the event
+    /// next. Waits for another thread's delivery in progress, which may
+    /// already deliver this event; every push is followed by a call here, so
+    /// nothing pushed stays queued once every publish has returned. Other
+    /// modes: nothing.
+    pub(super) fn deliver_direct(&self) {
+        if self.mode != super::Mode::Direct || is_delivering(self.addr()) {
+            return;
+        }
+        // `Wait` never stops: a direct service has no `Block` subscription.
+        let _ = self.process(OnFull::Wait);
+    }
+
+    /// [`Mode::Direct`](super::Mode::Direct), instead of a push: if no thread
+    /// is delivering (this one included), delivers `item` on this thread at
+    /// once — it never enters the service queue — and then whatever other
+    /// publishers queued meanwhile. Otherwise hands `item` back, to be queued
+    /// and then delivered by [`deliver_direct`](Self::deliver_direct).
+    // The item comes back by value to be queued (a slot holds it by value):
+    // boxing it would allocate on every contended publish.
+    #[allow(clippy::result_large_err)]
+    pub(super) fn deliver_now(&self, item: Item) -> Result<(), Item> {
+        if self.mode != super::Mode::Direct || is_delivering(self.addr()) {
+            return Err(item);
+        }
+        let Some(mut c) = self.sync_consumer.as_ref().and_then(try_lock) else {
+            return Err(item);
+        };
+        let _mark = DeliveringGuard::enter(self.addr());
+        // `Wait` never stops: a direct service has no `Block` subscription.
+        let _ = self.handle(&mut c, item, OnFull::Wait);
+        let _ = self.drain(&mut c, OnFull::Wait);
+        Ok(())
+    }
+
     /// `process_events`: delivers queued events on this thread until the
     /// queue is empty.
     pub(super) fn process(&self, on_full: OnFull) -> Result<usize, ProcessError> {
@@ -355,13 +392,19 @@ impl Core {
         }
         let mut c = lock(consumer);
         let _mark = DeliveringGuard::enter(self.addr());
+        self.drain(&mut c, on_full)
+    }
+
+    /// The body of [`process`](Self::process), with the consumer locked and
+    /// this thread marked as delivering.
+    fn drain(&self, c: &mut Consumer, on_full: OnFull) -> Result<usize, ProcessError> {
         let mut processed = 0;
         let stopped = |Blocked(subscription), processed| ProcessError::Blocked {
             subscription,
             processed,
         };
         if let Some(pending) = c.pending.take() {
-            self.resume(&mut c, pending, on_full)
+            self.resume(c, pending, on_full)
                 .map_err(|b| stopped(b, processed))?;
             processed += 1;
         }
@@ -376,7 +419,7 @@ impl Core {
             while let Some(item) = c.batch.pop_front() {
                 let counts = !matches!(item, Item::Wake);
                 // A stop leaves the rest of the batch for the next call.
-                self.handle(&mut c, item, on_full)
+                self.handle(c, item, on_full)
                     .map_err(|b| stopped(b, processed))?;
                 processed += usize::from(counts);
             }

@@ -250,6 +250,18 @@ pub enum SubscribeError {
     Capacity(usize),
     /// The service is shut down.
     Closed,
+    /// An [`Overflow::Block`](super::Overflow::Block) subscription on a
+    /// [`Mode::Direct`](super::Mode::Direct) service, which refuses them
+    /// (see there).
+    ///
+    /// ```
+    /// use evlatch_std::service::{EventService, Mode, Overflow, SubscribeError, SubscribeOptions};
+    /// let service = EventService::builder().mode(Mode::Direct).build().unwrap();
+    /// let options = SubscribeOptions::new().overflow(Overflow::Block);
+    /// let err = service.subscriber().subscribe_with("a", options).unwrap_err();
+    /// assert_eq!(err, SubscribeError::BlockInDirectMode);
+    /// ```
+    BlockInDirectMode,
 }
 
 impl fmt::Display for SubscribeError {
@@ -262,6 +274,11 @@ impl fmt::Display for SubscribeError {
                  SubscribeOptions::capacity at least 1 (and one the machine can allocate)"
             ),
             SubscribeError::Closed => f.write_str("cannot subscribe: the service is shut down"),
+            SubscribeError::BlockInDirectMode => f.write_str(
+                "cannot subscribe with Overflow::Block to a Mode::Direct service (a full \
+                 subscriber would stall every publisher): use DropOldest or DropNewest, or \
+                 a Synchronous or Asynchronous service",
+            ),
         }
     }
 }

@@ -39,6 +39,12 @@
 //!   each with its own service queue. Publishers are assigned to queues
 //!   round-robin as they are created (`Publisher` 1 to queue 0, 2 to 1, …);
 //!   the service's own `sys` events use queue 0.
+//! - [`Mode::Direct`]: every publish delivers its event on the publishing
+//!   thread before it returns — the lowest latency, no thread hand-off. When
+//!   another thread is delivering, the event goes through the one service
+//!   queue and the publish waits for its delivery; a publish from inside a
+//!   listener is delivered right after the event in hand. `Block`
+//!   subscriptions are refused (see [`Mode::Direct`]).
 //!
 //! Each queue has one consumer at a time, which takes events off it in
 //! order (up to 32 at a time) and delivers each to all its subscriptions
@@ -62,7 +68,8 @@
 //!   [`LOW_PRIORITY_EVERY`](crate::channel::LOW_PRIORITY_EVERY) `High`s);
 //! - events of different publishers may arrive in any relative order — in
 //!   asynchronous mode they may be delivered by different dispatchers at
-//!   the same time;
+//!   the same time; in direct mode an event published from one thread while
+//!   another delivers may be delivered before or after that thread's own;
 //! - the service's `sys` events are ordered among themselves only.
 //!
 //! # Bounded storage and overflow
@@ -83,7 +90,8 @@
 //!   waits: it stops with [`ProcessError::Blocked`] and resumes there next
 //!   time (so a thread that both calls `process_events` and drains the
 //!   subscription cannot deadlock itself); [`EventService::process_events_timeout`]
-//!   waits up to a deadline first.
+//!   waits up to a deadline first. A direct service refuses `Block`
+//!   subscriptions ([`SubscribeError::BlockInDirectMode`]).
 //!
 //! Every dropped event is counted, per subscription
 //! ([`SubscriptionStats::dropped`]) and for the service
@@ -291,7 +299,7 @@ impl EventService {
 
     fn from_builder(b: Builder) -> Result<Self, BuildError> {
         let queues = match b.mode {
-            Mode::Synchronous => 1,
+            Mode::Synchronous | Mode::Direct => 1,
             Mode::Asynchronous { dispatchers: 0 } => return Err(BuildError::NoDispatchers),
             Mode::Asynchronous { dispatchers } => dispatchers,
         };
@@ -505,7 +513,7 @@ impl Drop for EventService {
                     }
                 }
             }
-            Mode::Synchronous => loop {
+            Mode::Synchronous | Mode::Direct => loop {
                 // Dropped from inside a listener: the outer
                 // `process_events` delivers the rest.
                 if core.process(OnFull::Drop) == Err(ProcessError::Reentrant) {

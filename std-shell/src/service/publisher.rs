@@ -5,11 +5,12 @@ use core::time::Duration;
 
 use evlatch::topic::Topic;
 
+use super::config::Mode;
 use super::dispatch::is_delivering;
 use super::error::{PublishError, PublishErrorKind};
 use super::message::Message;
 use super::state::{Core, Item};
-use crate::channel::TrySendError;
+use crate::channel::{PrioritySender, TrySendError};
 use crate::sync::{Arc, Ordering};
 
 /// A publishing handle, from [`EventService::publisher`](super::EventService::publisher).
@@ -78,6 +79,11 @@ impl Publisher {
     /// listener or receive filter) it never waits — that could wait for
     /// itself — and fails with [`PublishErrorKind::Full`] instead.
     ///
+    /// On a [`Mode::Direct`] service it returns once the event has been
+    /// delivered (by this thread, or by one delivering when it was
+    /// published); from inside a delivery, once it is queued (this thread
+    /// delivers it next).
+    ///
     /// # Errors
     ///
     /// [`PublishError`], with the message handed back: invalid or reserved
@@ -99,8 +105,11 @@ impl Publisher {
         self.send(topic, message, true)
     }
 
-    /// Publishes without waiting: fails with [`PublishErrorKind::Full`] if
-    /// the service queue has no room for the message's priority.
+    /// Publishes without waiting for room: fails with
+    /// [`PublishErrorKind::Full`] if the service queue has no room for the
+    /// message's priority. On a [`Mode::Direct`] service it delivers as
+    /// [`publish`](Self::publish) does, so it may wait for a delivery in
+    /// progress on another thread.
     ///
     /// # Errors
     ///
@@ -165,7 +174,7 @@ impl Publisher {
         // What the queue refused comes back here (kept out of the closure's
         // result: an item is large).
         let mut refused = None;
-        let sent = core.through_gate(self.queue, item, |tx, item| {
+        let mut push = |tx: &PrioritySender<Item>, item| {
             // Room is the common case: try first, and only a full queue
             // pays for a wait (and for the check that it may wait here).
             let (item, kind) = match tx.try_send_with_priority(item, priority) {
@@ -181,10 +190,29 @@ impl Publisher {
             };
             refused = Some(item);
             Err(kind)
+        };
+        // Direct mode: delivered here and now unless another thread is
+        // delivering (then it is queued, and delivered by `deliver_direct`).
+        let direct = core.mode == Mode::Direct;
+        let mut delivered = false;
+        let sent = core.through_gate(self.queue, item, |tx, item| {
+            if !direct {
+                return push(tx, item);
+            }
+            match core.deliver_now(item) {
+                Ok(()) => {
+                    delivered = true;
+                    Ok(())
+                }
+                Err(item) => push(tx, item),
+            }
         });
         match sent {
             Ok(Ok(())) => {
                 core.counters.published.incr();
+                if direct && !delivered {
+                    core.deliver_direct();
+                }
                 Ok(())
             }
             Ok(Err(kind)) => fail(kind, take_back(refused, ttl)),

@@ -209,7 +209,9 @@ impl Core {
             rxs.push(rx);
         }
         let sync_consumer = match mode {
-            Mode::Synchronous => rxs.pop().map(|rx| Mutex::new(Consumer::new(rx, 0))),
+            Mode::Synchronous | Mode::Direct => {
+                rxs.pop().map(|rx| Mutex::new(Consumer::new(rx, 0)))
+            }
             Mode::Asynchronous { .. } => None,
         };
         let core = Core {
@@ -300,6 +302,7 @@ impl Core {
             .unwrap_or(false);
         if queued {
             self.counters.sys_published.incr();
+            self.deliver_direct();
         } else {
             self.counters.sys_dropped.incr();
         }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use evlatch::topic::Pattern;
 
-use super::config::{Overflow, SubscribeOptions};
+use super::config::{Mode, Overflow, SubscribeOptions};
 use super::dispatch::next_item;
 use super::error::{
     SubscribeError, SubscriptionRecvError, SubscriptionRecvTimeoutError, SubscriptionTryRecvError,
@@ -110,6 +110,9 @@ impl Subscriber {
             overflow,
             filter,
         } = options;
+        if overflow == Overflow::Block && self.core.mode == Mode::Direct {
+            return Err(SubscribeError::BlockInDirectMode);
+        }
         let made = match overflow {
             Overflow::DropOldest => channel::bounded_lossy(capacity),
             Overflow::Block | Overflow::DropNewest => channel::bounded(capacity),

@@ -42,6 +42,16 @@
 //! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 //! ```
 //!
+//! # Latency: which service mode
+//!
+//! The bridge works with any [`Mode`](crate::service::Mode). Exports run in
+//! a listener and imports are published from zenoh's callback, so with
+//! [`Mode::Direct`](crate::service::Mode::Direct) services an exported
+//! event is encoded and put on the publishing thread, and an imported one
+//! reaches its listeners and subscription queues on zenoh's thread: the
+//! bridge adds no thread hand-off to zenoh's own. Asynchronous services add
+//! a dispatcher hop on each side (benches/RESULTS.md has both).
+//!
 //! # The engine
 //!
 //! This module is built on `zenoh` 1.10 (default features off, TCP
