@@ -3,12 +3,12 @@
 //! callback, on the same two loopback peers in this process and the same
 //! payload size.
 //!
-//! The bridge's services on both peers are `Mode::Direct`: a publish runs
-//! the export listener (encode, put) on the publishing thread, and zenoh's
-//! callback publishes an import and runs its listeners on zenoh's thread,
-//! so the bridge adds no thread hand-off to zenoh's own (with asynchronous
-//! services each side adds a dispatcher hop; benches/RESULTS.md, session
-//! 11, has both).
+//! Each bridge group has two lines, one per service mode on both peers:
+//! asynchronous services (each side adds a dispatcher hop) and direct ones
+//! (a publish runs the export listener — encode, put — on the publishing
+//! thread, and zenoh's callback publishes an import and runs its listeners
+//! on zenoh's thread: no hand-off besides zenoh's own). Each pair of bridges
+//! uses its own key root, so neither sees the other's events.
 //!
 //! - `zenoh.throughput`: one op = one event put on peer A and seen by a
 //!   callback (raw) or a subscription listener (bridge) on peer B. Both use
@@ -34,10 +34,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use evlatch_std::channel;
-use evlatch_std::service::{EventService, Message};
+use evlatch_std::service::{EventService, Message, Mode, Subscription};
 use evlatch_std::zenoh::engine::qos::CongestionControl;
 use evlatch_std::zenoh::engine::{self, Session, Wait};
-use evlatch_std::zenoh::{self as ez, BridgeOptions, ServiceBridge};
+use evlatch_std::zenoh::{self as ez, BridgeOptions, KeyMap, ServiceBridge};
 
 use crate::harness::Harness;
 
@@ -101,13 +101,99 @@ impl Countdown {
     }
 }
 
-/// A bridge's service: direct (see the module docs).
-fn bridge_service() -> EventService {
+/// A bridge's service in `mode`.
+fn bridge_service(mode: Mode) -> EventService {
     EventService::builder()
-        .mode(evlatch_std::service::Mode::Direct)
+        .mode(mode)
         .queue_capacity(CHUNK as usize)
         .build()
         .expect("the bench service builds")
+}
+
+/// The two service modes the bridge lines run with, and the key root each
+/// pair of bridges uses (distinct roots: one pair never sees the other's
+/// events on the shared sessions).
+const SETUPS: [(&str, Mode, &str); 2] = [
+    (
+        "asynchronous services",
+        Mode::Asynchronous { dispatchers: 1 },
+        "async",
+    ),
+    ("direct services", Mode::Direct, "direct"),
+];
+
+fn keys(root: &str) -> KeyMap {
+    KeyMap::new(root).expect("a valid key root")
+}
+
+/// One-way bridge lines: A exports `bench.*`, B imports it and a listener
+/// on B counts.
+struct OneWay {
+    publisher: evlatch_std::service::Publisher,
+    count: Arc<Countdown>,
+    import: ServiceBridge,
+    _keep: (ServiceBridge, Subscription, EventService, EventService),
+}
+
+impl OneWay {
+    fn new(sa: &Session, sb: &Session, mode: Mode, root: &str) -> Self {
+        let (a, b) = (bridge_service(mode), bridge_service(mode));
+        let options = || {
+            BridgeOptions::new()
+                .keys(keys(root))
+                .block_when_congested(true)
+        };
+        let export = ServiceBridge::attach(&a, sa, options().export("bench.*").expect("pattern"))
+            .expect("bridge A");
+        let import = ServiceBridge::attach(
+            &b,
+            sb,
+            options()
+                .import("bench.*")
+                .expect("pattern")
+                .import_capacity(2 * CHUNK as usize),
+        )
+        .expect("bridge B");
+        let count = Arc::new(Countdown::default());
+        let c = count.clone();
+        let sub = b
+            .subscriber()
+            .subscribe("bench.tick")
+            .expect("subscription");
+        sub.add_listener(move |_| c.hit());
+        OneWay {
+            publisher: a.publisher(),
+            count,
+            import,
+            _keep: (export, sub, a, b),
+        }
+    }
+
+    fn arrived(&self) -> bool {
+        self.count.count.load(Ordering::Acquire) > 0
+    }
+
+    fn publish(&self, seq: u64) {
+        self.publisher
+            .publish("bench.tick", Message::new().with_body("seq", seq as i64))
+            .expect("publish");
+    }
+
+    /// `n` events through the bridge, in chunks the import channel holds.
+    fn run(&self, n: u64) {
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(CHUNK);
+            let target = self.count.count.load(Ordering::Acquire) + k;
+            for i in 0..k {
+                self.publish(i);
+            }
+            let dropped = self.import.stats().dropped;
+            assert_eq!(dropped, 0, "the bench bridge dropped events");
+            self.count.wait_for(target, "bridge throughput");
+            left -= k;
+        }
+    }
 }
 
 fn throughput(h: &mut Harness, sa: &Session, sb: &Session) {
@@ -121,35 +207,14 @@ fn throughput(h: &mut Harness, sa: &Session, sb: &Session) {
         .expect("raw subscriber");
     // The bridge payload of a one-field message is about this size.
     let payload = vec![7_u8; 46];
+    let bridges: Vec<OneWay> = SETUPS
+        .iter()
+        .map(|&(_, mode, root)| OneWay::new(sa, sb, mode, root))
+        .collect();
 
-    // Bridge: A exports, B imports, a listener on B counts.
-    let (a, b) = (bridge_service(), bridge_service());
-    let options = || BridgeOptions::new().block_when_congested(true);
-    let ab = ServiceBridge::attach(&a, sa, options().export("bench.*").expect("pattern"))
-        .expect("bridge A");
-    let bb = ServiceBridge::attach(
-        &b,
-        sb,
-        options()
-            .import("bench.*")
-            .expect("pattern")
-            .import_capacity(2 * CHUNK as usize),
-    )
-    .expect("bridge B");
-    let bridge_count = Arc::new(Countdown::default());
-    let c = bridge_count.clone();
-    let sub = b
-        .subscriber()
-        .subscribe("bench.tick")
-        .expect("subscription");
-    sub.add_listener(move |_| c.hit());
-    let publisher = a.publisher();
-
-    // Warm up until both routes exist.
+    // Warm up until every route exists.
     let deadline = Instant::now() + STALL;
-    while raw_count.count.load(Ordering::Acquire) == 0
-        || bridge_count.count.load(Ordering::Acquire) == 0
-    {
+    while raw_count.count.load(Ordering::Acquire) == 0 || !bridges.iter().all(OneWay::arrived) {
         assert!(
             Instant::now() < deadline,
             "zenoh bench routes never came up"
@@ -157,56 +222,46 @@ fn throughput(h: &mut Harness, sa: &Session, sb: &Session) {
         sa.put("rawbench/tick", payload.clone())
             .wait()
             .expect("put");
-        publisher
-            .publish("bench.tick", Message::new().with_body("seq", 0_i64))
-            .expect("publish");
+        for bridge in &bridges {
+            bridge.publish(0);
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
     std::thread::sleep(Duration::from_millis(50));
 
-    h.group(
-        "zenoh.throughput",
-        "A → B over loopback zenoh peers: put → subscriber callback vs service publish → bridge → listener",
-    )
-    .note(
-        "same two sessions and link; raw: session.put(46-byte payload, Block) / callback; \
-         bridge (direct services): publish(Message with one i64 field) → export listener → \
-         put (Block) → import callback → try_publish → B's listener, on zenoh's thread",
-    )
-    .baseline("raw zenoh put/callback", |n| {
-        let mut left = n;
-        while left > 0 {
-            let k = left.min(CHUNK);
-            let target = raw_count.count.load(Ordering::Acquire) + k;
-            for _ in 0..k {
-                sa.put("rawbench/tick", payload.clone())
-                    .congestion_control(CongestionControl::Block)
-                    .wait()
-                    .expect("put");
+    let mut group = h
+        .group(
+            "zenoh.throughput",
+            "A → B over loopback zenoh peers: put → subscriber callback vs service publish → bridge → listener",
+        )
+        .note(
+            "same two sessions and link; raw: session.put(46-byte payload, Block) / callback; \
+             bridge: publish(Message with one i64 field) → export listener → put (Block) → \
+             import callback → try_publish → B's listener; asynchronous services add a \
+             dispatcher hop on each side, direct ones run the listeners on the publishing \
+             thread and on zenoh's",
+        )
+        .baseline("raw zenoh put/callback", |n| {
+            let mut left = n;
+            while left > 0 {
+                let k = left.min(CHUNK);
+                let target = raw_count.count.load(Ordering::Acquire) + k;
+                for _ in 0..k {
+                    sa.put("rawbench/tick", payload.clone())
+                        .congestion_control(CongestionControl::Block)
+                        .wait()
+                        .expect("put");
+                }
+                raw_count.wait_for(target, "raw zenoh throughput");
+                left -= k;
             }
-            raw_count.wait_for(target, "raw zenoh throughput");
-            left -= k;
-        }
-    })
-    .line("evlatch bridge", |n| {
-        let mut left = n;
-        while left > 0 {
-            let k = left.min(CHUNK);
-            let target = bridge_count.count.load(Ordering::Acquire) + k;
-            for i in 0..k {
-                publisher
-                    .publish("bench.tick", Message::new().with_body("seq", i as i64))
-                    .expect("publish");
-            }
-            let dropped = bb.stats().dropped;
-            assert_eq!(dropped, 0, "the bench bridge dropped events");
-            bridge_count.wait_for(target, "bridge throughput");
-            left -= k;
-        }
-    })
-    .goal(1.1)
-    .run();
-    drop((ab, bb, sub));
+        });
+    for (bridge, &(name, _, _)) in bridges.iter().zip(&SETUPS) {
+        group = group
+            .line(&format!("evlatch bridge, {name}"), |n| bridge.run(n))
+            .goal(1.1);
+    }
+    group.run();
 }
 
 fn rtt(h: &mut Harness, sa: &Session, sb: &Session) {
@@ -241,49 +296,16 @@ fn rtt(h: &mut Harness, sa: &Session, sb: &Session) {
         rx.recv_timeout(STALL).expect("raw pong within 10 s");
     };
 
-    // Bridge: A exports ping.*, imports pong.*; B the other way; B's
-    // listener answers.
-    let (a, b) = (bridge_service(), bridge_service());
-    let options = || BridgeOptions::new().block_when_congested(true);
-    let _ab = ServiceBridge::attach(
-        &a,
-        sa,
-        options()
-            .export("ping.*")
-            .expect("p")
-            .import("pong.*")
-            .expect("p"),
-    )
-    .expect("bridge A");
-    let _bb = ServiceBridge::attach(
-        &b,
-        sb,
-        options()
-            .import("ping.*")
-            .expect("p")
-            .export("pong.*")
-            .expect("p"),
-    )
-    .expect("bridge B");
-    let answer = b.publisher();
-    let ping_sub = b.subscriber().subscribe("ping.*").expect("subscription");
-    ping_sub.add_listener(move |_| {
-        let _ = answer.publish("pong.x", Message::new().with_body("seq", 0_i64));
-    });
-    let pong_sub = a.subscriber().subscribe("pong.*").expect("subscription");
-    let publisher = a.publisher();
-    let bridge_trip = || {
-        publisher
-            .publish("ping.x", Message::new().with_body("seq", 0_i64))
-            .expect("publish");
-        pong_sub
-            .recv_timeout(STALL)
-            .expect("bridge pong within 10 s");
-    };
+    let bridges: Vec<RoundTrip> = SETUPS
+        .iter()
+        .map(|&(_, mode, root)| RoundTrip::new(sa, sb, mode, root))
+        .collect();
 
-    // Warm up both routes (a lost warm-up ping is retried).
+    // Warm up every route (a lost warm-up ping is retried).
     let deadline = Instant::now() + STALL;
-    loop {
+    let mut up = vec![false; bridges.len()];
+    let mut raw_up = false;
+    while !raw_up || !up.iter().all(|&u| u) {
         assert!(
             Instant::now() < deadline,
             "zenoh bench ping routes never came up"
@@ -291,55 +313,137 @@ fn rtt(h: &mut Harness, sa: &Session, sb: &Session) {
         sa.put("rawbench/ping", payload.clone())
             .wait()
             .expect("put");
-        publisher
-            .publish("ping.x", Message::new())
-            .expect("publish");
+        for bridge in &bridges {
+            bridge.ping();
+        }
         std::thread::sleep(Duration::from_millis(20));
-        let raw_ok = rx.try_recv().is_ok();
-        let bridge_ok = pong_sub.try_recv().is_ok();
-        if raw_ok && bridge_ok {
-            break;
+        raw_up |= rx.try_recv().is_ok();
+        for (u, bridge) in up.iter_mut().zip(&bridges) {
+            *u |= bridge.pong.try_recv().is_ok();
         }
     }
     std::thread::sleep(Duration::from_millis(50));
-    while rx.try_recv().is_ok() || pong_sub.try_recv().is_ok() {}
+    while rx.try_recv().is_ok() {}
+    for bridge in &bridges {
+        while bridge.pong.try_recv().is_ok() {}
+    }
 
     // Single round trips, interleaved, for the percentiles.
     let mut raw_us = Vec::new();
-    let mut bridge_us = Vec::new();
+    let mut bridge_us = vec![Vec::new(); bridges.len()];
     for _ in 0..1000 {
         let t = Instant::now();
         raw_trip();
         raw_us.push(t.elapsed().as_secs_f64() * 1e6);
-        let t = Instant::now();
-        bridge_trip();
-        bridge_us.push(t.elapsed().as_secs_f64() * 1e6);
+        for (us, bridge) in bridge_us.iter_mut().zip(&bridges) {
+            let t = Instant::now();
+            bridge.trip();
+            us.push(t.elapsed().as_secs_f64() * 1e6);
+        }
     }
     let (r50, r99) = percentiles(&mut raw_us);
-    let (b50, b99) = percentiles(&mut bridge_us);
-    let note = format!(
+    let mut note = format!(
         "one op = one round trip; 1000 single trips each, interleaved: raw p50 {r50:.1} µs \
-         p99 {r99:.1} µs; bridge p50 {b50:.1} µs p99 {b99:.1} µs (ratio p50 {:.2}, p99 {:.2})",
-        b50 / r50,
-        b99 / r99
+         p99 {r99:.1} µs"
     );
-    h.group(
-        "zenoh.rtt",
-        "round trip A → B → A over loopback zenoh peers: raw put/callback vs the bridge",
-    )
-    .note(&note)
-    .baseline("raw zenoh ping/pong", |n| {
-        for _ in 0..n {
-            raw_trip();
+    for (us, &(name, _, _)) in bridge_us.iter_mut().zip(&SETUPS) {
+        let (b50, b99) = percentiles(us);
+        note += &format!(
+            "; bridge, {name}: p50 {b50:.1} µs p99 {b99:.1} µs (ratio p50 {:.2}, p99 {:.2})",
+            b50 / r50,
+            b99 / r99
+        );
+    }
+    let mut group = h
+        .group(
+            "zenoh.rtt",
+            "round trip A → B → A over loopback zenoh peers: raw put/callback vs the bridge",
+        )
+        .note(&note)
+        .baseline("raw zenoh ping/pong", |n| {
+            for _ in 0..n {
+                raw_trip();
+            }
+        });
+    for (bridge, &(name, _, _)) in bridges.iter().zip(&SETUPS) {
+        group = group
+            .line(&format!("evlatch bridge ping/pong, {name}"), |n| {
+                for _ in 0..n {
+                    bridge.trip();
+                }
+            })
+            .goal(1.1);
+    }
+    group.run();
+}
+
+/// Round-trip bridge lines: A exports `ping.*` and imports `pong.*`, B the
+/// other way; B's listener answers each ping with a pong.
+struct RoundTrip {
+    publisher: evlatch_std::service::Publisher,
+    pong: Subscription,
+    _keep: (
+        ServiceBridge,
+        ServiceBridge,
+        Subscription,
+        EventService,
+        EventService,
+    ),
+}
+
+impl RoundTrip {
+    fn new(sa: &Session, sb: &Session, mode: Mode, root: &str) -> Self {
+        let (a, b) = (bridge_service(mode), bridge_service(mode));
+        let options = || {
+            BridgeOptions::new()
+                .keys(keys(root))
+                .block_when_congested(true)
+        };
+        let ab = ServiceBridge::attach(
+            &a,
+            sa,
+            options()
+                .export("ping.*")
+                .expect("p")
+                .import("pong.*")
+                .expect("p"),
+        )
+        .expect("bridge A");
+        let bb = ServiceBridge::attach(
+            &b,
+            sb,
+            options()
+                .import("ping.*")
+                .expect("p")
+                .export("pong.*")
+                .expect("p"),
+        )
+        .expect("bridge B");
+        let answer = b.publisher();
+        let ping_sub = b.subscriber().subscribe("ping.*").expect("subscription");
+        ping_sub.add_listener(move |_| {
+            let _ = answer.publish("pong.x", Message::new().with_body("seq", 0_i64));
+        });
+        let pong = a.subscriber().subscribe("pong.*").expect("subscription");
+        RoundTrip {
+            publisher: a.publisher(),
+            pong,
+            _keep: (ab, bb, ping_sub, a, b),
         }
-    })
-    .line("evlatch bridge ping/pong", |n| {
-        for _ in 0..n {
-            bridge_trip();
-        }
-    })
-    .goal(1.1)
-    .run();
+    }
+
+    fn ping(&self) {
+        self.publisher
+            .publish("ping.x", Message::new().with_body("seq", 0_i64))
+            .expect("publish");
+    }
+
+    fn trip(&self) {
+        self.ping();
+        self.pong
+            .recv_timeout(STALL)
+            .expect("bridge pong within 10 s");
+    }
 }
 
 fn percentiles(v: &mut [f64]) -> (f64, f64) {
