@@ -122,8 +122,12 @@ const SETUPS: [(&str, Mode, &str); 2] = [
     ("direct services", Mode::Direct, "direct"),
 ];
 
-fn keys(root: &str) -> KeyMap {
-    KeyMap::new(root).expect("a valid key root")
+/// The bench bridges' options: keys under `root`, `Block` congestion
+/// control (nothing dropped).
+fn bench_options(root: &str) -> BridgeOptions {
+    BridgeOptions::new()
+        .keys(KeyMap::new(root).expect("a valid key root"))
+        .block_when_congested(true)
 }
 
 /// One-way bridge lines: A exports `bench.*`, B imports it and a listener
@@ -138,11 +142,7 @@ struct OneWay {
 impl OneWay {
     fn new(sa: &Session, sb: &Session, mode: Mode, root: &str) -> Self {
         let (a, b) = (bridge_service(mode), bridge_service(mode));
-        let options = || {
-            BridgeOptions::new()
-                .keys(keys(root))
-                .block_when_congested(true)
-        };
+        let options = || bench_options(root);
         let export = ServiceBridge::attach(&a, sa, options().export("bench.*").expect("pattern"))
             .expect("bridge A");
         let import = ServiceBridge::attach(
@@ -394,11 +394,7 @@ struct RoundTrip {
 impl RoundTrip {
     fn new(sa: &Session, sb: &Session, mode: Mode, root: &str) -> Self {
         let (a, b) = (bridge_service(mode), bridge_service(mode));
-        let options = || {
-            BridgeOptions::new()
-                .keys(keys(root))
-                .block_when_congested(true)
-        };
+        let options = || bench_options(root);
         let ab = ServiceBridge::attach(
             &a,
             sa,
