@@ -58,6 +58,12 @@ pub enum Mode {
     /// [`EventService::process_events`] has nothing to do (it returns
     /// `Ok(0)` or the events a racing publish is about to deliver).
     ///
+    /// Since a publish may wait for a delivery in progress, a listener must
+    /// not wait for a thread that is publishing to the same service, and
+    /// listeners of two direct services must not publish into each other's
+    /// service from two threads at once (each publish would wait for the
+    /// other's delivery): don't.
+    ///
     /// ```
     /// use evlatch_std::service::{EventService, Message, Mode};
     /// let service = EventService::builder().mode(Mode::Direct).build()?;
