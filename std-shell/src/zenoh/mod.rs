@@ -118,9 +118,12 @@
 //!
 //! # Faults and back-pressure
 //!
-//! The zenoh receive callback never waits: it decodes the event and
-//! publishes it into the service with `try_publish`, on zenoh's thread
-//! (so the service's publish filter runs there: keep it quick). If the
+//! The zenoh receive callback never waits for room: it decodes the event
+//! and publishes it into the service with `try_publish`, on zenoh's thread
+//! (so the service's publish filter runs there: keep it quick; into a
+//! [`Mode::Direct`](crate::service::Mode::Direct) service the delivery and
+//! its listeners run there too, and it may wait for a delivery in progress
+//! on another thread). If the
 //! service queue is full — or earlier events are still waiting — it hands
 //! the event to a bounded channel instead ([`BridgeOptions::import_capacity`],
 //! counted in [`BridgeStats::backlogged`]), from which a bridge thread
