@@ -549,7 +549,9 @@ struct Incoming {
     expires: Option<u64>,
 }
 
-/// The zenoh callback's state (one per import pattern). It never waits.
+/// The zenoh callback's state (one per import pattern). It never waits for
+/// room in the service (into a direct service it delivers, which may wait
+/// for a delivery in progress: see the module docs).
 struct ImportCallback {
     keys: Arc<KeyMap>,
     earlier: Vec<String>,
@@ -647,8 +649,8 @@ enum Attempt {
     Full(Incoming),
 }
 
-/// Publishes `incoming` once with `try_publish` (never waits), with what is
-/// left of its TTL now, and counts the outcome.
+/// Publishes `incoming` once with `try_publish` (never waits for room), with
+/// what is left of its TTL now, and counts the outcome.
 fn attempt(incoming: Incoming, publisher: &Publisher, counters: &Counters) -> Attempt {
     let Incoming {
         topic,
