@@ -59,7 +59,9 @@ pub enum Mode {
     /// `Ok(0)` or the events a racing publish is about to deliver).
     ///
     /// Since a publish may wait for a delivery in progress, a listener must
-    /// not wait for a thread that is publishing to the same service, and
+    /// not wait for a thread that is publishing to the same service (or
+    /// subscribing or unsubscribing while a `sys` subscription exists: those
+    /// publish `sys` events), and
     /// listeners of two direct services must not publish into each other's
     /// service from two threads at once (each publish would wait for the
     /// other's delivery): don't.
