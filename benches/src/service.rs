@@ -23,7 +23,7 @@ use std::thread;
 use std::time::Instant;
 
 use evlatch_std::service::{
-    EventService, Message, Mode, SubscribeOptions, Subscription, SubscriptionRecvError,
+    EventService, Message, Mode, Publisher, SubscribeOptions, Subscription, SubscriptionRecvError,
 };
 use tokio::runtime::Runtime;
 use tokio::sync::broadcast;
@@ -86,6 +86,18 @@ fn pull(sub: &Subscription, k: u64) {
             Err(e) => panic!("bench subscription: {e}"),
         }
     }
+}
+
+/// Publishes `k` events on another thread while this one receives them.
+fn publish_then_pull(publisher: &Publisher, sub: &Subscription, k: u64) {
+    thread::scope(|s| {
+        s.spawn(|| {
+            for seq in 0..k {
+                publisher.publish(TOPIC, message(seq)).expect("publish");
+            }
+        });
+        pull(sub, k);
+    });
 }
 
 /// Counts listener calls and wakes a waiter when the count reaches a target.
@@ -228,16 +240,7 @@ fn throughput(h: &mut Harness) {
     })
     .line_timed("service async(1) → recv", |n| {
         chunked(n, MIN_EVENTS, CHUNK, |k| {
-            thread::scope(|s| {
-                s.spawn(|| {
-                    for seq in 0..k {
-                        async_pull_pub
-                            .publish(TOPIC, message(seq))
-                            .expect("publish");
-                    }
-                });
-                pull(&async_pull_sub, k);
-            });
+            publish_then_pull(&async_pull_pub, &async_pull_sub, k)
         })
     })
     .line_timed("service async(1) → listener", |n| {
@@ -253,16 +256,7 @@ fn throughput(h: &mut Harness) {
     })
     .line_timed("service direct → recv", |n| {
         chunked(n, MIN_EVENTS, CHUNK, |k| {
-            thread::scope(|s| {
-                s.spawn(|| {
-                    for seq in 0..k {
-                        direct_pull_pub
-                            .publish(TOPIC, message(seq))
-                            .expect("publish");
-                    }
-                });
-                pull(&direct_pull_sub, k);
-            });
+            publish_then_pull(&direct_pull_pub, &direct_pull_sub, k)
         })
     })
     .line_timed("service direct → listener", |n| {
