@@ -24,7 +24,7 @@ use evlatch::topic::Topic;
 use super::config::Overflow;
 use super::error::ProcessError;
 use super::listener::{panic_message, Called};
-use super::message::Delivery;
+use super::message::{Delivery, Message};
 use super::state::{Core, Item, Route, SubShared};
 use super::sys;
 use crate::channel::{Kind, PriorityReceiver, Receiver, SendTimeoutError, TrySendError};
@@ -51,40 +51,57 @@ pub(super) enum OnFull {
     Drop,
 }
 
-/// An event being delivered. It arrives by value and stays on the
-/// consumer's stack while it goes to listeners and filters; the first
-/// subscription queue that needs it moves it into the one `Arc` that every
-/// queue then shares. An event only listeners (or nobody) get is never
-/// allocated.
-#[derive(Default)]
-struct Held {
-    /// The event until it is shared; `None` after.
-    local: Option<Delivery>,
+/// An event being delivered. It stays where it was built — the consumer's
+/// stack, or (direct mode) the publisher's — while it goes to listeners and
+/// filters, which work on it by reference; the first subscription queue
+/// that needs it moves it into the one `Arc` that every queue then shares.
+/// An event only listeners (or nobody) get is never allocated. (It is
+/// large: each move is a copy, so it is passed by reference, and built
+/// where it stays.)
+pub(super) struct Held {
+    /// The event until it is shared; after that, a spent event (what a
+    /// reused `Arc` held before, or an empty one).
+    local: Delivery,
     shared: Option<StdArc<Delivery>>,
 }
 
+impl Default for Held {
+    fn default() -> Self {
+        Held::new(Delivery::spent())
+    }
+}
+
 impl Held {
-    fn new(event: Delivery) -> Self {
+    pub(super) fn new(event: Delivery) -> Self {
         Held {
-            local: Some(event),
+            local: event,
             shared: None,
         }
     }
 
+    /// Holds `message`, as published under `topic` by `publisher`, built
+    /// in place.
+    pub(super) fn publish(&mut self, message: Message, topic: &str, publisher: u64) {
+        self.shared = None;
+        message.deliver_into(topic, publisher, &mut self.local);
+    }
+
+    /// The event, if it was not shared: for a publish that has to queue it
+    /// (or hand it back) after all.
+    pub(super) fn take_local(&mut self) -> Option<Delivery> {
+        self.shared
+            .is_none()
+            .then(|| core::mem::replace(&mut self.local, Delivery::spent()))
+    }
+
     fn get(&self) -> &Delivery {
-        match (&self.shared, &self.local) {
-            (Some(shared), _) => shared,
-            (None, Some(local)) => local,
-            (None, None) => unreachable!("a held event is local until shared"),
-        }
+        self.shared.as_deref().unwrap_or(&self.local)
     }
 
     /// The shared `Arc`, made on first use.
     fn share(&mut self) -> &StdArc<Delivery> {
         let local = &mut self.local;
-        self.shared.get_or_insert_with(|| {
-            recycler::make(local.take().expect("a held event is local until shared"))
-        })
+        self.shared.get_or_insert_with(|| recycler::make(local))
     }
 
     /// The shared `Arc`, taken out (without a clone if it was not made
@@ -92,11 +109,7 @@ impl Held {
     fn take_arc(&mut self) -> StdArc<Delivery> {
         match self.shared.take() {
             Some(shared) => shared,
-            None => recycler::make(
-                self.local
-                    .take()
-                    .expect("a held event is local until shared"),
-            ),
+            None => recycler::make(&mut self.local),
         }
     }
 }
@@ -128,38 +141,32 @@ mod recycler {
         static KEEP: RefCell<VecDeque<StdArc<Delivery>>> = const { RefCell::new(VecDeque::new()) };
     }
 
-    /// `event` in an `Arc`: the oldest kept one if nobody else holds it any
-    /// more, else a new one.
-    pub(super) fn make(event: Delivery) -> StdArc<Delivery> {
-        let mut event = Some(event);
+    /// The event in `local` in an `Arc`: the oldest kept one if nobody
+    /// else holds it any more, else a new one. The event is swapped into a
+    /// reused `Arc` (`local` gets what it held before, which owns no heap
+    /// memory), not passed by value: it is large, and every move is a copy.
+    pub(super) fn make(local: &mut Delivery) -> StdArc<Delivery> {
         let made = KEEP.try_with(|keep| {
-            let Ok(mut keep) = keep.try_borrow_mut() else {
-                return None;
-            };
+            let mut keep = keep.try_borrow_mut().ok()?;
             // A plain load first: while subscribers lag, the oldest kept
             // event is usually still held, and `get_mut` would spend a
             // failing compare-and-swap to learn that.
             let reusable = keep
                 .front()
                 .is_some_and(|front| StdArc::strong_count(front) == 1);
-            if reusable {
-                if let Some(slot) = keep.front_mut().and_then(StdArc::get_mut) {
-                    // Unique: no subscriber, queue or user holds it.
-                    *slot = event.take().expect("not taken yet");
-                }
-            }
-            let arc = if event.is_none() {
-                keep.pop_front().expect("the slot just reused")
+            let reused = if reusable {
+                reuse(keep.pop_front(), local)
             } else {
-                let fresh = StdArc::new(event.take().expect("not taken yet"));
-                if keep.len() >= KEPT {
-                    // The subscribers lag by more than the window: keep the
-                    // window as it is (its events come back once they catch
-                    // up) rather than cycling it, which would cost a
-                    // reference count increment and a decrement per event.
-                    return Some(fresh);
-                }
-                fresh
+                None
+            };
+            let arc = match reused {
+                Some(arc) => arc,
+                // The subscribers lag by more than the window: keep the
+                // window as it is (its events come back once they catch
+                // up) rather than cycling it, which would cost a reference
+                // count increment and a decrement per event.
+                None if keep.len() >= KEPT => return Some(fresh(local)),
+                None => fresh(local),
             };
             // Only events that own no heap memory are kept: what a kept
             // event holds on to is bounded by `KEPT` times its size.
@@ -171,8 +178,21 @@ mod recycler {
         match made {
             Ok(Some(arc)) => arc,
             // Thread-local gone (thread exit) or busy: a plain allocation.
-            _ => StdArc::new(event.take().expect("not taken when not made")),
+            _ => fresh(local),
         }
+    }
+
+    /// `arc` with the event in `local` swapped in, if nobody else holds
+    /// `arc`.
+    fn reuse(arc: Option<StdArc<Delivery>>, local: &mut Delivery) -> Option<StdArc<Delivery>> {
+        let mut arc = arc?;
+        // Unique: no subscriber, queue or user holds it.
+        core::mem::swap(StdArc::get_mut(&mut arc)?, local);
+        Some(arc)
+    }
+
+    fn fresh(local: &mut Delivery) -> StdArc<Delivery> {
+        StdArc::new(core::mem::replace(local, Delivery::spent()))
     }
 }
 
@@ -360,25 +380,23 @@ impl Core {
     }
 
     /// [`Mode::Direct`](super::Mode::Direct), instead of a push: if no thread
-    /// is delivering (this one included), delivers `item` on this thread at
+    /// is delivering (this one included), delivers `event` on this thread at
     /// once — it never enters the service queue — and then whatever other
-    /// publishers queued meanwhile. Otherwise hands `item` back, to be queued
-    /// and then delivered by [`deliver_direct`](Self::deliver_direct).
-    // The item comes back by value to be queued (a slot holds it by value):
-    // boxing it would allocate on every contended publish.
-    #[allow(clippy::result_large_err)]
-    pub(super) fn deliver_now(&self, item: Item) -> Result<(), Item> {
+    /// publishers queued meanwhile, and returns `true`. Otherwise `false`:
+    /// `event` is untouched, to be queued and then delivered by
+    /// [`deliver_direct`](Self::deliver_direct).
+    pub(super) fn deliver_now(&self, event: &mut Held) -> bool {
         if self.mode != super::Mode::Direct || is_delivering(self.addr()) {
-            return Err(item);
+            return false;
         }
         let Some(mut c) = self.sync_consumer.as_ref().and_then(try_lock) else {
-            return Err(item);
+            return false;
         };
         let _mark = DeliveringGuard::enter(self.addr());
         // `Wait` never stops: a direct service has no `Block` subscription.
-        let _ = self.handle(&mut c, item, OnFull::Wait);
+        let _ = self.deliver(&mut c, event, OnFull::Wait);
         let _ = self.drain(&mut c, OnFull::Wait);
-        Ok(())
+        true
     }
 
     /// `process_events`: delivers queued events on this thread until the
@@ -432,19 +450,21 @@ impl Core {
 
     /// Delivers one item.
     fn handle(&self, c: &mut Consumer, item: Item, on_full: OnFull) -> Result<(), Blocked> {
-        // The event stays in this frame; delivery works on it by reference
-        // (it is large: every move is a copy).
-        let (mut event, sys_event) = match item {
+        let mut event = match item {
             Item::Wake => return Ok(()),
-            Item::Event(event) => {
-                let sys_event = event.publisher() == super::SERVICE_PUBLISHER;
-                (Held::new(event), sys_event)
-            }
+            Item::Event(event) => Held::new(event),
             Item::DropNotice(shared) => match self.drop_notice(&shared) {
-                Some(event) => (Held::new(event), true),
+                Some(event) => Held::new(event),
                 None => return Ok(()),
             },
         };
+        self.deliver(c, &mut event, on_full)
+    }
+
+    /// Delivers one event to every subscription it matches.
+    fn deliver(&self, c: &mut Consumer, event: &mut Held, on_full: OnFull) -> Result<(), Blocked> {
+        // `sys` events (announcements, drop notices) are the service's own.
+        let sys_event = event.get().publisher() == super::SERVICE_PUBLISHER;
         self.counters.dispatched.incr();
         if event.get().is_expired() {
             self.counters.expired.incr();
@@ -452,7 +472,7 @@ impl Core {
         }
         self.match_targets(c, event.get().topic(), sys_event);
         let targets = core::mem::take(&mut c.targets);
-        self.deliver_from(c, &mut event, sys_event, targets, 0, on_full)
+        self.deliver_from(c, event, sys_event, targets, 0, on_full)
     }
 
     /// Resumes an event whose delivery stopped at a full `Block` queue.

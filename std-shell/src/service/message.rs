@@ -254,7 +254,16 @@ impl Message {
 
     /// Turns the message into what subscribers receive: `topic` (already
     /// validated), the publisher id stamped into the header.
-    pub(super) fn into_delivery(mut self, topic: &str, publisher: u64) -> Delivery {
+    pub(super) fn into_delivery(self, topic: &str, publisher: u64) -> Delivery {
+        let mut event = Delivery::spent();
+        self.deliver_into(topic, publisher, &mut event);
+        event
+    }
+
+    /// Makes `at` this message as published under `topic` by `publisher`,
+    /// one field at a time: a whole event built and then moved would be
+    /// copied on the way (it is large).
+    pub(super) fn deliver_into(mut self, topic: &str, publisher: u64, at: &mut Delivery) {
         self.stamp(publisher);
         let Message {
             header,
@@ -262,15 +271,13 @@ impl Message {
             priority,
             ttl,
         } = self;
-        Delivery {
-            topic: TopicText::new(topic),
-            header,
-            body,
-            publisher,
-            priority,
-            // A time-to-live too long to represent never runs out.
-            expires_at: ttl.and_then(|ttl| Instant::now().checked_add(ttl)),
-        }
+        at.topic = TopicText::new(topic);
+        at.header = header;
+        at.body = body;
+        at.publisher = publisher;
+        at.priority = priority;
+        // A time-to-live too long to represent never runs out.
+        at.expires_at = ttl.and_then(|ttl| Instant::now().checked_add(ttl));
     }
 
     /// Puts `publisher` under [`PUBLISHER_HEADER`], last, in place of any
@@ -325,6 +332,22 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// A spent event: empty topic and maps, no expiry. What is left where
+    /// an event was moved out, or is about to be written in.
+    pub(super) fn spent() -> Self {
+        Delivery {
+            topic: TopicText::Inline {
+                len: 0,
+                bytes: [0; INLINE_TOPIC],
+            },
+            header: Fields::new(),
+            body: Fields::new(),
+            publisher: 0,
+            priority: Priority::Low,
+            expires_at: None,
+        }
+    }
+
     /// The message again, for a publish that failed after it was built
     /// (the stamped publisher id removed; `ttl` as it was published with:
     /// a delivery keeps only the expiry time).

@@ -6,7 +6,7 @@ use core::time::Duration;
 use evlatch::topic::Topic;
 
 use super::config::Mode;
-use super::dispatch::is_delivering;
+use super::dispatch::{is_delivering, Held};
 use super::error::{PublishError, PublishErrorKind};
 use super::message::Message;
 use super::state::{Core, Item};
@@ -170,7 +170,6 @@ impl Publisher {
             }
         }
         let (priority, ttl) = (message.priority(), message.ttl());
-        let item = Item::Event(message.into_delivery(topic, self.id));
         // What the queue refused comes back here (kept out of the closure's
         // result: an item is large).
         let mut refused = None;
@@ -191,32 +190,40 @@ impl Publisher {
             refused = Some(item);
             Err(kind)
         };
-        // Direct mode: delivered here and now unless another thread is
-        // delivering (then it is queued, and delivered by `deliver_direct`).
-        let direct = core.mode == Mode::Direct;
-        let mut delivered = false;
-        let sent = core.through_gate(self.queue, item, |tx, item| {
-            if !direct {
-                return push(tx, item);
-            }
-            match core.deliver_now(item) {
-                Ok(()) => {
-                    delivered = true;
-                    Ok(())
+        // Direct mode, when the event was queued: delivered after the push.
+        let mut deliver_queued = false;
+        let sent = if core.mode == Mode::Direct {
+            // Delivered here and now, from this frame, unless another
+            // thread is delivering: then it is queued, and delivered by
+            // `deliver_direct`.
+            let mut event = Held::default();
+            event.publish(message, topic, self.id);
+            let sent = core.through_gate(self.queue, &mut event, |tx, event| {
+                if core.deliver_now(event) {
+                    return Ok(());
                 }
-                Err(item) => push(tx, item),
-            }
-        });
+                deliver_queued = true;
+                match event.take_local() {
+                    Some(event) => push(tx, Item::Event(event)),
+                    // Not delivered, so never shared: still local.
+                    None => Ok(()),
+                }
+            });
+            sent.map_err(|event| event.take_local().map(Item::Event))
+        } else {
+            let item = Item::Event(message.into_delivery(topic, self.id));
+            core.through_gate(self.queue, item, push).map_err(Some)
+        };
         match sent {
             Ok(Ok(())) => {
                 core.counters.published.incr();
-                if direct && !delivered {
+                if deliver_queued {
                     core.deliver_direct();
                 }
                 Ok(())
             }
             Ok(Err(kind)) => fail(kind, take_back(refused, ttl)),
-            Err(item) => fail(PublishErrorKind::Closed, take_back(Some(item), ttl)),
+            Err(item) => fail(PublishErrorKind::Closed, take_back(item, ttl)),
         }
     }
 }
